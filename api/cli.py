@@ -1,0 +1,177 @@
+"""``lectern``: a thin command line over the library (every command is a few calls into it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from ingestion import detect
+from ingestion.config import Settings
+from ingestion.errors import LecternError
+from ingestion.service import Ingestion
+
+LOCAL_OWNER = "admin"
+DEMO_DIR = Path(__file__).parent / "demo" / "docs"
+DEMO_COLLECTION = "aurora-faq"
+
+
+def _split_tags(value: str | None) -> list[str]:
+    return [t.strip() for t in (value or "").split(",") if t.strip()]
+
+
+def _expand(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise SystemExit(f"lectern: no such file or folder: {raw}")
+    return files
+
+
+def _is_jsonl(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(65536)
+    try:
+        return detect.detect(head, path.name) == detect.JSONL
+    except LecternError:
+        return False
+
+
+def ingest_paths(ingestion: Ingestion, files: Sequence[Path], *, collection: str, tags: list[str], reference: str | None) -> int:
+    """Store every file, then index with a progress bar; returns how many files were rejected."""
+    from tqdm import tqdm
+
+    rejected = 0
+    for path in tqdm(files, desc="storing", unit="file", disable=not files):
+        try:
+            if _is_jsonl(path):
+                with path.open("rb") as f:
+                    ingestion.add_collection_jsonl(f, collection=collection, owner=LOCAL_OWNER)
+            else:
+                ingestion.add_file(path, path.name, owner=LOCAL_OWNER, collection=collection, tags=tags, reference=reference)
+        except LecternError as exc:
+            rejected += 1
+            tqdm.write(f"rejected {path}: {exc.code}: {exc.message}", file=sys.stderr)
+    _index_with_progress(ingestion)
+    return rejected
+
+
+def _index_with_progress(ingestion: Ingestion) -> None:
+    from tqdm import tqdm
+
+    from ingestion import jobs
+
+    jobs.recover_dead_workers(ingestion.db)
+    worker = jobs.new_worker_id()
+    with tqdm(total=jobs.pending_count(ingestion.db), desc="indexing", unit="doc") as bar:
+        while (timings := ingestion.process_pending(worker)) is not None:
+            bar.total = bar.n + jobs.pending_count(ingestion.db) + timings.documents
+            bar.update(max(timings.documents, 1))
+
+
+def _document_row(doc: object) -> dict:
+    from ingestion.catalog.documents import Document
+
+    assert isinstance(doc, Document)
+    return {
+        "id": doc.id, "name": doc.name or doc.filename, "collection": doc.collection,
+        "media_type": doc.media_type, "status": doc.status, "failure_reason": doc.failure_reason,
+        "pages": doc.page_count, "chunks": doc.chunk_count,
+    }
+
+
+def cmd_ingest(args: argparse.Namespace, ingestion: Ingestion) -> int:
+    files = _expand(args.paths)
+    rejected = ingest_paths(ingestion, files, collection=args.collection, tags=_split_tags(args.tags), reference=args.reference)
+    docs, _ = ingestion.list()
+    done = sum(1 for d in docs if d.status == "completed")
+    failed = [d for d in docs if d.status == "failed"]
+    print(f"{len(files)} file(s): {done} document(s) indexed, {len(failed)} failed, {rejected} rejected")
+    for doc in failed:
+        print(f"  failed  {doc.filename}: {doc.failure_reason}")
+    return 1 if rejected else 0
+
+
+def cmd_list(args: argparse.Namespace, ingestion: Ingestion) -> int:
+    docs, _ = ingestion.list(status=args.status, collection=args.collection)
+    rows = [_document_row(d) for d in docs]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'id':32}  {'status':10}  {'type':5}  {'pages':>5}  {'chunks':>6}  name / reason")
+    for row in rows:
+        short = detect.SHORT_NAMES.get(row["media_type"] or "", "?")
+        reason = f"  ({row['failure_reason']})" if row["failure_reason"] else ""
+        print(f"{row['id']:32}  {row['status']:10}  {short:5}  {row['pages'] or '':>5}  {row['chunks'] or '':>6}  {row['name']}{reason}")
+    return 0
+
+
+def load_demo(ingestion: Ingestion) -> None:
+    """Ingest the bundled demo corpus into an empty store."""
+    _, total = ingestion.list()
+    if total:
+        return
+    for path in sorted(DEMO_DIR.iterdir()):
+        if path.suffix == ".jsonl":
+            with path.open("rb") as f:
+                ingestion.add_collection_jsonl(f, collection=DEMO_COLLECTION, owner=LOCAL_OWNER)
+        else:
+            ingestion.add_file(path, path.name, owner=LOCAL_OWNER, tags=["demo"])
+    _index_with_progress(ingestion)
+
+
+def cmd_serve(args: argparse.Namespace, ingestion: Ingestion) -> int:
+    if args.demo:
+        load_demo(ingestion)
+        print(f"Lectern home: {ingestion.settings.home}")
+        return cmd_list(argparse.Namespace(status=None, collection=None, json=False), ingestion)
+    print("The HTTP service is not built yet; use `lectern ingest` and `lectern list`.", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lectern", description="Chat with your documents, self-hosted.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="ingest the bundled sample documents into an empty store first")
+    serve.set_defaults(func=cmd_serve)
+
+    ingest = sub.add_parser("ingest", help="ingest files or folders (recursively)")
+    ingest.add_argument("paths", nargs="+")
+    ingest.add_argument("--collection", default="default")
+    ingest.add_argument("--tags", default=None, help="comma-separated")
+    ingest.add_argument("--reference", default=None)
+    ingest.set_defaults(func=cmd_ingest)
+
+    listing = sub.add_parser("list", help="list documents with status and failure reasons")
+    listing.add_argument("--status", choices=["pending", "processing", "completed", "failed"])
+    listing.add_argument("--collection")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    ingestion = Ingestion(Settings())
+    try:
+        return int(args.func(args, ingestion))
+    except LecternError as exc:
+        print(f"lectern: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        ingestion.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

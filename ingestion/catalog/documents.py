@@ -1,0 +1,195 @@
+"""Catalog rows for documents, their pages and chunks, as typed records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, Sequence
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, text
+
+from ..chunking import Chunk
+from ..extract.model import Page
+from .db import utcnow
+
+Status = Literal["pending", "processing", "completed", "failed"]
+_COLLECTION_STATUS = {"pending": "Queued", "processing": "Queued", "completed": "Indexed", "failed": "Failed"}
+
+
+class Document(BaseModel):
+    id: str
+    owner: str
+    collection: str
+    kind: Literal["file", "collection"]
+    name: str | None
+    filename: str
+    title: str | None
+    media_type: str | None
+    size_bytes: int
+    sha256: str
+    tags: list[str]
+    reference: str | None
+    status: Status
+    failure_reason: str | None
+    failure_detail: str | None
+    page_count: int | None
+    word_count: int | None
+    table_count: int | None
+    chunk_count: int | None
+    notes: list[str]
+    created_at: str
+    updated_at: str
+
+    @property
+    def collection_status(self) -> str:
+        return _COLLECTION_STATUS[self.status]
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name or self.filename
+
+
+class ChunkRow(BaseModel):
+    id: str
+    document_id: str
+    chunk_index: int
+    page: int | None
+    text: str
+    breadcrumb: str
+    token_count: int
+
+
+def _document(row: Any) -> Document:
+    data = dict(row._mapping)
+    data["tags"] = json.loads(data["tags"] or "[]")
+    data["notes"] = json.loads(data["notes"] or "[]")
+    return Document.model_validate(data)
+
+
+def insert_document(conn: Connection, doc: Document) -> None:
+    values = doc.model_dump()
+    values["tags"] = json.dumps(doc.tags)
+    values["notes"] = json.dumps(doc.notes)
+    columns = ", ".join(values)
+    conn.execute(text(f"INSERT INTO documents ({columns}) VALUES ({', '.join(':' + c for c in values)})"), values)
+    _write_tags(conn, doc.id, doc.tags)
+
+
+def update_document(conn: Connection, document_id: str, **fields: Any) -> None:
+    if "tags" in fields:
+        _write_tags(conn, document_id, fields["tags"])
+        fields["tags"] = json.dumps(fields["tags"])
+    if "notes" in fields:
+        fields["notes"] = json.dumps(fields["notes"])
+    fields["updated_at"] = utcnow()
+    assignments = ", ".join(f"{k} = :{k}" for k in fields)
+    conn.execute(text(f"UPDATE documents SET {assignments} WHERE id = :_id"), {**fields, "_id": document_id})
+
+
+def _write_tags(conn: Connection, document_id: str, tags: Sequence[str]) -> None:
+    conn.execute(text("DELETE FROM document_tags WHERE document_id = :d"), {"d": document_id})
+    if tags:
+        conn.execute(
+            text("INSERT INTO document_tags (document_id, tag) VALUES (:d, :t)"),
+            [{"d": document_id, "t": t} for t in dict.fromkeys(tags)],
+        )
+
+
+def get_document(conn: Connection, document_id: str) -> Document | None:
+    row = conn.execute(text("SELECT * FROM documents WHERE id = :d"), {"d": document_id}).first()
+    return _document(row) if row else None
+
+
+def find_by_key(conn: Connection, owner: str, collection: str, name: str) -> Document | None:
+    row = conn.execute(
+        text("SELECT * FROM documents WHERE owner = :o AND collection = :c AND name = :n"),
+        {"o": owner, "c": collection, "n": name},
+    ).first()
+    return _document(row) if row else None
+
+
+def find_by_sha(conn: Connection, sha256: str, owner: str | None = None) -> Document | None:
+    sql = "SELECT * FROM documents WHERE sha256 = :s" + (" AND owner = :o" if owner else "") + " ORDER BY created_at"
+    row = conn.execute(text(sql), {"s": sha256, "o": owner}).first()
+    return _document(row) if row else None
+
+
+def count_sha(conn: Connection, sha256: str) -> int:
+    return int(conn.execute(text("SELECT COUNT(*) FROM documents WHERE sha256 = :s"), {"s": sha256}).scalar_one())
+
+
+def list_documents(
+    conn: Connection,
+    *,
+    owner: str | None = None,
+    status: str | None = None,
+    collection: str | None = None,
+    kind: str | None = None,
+    media_type: str | None = None,
+    name: str | None = None,
+    tags: Sequence[str] = (),
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[Document], int]:
+    where, params = ["1 = 1"], {}
+    for column, value in (("owner", owner), ("status", status), ("collection", collection), ("kind", kind), ("media_type", media_type)):
+        if value is not None:
+            where.append(f"{column} = :{column}")
+            params[column] = value
+    if name:
+        where.append("(LOWER(filename) LIKE :name OR LOWER(COALESCE(name, '')) LIKE :name)")
+        params["name"] = f"%{name.lower()}%"
+    for i, tag in enumerate(tags):
+        where.append(f"EXISTS (SELECT 1 FROM document_tags t WHERE t.document_id = documents.id AND t.tag = :tag{i})")
+        params[f"tag{i}"] = tag
+    clause = " AND ".join(where)
+    total = int(conn.execute(text(f"SELECT COUNT(*) FROM documents WHERE {clause}"), params).scalar_one())
+    page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+    rows = conn.execute(text(f"SELECT * FROM documents WHERE {clause} ORDER BY created_at, id{page}"), params)
+    return [_document(r) for r in rows], total
+
+
+def replace_content(conn: Connection, document_id: str, pages: Sequence[Page], chunk_ids: Sequence[str], chunks: Sequence[Chunk]) -> None:
+    conn.execute(text("DELETE FROM pages WHERE document_id = :d"), {"d": document_id})
+    conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": document_id})
+    if pages:
+        conn.execute(
+            text("INSERT INTO pages (document_id, page_number, elements, text) VALUES (:d, :n, :e, :t)"),
+            [
+                {"d": document_id, "n": p.number, "e": json.dumps([e.model_dump(exclude_none=True) for e in p.elements]), "t": p.text}
+                for p in pages
+            ],
+        )
+    if chunks:
+        conn.execute(
+            text(
+                "INSERT INTO chunks (id, document_id, chunk_index, page, text, breadcrumb, token_count) "
+                "VALUES (:id, :d, :i, :p, :t, :b, :n)"
+            ),
+            [
+                {"id": cid, "d": document_id, "i": c.index, "p": c.page, "t": c.text, "b": c.breadcrumb, "n": c.token_count}
+                for cid, c in zip(chunk_ids, chunks)
+            ],
+        )
+
+
+def delete_document_rows(conn: Connection, document_id: str) -> None:
+    for table in ("pages", "chunks", "document_tags", "assignments", "jobs"):
+        conn.execute(text(f"DELETE FROM {table} WHERE document_id = :d"), {"d": document_id})
+    conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": document_id})
+
+
+def get_chunks(conn: Connection, document_id: str) -> list[ChunkRow]:
+    rows = conn.execute(text("SELECT * FROM chunks WHERE document_id = :d ORDER BY chunk_index"), {"d": document_id})
+    return [ChunkRow.model_validate(dict(r._mapping)) for r in rows]
+
+
+def chunk_ids(conn: Connection, document_id: str) -> list[str]:
+    return [r[0] for r in conn.execute(text("SELECT id FROM chunks WHERE document_id = :d"), {"d": document_id})]
+
+
+def get_pages(conn: Connection, document_id: str) -> list[Page]:
+    rows = conn.execute(
+        text("SELECT page_number, elements FROM pages WHERE document_id = :d ORDER BY page_number"), {"d": document_id}
+    )
+    return [Page(number=r[0], elements=json.loads(r[1])) for r in rows]

@@ -1,0 +1,51 @@
+"""Errors that carry a stable code, so every surface (HTTP envelope, CLI, SDK) reports the same thing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LecternError(Exception):
+    """Base for errors a caller can act on; ``code`` is the error envelope's ``error_code``."""
+
+    code = "INTERNAL_ERROR"
+    status = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class UnsupportedMediaType(LecternError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
+class FileTooLarge(LecternError):
+    code = "FILE_TOO_LARGE"
+    status = 413
+
+
+class InvalidJsonl(LecternError):
+    code = "INVALID_JSONL"
+    status = 400
+
+
+class DocumentNotFound(LecternError):
+    code = "DOCUMENT_NOT_FOUND"
+    status = 404
+
+
+class InvalidRequest(LecternError):
+    code = "INVALID_REQUEST"
+    status = 400
+
+
+class ExtractionFailed(Exception):
+    """Raised by extractors; ``reason`` is the document's stable failure reason."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail

@@ -1,0 +1,31 @@
+"""Bytes of a known media type -> ``Extracted`` pages."""
+
+from __future__ import annotations
+
+from .. import detect
+from ..errors import ExtractionFailed
+from .model import Element, Extracted, Page
+
+__all__ = ["Element", "Extracted", "Page", "extract_bytes", "IN_PROCESS_TYPES"]
+
+# Pure-Python formats whose cost is linear in the input: no sandbox needed.
+IN_PROCESS_TYPES = frozenset({detect.TXT, detect.MD, detect.HTML, detect.CSV})
+
+
+def extract_bytes(data: bytes, media_type: str, *, max_docx_uncompressed: int) -> Extracted:
+    if not data.strip():
+        raise ExtractionFailed("empty_file", "the file has no content")
+    if media_type == detect.PDF:
+        from .pdf import extract_pdf
+
+        return extract_pdf(data)
+    if media_type == detect.DOCX:
+        from .docx import extract_docx
+
+        return extract_docx(data, max_docx_uncompressed)
+    from . import text
+
+    extractors = {detect.TXT: text.extract_txt, detect.MD: text.extract_markdown, detect.HTML: text.extract_html, detect.CSV: text.extract_csv}
+    if media_type not in extractors:
+        raise ExtractionFailed("unsupported_media_type", media_type)
+    return extractors[media_type](data)

@@ -1,0 +1,199 @@
+"""PDF text per page with positions, through pypdf.
+
+pypdf's text visitor reports each text run with its matrix; runs are grouped into
+lines and lines into blocks by vertical gaps, giving paragraphs with a normalised
+bbox. Outline entries and larger-than-body fonts mark headings.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ExtractionFailed
+from .model import Element, Extracted, Page
+
+MAX_PAGES = 5000
+
+
+@dataclass
+class _Run:
+    text: str
+    x: float
+    y: float
+    size: float
+
+
+@dataclass
+class _Block:
+    runs: list[_Run] = field(default_factory=list)
+
+    @property
+    def visible(self) -> list[_Run]:
+        """Runs with ink: whitespace runs carry spacing but their positions are unreliable."""
+        return [r for r in self.runs if r.text.strip()]
+
+    @property
+    def text(self) -> str:
+        lines: list[str] = []
+        last_y: float | None = None
+        for run in self.runs:
+            if last_y is not None and abs(run.y - last_y) > run.size * 0.5:
+                lines.append("\n")
+            lines.append(run.text)
+            last_y = run.y
+        return " ".join("".join(lines).split())
+
+
+def _open(data: bytes) -> Any:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError, PdfStreamError
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except Exception as exc:  # pypdf raises several types for unsupported crypto
+                raise ExtractionFailed("encrypted", f"cannot decrypt: {exc}") from exc
+            if not opened:
+                raise ExtractionFailed("encrypted", "the PDF needs a password")
+        _ = len(reader.pages)
+        return reader
+    except ExtractionFailed:
+        raise
+    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, IndexError, AttributeError, OSError) as exc:
+        raise ExtractionFailed("malformed_pdf", str(exc)[:300]) from exc
+
+
+def _outline_titles(reader: Any) -> dict[int, list[tuple[str, int]]]:
+    """Page index -> [(title, depth)] from the document outline, where there is one."""
+    found: dict[int, list[tuple[str, int]]] = {}
+
+    def walk(items: list[Any], depth: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+                continue
+            try:
+                page = reader.get_destination_page_number(item)
+                title = str(item.title).strip()
+            except Exception:
+                continue
+            if title and page is not None and page >= 0:
+                found.setdefault(page, []).append((title, depth))
+
+    try:
+        walk(reader.outline, 1)
+    except Exception:
+        return {}
+    return found
+
+
+def _page_runs(page: Any) -> list[_Run]:
+    runs: list[_Run] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], _font: Any, size: float) -> None:
+        if not text or not text.strip() and not runs:
+            return
+        # Effective position: text matrix applied through the current transformation matrix.
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        scale = abs(tm[3] * cm[3]) or abs(tm[0] * cm[0]) or 1.0
+        runs.append(_Run(text=text, x=x, y=y, size=max(1.0, (size or 1.0) * scale)))
+
+    page.extract_text(visitor_text=visit)
+    return runs
+
+
+def _blocks(runs: list[_Run]) -> list[_Block]:
+    blocks: list[_Block] = []
+    current = _Block()
+    last: _Run | None = None
+    for run in runs:
+        if last is not None and run.text.strip():
+            gap = last.y - run.y
+            new_line = abs(gap) > 0.5 * min(run.size, last.size)
+            new_block = new_line and (
+                gap > 1.8 * max(run.size, last.size) or gap < -3 * run.size or abs(run.size - last.size) > 1.5
+            )
+            if new_block and current.runs:
+                blocks.append(current)
+                current = _Block()
+        current.runs.append(run)
+        if run.text.strip():
+            last = run
+    if current.runs:
+        blocks.append(current)
+    return [b for b in blocks if b.text]
+
+
+def _bbox(block: _Block, box: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+    left, bottom, right, top = box
+    width, height = right - left, top - bottom
+    if width <= 0 or height <= 0:
+        return None
+    visible = block.visible
+    if not visible:
+        return None
+    xs = [r.x for r in visible]
+    ys = [r.y for r in visible]
+    size = max(r.size for r in visible)
+    chars = max(len(r.text) for r in visible)
+
+    def clamp(v: float) -> float:
+        return round(min(1.0, max(0.0, v)), 4)
+
+    x1 = max(xs) + 0.5 * size * chars
+    return (
+        clamp((min(xs) - left) / width),
+        clamp((top - max(ys) - size) / height),
+        clamp((x1 - left) / width),
+        clamp((top - min(ys)) / height),
+    )
+
+
+def extract_pdf(data: bytes) -> Extracted:
+    reader = _open(data)
+    if len(reader.pages) > MAX_PAGES:
+        raise ExtractionFailed("too_large", f"{len(reader.pages)} pages (limit {MAX_PAGES})")
+    outline = _outline_titles(reader)
+    pages: list[Page] = []
+    for index, pdf_page in enumerate(reader.pages):
+        try:
+            box = tuple(float(v) for v in pdf_page.mediabox)
+            blocks = _blocks(_page_runs(pdf_page))
+        except ExtractionFailed:
+            raise
+        except Exception as exc:  # one broken page should not lose the rest
+            pages.append(Page(number=index + 1))
+            if index == 0 and len(reader.pages) == 1:
+                raise ExtractionFailed("malformed_pdf", f"page 1: {exc}") from exc
+            continue
+        sizes = [r.size for b in blocks for r in b.runs if r.text.strip()]
+        body = statistics.median(sizes) if sizes else 0.0
+        titles = {t.casefold(): d for t, d in outline.get(index, [])}
+        elements: list[Element] = []
+        for block in blocks:
+            text = block.text
+            block_size = max((r.size for r in block.visible), default=0.0)
+            depth = titles.get(text.casefold())
+            if depth is None and len(text) < 120 and body and block_size >= body * 1.25:
+                depth = 1 if block_size >= body * 1.6 else 2
+            kind = "heading" if depth is not None else "paragraph"
+            elements.append(Element(type=kind, text=text, level=depth, bbox=_bbox(block, box)))  # type: ignore[arg-type]
+        pages.append(Page(number=index + 1, elements=elements))
+    if not any(p.elements for p in pages):
+        raise ExtractionFailed("no_extractable_text", "no text layer (scanned or image-only PDF; OCR is not enabled)")
+    return Extracted(title=_title(reader), pages=pages)
+
+
+def _title(reader: Any) -> str | None:
+    try:
+        meta = reader.metadata
+        title = meta.title if meta else None
+    except Exception:
+        return None
+    return str(title).strip() or None if title else None

@@ -1,0 +1,171 @@
+"""One batch of jobs: extract -> chunk -> embed (one call for the batch) -> store.
+
+Vectors go to Chroma first under ids that include the job id, then one SQL
+transaction swaps in the chunks, pages, keyword postings and status and closes
+the jobs. A crash before that commit leaves the old state intact and the job
+queued; its retry upserts the very same ids, so nothing is indexed twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import detect, jobs
+from .catalog import documents as catalog
+from .chunking import Chunk, ChunkingConfig, chunk_document, fit_to_embedder
+from .errors import ExtractionFailed
+from .extract import IN_PROCESS_TYPES, Extracted, extract_bytes
+from .vectors import tag_key
+
+if TYPE_CHECKING:
+    from .service import Ingestion
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Work:
+    job: jobs.Job
+    document: catalog.Document
+    extracted: Extracted | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failure: ExtractionFailed | None = None
+
+
+@dataclass
+class BatchTimings:
+    """Where a batch's time went; the ingest benchmark adds these up."""
+
+    extract_s: float = 0.0
+    chunk_s: float = 0.0
+    embed_s: float = 0.0
+    store_s: float = 0.0
+    documents: int = 0
+    chunks: int = 0
+
+
+def chunk_ids_for(work: _Work) -> list[str]:
+    return [f"{work.document.id}:{work.job.id[:12]}:{c.index}" for c in work.chunks]
+
+
+def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
+    meta: dict[str, object] = {
+        "document_id": doc.id,
+        "owner": doc.owner,
+        "collection": doc.collection,
+        "reference": doc.reference or "",
+        "page": chunk.page if chunk.page is not None else -1,
+        "chunk_index": chunk.index,
+        "breadcrumb": chunk.breadcrumb,
+        "media_type": doc.media_type or "",
+    }
+    for tag in doc.tags:
+        meta[tag_key(tag)] = True
+    return meta
+
+
+def _extract(ingestion: "Ingestion", work: _Work) -> None:
+    doc = work.document
+    path = ingestion.blobs.path_for(doc.sha256)
+    if doc.size_bytes > ingestion.settings.max_extract_bytes:
+        raise ExtractionFailed("too_large_for_extraction", f"{doc.size_bytes} bytes (limit {ingestion.settings.max_extract_bytes})")
+    media_type = doc.media_type or detect.TXT
+    if media_type in IN_PROCESS_TYPES:
+        work.extracted = extract_bytes(path.read_bytes(), media_type, max_docx_uncompressed=0)
+    else:
+        work.extracted = ingestion.sandbox.extract(path, media_type, ingestion.settings.max_docx_uncompressed_bytes)
+
+
+def process_batch(ingestion: "Ingestion", worker_id: str, batch: list[jobs.Job]) -> BatchTimings:
+    settings = ingestion.settings
+    config = ChunkingConfig(settings.max_chunk_tokens, settings.min_paragraph_tokens, settings.chunk_overlap_tokens, settings.embed_breadcrumb)
+    timings = BatchTimings()
+    work_items: list[_Work] = []
+    with ingestion.db.transaction() as conn:
+        for job in batch:
+            doc = catalog.get_document(conn, job.document_id)
+            if doc is None:
+                jobs.finish(conn, job, "cancelled", "document deleted")
+                continue
+            catalog.update_document(conn, doc.id, status="processing")
+            work_items.append(_Work(job=job, document=doc))
+
+    embedder = ingestion.embedder
+    for work in work_items:
+        try:
+            started = time.perf_counter()
+            _extract(ingestion, work)
+            timings.extract_s += time.perf_counter() - started
+            started = time.perf_counter()
+            assert work.extracted is not None
+            chunks = chunk_document(work.extracted, work.document.display_title, config)
+            work.chunks, split = fit_to_embedder(chunks, embedder.count_tokens, embedder.max_tokens, settings.embed_breadcrumb)
+            if split:
+                work.notes.append(
+                    f"{split} chunk(s) exceeded the embedding model's {embedder.max_tokens}-token window and were split further"
+                )
+            if not work.chunks:
+                raise ExtractionFailed("no_extractable_text", "nothing to index after chunking")
+            timings.chunk_s += time.perf_counter() - started
+        except ExtractionFailed as exc:
+            work.failure = exc
+        except Exception as exc:  # never let one document kill the worker
+            log.exception("extracting %s failed", work.document.id)
+            work.failure = ExtractionFailed("extraction_error", f"{type(exc).__name__}: {exc}"[:300])
+
+    ready = [w for w in work_items if w.failure is None]
+    texts = [c.indexed_text(settings.embed_breadcrumb) for w in ready for c in w.chunks]
+    started = time.perf_counter()
+    vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+    timings.embed_s += time.perf_counter() - started
+
+    started = time.perf_counter()
+    ids = [cid for w in ready for cid in chunk_ids_for(w)]
+    metas = [_metadata(w.document, c) for w in ready for c in w.chunks]
+    if ids:
+        ingestion.vectors.upsert(ids, vectors, metas)
+    stale: list[str] = []
+    orphaned: list[str] = []
+    with ingestion.db.transaction() as conn:
+        for work in work_items:
+            if not jobs.is_current(conn, work.job, worker_id) or catalog.get_document(conn, work.document.id) is None:
+                orphaned.extend(chunk_ids_for(work) if work.failure is None else [])
+                continue
+            if work.failure is not None:
+                catalog.update_document(
+                    conn, work.document.id, status="failed",
+                    failure_reason=work.failure.reason, failure_detail=work.failure.detail or None,
+                )
+                jobs.finish(conn, work.job, "done", work.failure.reason)
+                continue
+            assert work.extracted is not None
+            new_ids = chunk_ids_for(work)
+            previous = set(catalog.chunk_ids(conn, work.document.id))
+            if work.job.attempts > 1:  # an earlier attempt may have left vectors the catalog never saw
+                previous |= set(ingestion.vectors.ids_for_document(work.document.id))
+            stale.extend(previous - set(new_ids))
+            catalog.replace_content(conn, work.document.id, work.extracted.pages, new_ids, work.chunks)
+            ingestion.keyword.replace_document(
+                conn, work.document.id,
+                [(cid, c.indexed_text(settings.embed_breadcrumb)) for cid, c in zip(new_ids, work.chunks)],
+            )
+            catalog.update_document(
+                conn, work.document.id, status="completed", failure_reason=None, failure_detail=None,
+                page_count=work.extracted.page_count, word_count=work.extracted.word_count,
+                table_count=work.extracted.table_count, chunk_count=len(work.chunks),
+                title=work.document.title or work.extracted.title,
+                notes=work.notes,
+            )
+            jobs.finish(conn, work.job, "done")
+            timings.documents += 1
+            timings.chunks += len(work.chunks)
+    if stale or orphaned:
+        ingestion.vectors.delete_ids(stale + orphaned)
+    timings.store_s += time.perf_counter() - started
+    return timings

@@ -1,0 +1,276 @@
+"""``Ingestion``: the one object the CLI, the API, the agent and the evals use to
+put documents in and take them out. It owns the catalog, the blobs, the vectors,
+the keyword writer and the extraction sandbox, all built from one ``Settings``."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path, PurePath
+from typing import BinaryIO, Iterable, Literal, Sequence
+
+from . import detect, jobs
+from .blobs import BlobStore, StoredBlob
+from .catalog import documents as catalog
+from .catalog.db import Database, utcnow
+from .collection_docs import CollectionDoc, parse_jsonl
+from .config import Settings
+from .embedding import Embedder, build_embedder
+from .errors import DocumentNotFound, InvalidRequest, UnsupportedMediaType
+from .extract.sandbox import ExtractionSandbox
+from .keyword.writer import SqlKeywordWriter
+from .pipeline import BatchTimings, process_batch
+from .tokens import configure_offline_env, count_tokens
+from .vectors import ChromaVectorStore
+
+log = logging.getLogger(__name__)
+DEFAULT_COLLECTION = "default"
+_NAME_OK = re.compile(r"^[\w.\- ]{1,128}$")
+
+
+@dataclass
+class AddResult:
+    document: catalog.Document
+    deduplicated: bool
+
+
+@dataclass
+class CollectionResult:
+    docid: str
+    document_id: str
+    status: Literal["Created", "Modified"]
+    chunked: bool
+    tokens: int
+
+
+def safe_filename(name: str) -> str:
+    """Keep only the last path component: a name is a label, never a location."""
+    base = PurePath(name.replace("\\", "/")).name.strip().replace("\x00", "")
+    return base if base not in ("", ".", "..") else "upload"
+
+
+def validate_collection_name(name: str) -> str:
+    if not _NAME_OK.match(name) or name.strip(" .") == "":
+        raise InvalidRequest("collection names are 1-128 letters, digits, spaces, '.', '-' or '_'", collection=name)
+    return name
+
+
+class Ingestion:
+    def __init__(self, settings: Settings | None = None) -> None:
+        configure_offline_env()
+        self.settings = settings or Settings()
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.db = Database(self.settings.resolved_database_url)
+        self.db.migrate()
+        self.blobs = BlobStore(self.settings.blob_dir)
+        self.keyword = SqlKeywordWriter()
+        self.sandbox = ExtractionSandbox(self.settings.extraction_timeout_s)
+        self._embedder_lock = threading.Lock()
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        with self._embedder_lock:
+            return build_embedder(self.settings)
+
+    @cached_property
+    def vectors(self) -> ChromaVectorStore:
+        return ChromaVectorStore(self.embedder, path=self.settings.chroma_dir, url=self.settings.chroma_url)
+
+    def close(self) -> None:
+        self.sandbox.close()
+        self.db.dispose()
+
+    # -- adding --------------------------------------------------------------------------
+    def add_file(
+        self,
+        source: BinaryIO | bytes | Path,
+        filename: str,
+        *,
+        owner: str,
+        collection: str = DEFAULT_COLLECTION,
+        tags: Sequence[str] = (),
+        reference: str | None = None,
+        key: str | None = None,
+        skip_duplicates: bool = False,
+    ) -> AddResult:
+        """Store the bytes (size-capped while streaming), detect the type and queue indexing.
+
+        With ``key`` the document is created or replaced in place (same id)."""
+        validate_collection_name(collection)
+        filename = safe_filename(filename)
+        blob = self._store(source)
+        try:
+            media_type = detect.detect(blob.head, filename)
+        except UnsupportedMediaType:
+            self._drop_blob_if_unused(blob.sha256)
+            raise
+        if media_type == detect.JSONL:
+            raise InvalidRequest("JSONL files are collection documents: use add_collection_jsonl", filename=filename)
+        with self.db.transaction() as conn:
+            if skip_duplicates:
+                existing = catalog.find_by_sha(conn, blob.sha256, owner)
+                if existing is not None:
+                    return AddResult(existing, deduplicated=True)
+            current = catalog.find_by_key(conn, owner, collection, key) if key else None
+            fields = dict(
+                filename=filename, media_type=media_type, size_bytes=blob.size, sha256=blob.sha256,
+                tags=_clean_tags(tags), reference=reference, status="pending",
+                failure_reason=None, failure_detail=None,
+            )
+            if current is not None:
+                old_sha = current.sha256
+                catalog.update_document(conn, current.id, **fields)
+                doc_id = current.id
+            else:
+                doc_id = uuid.uuid4().hex
+                old_sha = None
+                catalog.insert_document(conn, _new_document(doc_id, owner, collection, "file", key, fields))
+            jobs.enqueue(conn, doc_id)
+            document = catalog.get_document(conn, doc_id)
+        if old_sha and old_sha != blob.sha256:
+            self._drop_blob_if_unused(old_sha)
+        assert document is not None
+        return AddResult(document, deduplicated=False)
+
+    def add_collection_jsonl(self, lines: Iterable[str | bytes], *, collection: str, owner: str) -> list[CollectionResult]:
+        """Create or modify every line's document, all or nothing."""
+        validate_collection_name(collection)
+        docs = parse_jsonl(lines, self.settings.max_jsonl_lines)
+        return self.upsert_collection_documents(docs, collection=collection, owner=owner)
+
+    def upsert_collection_documents(self, docs: Sequence[CollectionDoc], *, collection: str, owner: str) -> list[CollectionResult]:
+        validate_collection_name(collection)
+        blobs = [self.blobs.put_bytes(d.text.encode("utf-8"), self.settings.max_upload_bytes) for d in docs]
+        results: list[CollectionResult] = []
+        with self.db.transaction() as conn:
+            for doc, blob in zip(docs, blobs):
+                tokens = count_tokens(doc.text)
+                fields = dict(
+                    filename=safe_filename(doc.docid), title=doc.title, media_type=detect.TXT, size_bytes=blob.size,
+                    sha256=blob.sha256, tags=_clean_tags(doc.tags), reference=doc.reference,
+                )
+                current = catalog.find_by_key(conn, owner, collection, doc.docid)
+                if current is None:
+                    doc_id = uuid.uuid4().hex
+                    catalog.insert_document(conn, _new_document(doc_id, owner, collection, "collection", doc.docid, {**fields, "status": "pending"}))
+                    jobs.enqueue(conn, doc_id)
+                    status: Literal["Created", "Modified"] = "Created"
+                else:
+                    doc_id = current.id
+                    status = "Modified"
+                    unchanged = (current.sha256, current.tags, current.reference, current.title) == (
+                        blob.sha256, fields["tags"], doc.reference, doc.title,
+                    )
+                    if not unchanged or current.status == "failed":
+                        catalog.update_document(conn, doc_id, **fields, status="pending", failure_reason=None, failure_detail=None)
+                        jobs.enqueue(conn, doc_id)
+                results.append(CollectionResult(doc.docid, doc_id, status, tokens > self.settings.max_chunk_tokens, tokens))
+        return results
+
+    def _store(self, source: BinaryIO | bytes | Path) -> StoredBlob:
+        limit = self.settings.max_upload_bytes
+        if isinstance(source, bytes):
+            return self.blobs.put_bytes(source, limit)
+        if isinstance(source, Path):
+            with source.open("rb") as f:
+                return self.blobs.put_file(f, limit)
+        return self.blobs.put_file(source, limit)
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, document_id: str) -> catalog.Document:
+        with self.db.read() as conn:
+            doc = catalog.get_document(conn, document_id)
+        if doc is None:
+            raise DocumentNotFound(f"no document {document_id}", document_id=document_id)
+        return doc
+
+    def list(self, **filters: object) -> tuple[list[catalog.Document], int]:
+        with self.db.read() as conn:
+            return catalog.list_documents(conn, **filters)  # type: ignore[arg-type]
+
+    def chunks(self, document_id: str) -> list[catalog.ChunkRow]:
+        self.get(document_id)
+        with self.db.read() as conn:
+            return catalog.get_chunks(conn, document_id)
+
+    def pages(self, document_id: str) -> list[catalog.Page]:
+        self.get(document_id)
+        with self.db.read() as conn:
+            return catalog.get_pages(conn, document_id)
+
+    def content(self, document_id: str) -> bytes:
+        return self.blobs.read(self.get(document_id).sha256)
+
+    # -- deleting --------------------------------------------------------------------------
+    def delete(self, document_id: str) -> None:
+        """Vectors first (a crash leaves a catalog row to retry the delete on), then every
+        catalog row and keyword posting in one transaction, then the blob if unshared."""
+        doc = self.get(document_id)
+        self.vectors.delete_document(document_id)
+        with self.db.transaction() as conn:
+            catalog.delete_document_rows(conn, document_id)
+            self.keyword.delete_document(conn, document_id)
+        self._drop_blob_if_unused(doc.sha256)
+
+    def _drop_blob_if_unused(self, sha256: str) -> None:
+        with self.db.read() as conn:
+            if catalog.count_sha(conn, sha256) == 0:
+                self.blobs.delete(sha256)
+
+    # -- processing --------------------------------------------------------------------------
+    def process_pending(self, worker_id: str | None = None, batch_size: int = 32) -> BatchTimings | None:
+        """Claim and process one batch of jobs; ``None`` when the queue is empty."""
+        worker_id = worker_id or jobs.new_worker_id()
+        batch = jobs.claim(self.db, worker_id, self.settings.job_lease_s, limit=batch_size)
+        if not batch:
+            return None
+        try:
+            return process_batch(self, worker_id, batch)
+        except Exception as exc:
+            log.exception("batch failed; requeueing its jobs")
+            self._retry_or_fail(batch, f"{type(exc).__name__}: {exc}"[:300])
+            return BatchTimings()
+
+    def _retry_or_fail(self, batch: list[jobs.Job], error: str) -> None:
+        with self.db.transaction() as conn:
+            for job in batch:
+                if job.attempts >= self.settings.max_job_attempts:
+                    catalog.update_document(conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error)
+                    jobs.finish(conn, job, "failed", error)
+                else:
+                    jobs.requeue(conn, job, error)
+
+    def run_until_idle(self, worker_id: str | None = None, batch_size: int = 32) -> BatchTimings:
+        """Drain the queue in this thread (the CLI and tests use it; the server runs workers)."""
+        worker_id = worker_id or jobs.new_worker_id()
+        jobs.recover_dead_workers(self.db)
+        total = BatchTimings()
+        while (timings := self.process_pending(worker_id, batch_size)) is not None:
+            for name in ("extract_s", "chunk_s", "embed_s", "store_s", "documents", "chunks"):
+                setattr(total, name, getattr(total, name) + getattr(timings, name))
+        return total
+
+
+def _clean_tags(tags: Sequence[str]) -> list[str]:
+    return sorted({t.strip() for t in tags if t and t.strip()})
+
+
+def _new_document(doc_id: str, owner: str, collection: str, kind: str, name: str | None, fields: dict) -> catalog.Document:
+    now = utcnow()
+    return catalog.Document.model_validate(
+        {
+            "id": doc_id, "owner": owner, "collection": collection, "kind": kind, "name": name, "title": None,
+            "status": "pending", "failure_reason": None, "failure_detail": None, "page_count": None,
+            "word_count": None, "table_count": None, "chunk_count": None, "notes": [],
+            "created_at": now, "updated_at": now, **fields,
+        }
+    )
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

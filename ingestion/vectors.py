@@ -1,0 +1,122 @@
+"""Chunk vectors in Chroma.
+
+One Chroma collection holds every Lectern collection's chunks, with ``collection``
+as metadata: a search across collections, tags and access rules is then a single
+filtered query, and creating a Lectern collection costs nothing. Lectern always
+computes embeddings itself and passes them in; the collection is still created
+with Lectern's embedding function so Chroma never falls back to its downloading
+default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .embedding.base import Embedder
+
+CHROMA_COLLECTION = "lectern_chunks"
+_BATCH = 2000
+
+
+def tag_key(tag: str) -> str:
+    """Tags become boolean metadata keys so any-of / all-of filters run inside Chroma."""
+    return f"tag:{tag}"
+
+
+@dataclass
+class VectorHit:
+    chunk_id: str
+    similarity: float
+    metadata: dict[str, Any]
+
+
+def _embedding_function(embedder: Embedder) -> Any:
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+
+    class LecternEmbeddingFunction(EmbeddingFunction[Documents]):
+        def __init__(self) -> None:
+            self._embedder = embedder
+
+        def __call__(self, input: Documents) -> Embeddings:
+            return list(self._embedder.embed(list(input)))
+
+        @staticmethod
+        def name() -> str:
+            return "lectern"
+
+        def get_config(self) -> dict[str, Any]:
+            return {"model": self._embedder.name}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> "EmbeddingFunction[Documents]":
+            return LecternEmbeddingFunction()
+
+        def default_space(self) -> Any:
+            return "cosine"
+
+    return LecternEmbeddingFunction()
+
+
+class ChromaVectorStore:
+    def __init__(self, embedder: Embedder, *, path: Path | None = None, url: str | None = None) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if url:
+            from urllib.parse import urlparse
+
+            parsed = urlparse(url)
+            self.client = chromadb.HttpClient(
+                host=parsed.hostname or "127.0.0.1",
+                port=parsed.port or 8000,
+                ssl=parsed.scheme == "https",
+                settings=chroma_settings,
+            )
+        else:
+            assert path is not None
+            path.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        self.collection = self.client.get_or_create_collection(
+            CHROMA_COLLECTION,
+            embedding_function=_embedding_function(embedder),
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def upsert(self, ids: Sequence[str], embeddings: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(ids), _BATCH):
+            end = start + _BATCH
+            self.collection.upsert(
+                ids=list(ids[start:end]),
+                embeddings=embeddings[start:end],
+                metadatas=list(metadatas[start:end]),  # type: ignore[arg-type]
+            )
+
+    def delete_document(self, document_id: str) -> None:
+        self.collection.delete(where={"document_id": document_id})
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), _BATCH):
+            self.collection.delete(ids=list(ids[start : start + _BATCH]))
+
+    def ids_for_document(self, document_id: str) -> list[str]:
+        return list(self.collection.get(where={"document_id": document_id}, include=[])["ids"])
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def query(self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[VectorHit]:
+        result = self.collection.query(
+            query_embeddings=[embedding], n_results=k, where=where, include=["metadatas", "distances"]
+        )
+        ids = result["ids"][0]
+        distances = (result.get("distances") or [[]])[0]
+        metadatas = (result.get("metadatas") or [[]])[0]
+        return [
+            VectorHit(chunk_id=i, similarity=1.0 - float(d), metadata=dict(m or {}))
+            for i, d, m in zip(ids, distances, metadatas)
+        ]
