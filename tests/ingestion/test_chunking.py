@@ -1,0 +1,67 @@
+from ingestion.chunking import ChunkingConfig, chunk_document, fit_to_embedder, split_text
+from ingestion.extract.model import Element, Extracted, Page, render_table
+from ingestion.tokens import count_tokens
+
+CONFIG = ChunkingConfig(max_chunk_tokens=60, min_paragraph_tokens=10, overlap_tokens=8)
+
+
+def _doc(*elements: Element) -> Extracted:
+    return Extracted(pages=[Page(number=1, elements=list(elements))])
+
+
+def test_sections_get_breadcrumbs_and_never_share_a_chunk() -> None:
+    doc = _doc(
+        Element(type="heading", text="Setup", level=1),
+        Element(type="paragraph", text="Fill the tank."),
+        Element(type="heading", text="Grind", level=2),
+        Element(type="paragraph", text="Use 18 grams."),
+        Element(type="heading", text="Cleaning", level=1),
+        Element(type="paragraph", text="Descale every 8 weeks."),
+    )
+    chunks = chunk_document(doc, "Manual", CONFIG)
+    assert [c.breadcrumb for c in chunks] == ["Manual > Setup", "Manual > Setup > Grind", "Manual > Cleaning"]
+    assert chunks[1].indexed_text(True).startswith("Manual > Setup > Grind\n")
+    assert chunks[1].indexed_text(False) == "Use 18 grams."
+
+
+def test_short_paragraphs_are_merged_and_limits_respected() -> None:
+    paragraphs = [Element(type="paragraph", text=f"Sentence number {i} is short.") for i in range(30)]
+    chunks = chunk_document(_doc(*paragraphs), "T", CONFIG)
+    assert 1 < len(chunks) < 30
+    assert all(c.token_count <= CONFIG.max_chunk_tokens for c in chunks)
+    joined = " ".join(c.text for c in chunks)
+    assert all(f"Sentence number {i} is short." in joined for i in range(30))
+
+
+def test_long_paragraphs_split_on_word_boundaries_with_overlap() -> None:
+    words = [f"word{i}" for i in range(400)]
+    pieces = split_text(" ".join(words), 60, 8)
+    assert len(pieces) > 1
+    assert all(count_tokens(p) <= 60 for p in pieces)
+    vocabulary = set(words)
+    for piece in pieces:
+        assert all(w in vocabulary for w in piece.split())  # no word was cut in two
+    assert pieces[0].split()[-1] in pieces[1].split()[:10]  # consecutive pieces overlap
+
+
+def test_tables_split_by_rows_with_the_header_repeated() -> None:
+    rows = [["Symptom", "Cause"]] + [[f"symptom {i}", f"cause number {i}"] for i in range(40)]
+    chunks = chunk_document(_doc(Element(type="table", text=render_table(rows), rows=rows)), "T", CONFIG)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert chunk.text.startswith("Symptom | Cause")
+        assert chunk.token_count <= CONFIG.max_chunk_tokens
+    assert sum(c.text.count("symptom ") for c in chunks) == 40
+
+
+def test_chunks_are_split_further_to_fit_the_embedder_window() -> None:
+    doc = _doc(Element(type="paragraph", text=" ".join(f"term{i}" for i in range(50))))
+    chunks = chunk_document(doc, "T", ChunkingConfig(max_chunk_tokens=500))
+
+    def count(texts: list[str]) -> list[int]:
+        return [len(t.split()) * 3 for t in texts]  # a model whose window is tighter than tiktoken's count
+
+    fitted, split = fit_to_embedder(chunks, count, 40, embed_breadcrumb=True)
+    assert split == 1 and len(fitted) > 1
+    assert all(n <= 40 for n in count([c.indexed_text(True) for c in fitted]))
+    assert [c.index for c in fitted] == list(range(len(fitted)))

@@ -1,0 +1,132 @@
+import io
+from pathlib import Path
+
+import docx
+import pytest
+
+from ingestion import detect
+from ingestion.errors import ExtractionFailed
+from ingestion.extract import extract_bytes
+from ingestion.extract.docx import extract_docx
+
+DEMO = Path(__file__).parents[2] / "api" / "demo" / "docs"
+BIG = 10**9
+
+
+def _extract(data: bytes, media_type: str):  # type: ignore[no-untyped-def]
+    return extract_bytes(data, media_type, max_docx_uncompressed=BIG)
+
+
+def test_pdf_pages_headings_and_normalised_boxes() -> None:
+    extracted = _extract((DEMO / "aurora-x2-quick-start.pdf").read_bytes(), detect.PDF)
+    assert extracted.page_count == 2
+    first = extracted.pages[0].elements
+    assert first[0].type == "heading" and first[0].text == "Aurora X2 Quick Start and Specifications"
+    assert any(e.type == "paragraph" and "15 bar" in e.text for e in first)
+    for element in first:
+        assert element.bbox is not None
+        x0, y0, x1, y1 = element.bbox
+        assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+    # top-left origin: the title sits above the paragraphs below it
+    assert first[0].bbox[1] < first[-1].bbox[1]  # type: ignore[index]
+
+
+def test_pdf_outline_marks_headings(shared_data: Path) -> None:
+    pdf = next((shared_data / "docs" / "pdf" / "006-pdflatex-outline").glob("*.pdf"))
+    extracted = _extract(pdf.read_bytes(), detect.PDF)
+    headings = [e.text for p in extracted.pages for e in p.elements if e.type == "heading"]
+    assert len(headings) >= 5
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"%PDF-1.4\n", "malformed_pdf"),
+        (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pa", "malformed_pdf"),
+        (b"   ", "empty_file"),
+    ],
+)
+def test_broken_pdfs_fail_with_a_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(ExtractionFailed) as info:
+        _extract(data, detect.PDF)
+    assert info.value.reason == reason
+
+
+def test_truncated_real_pdf_fails_cleanly() -> None:
+    data = (DEMO / "aurora-x2-quick-start.pdf").read_bytes()
+    with pytest.raises(ExtractionFailed) as info:
+        _extract(data[: len(data) // 3], detect.PDF)
+    assert info.value.reason in {"malformed_pdf", "no_extractable_text"}
+
+
+def test_docx_headings_lists_tables_and_footer() -> None:
+    extracted = _extract((DEMO / "return-policy.docx").read_bytes(), detect.DOCX)
+    elements = extracted.pages[0].elements
+    assert extracted.title == "Aurora Coffee Company: Return and Refund Policy"
+    assert ("heading", 2, "How to return") in [(e.type, e.level, e.text) for e in elements]
+    lists = [e for e in elements if e.type == "list"]
+    assert len(lists) == 1 and lists[0].text.count("\n") == 2
+    table = next(e for e in elements if e.type == "table")
+    assert table.rows is not None and table.rows[0] == ["Situation", "Refund", "Fee"]
+    assert any("Policy RP-7" in e.text for e in elements)
+
+
+def test_docx_nested_tables_are_kept() -> None:
+    document = docx.Document()
+    outer = document.add_table(rows=1, cols=2)
+    outer.cell(0, 0).text = "outer cell"
+    inner = outer.cell(0, 1).add_table(rows=1, cols=2)
+    inner.cell(0, 0).text = "inner left"
+    inner.cell(0, 1).text = "inner right"
+    buf = io.BytesIO()
+    document.save(buf)
+    text = _extract(buf.getvalue(), detect.DOCX).pages[0].text
+    assert "outer cell" in text and "inner left" in text and "inner right" in text
+
+
+def test_docx_zip_bomb_is_refused_before_parsing() -> None:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", b"<" + b"a" * (300 * 1024 * 1024))
+    data = buf.getvalue()
+    assert len(data) < 2 * 1024 * 1024
+    with pytest.raises(ExtractionFailed) as info:
+        extract_docx(data, max_uncompressed=200 * 1024 * 1024)
+    assert info.value.reason == "too_large"
+
+
+def test_markdown_headings_and_tables() -> None:
+    extracted = _extract((DEMO / "aurora-x2-troubleshooting.md").read_bytes(), detect.MD)
+    elements = extracted.pages[0].elements
+    assert extracted.title == "Aurora X2 Espresso Machine: Troubleshooting"
+    table = next(e for e in elements if e.type == "table")
+    assert table.rows is not None and table.rows[0] == ["Symptom", "Likely cause", "What to do"]
+    assert len(table.rows) == 6
+
+
+def test_html_main_text_without_scripts_or_styles() -> None:
+    html = b"""<!doctype html><html><head><title>T</title><style>p{color:red}</style>
+    <script>alert('x')</script></head><body><nav>Menu</nav><h1>Main</h1><p>Body text here.</p>
+    <ul><li>one</li><li>two</li></ul><table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2</td></tr></table></body></html>"""
+    extracted = _extract(html, detect.HTML)
+    text = extracted.pages[0].text
+    assert "alert" not in text and "color" not in text and "Menu" not in text
+    types = [e.type for e in extracted.pages[0].elements]
+    assert types == ["heading", "paragraph", "list", "table"]
+    assert extracted.title == "T"
+
+
+def test_csv_rows_become_tables_with_header_repeated() -> None:
+    rows = "id,name\n" + "".join(f"{i},item {i}\n" for i in range(120))
+    elements = _extract(rows.encode(), detect.CSV).pages[0].elements
+    assert len(elements) == 3
+    assert all(e.rows is not None and e.rows[0] == ["id", "name"] for e in elements)
+
+
+def test_invalid_utf8_text_is_decoded_with_replacement() -> None:
+    extracted = _extract(b"caf\xe9 au lait\n\nsecond \xff paragraph", detect.TXT)
+    assert "caf\ufffd au lait" in extracted.pages[0].text
+    assert len(extracted.pages[0].elements) == 2

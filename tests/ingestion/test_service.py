@@ -1,0 +1,221 @@
+import io
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from ingestion.config import Settings
+from ingestion.errors import FileTooLarge, InvalidJsonl, InvalidRequest, UnsupportedMediaType
+from ingestion.service import Ingestion
+from tests.conftest import make_settings
+
+DEMO = Path(__file__).parents[2] / "api" / "demo" / "docs"
+
+
+def _keyword_rows(ingestion: Ingestion, document_id: str) -> int:
+    with ingestion.db.read() as conn:
+        return int(conn.execute(text("SELECT COUNT(*) FROM keyword_terms WHERE document_id = :d"), {"d": document_id}).scalar_one())
+
+
+def test_a_pdf_becomes_chunks_in_chroma_with_metadata(ingestion: Ingestion) -> None:
+    added = ingestion.add_file(DEMO / "aurora-x2-quick-start.pdf", "quick.pdf", owner="u1", tags=["manual", "demo"], reference="ax2")
+    assert added.document.status == "pending" and not added.deduplicated
+    ingestion.run_until_idle()
+    doc = ingestion.get(added.document.id)
+    assert doc.status == "completed" and doc.page_count == 2 and doc.chunk_count
+    chunks = ingestion.chunks(doc.id)
+    assert len(chunks) == doc.chunk_count
+    stored = ingestion.vectors.collection.get(ids=[c.id for c in chunks], include=["metadatas"])
+    assert len(stored["ids"]) == len(chunks)
+    meta = stored["metadatas"][0]
+    assert meta["document_id"] == doc.id and meta["owner"] == "u1" and meta["collection"] == "default"
+    assert meta["tag:manual"] is True and meta["reference"] == "ax2" and meta["page"] in (1, 2)
+    assert _keyword_rows(ingestion, doc.id) == len(chunks)
+    assert {p.number for p in ingestion.pages(doc.id)} == {1, 2}
+
+
+def test_duplicates_are_detected_by_sha256(ingestion: Ingestion) -> None:
+    first = ingestion.add_file(b"same bytes in two uploads", "a.txt", owner="u1")
+    again = ingestion.add_file(b"same bytes in two uploads", "b.txt", owner="u1", skip_duplicates=True)
+    assert again.deduplicated and again.document.id == first.document.id
+    separate = ingestion.add_file(b"same bytes in two uploads", "c.txt", owner="u1")
+    assert not separate.deduplicated and separate.document.id != first.document.id
+
+
+def test_upsert_by_key_replaces_chunks_in_place(ingestion: Ingestion) -> None:
+    one = ingestion.add_file(b"The first version mentions bananas.", "notes.txt", owner="u1", key="notes")
+    ingestion.run_until_idle()
+    old_chunks = [c.id for c in ingestion.chunks(one.document.id)]
+    two = ingestion.add_file(b"The second version mentions cherries instead.", "notes.txt", owner="u1", key="notes")
+    ingestion.run_until_idle()
+    assert two.document.id == one.document.id
+    new_chunks = ingestion.chunks(one.document.id)
+    assert "cherries" in new_chunks[0].text
+    assert not ingestion.vectors.collection.get(ids=old_chunks)["ids"]
+    assert sorted(ingestion.vectors.ids_for_document(one.document.id)) == sorted(c.id for c in new_chunks)
+
+
+def test_collection_jsonl_create_then_modify_never_duplicates(ingestion: Ingestion) -> None:
+    lines = [
+        json.dumps({"docid": "a", "text": "Alpha text about boilers.", "__ref": "r1", "__tags": ["x"]}),
+        json.dumps({"docid": "b", "text": "Beta text about pumps.", "__ref": "r1"}),
+    ]
+    created = ingestion.add_collection_jsonl(lines, collection="kb", owner="u1")
+    assert [r.status for r in created] == ["Created", "Created"]
+    ingestion.run_until_idle()
+    assert ingestion.get(created[0].document_id).collection_status == "Indexed"
+    modified = ingestion.add_collection_jsonl([json.dumps({"docid": "a", "text": "Alpha rewritten about gaskets."})], collection="kb", owner="u1")
+    assert modified[0].status == "Modified" and modified[0].document_id == created[0].document_id
+    assert ingestion.get(created[0].document_id).collection_status == "Queued"
+    ingestion.run_until_idle()
+    chunks = ingestion.chunks(created[0].document_id)
+    assert len(chunks) == 1 and "gaskets" in chunks[0].text
+    assert len(ingestion.vectors.ids_for_document(created[0].document_id)) == 1
+    assert ingestion.vectors.count() == 2
+
+
+def test_long_collection_texts_are_chunked_and_say_so(ingestion: Ingestion) -> None:
+    body = " ".join(f"Sentence {i} talks about descaling the boiler." for i in range(200))
+    result = ingestion.add_collection_jsonl([json.dumps({"docid": "long", "text": body})], collection="kb", owner="u1")
+    assert result[0].chunked and result[0].tokens > 300
+    ingestion.run_until_idle()
+    doc = ingestion.get(result[0].document_id)
+    assert doc.chunk_count and doc.chunk_count > 1
+    assert all(c.token_count <= 300 for c in ingestion.chunks(doc.id))
+
+
+def test_bad_jsonl_names_the_line_and_applies_nothing(ingestion: Ingestion) -> None:
+    lines = [json.dumps({"docid": "ok", "text": "fine"}), "{not json", json.dumps({"docid": "later", "text": "x"})]
+    with pytest.raises(InvalidJsonl, match="line 2"):
+        ingestion.add_collection_jsonl(lines, collection="kb", owner="u1")
+    assert ingestion.list()[1] == 0
+    with pytest.raises(InvalidJsonl, match="'text'"):
+        ingestion.add_collection_jsonl([json.dumps({"docid": "x"})], collection="kb", owner="u1")
+
+
+def test_jsonl_line_limit_is_enforced_and_named(tmp_path: Path) -> None:
+    service = Ingestion(make_settings(tmp_path / "h", max_jsonl_lines=3))
+    try:
+        lines = [json.dumps({"docid": str(i), "text": "t"}) for i in range(4)]
+        with pytest.raises(InvalidJsonl, match="at most 3 lines"):
+            service.add_collection_jsonl(lines, collection="kb", owner="u1")
+        assert service.list()[1] == 0
+    finally:
+        service.close()
+
+
+def test_delete_removes_blob_rows_vectors_and_postings(ingestion: Ingestion) -> None:
+    shared = b"Shared bytes about the warranty period of two years."
+    keep = ingestion.add_file(shared, "keep.txt", owner="u1")
+    gone = ingestion.add_file(shared, "gone.txt", owner="u2")
+    unique = ingestion.add_file(b"Unique bytes about steam wands.", "unique.txt", owner="u1")
+    ingestion.run_until_idle()
+    blob = ingestion.blobs.path_for(unique.document.sha256)
+    ingestion.delete(unique.document.id)
+    assert not blob.exists()
+    assert ingestion.vectors.ids_for_document(unique.document.id) == []
+    assert _keyword_rows(ingestion, unique.document.id) == 0
+    assert ingestion.list()[1] == 2
+    ingestion.delete(gone.document.id)
+    assert ingestion.blobs.path_for(keep.document.sha256).exists()  # still used by `keep`
+    assert ingestion.get(keep.document.id).status == "completed"
+
+
+def test_failed_and_pending_documents_can_be_deleted(ingestion: Ingestion) -> None:
+    pending = ingestion.add_file(b"never processed", "p.txt", owner="u1")
+    ingestion.delete(pending.document.id)
+    failed = ingestion.add_file(b"%PDF-1.4\nbroken", "f.pdf", owner="u1")
+    ingestion.run_until_idle()
+    assert ingestion.get(failed.document.id).failure_reason == "malformed_pdf"
+    ingestion.delete(failed.document.id)
+    assert ingestion.list()[1] == 0
+    assert ingestion.run_until_idle().documents == 0
+
+
+def test_bad_inputs_get_specific_outcomes(ingestion: Ingestion) -> None:
+    empty = ingestion.add_file(b"", "empty.txt", owner="u1")
+    zero_pdf = ingestion.add_file(b"", "zero.pdf", owner="u1")
+    truncated = ingestion.add_file((DEMO / "aurora-x2-quick-start.pdf").read_bytes()[:400], "cut.pdf", owner="u1")
+    latin1 = ingestion.add_file("Café crème is served hot.".encode("latin-1"), "menu.txt", owner="u1")
+    ingestion.run_until_idle()
+    assert ingestion.get(empty.document.id).failure_reason == "empty_file"
+    assert ingestion.get(zero_pdf.document.id).failure_reason == "empty_file"
+    assert ingestion.get(truncated.document.id).failure_reason in {"malformed_pdf", "no_extractable_text"}
+    assert ingestion.get(latin1.document.id).status == "completed"
+    with pytest.raises(UnsupportedMediaType):
+        ingestion.add_file(bytes(range(256)) * 10, "blob.pdf", owner="u1")
+    assert ingestion.list()[1] == 4
+
+
+def test_filenames_are_labels_never_paths(ingestion: Ingestion) -> None:
+    added = ingestion.add_file(b"harmless", "../../etc/passwd", owner="u1")
+    assert added.document.filename == "passwd"
+    assert ingestion.add_file(b"x", "..", owner="u1").document.filename == "upload"
+    assert ingestion.add_file(b"y", "C:\\Users\\me\\evil.txt", owner="u1").document.filename == "evil.txt"
+    assert not (ingestion.settings.home.parent / "etc").exists()
+    with pytest.raises(InvalidRequest):
+        ingestion.add_file(b"z", "z.txt", owner="u1", collection="../escape")
+
+
+def test_size_cap_is_enforced_while_streaming(tmp_path: Path) -> None:
+    service = Ingestion(make_settings(tmp_path / "h", max_upload_bytes=1024))
+    try:
+
+        class Endless(io.RawIOBase):
+            served = 0
+
+            def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+                n = len(buffer)
+                buffer[:n] = b"a" * n
+                self.served += n
+                return n
+
+        stream = Endless()
+        with pytest.raises(FileTooLarge):
+            service.add_file(stream, "big.txt", owner="u1")  # type: ignore[arg-type]
+        assert stream.served <= 2 * 1024 * 1024  # stopped after one read past the cap, never read to the end
+        assert service.list()[1] == 0
+        assert not any((service.settings.blob_dir / "tmp").iterdir())
+    finally:
+        service.close()
+
+
+def test_documents_over_the_extraction_cap_are_kept_but_failed(tmp_path: Path) -> None:
+    service = Ingestion(make_settings(tmp_path / "h", max_extract_bytes=100))
+    try:
+        added = service.add_file(b"word " * 100, "big.txt", owner="u1")
+        service.run_until_idle()
+        doc = service.get(added.document.id)
+        assert doc.status == "failed" and doc.failure_reason == "too_large_for_extraction"
+        assert service.content(doc.id) == b"word " * 100
+    finally:
+        service.close()
+
+
+def test_every_shared_document_ends_completed_or_failed_with_a_reason(shared_data: Path, ingestion: Ingestion) -> None:
+    files = sorted(p for p in (shared_data / "docs").rglob("*") if p.suffix in {".pdf", ".docx"})
+    assert len(files) >= 70
+    for path in files:
+        ingestion.add_file(path, path.name, owner="u1")
+    ingestion.run_until_idle()
+    docs, total = ingestion.list()
+    assert total == len(files)
+    reasons = {"encrypted", "malformed_pdf", "no_extractable_text", "malformed_docx", "too_large"}
+    by_name = {d.filename: d for d in docs}
+    for doc in docs:
+        assert doc.status in {"completed", "failed"}, doc
+        if doc.status == "failed":
+            assert doc.failure_reason in reasons, doc
+    assert by_name["libreoffice-writer-password.pdf"].failure_reason == "encrypted"
+    assert by_name["grayscale-image.pdf"].failure_reason == "no_extractable_text"
+    assert by_name["having-images.docx"].failure_reason == "no_extractable_text"
+    assert by_name["GeoTopo-komprimiert.pdf"].page_count == 117
+
+
+def test_settings_read_lectern_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LECTERN_HOME", str(tmp_path / "envhome"))
+    monkeypatch.setenv("LECTERN_MAX_CHUNK_TOKENS", "123")
+    settings = Settings()
+    assert settings.home == tmp_path / "envhome" and settings.max_chunk_tokens == 123
+    assert settings.resolved_database_url.endswith("envhome/lectern.db")
