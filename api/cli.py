@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ingestion import detect
 from ingestion.config import Settings
@@ -44,7 +44,9 @@ def _is_jsonl(path: Path) -> bool:
         return False
 
 
-def ingest_paths(ingestion: Ingestion, files: Sequence[Path], *, collection: str, tags: list[str], reference: str | None) -> int:
+def ingest_paths(
+    ingestion: Ingestion, files: Sequence[Path], *, collection: str, tags: list[str], reference: str | None
+) -> int:
     """Store every file, then index with a progress bar; returns how many files were rejected."""
     from tqdm import tqdm
 
@@ -55,7 +57,9 @@ def ingest_paths(ingestion: Ingestion, files: Sequence[Path], *, collection: str
                 with path.open("rb") as f:
                     ingestion.add_collection_jsonl(f, collection=collection, owner=LOCAL_OWNER)
             else:
-                ingestion.add_file(path, path.name, owner=LOCAL_OWNER, collection=collection, tags=tags, reference=reference)
+                ingestion.add_file(
+                    path, path.name, owner=LOCAL_OWNER, collection=collection, tags=tags, reference=reference
+                )
         except LecternError as exc:
             rejected += 1
             tqdm.write(f"rejected {path}: {exc.code}: {exc.message}", file=sys.stderr)
@@ -81,16 +85,23 @@ def _document_row(doc: object) -> dict:
 
     assert isinstance(doc, Document)
     return {
-        "id": doc.id, "name": doc.name or doc.filename, "collection": doc.collection,
-        "media_type": doc.media_type, "status": doc.status, "failure_reason": doc.failure_reason,
-        "pages": doc.page_count, "chunks": doc.chunk_count,
+        "id": doc.id,
+        "name": doc.name or doc.filename,
+        "collection": doc.collection,
+        "media_type": doc.media_type,
+        "status": doc.status,
+        "failure_reason": doc.failure_reason,
+        "pages": doc.page_count,
+        "chunks": doc.chunk_count,
     }
 
 
 def cmd_ingest(args: argparse.Namespace, ingestion: Ingestion) -> int:
     files = _expand(args.paths)
-    rejected = ingest_paths(ingestion, files, collection=args.collection, tags=_split_tags(args.tags), reference=args.reference)
-    docs, _ = ingestion.list()
+    rejected = ingest_paths(
+        ingestion, files, collection=args.collection, tags=_split_tags(args.tags), reference=args.reference
+    )
+    docs, _ = ingestion.list_documents()
     done = sum(1 for d in docs if d.status == "completed")
     failed = [d for d in docs if d.status == "failed"]
     print(f"{len(files)} file(s): {done} document(s) indexed, {len(failed)} failed, {rejected} rejected")
@@ -100,7 +111,7 @@ def cmd_ingest(args: argparse.Namespace, ingestion: Ingestion) -> int:
 
 
 def cmd_list(args: argparse.Namespace, ingestion: Ingestion) -> int:
-    docs, _ = ingestion.list(status=args.status, collection=args.collection)
+    docs, _ = ingestion.list_documents(status=args.status, collection=args.collection)
     rows = [_document_row(d) for d in docs]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -109,13 +120,15 @@ def cmd_list(args: argparse.Namespace, ingestion: Ingestion) -> int:
     for row in rows:
         short = detect.SHORT_NAMES.get(row["media_type"] or "", "?")
         reason = f"  ({row['failure_reason']})" if row["failure_reason"] else ""
-        print(f"{row['id']:32}  {row['status']:10}  {short:5}  {row['pages'] or '':>5}  {row['chunks'] or '':>6}  {row['name']}{reason}")
+        print(
+            f"{row['id']:32}  {row['status']:10}  {short:5}  {row['pages'] or '':>5}  {row['chunks'] or '':>6}  {row['name']}{reason}"
+        )
     return 0
 
 
 def load_demo(ingestion: Ingestion) -> None:
     """Ingest the bundled demo corpus into an empty store."""
-    _, total = ingestion.list()
+    _, total = ingestion.list_documents()
     if total:
         return
     for path in sorted(DEMO_DIR.iterdir()):
@@ -143,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--demo", action="store_true", help="ingest the bundled sample documents into an empty store first")
+    serve.add_argument(
+        "--demo", action="store_true", help="ingest the bundled sample documents into an empty store first"
+    )
     serve.set_defaults(func=cmd_serve)
 
     ingest = sub.add_parser("ingest", help="ingest files or folders (recursively)")

@@ -6,8 +6,8 @@ then word boundaries, with overlap), and tables split by rows with the header re
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from .extract.model import Element, Extracted, render_table
 from .tokens import count_tokens
@@ -98,9 +98,11 @@ def _table_units(element: Element, page: int, limit: int) -> list[_Unit]:
     rows = element.rows or [[line] for line in element.text.splitlines()]
     whole = count_tokens(element.text)
     if whole <= limit or len(rows) < 2:
-        return [_Unit(element.text, whole, page, "table")] if whole <= limit else [
-            _Unit(t, count_tokens(t), page, "table") for t in split_text(element.text, limit, 0)
-        ]
+        return (
+            [_Unit(element.text, whole, page, "table")]
+            if whole <= limit
+            else [_Unit(t, count_tokens(t), page, "table") for t in split_text(element.text, limit, 0)]
+        )
     header, units, block = rows[0], [], [rows[0]]
     for row in rows[1:]:
         candidate = render_table(block + [row])
@@ -174,7 +176,11 @@ def _pack(units: list[_Unit], config: ChunkingConfig) -> list[list[_Unit]]:
         used += unit.tokens + 2
     if current:
         tail = sum(u.tokens for u in current)
-        if groups and tail < config.min_paragraph_tokens and sum(u.tokens + 2 for u in groups[-1]) + tail <= config.max_chunk_tokens * 1.2:
+        if (
+            groups
+            and tail < config.min_paragraph_tokens
+            and sum(u.tokens + 2 for u in groups[-1]) + tail <= config.max_chunk_tokens * 1.2
+        ):
             groups[-1].extend(current)
         else:
             groups.append(current)

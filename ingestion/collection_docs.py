@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from pydantic import BaseModel
 
@@ -47,8 +47,9 @@ def parse_jsonl(lines: Iterable[str | bytes], max_lines: int) -> list[Collection
             )
         try:
             obj = json.loads(line)
-        except ValueError as exc:
-            raise InvalidJsonl(f"line {number}: not valid JSON ({exc.msg})", line=number) from None
+        except ValueError as exc:  # JSONDecodeError, or numbers too long to convert
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise InvalidJsonl(f"line {number}: not valid JSON ({reason})", line=number) from None
         if not isinstance(obj, dict):
             raise InvalidJsonl(f"line {number}: expected a JSON object", line=number)
         docid, body = obj.get("docid"), obj.get("text")

@@ -86,7 +86,9 @@ def finish(conn: Connection, job: Job, status: str, error: str | None = None) ->
 
 def requeue(conn: Connection, job: Job, error: str) -> None:
     conn.execute(
-        text("UPDATE jobs SET status = 'queued', error = :e, worker_id = NULL, lease_until = NULL, updated_at = :t WHERE id = :id"),
+        text(
+            "UPDATE jobs SET status = 'queued', error = :e, worker_id = NULL, lease_until = NULL, updated_at = :t WHERE id = :id"
+        ),
         {"e": error, "t": utcnow(), "id": job.id},
     )
 
@@ -99,7 +101,9 @@ def recover_dead_workers(db: Database) -> int:
         dead = [job_id for job_id, worker in rows if _is_dead_local(worker, host)]
         for job_id in dead:
             conn.execute(
-                text("UPDATE jobs SET status = 'queued', worker_id = NULL, lease_until = NULL, updated_at = :t WHERE id = :id"),
+                text(
+                    "UPDATE jobs SET status = 'queued', worker_id = NULL, lease_until = NULL, updated_at = :t WHERE id = :id"
+                ),
                 {"t": utcnow(), "id": job_id},
             )
     return len(dead)

@@ -70,11 +70,13 @@ def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
     return meta
 
 
-def _extract(ingestion: "Ingestion", work: _Work) -> None:
+def _extract(ingestion: Ingestion, work: _Work) -> None:
     doc = work.document
     path = ingestion.blobs.path_for(doc.sha256)
     if doc.size_bytes > ingestion.settings.max_extract_bytes:
-        raise ExtractionFailed("too_large_for_extraction", f"{doc.size_bytes} bytes (limit {ingestion.settings.max_extract_bytes})")
+        raise ExtractionFailed(
+            "too_large_for_extraction", f"{doc.size_bytes} bytes (limit {ingestion.settings.max_extract_bytes})"
+        )
     media_type = doc.media_type or detect.TXT
     if media_type in IN_PROCESS_TYPES:
         work.extracted = extract_bytes(path.read_bytes(), media_type, max_docx_uncompressed=0)
@@ -82,9 +84,14 @@ def _extract(ingestion: "Ingestion", work: _Work) -> None:
         work.extracted = ingestion.sandbox.extract(path, media_type, ingestion.settings.max_docx_uncompressed_bytes)
 
 
-def process_batch(ingestion: "Ingestion", worker_id: str, batch: list[jobs.Job]) -> BatchTimings:
+def process_batch(ingestion: Ingestion, worker_id: str, batch: list[jobs.Job]) -> BatchTimings:
     settings = ingestion.settings
-    config = ChunkingConfig(settings.max_chunk_tokens, settings.min_paragraph_tokens, settings.chunk_overlap_tokens, settings.embed_breadcrumb)
+    config = ChunkingConfig(
+        settings.max_chunk_tokens,
+        settings.min_paragraph_tokens,
+        settings.chunk_overlap_tokens,
+        settings.embed_breadcrumb,
+    )
     timings = BatchTimings()
     work_items: list[_Work] = []
     with ingestion.db.transaction() as conn:
@@ -105,7 +112,9 @@ def process_batch(ingestion: "Ingestion", worker_id: str, batch: list[jobs.Job])
             started = time.perf_counter()
             assert work.extracted is not None
             chunks = chunk_document(work.extracted, work.document.display_title, config)
-            work.chunks, split = fit_to_embedder(chunks, embedder.count_tokens, embedder.max_tokens, settings.embed_breadcrumb)
+            work.chunks, split = fit_to_embedder(
+                chunks, embedder.count_tokens, embedder.max_tokens, settings.embed_breadcrumb
+            )
             if split:
                 work.notes.append(
                     f"{split} chunk(s) exceeded the embedding model's {embedder.max_tokens}-token window and were split further"
@@ -139,8 +148,11 @@ def process_batch(ingestion: "Ingestion", worker_id: str, batch: list[jobs.Job])
                 continue
             if work.failure is not None:
                 catalog.update_document(
-                    conn, work.document.id, status="failed",
-                    failure_reason=work.failure.reason, failure_detail=work.failure.detail or None,
+                    conn,
+                    work.document.id,
+                    status="failed",
+                    failure_reason=work.failure.reason,
+                    failure_detail=work.failure.detail or None,
                 )
                 jobs.finish(conn, work.job, "done", work.failure.reason)
                 continue
@@ -152,13 +164,20 @@ def process_batch(ingestion: "Ingestion", worker_id: str, batch: list[jobs.Job])
             stale.extend(previous - set(new_ids))
             catalog.replace_content(conn, work.document.id, work.extracted.pages, new_ids, work.chunks)
             ingestion.keyword.replace_document(
-                conn, work.document.id,
+                conn,
+                work.document.id,
                 [(cid, c.indexed_text(settings.embed_breadcrumb)) for cid, c in zip(new_ids, work.chunks)],
             )
             catalog.update_document(
-                conn, work.document.id, status="completed", failure_reason=None, failure_detail=None,
-                page_count=work.extracted.page_count, word_count=work.extracted.word_count,
-                table_count=work.extracted.table_count, chunk_count=len(work.chunks),
+                conn,
+                work.document.id,
+                status="completed",
+                failure_reason=None,
+                failure_detail=None,
+                page_count=work.extracted.page_count,
+                word_count=work.extracted.word_count,
+                table_count=work.extracted.table_count,
+                chunk_count=len(work.chunks),
                 title=work.document.title or work.extracted.title,
                 notes=work.notes,
             )

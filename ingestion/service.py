@@ -9,10 +9,11 @@ import logging
 import re
 import threading
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePath
-from typing import BinaryIO, Iterable, Literal, Sequence
+from typing import BinaryIO, Literal
 
 from . import detect, jobs
 from .blobs import BlobStore, StoredBlob
@@ -118,9 +119,15 @@ class Ingestion:
                     return AddResult(existing, deduplicated=True)
             current = catalog.find_by_key(conn, owner, collection, key) if key else None
             fields = dict(
-                filename=filename, media_type=media_type, size_bytes=blob.size, sha256=blob.sha256,
-                tags=_clean_tags(tags), reference=reference, status="pending",
-                failure_reason=None, failure_detail=None,
+                filename=filename,
+                media_type=media_type,
+                size_bytes=blob.size,
+                sha256=blob.sha256,
+                tags=_clean_tags(tags),
+                reference=reference,
+                status="pending",
+                failure_reason=None,
+                failure_detail=None,
             )
             if current is not None:
                 old_sha = current.sha256
@@ -137,13 +144,17 @@ class Ingestion:
         assert document is not None
         return AddResult(document, deduplicated=False)
 
-    def add_collection_jsonl(self, lines: Iterable[str | bytes], *, collection: str, owner: str) -> list[CollectionResult]:
+    def add_collection_jsonl(
+        self, lines: Iterable[str | bytes], *, collection: str, owner: str
+    ) -> list[CollectionResult]:
         """Create or modify every line's document, all or nothing."""
         validate_collection_name(collection)
         docs = parse_jsonl(lines, self.settings.max_jsonl_lines)
         return self.upsert_collection_documents(docs, collection=collection, owner=owner)
 
-    def upsert_collection_documents(self, docs: Sequence[CollectionDoc], *, collection: str, owner: str) -> list[CollectionResult]:
+    def upsert_collection_documents(
+        self, docs: Sequence[CollectionDoc], *, collection: str, owner: str
+    ) -> list[CollectionResult]:
         validate_collection_name(collection)
         blobs = [self.blobs.put_bytes(d.text.encode("utf-8"), self.settings.max_upload_bytes) for d in docs]
         results: list[CollectionResult] = []
@@ -151,25 +162,42 @@ class Ingestion:
             for doc, blob in zip(docs, blobs):
                 tokens = count_tokens(doc.text)
                 fields = dict(
-                    filename=safe_filename(doc.docid), title=doc.title, media_type=detect.TXT, size_bytes=blob.size,
-                    sha256=blob.sha256, tags=_clean_tags(doc.tags), reference=doc.reference,
+                    filename=safe_filename(doc.docid),
+                    title=doc.title,
+                    media_type=detect.TXT,
+                    size_bytes=blob.size,
+                    sha256=blob.sha256,
+                    tags=_clean_tags(doc.tags),
+                    reference=doc.reference,
                 )
                 current = catalog.find_by_key(conn, owner, collection, doc.docid)
                 if current is None:
                     doc_id = uuid.uuid4().hex
-                    catalog.insert_document(conn, _new_document(doc_id, owner, collection, "collection", doc.docid, {**fields, "status": "pending"}))
+                    catalog.insert_document(
+                        conn,
+                        _new_document(
+                            doc_id, owner, collection, "collection", doc.docid, {**fields, "status": "pending"}
+                        ),
+                    )
                     jobs.enqueue(conn, doc_id)
                     status: Literal["Created", "Modified"] = "Created"
                 else:
                     doc_id = current.id
                     status = "Modified"
                     unchanged = (current.sha256, current.tags, current.reference, current.title) == (
-                        blob.sha256, fields["tags"], doc.reference, doc.title,
+                        blob.sha256,
+                        fields["tags"],
+                        doc.reference,
+                        doc.title,
                     )
                     if not unchanged or current.status == "failed":
-                        catalog.update_document(conn, doc_id, **fields, status="pending", failure_reason=None, failure_detail=None)
+                        catalog.update_document(
+                            conn, doc_id, **fields, status="pending", failure_reason=None, failure_detail=None
+                        )
                         jobs.enqueue(conn, doc_id)
-                results.append(CollectionResult(doc.docid, doc_id, status, tokens > self.settings.max_chunk_tokens, tokens))
+                results.append(
+                    CollectionResult(doc.docid, doc_id, status, tokens > self.settings.max_chunk_tokens, tokens)
+                )
         return results
 
     def _store(self, source: BinaryIO | bytes | Path) -> StoredBlob:
@@ -189,7 +217,7 @@ class Ingestion:
             raise DocumentNotFound(f"no document {document_id}", document_id=document_id)
         return doc
 
-    def list(self, **filters: object) -> tuple[list[catalog.Document], int]:
+    def list_documents(self, **filters: object) -> tuple[list[catalog.Document], int]:
         with self.db.read() as conn:
             return catalog.list_documents(conn, **filters)  # type: ignore[arg-type]
 
@@ -240,7 +268,9 @@ class Ingestion:
         with self.db.transaction() as conn:
             for job in batch:
                 if job.attempts >= self.settings.max_job_attempts:
-                    catalog.update_document(conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error)
+                    catalog.update_document(
+                        conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error
+                    )
                     jobs.finish(conn, job, "failed", error)
                 else:
                     jobs.requeue(conn, job, error)
@@ -260,14 +290,29 @@ def _clean_tags(tags: Sequence[str]) -> list[str]:
     return sorted({t.strip() for t in tags if t and t.strip()})
 
 
-def _new_document(doc_id: str, owner: str, collection: str, kind: str, name: str | None, fields: dict) -> catalog.Document:
+def _new_document(
+    doc_id: str, owner: str, collection: str, kind: str, name: str | None, fields: dict
+) -> catalog.Document:
     now = utcnow()
     return catalog.Document.model_validate(
         {
-            "id": doc_id, "owner": owner, "collection": collection, "kind": kind, "name": name, "title": None,
-            "status": "pending", "failure_reason": None, "failure_detail": None, "page_count": None,
-            "word_count": None, "table_count": None, "chunk_count": None, "notes": [],
-            "created_at": now, "updated_at": now, **fields,
+            "id": doc_id,
+            "owner": owner,
+            "collection": collection,
+            "kind": kind,
+            "name": name,
+            "title": None,
+            "status": "pending",
+            "failure_reason": None,
+            "failure_detail": None,
+            "page_count": None,
+            "word_count": None,
+            "table_count": None,
+            "chunk_count": None,
+            "notes": [],
+            "created_at": now,
+            "updated_at": now,
+            **fields,
         }
     )
 

@@ -10,9 +10,10 @@ default.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def _embedding_function(embedder: Embedder) -> Any:
             return {"model": self._embedder.name}
 
         @staticmethod
-        def build_from_config(config: dict[str, Any]) -> "EmbeddingFunction[Documents]":
+        def build_from_config(config: dict[str, Any]) -> EmbeddingFunction[Documents]:
             return LecternEmbeddingFunction()
 
         def default_space(self) -> Any:

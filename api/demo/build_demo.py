@@ -35,15 +35,24 @@ QUICK_START = [
 POLICY = [
     ("Title", "Aurora Coffee Company: Return and Refund Policy"),
     ("Heading 1", "Scope"),
-    ("Normal", "This policy applies to every Aurora appliance bought directly from Aurora Coffee Company online or in our stores."),
+    (
+        "Normal",
+        "This policy applies to every Aurora appliance bought directly from Aurora Coffee Company online or in our stores.",
+    ),
     ("Heading 1", "Returns"),
-    ("Normal", "You may return an unused appliance within 30 days of delivery for a full refund. Used appliances may be returned within 30 days if they are cleaned and descaled; a restocking fee of 15 percent applies."),
+    (
+        "Normal",
+        "You may return an unused appliance within 30 days of delivery for a full refund. Used appliances may be returned within 30 days if they are cleaned and descaled; a restocking fee of 15 percent applies.",
+    ),
     ("Heading 2", "How to return"),
     ("List Number", "Request a return number from customer support."),
     ("List Number", "Pack the appliance in its original box with all accessories."),
     ("List Number", "Hand the parcel to the courier who collects it free of charge."),
     ("Heading 1", "Refunds"),
-    ("Normal", "Refunds are paid to the original payment method within 14 days after the returned appliance arrives at our warehouse."),
+    (
+        "Normal",
+        "Refunds are paid to the original payment method within 14 days after the returned appliance arrives at our warehouse.",
+    ),
 ]
 
 REFUND_TABLE = [

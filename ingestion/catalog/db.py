@@ -7,11 +7,12 @@ SQLite (embedded default) and PostgreSQL (``LECTERN_DATABASE_URL``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
@@ -19,7 +20,7 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Database:
@@ -39,15 +40,13 @@ class Database:
     def transaction(self) -> Iterator[Connection]:
         """A write transaction; on SQLite it takes the write lock up front so that
         read-then-write sequences (claiming a job) never fail to upgrade."""
-        with self.engine.connect().execution_options(immediate=True) as conn:
-            with conn.begin():
-                yield conn
+        with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            with conn.begin():
-                yield conn
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
 
     def migrate(self) -> list[str]:
         """Apply the pending migrations in order; returns the names applied."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, text
@@ -132,7 +133,13 @@ def list_documents(
     offset: int = 0,
 ) -> tuple[list[Document], int]:
     where, params = ["1 = 1"], {}
-    for column, value in (("owner", owner), ("status", status), ("collection", collection), ("kind", kind), ("media_type", media_type)):
+    for column, value in (
+        ("owner", owner),
+        ("status", status),
+        ("collection", collection),
+        ("kind", kind),
+        ("media_type", media_type),
+    ):
         if value is not None:
             where.append(f"{column} = :{column}")
             params[column] = value
@@ -149,14 +156,21 @@ def list_documents(
     return [_document(r) for r in rows], total
 
 
-def replace_content(conn: Connection, document_id: str, pages: Sequence[Page], chunk_ids: Sequence[str], chunks: Sequence[Chunk]) -> None:
+def replace_content(
+    conn: Connection, document_id: str, pages: Sequence[Page], chunk_ids: Sequence[str], chunks: Sequence[Chunk]
+) -> None:
     conn.execute(text("DELETE FROM pages WHERE document_id = :d"), {"d": document_id})
     conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": document_id})
     if pages:
         conn.execute(
             text("INSERT INTO pages (document_id, page_number, elements, text) VALUES (:d, :n, :e, :t)"),
             [
-                {"d": document_id, "n": p.number, "e": json.dumps([e.model_dump(exclude_none=True) for e in p.elements]), "t": p.text}
+                {
+                    "d": document_id,
+                    "n": p.number,
+                    "e": json.dumps([e.model_dump(exclude_none=True) for e in p.elements]),
+                    "t": p.text,
+                }
                 for p in pages
             ],
         )
@@ -167,7 +181,15 @@ def replace_content(conn: Connection, document_id: str, pages: Sequence[Page], c
                 "VALUES (:id, :d, :i, :p, :t, :b, :n)"
             ),
             [
-                {"id": cid, "d": document_id, "i": c.index, "p": c.page, "t": c.text, "b": c.breadcrumb, "n": c.token_count}
+                {
+                    "id": cid,
+                    "d": document_id,
+                    "i": c.index,
+                    "p": c.page,
+                    "t": c.text,
+                    "b": c.breadcrumb,
+                    "n": c.token_count,
+                }
                 for cid, c in zip(chunk_ids, chunks)
             ],
         )

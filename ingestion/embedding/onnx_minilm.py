@@ -8,8 +8,8 @@ member does the same arithmetic on a fraction of the positions.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -25,7 +25,12 @@ def extract_bytes(data: bytes, media_type: str, *, max_docx_uncompressed: int) -
         return extract_docx(data, max_docx_uncompressed)
     from . import text
 
-    extractors = {detect.TXT: text.extract_txt, detect.MD: text.extract_markdown, detect.HTML: text.extract_html, detect.CSV: text.extract_csv}
+    extractors = {
+        detect.TXT: text.extract_txt,
+        detect.MD: text.extract_markdown,
+        detect.HTML: text.extract_html,
+        detect.CSV: text.extract_csv,
+    }
     if media_type not in extractors:
         raise ExtractionFailed("unsupported_media_type", media_type)
     return extractors[media_type](data)

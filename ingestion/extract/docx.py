@@ -7,7 +7,8 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..errors import ExtractionFailed
 from .model import Element, Extracted, Page, render_table
@@ -102,8 +103,14 @@ def _header_footer_elements(document: Any) -> list[Element]:
     seen: set[str] = set()
     found: list[Element] = []
     for section in document.sections:
-        parts = [section.header, section.footer, section.first_page_header, section.first_page_footer,
-                 section.even_page_header, section.even_page_footer]
+        parts = [
+            section.header,
+            section.footer,
+            section.first_page_header,
+            section.first_page_footer,
+            section.even_page_header,
+            section.even_page_footer,
+        ]
         for part in parts:
             try:
                 if part.is_linked_to_previous:
@@ -111,7 +118,9 @@ def _header_footer_elements(document: Any) -> list[Element]:
                 for element in _elements(part):
                     if element.text not in seen:
                         seen.add(element.text)
-                        found.append(Element(type="key_value" if element.type == "table" else "paragraph", text=element.text))
+                        found.append(
+                            Element(type="key_value" if element.type == "table" else "paragraph", text=element.text)
+                        )
             except Exception:
                 continue
     return found

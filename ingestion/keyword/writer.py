@@ -9,7 +9,8 @@ retrieval side) replay ``keyword_changes`` to stay current without a rebuild.
 from __future__ import annotations
 
 import json
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import Connection, text
 
@@ -34,7 +35,9 @@ class SqlKeywordWriter:
         rows = []
         for chunk_id, body in chunks:
             tf = self.analyzer.term_frequencies(body)
-            rows.append({"c": chunk_id, "d": document_id, "t": json.dumps(tf, separators=(",", ":")), "n": sum(tf.values())})
+            rows.append(
+                {"c": chunk_id, "d": document_id, "t": json.dumps(tf, separators=(",", ":")), "n": sum(tf.values())}
+            )
         if rows:
             conn.execute(
                 text("INSERT INTO keyword_terms (chunk_id, document_id, terms, length) VALUES (:c, :d, :t, :n)"), rows

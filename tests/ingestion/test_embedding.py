@@ -25,7 +25,12 @@ def test_onnx_conversion_matches_sentence_transformers(embedder: OnnxMiniLMEmbed
 
 
 def test_dynamic_padding_gives_the_same_vectors_as_one_at_a_time(embedder: OnnxMiniLMEmbedder) -> None:
-    texts = ["short", "a somewhat longer sentence about espresso machines and descaling", "x " * 300, "medium length text here"]
+    texts = [
+        "short",
+        "a somewhat longer sentence about espresso machines and descaling",
+        "x " * 300,
+        "medium length text here",
+    ]
     batched = embedder.embed(texts)
     single = np.vstack([embedder.embed([t]) for t in texts])
     assert np.abs(batched - single).max() < 1e-4

@@ -15,11 +15,17 @@ DEMO = Path(__file__).parents[2] / "api" / "demo" / "docs"
 
 def _keyword_rows(ingestion: Ingestion, document_id: str) -> int:
     with ingestion.db.read() as conn:
-        return int(conn.execute(text("SELECT COUNT(*) FROM keyword_terms WHERE document_id = :d"), {"d": document_id}).scalar_one())
+        return int(
+            conn.execute(
+                text("SELECT COUNT(*) FROM keyword_terms WHERE document_id = :d"), {"d": document_id}
+            ).scalar_one()
+        )
 
 
 def test_a_pdf_becomes_chunks_in_chroma_with_metadata(ingestion: Ingestion) -> None:
-    added = ingestion.add_file(DEMO / "aurora-x2-quick-start.pdf", "quick.pdf", owner="u1", tags=["manual", "demo"], reference="ax2")
+    added = ingestion.add_file(
+        DEMO / "aurora-x2-quick-start.pdf", "quick.pdf", owner="u1", tags=["manual", "demo"], reference="ax2"
+    )
     assert added.document.status == "pending" and not added.deduplicated
     ingestion.run_until_idle()
     doc = ingestion.get(added.document.id)
@@ -65,7 +71,9 @@ def test_collection_jsonl_create_then_modify_never_duplicates(ingestion: Ingesti
     assert [r.status for r in created] == ["Created", "Created"]
     ingestion.run_until_idle()
     assert ingestion.get(created[0].document_id).collection_status == "Indexed"
-    modified = ingestion.add_collection_jsonl([json.dumps({"docid": "a", "text": "Alpha rewritten about gaskets."})], collection="kb", owner="u1")
+    modified = ingestion.add_collection_jsonl(
+        [json.dumps({"docid": "a", "text": "Alpha rewritten about gaskets."})], collection="kb", owner="u1"
+    )
     assert modified[0].status == "Modified" and modified[0].document_id == created[0].document_id
     assert ingestion.get(created[0].document_id).collection_status == "Queued"
     ingestion.run_until_idle()
@@ -89,7 +97,7 @@ def test_bad_jsonl_names_the_line_and_applies_nothing(ingestion: Ingestion) -> N
     lines = [json.dumps({"docid": "ok", "text": "fine"}), "{not json", json.dumps({"docid": "later", "text": "x"})]
     with pytest.raises(InvalidJsonl, match="line 2"):
         ingestion.add_collection_jsonl(lines, collection="kb", owner="u1")
-    assert ingestion.list()[1] == 0
+    assert ingestion.list_documents()[1] == 0
     with pytest.raises(InvalidJsonl, match="'text'"):
         ingestion.add_collection_jsonl([json.dumps({"docid": "x"})], collection="kb", owner="u1")
 
@@ -100,7 +108,7 @@ def test_jsonl_line_limit_is_enforced_and_named(tmp_path: Path) -> None:
         lines = [json.dumps({"docid": str(i), "text": "t"}) for i in range(4)]
         with pytest.raises(InvalidJsonl, match="at most 3 lines"):
             service.add_collection_jsonl(lines, collection="kb", owner="u1")
-        assert service.list()[1] == 0
+        assert service.list_documents()[1] == 0
     finally:
         service.close()
 
@@ -116,7 +124,7 @@ def test_delete_removes_blob_rows_vectors_and_postings(ingestion: Ingestion) -> 
     assert not blob.exists()
     assert ingestion.vectors.ids_for_document(unique.document.id) == []
     assert _keyword_rows(ingestion, unique.document.id) == 0
-    assert ingestion.list()[1] == 2
+    assert ingestion.list_documents()[1] == 2
     ingestion.delete(gone.document.id)
     assert ingestion.blobs.path_for(keep.document.sha256).exists()  # still used by `keep`
     assert ingestion.get(keep.document.id).status == "completed"
@@ -129,7 +137,7 @@ def test_failed_and_pending_documents_can_be_deleted(ingestion: Ingestion) -> No
     ingestion.run_until_idle()
     assert ingestion.get(failed.document.id).failure_reason == "malformed_pdf"
     ingestion.delete(failed.document.id)
-    assert ingestion.list()[1] == 0
+    assert ingestion.list_documents()[1] == 0
     assert ingestion.run_until_idle().documents == 0
 
 
@@ -145,7 +153,7 @@ def test_bad_inputs_get_specific_outcomes(ingestion: Ingestion) -> None:
     assert ingestion.get(latin1.document.id).status == "completed"
     with pytest.raises(UnsupportedMediaType):
         ingestion.add_file(bytes(range(256)) * 10, "blob.pdf", owner="u1")
-    assert ingestion.list()[1] == 4
+    assert ingestion.list_documents()[1] == 4
 
 
 def test_filenames_are_labels_never_paths(ingestion: Ingestion) -> None:
@@ -175,7 +183,7 @@ def test_size_cap_is_enforced_while_streaming(tmp_path: Path) -> None:
         with pytest.raises(FileTooLarge):
             service.add_file(stream, "big.txt", owner="u1")  # type: ignore[arg-type]
         assert stream.served <= 2 * 1024 * 1024  # stopped after one read past the cap, never read to the end
-        assert service.list()[1] == 0
+        assert service.list_documents()[1] == 0
         assert not any((service.settings.blob_dir / "tmp").iterdir())
     finally:
         service.close()
@@ -199,7 +207,7 @@ def test_every_shared_document_ends_completed_or_failed_with_a_reason(shared_dat
     for path in files:
         ingestion.add_file(path, path.name, owner="u1")
     ingestion.run_until_idle()
-    docs, total = ingestion.list()
+    docs, total = ingestion.list_documents()
     assert total == len(files)
     reasons = {"encrypted", "malformed_pdf", "no_extractable_text", "malformed_docx", "too_large"}
     by_name = {d.filename: d for d in docs}

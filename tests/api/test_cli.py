@@ -1,0 +1,48 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def _lectern(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_ingest_a_folder_then_list_as_json(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "a.md").write_text("# Heading\n\nSome markdown about pumps.\n")
+    (folder / "nested" / "b.txt").write_text("Plain text about boilers.")
+    (folder / "nested" / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really")
+    (folder / "docs.jsonl").write_text(json.dumps({"docid": "k1", "text": "Collection text."}) + "\n")
+    home = tmp_path / "home"
+
+    result = _lectern(home, "ingest", str(folder), "--tags", "t1,t2")
+    assert result.returncode == 0, result.stderr
+    assert "3 document(s) indexed, 1 failed, 0 rejected" in result.stdout
+    assert "broken.pdf: malformed_pdf" in result.stdout
+    assert "indexing" in result.stderr  # the progress bar
+
+    listed = json.loads(_lectern(home, "list", "--json").stdout)
+    assert sorted(d["name"] for d in listed) == ["a.md", "b.txt", "broken.pdf", "k1"]
+    failed = json.loads(_lectern(home, "list", "--status", "failed", "--json").stdout)
+    assert [(d["name"], d["failure_reason"]) for d in failed] == [("broken.pdf", "malformed_pdf")]
+
+
+def test_unsupported_files_are_rejected_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "image.bin").write_bytes(bytes(range(256)) * 8)
+    result = _lectern(tmp_path / "home", "ingest", str(tmp_path / "image.bin"))
+    assert result.returncode == 1
+    assert "UNSUPPORTED_MEDIA_TYPE" in result.stderr
+
+
+def test_serve_demo_ingests_the_bundled_corpus(tmp_path: Path) -> None:
+    result = _lectern(tmp_path / "home", "serve", "--demo")
+    assert result.returncode == 0, result.stderr
+    for name in ("aurora-x2-quick-start.pdf", "return-policy.docx", "meeting-memo-2026-10-14.txt", "faq-warranty"):
+        assert name in result.stdout
+    assert "failed" not in result.stdout
