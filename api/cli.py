@@ -149,6 +149,36 @@ def cmd_serve(args: argparse.Namespace, ingestion: Ingestion) -> int:
     return 2
 
 
+def cmd_search(args: argparse.Namespace, ingestion: Ingestion) -> int:
+    from ingestion.access import Principal
+    from tools.search import Retriever
+
+    response = Retriever(ingestion).search(
+        args.query,
+        principal=Principal(LOCAL_OWNER, "admin"),
+        search_type=args.type,
+        top_k=args.k,
+        tags=_split_tags(args.tags) or None,
+        collection=args.collection,
+    )
+    if args.json:
+        print(response.model_dump_json(indent=2))
+        return 0
+    for n, hit in enumerate(response.results, start=1):
+        where = f"p.{hit.page}" if hit.page else hit.collection
+        expanded = f"  (via reference {hit.reference})" if hit.expanded_from else ""
+        print(f"{n:2}. {hit.score:.3f}  {hit.title} [{where}]{expanded}")
+        print(f"    {hit.snippet}")
+    print(f"{len(response.results)} result(s) in {response.processing_time_ms:.1f} ms ({response.search_type})")
+    return 0
+
+
+def cmd_eval_retrieval(args: argparse.Namespace, ingestion: Ingestion) -> int:
+    from evals.cli import run_retrieval_eval
+
+    return run_retrieval_eval(args, ingestion.settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lectern", description="Chat with your documents, self-hosted.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +203,28 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--collection")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_list)
+
+    search = sub.add_parser("search", help="search the indexed documents")
+    search.add_argument("query")
+    search.add_argument("--type", choices=["hybrid", "vector", "keyword"], default="hybrid")
+    search.add_argument("-k", type=int, default=10)
+    search.add_argument("--tags", default=None, help="comma-separated; any of them matches")
+    search.add_argument("--collection", default=None)
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=cmd_search)
+
+    evals = sub.add_parser("eval", help="quality evaluations").add_subparsers(dest="eval_command", required=True)
+    retrieval = evals.add_parser("retrieval", help="nDCG/recall/MRR over a BEIR-layout dataset")
+    retrieval.add_argument("--dataset", type=Path, required=True)
+    retrieval.add_argument("--split", default="test", help="qrels split (falls back to the only one present)")
+    retrieval.add_argument("--type", choices=["hybrid", "vector", "keyword", "all"], default="hybrid")
+    retrieval.add_argument("--k", type=int, default=100, help="documents retrieved per query")
+    retrieval.add_argument("--out", type=Path, default=None, help="per-query results as JSON")
+    retrieval.add_argument("--report", type=Path, default=None, help="write report.md and recall_at_k.png here")
+    retrieval.add_argument(
+        "--min-ndcg", type=float, default=None, help="exit 3 if nDCG@10 of the last type is below this"
+    )
+    retrieval.set_defaults(func=cmd_eval_retrieval)
     return parser
 
 

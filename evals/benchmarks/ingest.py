@@ -40,7 +40,9 @@ def _beir_lines(corpus: Path, limit: int | None) -> list[str]:
 def ingest_corpus(service: Ingestion, lines: list[str], collection: str = "bench") -> dict[str, float]:
     started = time.perf_counter()
     for start in range(0, len(lines), service.settings.max_jsonl_lines):
-        service.add_collection_jsonl(lines[start : start + service.settings.max_jsonl_lines], collection=collection, owner="bench")
+        service.add_collection_jsonl(
+            lines[start : start + service.settings.max_jsonl_lines], collection=collection, owner="bench"
+        )
     queued = time.perf_counter() - started
     timings = service.run_until_idle()
     wall = time.perf_counter() - started
@@ -102,7 +104,9 @@ def main() -> None:
             with service.db.read() as conn:
                 from sqlalchemy import text
 
-                rows = conn.execute(text("SELECT breadcrumb, text FROM chunks ORDER BY id LIMIT :n"), {"n": args.compare_sample})
+                rows = conn.execute(
+                    text("SELECT breadcrumb, text FROM chunks ORDER BY id LIMIT :n"), {"n": args.compare_sample}
+                )
                 texts = [f"{b}\n{t}" for b, t in rows]
             compare = compare_embedders(service, texts)
         finally:
@@ -110,7 +114,9 @@ def main() -> None:
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {"ingest": ingest, "embedder_comparison": compare, "peak_rss_mb": peak_rss_mb}
     non_embedding = 1 - ingest["embedding_share"]
-    print(f"documents            {ingest['documents']:.0f} in {ingest['wall_s']:.1f} s ({ingest['docs_per_s']:.1f} docs/s)")
+    print(
+        f"documents            {ingest['documents']:.0f} in {ingest['wall_s']:.1f} s ({ingest['docs_per_s']:.1f} docs/s)"
+    )
     print(f"chunks               {ingest['chunks']:.0f} ({ingest['chunks_per_s']:.1f} chunks/s)")
     print(f"embedding share      {ingest['embedding_share']:.1%} (everything else {non_embedding:.1%})")
     print(

@@ -47,7 +47,7 @@ class Document(BaseModel):
 
     @property
     def display_title(self) -> str:
-        return self.title or self.name or self.filename
+        return self.title or (self.name if self.kind == "collection" else None) or self.filename
 
 
 class ChunkRow(BaseModel):

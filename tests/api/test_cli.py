@@ -9,7 +9,9 @@ from tests.conftest import REPO
 
 def _lectern(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_ingest_a_folder_then_list_as_json(tmp_path: Path) -> None:

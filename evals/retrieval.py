@@ -1,0 +1,158 @@
+"""Retrieval-quality runs over a BEIR dataset, through the same ``Retriever.search`` as production.
+
+The corpus is ingested once into a cached eval home keyed by a fingerprint of the
+dataset, the index-shaping settings and the ingestion code, so a second run (or
+another search type) reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingestion.access import Principal
+from ingestion.config import Settings
+from ingestion.service import Ingestion
+from tools.search import Retriever, SearchType
+
+from . import metrics
+from .beir import BeirDataset, load
+
+EVAL_COLLECTION = "beir"
+EVAL_PRINCIPAL = Principal("eval", "admin")
+_INDEX_SETTINGS = (
+    "embed_model",
+    "max_chunk_tokens",
+    "min_paragraph_tokens",
+    "chunk_overlap_tokens",
+    "embed_breadcrumb",
+)
+
+
+@dataclass
+class TypeReport:
+    search_type: str
+    metrics: dict[str, float]
+    latency_ms: dict[str, float]
+    per_query: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def fingerprint(dataset_root: Path, settings: Settings) -> str:
+    digest = hashlib.sha256()
+    with (dataset_root / "corpus.jsonl").open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(json.dumps({k: getattr(settings, k) for k in _INDEX_SETTINGS}, sort_keys=True).encode())
+    package = Path(__file__).resolve().parents[1] / "ingestion"
+    for source in sorted(package.rglob("*.py")) + sorted(package.rglob("*.sql")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def eval_home(dataset_root: Path, settings: Settings) -> Path:
+    return settings.home / "eval-cache" / f"{dataset_root.name}-{fingerprint(dataset_root, settings)}"
+
+
+def open_index(dataset: BeirDataset, settings: Settings, log: Callable[[str], None] = print) -> Ingestion:
+    """The eval home for this dataset and these settings, ingested on first use."""
+    home = eval_home(dataset.root, settings)
+    marker = home / "COMPLETE"
+    service = Ingestion(settings.model_copy(update={"home": home, "database_url": None, "chroma_url": None}))
+    if marker.exists():
+        log(f"reusing eval index {home}")
+        return service
+    log(f"ingesting {len(dataset.corpus)} documents into {home}")
+    started = time.perf_counter()
+    lines = [
+        json.dumps({"docid": i, "title": d["title"] or None, "text": d["text"] or d["title"] or "(empty)"})
+        for i, d in dataset.corpus.items()
+    ]
+    step = service.settings.max_jsonl_lines
+    for start in range(0, len(lines), step):
+        service.add_collection_jsonl(
+            lines[start : start + step], collection=EVAL_COLLECTION, owner=EVAL_PRINCIPAL.user_id
+        )
+    service.run_until_idle()
+    marker.write_text(json.dumps({"documents": len(lines), "seconds": round(time.perf_counter() - started, 1)}))
+    log(f"ingested in {time.perf_counter() - started:.0f} s")
+    return service
+
+
+def _beir_ids(service: Ingestion) -> dict[str, str]:
+    docs, _ = service.list_documents(collection=EVAL_COLLECTION)
+    return {d.id: d.name or d.filename for d in docs}
+
+
+def run_type(retriever: Retriever, dataset: BeirDataset, search_type: SearchType, depth: int = 100) -> TypeReport:
+    to_beir = _beir_ids(retriever.ingestion)
+    run: dict[str, dict[str, float]] = {}
+    latencies: list[float] = []
+    ranked_ids: dict[str, list[str]] = {}
+    for qid, query in dataset.queries.items():
+        started = time.perf_counter()
+        response = retriever.search(
+            query,
+            principal=EVAL_PRINCIPAL,
+            search_type=search_type,
+            top_k=depth,
+            collection=EVAL_COLLECTION,
+            expand_references=False,
+            unique_documents=True,
+        )
+        latencies.append((time.perf_counter() - started) * 1000)
+        ids = [to_beir[h.document_id] for h in response.results]
+        ranked_ids[qid] = ids
+        run[qid] = {doc: float(len(ids) - rank) for rank, doc in enumerate(ids)}  # our order, no ties
+    scores = metrics.per_query(dataset.qrels, run)
+    per_query = {
+        q: {
+            **scores[q],
+            "query": dataset.queries.get(q, ""),
+            "relevant": sorted(d for d, grade in dataset.qrels[q].items() if grade > 0),
+            "top10": ranked_ids.get(q, [])[:10],
+            "ranked": ranked_ids.get(q, []),
+        }
+        for q in scores
+    }
+    return TypeReport(search_type, metrics.mean(scores), _percentiles(latencies), per_query)
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    ordered = sorted(values)
+
+    def pick(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)
+
+    return {
+        "p50": round(statistics.median(ordered), 2),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "mean": round(statistics.fmean(ordered), 2),
+    }
+
+
+def evaluate(
+    dataset_root: Path,
+    *,
+    split: str = "test",
+    types: list[SearchType],
+    settings: Settings | None = None,
+    depth: int = 100,
+    retriever_factory: Callable[[Ingestion], Retriever] = Retriever,
+    log: Callable[[str], None] = print,
+) -> list[TypeReport]:
+    dataset = load(dataset_root, split)
+    service = open_index(dataset, settings or Settings(), log)
+    try:
+        retriever = retriever_factory(service)
+        return [run_type(retriever, dataset, t, depth) for t in types]
+    finally:
+        service.close()

@@ -1,0 +1,234 @@
+"""BM25 (Okapi, exactly as rank-bm25's ``BM25Okapi`` scores) over an in-memory inverted index.
+
+The index is loaded once from the catalog's ``keyword_terms`` and then kept
+current by replaying ``keyword_changes`` (the ingestion hook's log) before each
+query: adding, replacing or deleting one document touches only that document's
+postings. Scoring walks only the postings of the query's terms, which is what
+makes a million chunks answer in milliseconds where ``BM25Okapi.get_scores``
+visits every document for every term.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import text
+
+from ingestion.catalog.db import Database
+from ingestion.keyword.analyzer import Analyzer, default_analyzer
+
+
+@dataclass
+class _Postings:
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    tfs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    pending_ids: list[int] = field(default_factory=list)
+    pending_tfs: list[int] = field(default_factory=list)
+    live: int = 0
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.pending_ids:
+            self.ids = np.concatenate([self.ids, np.asarray(self.pending_ids, dtype=np.int32)])
+            self.tfs = np.concatenate([self.tfs, np.asarray(self.pending_tfs, dtype=np.float32)])
+            self.pending_ids.clear()
+            self.pending_tfs.clear()
+        return self.ids, self.tfs
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    chunk_id: str
+    document_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class KeywordResult:
+    hits: list[KeywordHit]
+    scores_of_also: dict[str, float]
+    saturation: float
+
+
+class BM25Index:
+    """Okapi BM25 with rank-bm25's idf floor: negative idfs become ``epsilon * mean idf``."""
+
+    def __init__(
+        self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25, analyzer: Analyzer | None = None
+    ) -> None:
+        self.k1, self.b, self.epsilon = k1, b, epsilon
+        self.analyzer = analyzer or default_analyzer()
+        self._postings: dict[str, _Postings] = {}
+        self._chunk_ids: list[str] = []
+        self._internal: dict[str, int] = {}
+        self._doc_of: list[str] = []
+        self._doc_codes: dict[str, int] = {}
+        self._doc_index = np.zeros(1024, dtype=np.int32)
+        self._lengths = np.zeros(1024, dtype=np.float32)
+        self._alive = np.zeros(1024, dtype=bool)
+        self._by_document: dict[str, list[int]] = {}
+        self._terms_of: dict[int, list[str]] = {}
+        self._live_chunks = 0
+        self._total_length = 0.0
+        self._mean_idf: float | None = None
+        self.lock = threading.RLock()
+
+    # -- building ---------------------------------------------------------------------------
+    def add(self, chunk_id: str, document_id: str, term_frequencies: dict[str, int]) -> None:
+        with self.lock:
+            internal = len(self._chunk_ids)
+            self._grow(internal + 1)
+            self._chunk_ids.append(chunk_id)
+            self._internal[chunk_id] = internal
+            self._doc_of.append(document_id)
+            code = self._doc_codes.setdefault(document_id, len(self._doc_codes))
+            self._doc_index[internal] = code
+            length = float(sum(term_frequencies.values()))
+            self._lengths[internal] = length
+            self._alive[internal] = True
+            self._by_document.setdefault(document_id, []).append(internal)
+            self._terms_of[internal] = list(term_frequencies)
+            for term, tf in term_frequencies.items():
+                postings = self._postings.get(term)
+                if postings is None:
+                    postings = self._postings[term] = _Postings()
+                postings.pending_ids.append(internal)
+                postings.pending_tfs.append(tf)
+                postings.live += 1
+            self._live_chunks += 1
+            self._total_length += length
+            self._mean_idf = None
+
+    def remove_document(self, document_id: str) -> None:
+        with self.lock:
+            for internal in self._by_document.pop(document_id, []):
+                if not self._alive[internal]:
+                    continue
+                self._alive[internal] = False
+                self._internal.pop(self._chunk_ids[internal], None)
+                self._live_chunks -= 1
+                self._total_length -= float(self._lengths[internal])
+                for term in self._terms_of.pop(internal, []):
+                    postings = self._postings[term]
+                    postings.live -= 1
+                    if postings.live == 0:
+                        del self._postings[term]
+            self._mean_idf = None
+
+    def _grow(self, needed: int) -> None:
+        if needed <= len(self._lengths):
+            return
+        size = max(needed, 2 * len(self._lengths))
+        self._doc_index = np.resize(self._doc_index, size)
+        self._lengths = np.resize(self._lengths, size)
+        alive = np.zeros(size, dtype=bool)
+        alive[: len(self._alive)] = self._alive
+        self._alive = alive
+
+    # -- scoring ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._live_chunks
+
+    def _idf(self, df: int) -> float:
+        n = self._live_chunks
+        return math.log(n - df + 0.5) - math.log(df + 0.5)
+
+    def _average_idf(self) -> float:
+        if self._mean_idf is None:
+            dfs = np.fromiter((p.live for p in self._postings.values()), dtype=np.float64, count=len(self._postings))
+            n = self._live_chunks
+            self._mean_idf = float((np.log(n - dfs + 0.5) - np.log(dfs + 0.5)).mean()) if len(dfs) else 0.0
+        return self._mean_idf
+
+    def term_idf(self, term: str) -> float:
+        postings = self._postings.get(term)
+        if postings is None:
+            return 0.0
+        idf = self._idf(postings.live)
+        return idf if idf >= 0 else self.epsilon * self._average_idf()
+
+    def max_score(self, terms: list[str]) -> float:
+        """The score a chunk would reach with every query term saturated: the keyword scale's 1.0."""
+        return sum(max(self.term_idf(t), 0.0) * (self.k1 + 1) for t in terms)
+
+    def search(
+        self, query: str, k: int, allowed_documents: set[str] | None = None, also: list[str] | None = None
+    ) -> KeywordResult:
+        """Top ``k`` chunks, the exact scores of the ``also`` chunks (0 when no term matches),
+        and the query's saturation score (for normalisation)."""
+        terms = self.analyzer.tokens(query)
+        with self.lock:
+            if not terms or not self._live_chunks:
+                return KeywordResult([], {}, 0.0)
+            n_slots = len(self._chunk_ids)
+            scores = np.zeros(n_slots, dtype=np.float32)
+            avgdl = self._total_length / self._live_chunks
+            norm = self.k1 * (1 - self.b + self.b * self._lengths[:n_slots] / avgdl)
+            touched: list[np.ndarray] = []
+            for term in terms:  # repeated query terms count again, as in rank-bm25
+                postings = self._postings.get(term)
+                if postings is None:
+                    continue
+                ids, tfs = postings.arrays()
+                idf = self.term_idf(term)
+                scores[ids] += idf * (tfs * (self.k1 + 1) / (tfs + norm[ids]))
+                touched.append(ids)
+            extra = {c: float(scores[self._internal[c]]) for c in also or () if c in self._internal}
+            if not touched:
+                return KeywordResult([], extra, self.max_score(terms))
+            candidates = np.unique(np.concatenate(touched))
+            candidates = candidates[self._alive[candidates]]
+            if allowed_documents is not None:
+                codes = [self._doc_codes[d] for d in allowed_documents if d in self._doc_codes]
+                candidates = candidates[np.isin(self._doc_index[candidates], np.asarray(codes, dtype=np.int32))]
+            if len(candidates) > k:
+                top = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
+            else:
+                top = candidates
+            top = top[np.argsort(-scores[top], kind="stable")]
+            hits = [KeywordHit(self._chunk_ids[i], self._doc_of[i], float(scores[i])) for i in top]
+            return KeywordResult(hits, extra, self.max_score(terms))
+
+
+class CatalogKeywordIndex(BM25Index):
+    """A ``BM25Index`` that follows the catalog: loaded once, then synced from its change log."""
+
+    def __init__(self, db: Database, **kwargs: float) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._db = db
+        self._seq = 0
+        self._loaded = False
+
+    def sync(self) -> None:
+        with self.lock, self._db.read() as conn:
+            latest = conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM keyword_changes")).scalar_one()
+            if self._loaded and latest == self._seq:
+                return
+            if not self._loaded:
+                for chunk_id, document_id, terms in conn.execute(
+                    text("SELECT chunk_id, document_id, terms FROM keyword_terms ORDER BY document_id, chunk_id")
+                ):
+                    self.add(chunk_id, document_id, json.loads(terms))
+                self._loaded = True
+            else:
+                changes = conn.execute(
+                    text("SELECT DISTINCT document_id FROM keyword_changes WHERE seq > :s AND seq <= :l"),
+                    {"s": self._seq, "l": latest},
+                ).all()
+                for (document_id,) in changes:
+                    self.remove_document(document_id)
+                    for chunk_id, terms in conn.execute(
+                        text("SELECT chunk_id, terms FROM keyword_terms WHERE document_id = :d ORDER BY chunk_id"),
+                        {"d": document_id},
+                    ):
+                        self.add(chunk_id, document_id, json.loads(terms))
+            self._seq = latest
+
+    def search(
+        self, query: str, k: int, allowed_documents: set[str] | None = None, also: list[str] | None = None
+    ) -> KeywordResult:
+        self.sync()
+        return super().search(query, k, allowed_documents, also)

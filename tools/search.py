@@ -1,0 +1,319 @@
+"""``Retriever.search``: the one search used by the agent's tool, ``/v1/retrieve``, the CLI and the evals.
+
+A request goes: access + filters -> vector leg (Chroma, filtered inside Chroma)
+and keyword leg (BM25, restricted to the same documents) -> each candidate gets
+its exact score on both legs -> fusion -> top k -> catalog details, snippets ->
+reference expansion.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel
+from sqlalchemy import bindparam, text
+
+from ingestion.access import Principal, assigned_document_ids
+from ingestion.errors import InvalidRequest
+from ingestion.service import Ingestion
+from ingestion.vectors import tag_key
+
+from .fusion import FusionConfig, fuse, normalise_keyword, normalise_vector
+from .keyword_index import CatalogKeywordIndex
+from .snippets import best_window
+
+SearchType = Literal["hybrid", "vector", "keyword"]
+SEARCH_TYPES: tuple[SearchType, ...] = ("hybrid", "vector", "keyword")
+MAX_QUERY_CHARS = 2000
+MAX_TOP_K = 1000
+
+
+class SearchHit(BaseModel):
+    chunk_id: str
+    document_id: str
+    title: str
+    document_type: str
+    collection: str
+    snippet: str
+    highlights: list[str]
+    score: float
+    vector_score: float | None = None
+    keyword_score: float | None = None
+    page: int | None
+    breadcrumb: str
+    reference: str | None
+    tags: list[str]
+    url: str
+    text: str
+    expanded_from: str | None = None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    search_type: SearchType
+    results: list[SearchHit]
+    processing_time_ms: float
+
+    @property
+    def total_results(self) -> int:
+        return len(self.results)
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    k1: float = 1.5
+    b: float = 0.75
+    candidates: int = 100
+    """Candidates each leg contributes before fusion (at least 3 x top_k)."""
+
+
+@dataclass
+class _Scope:
+    """What the principal and the filters allow: a Chroma ``where`` and the same set for the keyword leg."""
+
+    where: dict[str, Any] | None
+    allowed_documents: set[str] | None
+
+
+def document_url(collection: str, kind: str, document_id: str, name: str | None) -> str:
+    if kind == "collection" and name:
+        return f"/v1/collections/{collection}/documents/{document_id}"
+    return f"/v1/files/{document_id}"
+
+
+class Retriever:
+    def __init__(self, ingestion: Ingestion, config: RetrievalConfig | None = None) -> None:
+        self.ingestion = ingestion
+        self.config = config or RetrievalConfig()
+        self.keyword_index = CatalogKeywordIndex(ingestion.db, k1=self.config.k1, b=self.config.b)
+
+    # -- scope ---------------------------------------------------------------------------------
+    def _scope(
+        self,
+        principal: Principal,
+        collection: str | None,
+        tags: list[str] | None,
+        tags_mode: str,
+        document_ids: list[str] | None,
+    ) -> _Scope:
+        clauses: list[dict[str, Any]] = []
+        sql = ["status = 'completed'"]
+        params: dict[str, Any] = {}
+        if not principal.is_admin:
+            with self.ingestion.db.read() as conn:
+                assigned = assigned_document_ids(conn, principal)
+            owner_clause: dict[str, Any] = {"owner": principal.user_id}
+            clauses.append({"$or": [owner_clause, {"document_id": {"$in": assigned}}]} if assigned else owner_clause)
+            sql.append("(owner = :owner OR id IN (SELECT document_id FROM assignments WHERE principal = :owner))")
+            params["owner"] = principal.user_id
+        if collection:
+            clauses.append({"collection": collection})
+            sql.append("collection = :collection")
+            params["collection"] = collection
+        if document_ids is not None:
+            clauses.append({"document_id": {"$in": list(document_ids)}})
+        if tags:
+            tag_clauses: list[dict[str, Any]] = [{tag_key(t): True} for t in tags]
+            if len(tag_clauses) == 1:
+                clauses.append(tag_clauses[0])
+            else:
+                clauses.append({"$and" if tags_mode == "all" else "$or": tag_clauses})
+            joiner = " AND " if tags_mode == "all" else " OR "
+            tag_sql = [
+                f"EXISTS (SELECT 1 FROM document_tags t WHERE t.document_id = documents.id AND t.tag = :tag{i})"
+                for i in range(len(tags))
+            ]
+            sql.append("(" + joiner.join(tag_sql) + ")")
+            params.update({f"tag{i}": t for i, t in enumerate(tags)})
+        where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        if len(sql) == 1 and document_ids is None:
+            return _Scope(where, None)  # an admin without filters: no restriction at all
+        with self.ingestion.db.read() as conn:
+            allowed = {r[0] for r in conn.execute(text(f"SELECT id FROM documents WHERE {' AND '.join(sql)}"), params)}
+        if document_ids is not None:
+            allowed &= set(document_ids)
+        return _Scope(where, allowed)
+
+    # -- legs ----------------------------------------------------------------------------------
+    def _vector_leg(self, query_vector: np.ndarray, scope: _Scope, n: int) -> dict[str, float]:
+        if scope.allowed_documents is not None and not scope.allowed_documents:
+            return {}
+        hits = self.ingestion.vectors.query(query_vector, n, where=scope.where)
+        return {h.chunk_id: h.similarity for h in hits}
+
+    def _cosines(self, query_vector: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
+        if not chunk_ids:
+            return {}
+        got = self.ingestion.vectors.collection.get(ids=chunk_ids, include=["embeddings"])
+        embeddings = got.get("embeddings")
+        if embeddings is None or len(embeddings) == 0:
+            return {}
+        sims = np.asarray(embeddings, dtype=np.float32) @ query_vector
+        return dict(zip(got["ids"], map(float, sims)))
+
+    # -- search --------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        principal: Principal,
+        search_type: SearchType = "hybrid",
+        top_k: int = 10,
+        document_ids: list[str] | None = None,
+        collection: str | None = None,
+        tags: list[str] | None = None,
+        tags_mode: Literal["any", "all"] = "any",
+        similarity_threshold: float | None = None,
+        expand_references: bool = True,
+        unique_documents: bool = False,
+    ) -> SearchResponse:
+        started = time.perf_counter()
+        query = query.strip()
+        if not query:
+            raise InvalidRequest("the query is empty", field="q")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidRequest(f"the query is longer than {MAX_QUERY_CHARS} characters", field="q")
+        if search_type not in SEARCH_TYPES:
+            raise InvalidRequest(f"search_type must be one of {', '.join(SEARCH_TYPES)}", field="search_type")
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InvalidRequest(f"top_k must be between 1 and {MAX_TOP_K}", field="top_k")
+        if similarity_threshold is not None and not 0.0 <= similarity_threshold <= 1.0:
+            raise InvalidRequest("similarity_threshold must be between 0 and 1", field="similarity_threshold")
+
+        scope = self._scope(principal, collection, tags, tags_mode, document_ids)
+        depth = max(self.config.candidates, 3 * top_k)
+        vector: dict[str, float] = {}
+        keyword: dict[str, float] = {}
+        if search_type in ("hybrid", "vector"):
+            query_vector = self.ingestion.embedder.embed([query])[0]
+            vector = {c: normalise_vector(s) for c, s in self._vector_leg(query_vector, scope, depth).items()}
+        if search_type in ("hybrid", "keyword"):
+            found = self.keyword_index.search(query, depth, scope.allowed_documents, also=list(vector))
+            best = found.hits[0].score if found.hits else 0.0
+            mode = self.config.fusion.keyword_normalization
+
+            def scale(raw: float) -> float:
+                return normalise_keyword(raw, found.saturation, best, mode)
+
+            keyword = {h.chunk_id: scale(h.score) for h in found.hits}
+            if search_type == "hybrid":
+                missing = [c for c in keyword if c not in vector]
+                exact = {c: normalise_vector(s) for c, s in self._cosines(query_vector, missing).items()}
+                keyword_of_vector = {c: scale(found.scores_of_also.get(c, 0.0)) for c in vector}
+                vector = dict(sorted({**vector, **exact}.items(), key=lambda kv: -kv[1]))
+                keyword = dict(sorted({**keyword_of_vector, **keyword}.items(), key=lambda kv: -kv[1]))
+
+        if search_type == "hybrid":
+            scores = fuse(vector, keyword, self.config.fusion)
+        else:
+            scores = dict(vector if search_type == "vector" else keyword)
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        if similarity_threshold is not None:
+            ranked = [(c, s) for c, s in ranked if s >= similarity_threshold]
+        hits = self._hydrate([c for c, _ in ranked], dict(ranked), vector, keyword, query, top_k, unique_documents)
+        if expand_references and hits:
+            hits += self._expand(hits, principal, query)
+        return SearchResponse(
+            query=query,
+            search_type=search_type,
+            results=hits,
+            processing_time_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    # -- details -------------------------------------------------------------------------------
+    _HIT_SQL = (
+        "SELECT c.id, c.document_id, c.page, c.text, c.breadcrumb, d.title, d.name, d.filename, d.media_type, "
+        "d.collection, d.kind, d.reference, d.tags FROM chunks c JOIN documents d ON d.id = c.document_id "
+        "WHERE c.id IN :ids"
+    )
+
+    def _rows(self, chunk_ids: list[str]) -> dict[str, Any]:
+        if not chunk_ids:
+            return {}
+        statement = text(self._HIT_SQL).bindparams(bindparam("ids", expanding=True))
+        with self.ingestion.db.read() as conn:
+            return {r[0]: r for r in conn.execute(statement, {"ids": chunk_ids})}
+
+    def _hit(self, row: Any, score: float, query: str, vector: float | None, keyword: float | None) -> SearchHit:
+        import json
+
+        from ingestion.detect import SHORT_NAMES
+
+        snippet, highlights = best_window(row.text, query)
+        return SearchHit(
+            chunk_id=row.id,
+            document_id=row.document_id,
+            title=row.title or (row.name if row.kind == "collection" else None) or row.filename,
+            document_type=SHORT_NAMES.get(row.media_type or "", "txt"),
+            collection=row.collection,
+            snippet=snippet,
+            highlights=highlights,
+            score=round(min(1.0, max(0.0, score)), 6),
+            vector_score=None if vector is None else round(vector, 6),
+            keyword_score=None if keyword is None else round(keyword, 6),
+            page=row.page,
+            breadcrumb=row.breadcrumb,
+            reference=row.reference,
+            tags=json.loads(row.tags or "[]"),
+            url=document_url(row.collection, row.kind, row.document_id, row.name),
+            text=row.text,
+        )
+
+    def _hydrate(
+        self,
+        ordered: list[str],
+        scores: dict[str, float],
+        vector: dict[str, float],
+        keyword: dict[str, float],
+        query: str,
+        top_k: int,
+        unique_documents: bool,
+    ) -> list[SearchHit]:
+        # Fetch a little more than needed: vectors of a document deleted a moment ago may
+        # still answer from Chroma; the catalog is the source of truth and drops them.
+        wanted = ordered[: top_k * 2 + 10] if not unique_documents else ordered
+        rows = self._rows(wanted)
+        hits: list[SearchHit] = []
+        seen_documents: set[str] = set()
+        for chunk_id in wanted:
+            row = rows.get(chunk_id)
+            if row is None or (unique_documents and row.document_id in seen_documents):
+                continue
+            seen_documents.add(row.document_id)
+            hits.append(self._hit(row, scores[chunk_id], query, vector.get(chunk_id), keyword.get(chunk_id)))
+            if len(hits) == top_k:
+                break
+        return hits
+
+    def _expand(self, hits: list[SearchHit], principal: Principal, query: str) -> list[SearchHit]:
+        """Documents sharing a hit's reference in its collection join the results, marked ``expanded_from``."""
+        present = {h.document_id for h in hits}
+        extra: list[SearchHit] = []
+        with self.ingestion.db.read() as conn:
+            for hit in hits:
+                if not hit.reference:
+                    continue
+                params: dict[str, Any] = {"c": hit.collection, "r": hit.reference}
+                access = ""
+                if not principal.is_admin:
+                    access = " AND (d.owner = :o OR d.id IN (SELECT document_id FROM assignments WHERE principal = :o))"
+                    params["o"] = principal.user_id
+                rows = conn.execute(
+                    text(
+                        "SELECT c.id FROM documents d JOIN chunks c ON c.document_id = d.id AND c.chunk_index = 0 "
+                        f"WHERE d.collection = :c AND d.reference = :r AND d.status = 'completed'{access} ORDER BY d.created_at"
+                    ),
+                    params,
+                ).all()
+                for (chunk_id,) in rows:
+                    row = self._rows([chunk_id]).get(chunk_id)
+                    if row is None or row.document_id in present:
+                        continue
+                    present.add(row.document_id)
+                    expanded = self._hit(row, hit.score, query, None, None)
+                    extra.append(expanded.model_copy(update={"expanded_from": hit.chunk_id}))
+        return extra
