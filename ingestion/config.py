@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,12 @@ class Settings(BaseSettings):
     max_job_attempts: int = 3
     job_lease_s: float = 300.0
     workers: int = 1
+
+    # Retrieval defaults, chosen on SciFact's training queries (python -m evals.benchmarks.tune_fusion).
+    bm25_k1: float = 0.9
+    bm25_b: float = 0.4
+    fusion: Literal["convex", "rrf"] = "convex"
+    vector_weight: float = Field(default=0.45, ge=0.0, le=1.0)
 
     @property
     def resolved_database_url(self) -> str:

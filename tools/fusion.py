@@ -20,7 +20,7 @@ RRF_K = 60
 @dataclass(frozen=True)
 class FusionConfig:
     method: FusionMethod = "convex"
-    vector_weight: float = 0.5
+    vector_weight: float = 0.45
     """Weight of the vector leg in the convex mix; the keyword leg gets the rest."""
     keyword_normalization: Literal["saturation", "max"] = "saturation"
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,18 +26,21 @@ from ingestion.keyword.analyzer import Analyzer, default_analyzer
 
 @dataclass
 class _Postings:
+    """One term's postings: numpy arrays for scoring, plus compact append buffers (4 bytes an entry)
+    that are folded in on the next query, so bulk loads never hold Python ints per posting."""
+
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     tfs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
-    pending_ids: list[int] = field(default_factory=list)
-    pending_tfs: list[int] = field(default_factory=list)
+    pending_ids: array = field(default_factory=lambda: array("i"))
+    pending_tfs: array = field(default_factory=lambda: array("i"))
     live: int = 0
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         if self.pending_ids:
-            self.ids = np.concatenate([self.ids, np.asarray(self.pending_ids, dtype=np.int32)])
-            self.tfs = np.concatenate([self.tfs, np.asarray(self.pending_tfs, dtype=np.float32)])
-            self.pending_ids.clear()
-            self.pending_tfs.clear()
+            self.ids = np.concatenate([self.ids, np.frombuffer(self.pending_ids, dtype=np.int32)])
+            self.tfs = np.concatenate([self.tfs, np.frombuffer(self.pending_tfs, dtype=np.int32).astype(np.float32)])
+            self.pending_ids = array("i")
+            self.pending_tfs = array("i")
         return self.ids, self.tfs
 
 
@@ -70,7 +75,7 @@ class BM25Index:
         self._lengths = np.zeros(1024, dtype=np.float32)
         self._alive = np.zeros(1024, dtype=bool)
         self._by_document: dict[str, list[int]] = {}
-        self._terms_of: dict[int, list[str]] = {}
+        self._terms_of: dict[int, tuple[str, ...]] = {}
         self._live_chunks = 0
         self._total_length = 0.0
         self._mean_idf: float | None = None
@@ -90,11 +95,11 @@ class BM25Index:
             self._lengths[internal] = length
             self._alive[internal] = True
             self._by_document.setdefault(document_id, []).append(internal)
-            self._terms_of[internal] = list(term_frequencies)
+            self._terms_of[internal] = tuple(map(sys.intern, term_frequencies))
             for term, tf in term_frequencies.items():
                 postings = self._postings.get(term)
                 if postings is None:
-                    postings = self._postings[term] = _Postings()
+                    postings = self._postings[sys.intern(term)] = _Postings()
                 postings.pending_ids.append(internal)
                 postings.pending_tfs.append(tf)
                 postings.live += 1
@@ -111,7 +116,7 @@ class BM25Index:
                 self._internal.pop(self._chunk_ids[internal], None)
                 self._live_chunks -= 1
                 self._total_length -= float(self._lengths[internal])
-                for term in self._terms_of.pop(internal, []):
+                for term in self._terms_of.pop(internal, ()):
                     postings = self._postings[term]
                     postings.live -= 1
                     if postings.live == 0:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import bindparam, text
 
 from ingestion.access import Principal, assigned_document_ids
+from ingestion.config import Settings
 from ingestion.errors import InvalidRequest
 from ingestion.service import Ingestion
 from ingestion.vectors import tag_key
@@ -26,7 +27,7 @@ from .keyword_index import CatalogKeywordIndex
 from .snippets import best_window
 
 SearchType = Literal["hybrid", "vector", "keyword"]
-SEARCH_TYPES: tuple[SearchType, ...] = ("hybrid", "vector", "keyword")
+SEARCH_TYPES: tuple[SearchType, ...] = ("vector", "keyword", "hybrid")
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 1000
 
@@ -65,10 +66,27 @@ class SearchResponse(BaseModel):
 @dataclass(frozen=True)
 class RetrievalConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
-    k1: float = 1.5
-    b: float = 0.75
+    k1: float = 0.9
+    b: float = 0.4
     candidates: int = 100
     """Candidates each leg contributes before fusion (at least 3 x top_k)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetrievalConfig:
+        return cls(fusion=FusionConfig(settings.fusion, settings.vector_weight), k1=settings.bm25_k1, b=settings.bm25_b)
+
+
+@dataclass
+class Legs:
+    """Per-chunk scores of each leg for one query, before fusion."""
+
+    vector: dict[str, float] = field(default_factory=dict)
+    keyword_raw: dict[str, float] = field(default_factory=dict)
+    saturation: float = 0.0
+    best: float = 0.0
+
+    def keyword_scaled(self, mode: str) -> dict[str, float]:
+        return {c: normalise_keyword(s, self.saturation, self.best, mode) for c, s in self.keyword_raw.items()}
 
 
 @dataclass
@@ -88,7 +106,7 @@ def document_url(collection: str, kind: str, document_id: str, name: str | None)
 class Retriever:
     def __init__(self, ingestion: Ingestion, config: RetrievalConfig | None = None) -> None:
         self.ingestion = ingestion
-        self.config = config or RetrievalConfig()
+        self.config = config or RetrievalConfig.from_settings(ingestion.settings)
         self.keyword_index = CatalogKeywordIndex(ingestion.db, k1=self.config.k1, b=self.config.b)
 
     # -- scope ---------------------------------------------------------------------------------
@@ -155,6 +173,26 @@ class Retriever:
         sims = np.asarray(embeddings, dtype=np.float32) @ query_vector
         return dict(zip(got["ids"], map(float, sims)))
 
+    def legs(self, query: str, scope: _Scope, search_type: SearchType, depth: int) -> Legs:
+        """Candidates of each leg; in hybrid mode every candidate gets its exact score on both legs."""
+        legs = Legs()
+        query_vector = None
+        if search_type in ("hybrid", "vector"):
+            query_vector = self.ingestion.embedder.embed([query])[0]
+            legs.vector = {c: normalise_vector(s) for c, s in self._vector_leg(query_vector, scope, depth).items()}
+        if search_type in ("hybrid", "keyword"):
+            found = self.keyword_index.search(query, depth, scope.allowed_documents, also=list(legs.vector))
+            legs.keyword_raw = {h.chunk_id: h.score for h in found.hits}
+            legs.saturation = found.saturation
+            legs.best = found.hits[0].score if found.hits else 0.0
+            if search_type == "hybrid" and query_vector is not None:
+                missing = [c for c in legs.keyword_raw if c not in legs.vector]
+                exact = {c: normalise_vector(s) for c, s in self._cosines(query_vector, missing).items()}
+                legs.vector = dict(sorted({**legs.vector, **exact}.items(), key=lambda kv: -kv[1]))
+                also = {c: found.scores_of_also.get(c, 0.0) for c in legs.vector if c not in legs.keyword_raw}
+                legs.keyword_raw = dict(sorted({**also, **legs.keyword_raw}.items(), key=lambda kv: -kv[1]))
+        return legs
+
     # -- search --------------------------------------------------------------------------------
     def search(
         self,
@@ -185,28 +223,8 @@ class Retriever:
             raise InvalidRequest("similarity_threshold must be between 0 and 1", field="similarity_threshold")
 
         scope = self._scope(principal, collection, tags, tags_mode, document_ids)
-        depth = max(self.config.candidates, 3 * top_k)
-        vector: dict[str, float] = {}
-        keyword: dict[str, float] = {}
-        if search_type in ("hybrid", "vector"):
-            query_vector = self.ingestion.embedder.embed([query])[0]
-            vector = {c: normalise_vector(s) for c, s in self._vector_leg(query_vector, scope, depth).items()}
-        if search_type in ("hybrid", "keyword"):
-            found = self.keyword_index.search(query, depth, scope.allowed_documents, also=list(vector))
-            best = found.hits[0].score if found.hits else 0.0
-            mode = self.config.fusion.keyword_normalization
-
-            def scale(raw: float) -> float:
-                return normalise_keyword(raw, found.saturation, best, mode)
-
-            keyword = {h.chunk_id: scale(h.score) for h in found.hits}
-            if search_type == "hybrid":
-                missing = [c for c in keyword if c not in vector]
-                exact = {c: normalise_vector(s) for c, s in self._cosines(query_vector, missing).items()}
-                keyword_of_vector = {c: scale(found.scores_of_also.get(c, 0.0)) for c in vector}
-                vector = dict(sorted({**vector, **exact}.items(), key=lambda kv: -kv[1]))
-                keyword = dict(sorted({**keyword_of_vector, **keyword}.items(), key=lambda kv: -kv[1]))
-
+        legs = self.legs(query, scope, search_type, max(self.config.candidates, 3 * top_k))
+        vector, keyword = legs.vector, legs.keyword_scaled(self.config.fusion.keyword_normalization)
         if search_type == "hybrid":
             scores = fuse(vector, keyword, self.config.fusion)
         else:
