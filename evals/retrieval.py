@@ -26,7 +26,18 @@ from .beir import BeirDataset, load
 
 EVAL_COLLECTION = "beir"
 EVAL_PRINCIPAL = Principal("eval", "admin")
-_NOT_INDEX_SHAPING = {"config.py", "access.py", "errors.py"}  # settings that matter are hashed by value below
+# The code that decides what ends up in an index: a change here rebuilds cached eval indexes.
+_INDEX_SHAPING_CODE = (
+    "chunking.py",
+    "tokens.py",
+    "detect.py",
+    "collection_docs.py",
+    "pipeline.py",
+    "extract/*.py",
+    "embedding/*.py",
+    "keyword/*.py",
+    "catalog/migrations/*.sql",
+)
 _INDEX_SETTINGS = (
     "embed_model",
     "max_chunk_tokens",
@@ -51,8 +62,8 @@ def fingerprint(dataset_root: Path, settings: Settings) -> str:
             digest.update(block)
     digest.update(json.dumps({k: getattr(settings, k) for k in _INDEX_SETTINGS}, sort_keys=True).encode())
     package = Path(__file__).resolve().parents[1] / "ingestion"
-    for source in sorted(package.rglob("*.py")) + sorted(package.rglob("*.sql")):
-        if source.name not in _NOT_INDEX_SHAPING:
+    for pattern in _INDEX_SHAPING_CODE:
+        for source in sorted(package.glob(pattern)):
             digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -103,7 +114,6 @@ def run_type(retriever: Retriever, dataset: BeirDataset, search_type: SearchType
             principal=EVAL_PRINCIPAL,
             search_type=search_type,
             top_k=depth,
-            collection=EVAL_COLLECTION,
             expand_references=False,
             unique_documents=True,
         )

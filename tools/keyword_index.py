@@ -54,8 +54,16 @@ class KeywordHit:
 @dataclass(frozen=True)
 class KeywordResult:
     hits: list[KeywordHit]
-    scores_of_also: dict[str, float]
     saturation: float
+    _scores: np.ndarray | None = None
+    _internal: dict[str, int] | None = None
+
+    def score_of(self, chunk_id: str) -> float:
+        """The exact BM25 score of any chunk for this query (0 when no query term occurs in it)."""
+        if self._scores is None or self._internal is None:
+            return 0.0
+        internal = self._internal.get(chunk_id)
+        return float(self._scores[internal]) if internal is not None and internal < len(self._scores) else 0.0
 
 
 class BM25Index:
@@ -159,15 +167,12 @@ class BM25Index:
         """The score a chunk would reach with every query term saturated: the keyword scale's 1.0."""
         return sum(max(self.term_idf(t), 0.0) * (self.k1 + 1) for t in terms)
 
-    def search(
-        self, query: str, k: int, allowed_documents: set[str] | None = None, also: list[str] | None = None
-    ) -> KeywordResult:
-        """Top ``k`` chunks, the exact scores of the ``also`` chunks (0 when no term matches),
-        and the query's saturation score (for normalisation)."""
+    def search(self, query: str, k: int, allowed_documents: set[str] | None = None) -> KeywordResult:
+        """Top ``k`` chunks, every chunk's exact score (``score_of``) and the query's saturation score."""
         terms = self.analyzer.tokens(query)
         with self.lock:
             if not terms or not self._live_chunks:
-                return KeywordResult([], {}, 0.0)
+                return KeywordResult([], 0.0)
             n_slots = len(self._chunk_ids)
             scores = np.zeros(n_slots, dtype=np.float32)
             avgdl = self._total_length / self._live_chunks
@@ -181,9 +186,8 @@ class BM25Index:
                 idf = self.term_idf(term)
                 scores[ids] += idf * (tfs * (self.k1 + 1) / (tfs + norm[ids]))
                 touched.append(ids)
-            extra = {c: float(scores[self._internal[c]]) for c in also or () if c in self._internal}
             if not touched:
-                return KeywordResult([], extra, self.max_score(terms))
+                return KeywordResult([], self.max_score(terms))
             candidates = np.unique(np.concatenate(touched))
             candidates = candidates[self._alive[candidates]]
             if allowed_documents is not None:
@@ -195,7 +199,7 @@ class BM25Index:
                 top = candidates
             top = top[np.argsort(-scores[top], kind="stable")]
             hits = [KeywordHit(self._chunk_ids[i], self._doc_of[i], float(scores[i])) for i in top]
-            return KeywordResult(hits, extra, self.max_score(terms))
+            return KeywordResult(hits, self.max_score(terms), scores, self._internal)
 
 
 class CatalogKeywordIndex(BM25Index):
@@ -232,8 +236,6 @@ class CatalogKeywordIndex(BM25Index):
                         self.add(chunk_id, document_id, json.loads(terms))
             self._seq = latest
 
-    def search(
-        self, query: str, k: int, allowed_documents: set[str] | None = None, also: list[str] | None = None
-    ) -> KeywordResult:
+    def search(self, query: str, k: int, allowed_documents: set[str] | None = None) -> KeywordResult:
         self.sync()
-        return super().search(query, k, allowed_documents, also)
+        return super().search(query, k, allowed_documents)

@@ -9,6 +9,7 @@ reference expansion.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -68,8 +69,8 @@ class RetrievalConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     k1: float = 0.9
     b: float = 0.4
-    candidates: int = 100
-    """Candidates each leg contributes before fusion (at least 3 x top_k)."""
+    candidates: int = 30
+    """Candidates each leg contributes before fusion (at least 3 x top_k); each is then scored on both legs."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetrievalConfig:
@@ -108,6 +109,7 @@ class Retriever:
         self.ingestion = ingestion
         self.config = config or RetrievalConfig.from_settings(ingestion.settings)
         self.keyword_index = CatalogKeywordIndex(ingestion.db, k1=self.config.k1, b=self.config.b)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lectern-keyword")
 
     # -- scope ---------------------------------------------------------------------------------
     def _scope(
@@ -174,14 +176,20 @@ class Retriever:
         return dict(zip(got["ids"], map(float, sims)))
 
     def legs(self, query: str, scope: _Scope, search_type: SearchType, depth: int) -> Legs:
-        """Candidates of each leg; in hybrid mode every candidate gets its exact score on both legs."""
+        """Candidates of each leg; in hybrid mode every candidate gets its exact score on both legs.
+
+        The keyword leg runs on a worker thread while the query is embedded and Chroma
+        answers (numpy, onnxruntime and Chroma all release the GIL)."""
         legs = Legs()
+        keyword_future = None
+        if search_type in ("hybrid", "keyword"):
+            keyword_future = self._pool.submit(self.keyword_index.search, query, depth, scope.allowed_documents)
         query_vector = None
         if search_type in ("hybrid", "vector"):
             query_vector = self.ingestion.embedder.embed([query])[0]
             legs.vector = {c: normalise_vector(s) for c, s in self._vector_leg(query_vector, scope, depth).items()}
-        if search_type in ("hybrid", "keyword"):
-            found = self.keyword_index.search(query, depth, scope.allowed_documents, also=list(legs.vector))
+        if keyword_future is not None:
+            found = keyword_future.result()
             legs.keyword_raw = {h.chunk_id: h.score for h in found.hits}
             legs.saturation = found.saturation
             legs.best = found.hits[0].score if found.hits else 0.0
@@ -189,7 +197,7 @@ class Retriever:
                 missing = [c for c in legs.keyword_raw if c not in legs.vector]
                 exact = {c: normalise_vector(s) for c, s in self._cosines(query_vector, missing).items()}
                 legs.vector = dict(sorted({**legs.vector, **exact}.items(), key=lambda kv: -kv[1]))
-                also = {c: found.scores_of_also.get(c, 0.0) for c in legs.vector if c not in legs.keyword_raw}
+                also = {c: found.score_of(c) for c in legs.vector if c not in legs.keyword_raw}
                 legs.keyword_raw = dict(sorted({**also, **legs.keyword_raw}.items(), key=lambda kv: -kv[1]))
         return legs
 

@@ -49,7 +49,9 @@ def main() -> None:
     service.close()
     print(f"{len(queries)} queries, top_k={args.top_k}, {len(retriever.keyword_index)} chunks")
     for search_type, values in timings.items():
-        print(f"{search_type:8} p50 {statistics.median(values):6.1f} ms   p95 {_pct(values, 0.95):6.1f} ms   p99 {_pct(values, 0.99):6.1f} ms")
+        print(
+            f"{search_type:8} p50 {statistics.median(values):6.1f} ms   p95 {_pct(values, 0.95):6.1f} ms   p99 {_pct(values, 0.99):6.1f} ms"
+        )
 
 
 if __name__ == "__main__":

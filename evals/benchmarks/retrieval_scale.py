@@ -51,7 +51,9 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
-def populate(service: Ingestion, corpus: ZipfCorpus, count: int, batch: int = 20_000) -> tuple[float, float, list[list[str]]]:
+def populate(
+    service: Ingestion, corpus: ZipfCorpus, count: int, batch: int = 20_000
+) -> tuple[float, float, list[list[str]]]:
     """Write chunks to the catalog and vectors to Chroma; returns (catalog s, chroma s, tokens per chunk)."""
     rng = np.random.default_rng(5)
     now = utcnow()
@@ -82,7 +84,10 @@ def populate(service: Ingestion, corpus: ZipfCorpus, count: int, batch: int = 20
                 ),
                 rows_chunks,
             )
-            conn.execute(text("INSERT INTO keyword_terms (chunk_id, document_id, terms, length) VALUES (:c, :d, :t, :n)"), rows_terms)
+            conn.execute(
+                text("INSERT INTO keyword_terms (chunk_id, document_id, terms, length) VALUES (:c, :d, :t, :n)"),
+                rows_terms,
+            )
         sql_s += time.perf_counter() - started
         started = time.perf_counter()
         vectors = rng.standard_normal((len(ids), 384)).astype(np.float32)
@@ -124,7 +129,9 @@ def main() -> None:
     corpus = ZipfCorpus()
     queries = corpus.queries(args.queries)
     sample = next(iter(ZipfCorpus().chunks(1)))
-    assert default_analyzer().tokens(text_of(sample)) == [f"w{r}" for r in sample], "the analyzer must keep synthetic words whole"
+    assert default_analyzer().tokens(text_of(sample)) == [f"w{r}" for r in sample], (
+        "the analyzer must keep synthetic words whole"
+    )
 
     result: dict[str, float | int] = {"chunks": args.chunks}
     with tempfile.TemporaryDirectory(prefix="lectern-scale-") as home:

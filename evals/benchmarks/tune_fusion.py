@@ -17,7 +17,7 @@ from tools.search import Legs, RetrievalConfig, Retriever
 
 from .. import metrics
 from ..beir import load
-from ..retrieval import EVAL_COLLECTION, EVAL_PRINCIPAL, _beir_ids, open_index
+from ..retrieval import EVAL_PRINCIPAL, _beir_ids, open_index
 
 
 def _doc_run(scores: dict[str, float], chunk_doc: dict[str, str], depth: int = 100) -> dict[str, float]:
@@ -56,8 +56,10 @@ def _tune(args: argparse.Namespace, k1: float, b: float) -> None:
 
     with service.db.read() as conn:
         chunk_doc = {c: to_beir[d] for c, d in conn.execute(text("SELECT id, document_id FROM chunks")) if d in to_beir}
-    scope = retriever._scope(EVAL_PRINCIPAL, EVAL_COLLECTION, None, "any", None)
-    legs: dict[str, Legs] = {q: retriever.legs(text_, scope, "hybrid", args.depth) for q, text_ in dataset.queries.items()}
+    scope = retriever._scope(EVAL_PRINCIPAL, None, None, "any", None)  # the eval home holds only the dataset
+    legs: dict[str, Legs] = {
+        q: retriever.legs(text_, scope, "hybrid", args.depth) for q, text_ in dataset.queries.items()
+    }
     service.close()
 
     results: list[tuple[float, str]] = []
@@ -67,13 +69,17 @@ def _tune(args: argparse.Namespace, k1: float, b: float) -> None:
             w = step / 20
             settings.append((f"convex w_vec={w:.2f} {norm}", FusionConfig("convex", w, norm)))  # type: ignore[arg-type]
     for label, config in settings:
-        run = {q: _doc_run(fuse(l.vector, l.keyword_scaled(config.keyword_normalization), config), chunk_doc) for q, l in legs.items()}
+        run = {
+            q: _doc_run(fuse(leg.vector, leg.keyword_scaled(config.keyword_normalization), config), chunk_doc)
+            for q, leg in legs.items()
+        }
         ndcg = metrics.mean(metrics.per_query(dataset.qrels, run))["ndcg@10"]
         results.append((ndcg, label))
     for ndcg, label in sorted(results, reverse=True)[:5]:
         print(f"{ndcg:.4f}  {label}")
-    print("vector only:", f"{[n for n, l in results if l == 'convex w_vec=1.00 saturation'][0]:.4f}")
-    print("keyword only:", f"{[n for n, l in results if l == 'convex w_vec=0.00 saturation'][0]:.4f}")
+    by_label = {label: ndcg for ndcg, label in results}
+    print(f"vector only: {by_label['convex w_vec=1.00 saturation']:.4f}")
+    print(f"keyword only: {by_label['convex w_vec=0.00 saturation']:.4f}")
 
 
 if __name__ == "__main__":

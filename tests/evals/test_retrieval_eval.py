@@ -14,7 +14,11 @@ DOCS = {
     "d4": ("Water", "Soft water reduces limescale in the boiler."),
     "d5": ("Warranty", "The warranty covers the pump for two years."),
 }
-QUERIES = {"q1": "how to remove limescale with citric acid", "q2": "which grinder for even espresso grind", "q3": "pump warranty length"}
+QUERIES = {
+    "q1": "how to remove limescale with citric acid",
+    "q2": "which grinder for even espresso grind",
+    "q3": "pump warranty length",
+}
 QRELS = [("q1", "d1", 1), ("q1", "d4", 1), ("q2", "d2", 1), ("q3", "d5", 1)]
 
 
@@ -26,19 +30,30 @@ def _dataset(root: Path) -> Path:
     with (root / "queries.jsonl").open("w") as f:
         for qid, query in QUERIES.items():
             f.write(json.dumps({"_id": qid, "text": query}) + "\n")
-    (root / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in QRELS))
+    (root / "qrels" / "dev.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in QRELS)
+    )
     return root
 
 
 def _eval(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "api.cli", "eval", "retrieval", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", "eval", "retrieval", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_eval_runs_reports_and_reuses_its_index(tmp_path: Path) -> None:
     dataset = _dataset(tmp_path / "tiny")
     out, report = tmp_path / "results.json", tmp_path / "report"
-    first = _eval(tmp_path / "home", "--dataset", str(dataset), "--type", "all", "--out", str(out), "--report", str(report))
+    first = _eval(
+        tmp_path / "home", "--dataset", str(dataset), "--type", "all", "--out", str(out), "--report", str(report)
+    )
     assert first.returncode == 0, first.stderr
     assert "using 'dev'" in first.stdout and "ingesting 5 documents" in first.stdout
     last = first.stdout.strip().splitlines()[-1]

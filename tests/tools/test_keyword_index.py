@@ -34,8 +34,8 @@ def test_scores_equal_rank_bm25(query: str, k1: float, b: float) -> None:
     reference = BM25Okapi([analyzer.tokens(d) for d in CORPUS], k1=k1, b=b)
     expected = reference.get_scores(analyzer.tokens(query))
     index = _index(CORPUS, k1=k1, b=b)
-    found = index.search(query, k=len(CORPUS), also=[f"c{i}" for i in range(len(CORPUS))])
-    got = np.array([found.scores_of_also[f"c{i}"] for i in range(len(CORPUS))])
+    found = index.search(query, k=len(CORPUS))
+    got = np.array([found.score_of(f"c{i}") for i in range(len(CORPUS))])
     assert np.allclose(got, expected, atol=1e-5)
     ranked = [h.chunk_id for h in found.hits]
     assert ranked == [f"c{i}" for i in np.argsort(-expected, kind="stable") if expected[i] != 0][: len(ranked)]
@@ -50,8 +50,8 @@ def test_scores_equal_rank_bm25_on_a_random_corpus_with_negative_idf() -> None:
     index = _index(docs)
     for query in ("term0 term1", "term3 term17 term39", "term0"):
         expected = reference.get_scores(analyzer.tokens(query))
-        found = index.search(query, k=5, also=[f"c{i}" for i in range(len(docs))])
-        assert np.allclose([found.scores_of_also[f"c{i}"] for i in range(len(docs))], expected, atol=1e-4)
+        found = index.search(query, k=5)
+        assert np.allclose([found.score_of(f"c{i}") for i in range(len(docs))], expected, atol=1e-4)
 
 
 def test_incremental_replace_and_delete_match_a_fresh_build() -> None:
