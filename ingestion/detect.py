@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import re
-import zipfile
 from pathlib import PurePath
 
 from .errors import UnsupportedMediaType
@@ -92,11 +91,3 @@ def _looks_like_csv(text: str) -> bool:
     rows = list(csv.reader(io.StringIO("\n".join(lines)), dialect))
     widths = {len(r) for r in rows}
     return len(widths) == 1 and widths.pop() > 1
-
-
-def is_docx_zip(data: bytes) -> bool:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            return "word/document.xml" in zf.namelist()
-    except zipfile.BadZipFile:
-        return False

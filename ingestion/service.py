@@ -4,7 +4,6 @@ the keyword writer and the extraction sandbox, all built from one ``Settings``."
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -315,7 +314,3 @@ def _new_document(
             **fields,
         }
     )
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
