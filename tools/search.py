@@ -24,7 +24,7 @@ from ingestion.service import Ingestion
 from ingestion.vectors import tag_key
 
 from .fusion import FusionConfig, fuse, normalise_keyword, normalise_vector
-from .keyword_index import CatalogKeywordIndex
+from .keyword_index import CatalogKeywordIndex, KeywordResult
 from .snippets import best_window
 
 SearchType = Literal["hybrid", "vector", "keyword"]
@@ -165,15 +165,21 @@ class Retriever:
         hits = self.ingestion.vectors.query(query_vector, n, where=scope.where)
         return {h.chunk_id: h.similarity for h in hits}
 
-    def _cosines(self, query_vector: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
+    def _embeddings(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:
             return {}
         got = self.ingestion.vectors.collection.get(ids=chunk_ids, include=["embeddings"])
         embeddings = got.get("embeddings")
         if embeddings is None or len(embeddings) == 0:
             return {}
-        sims = np.asarray(embeddings, dtype=np.float32) @ query_vector
-        return dict(zip(got["ids"], map(float, sims)))
+        return dict(zip(got["ids"], np.asarray(embeddings, dtype=np.float32)))
+
+    def _keyword_leg(
+        self, query: str, scope: _Scope, depth: int, with_vectors: bool
+    ) -> tuple[KeywordResult, dict[str, np.ndarray]]:
+        """BM25 candidates and, for hybrid, their stored vectors (fetched here, off the critical path)."""
+        found = self.keyword_index.search(query, depth, scope.allowed_documents)
+        return found, self._embeddings([h.chunk_id for h in found.hits]) if with_vectors else {}
 
     def legs(self, query: str, scope: _Scope, search_type: SearchType, depth: int) -> Legs:
         """Candidates of each leg; in hybrid mode every candidate gets its exact score on both legs.
@@ -183,19 +189,20 @@ class Retriever:
         legs = Legs()
         keyword_future = None
         if search_type in ("hybrid", "keyword"):
-            keyword_future = self._pool.submit(self.keyword_index.search, query, depth, scope.allowed_documents)
+            keyword_future = self._pool.submit(self._keyword_leg, query, scope, depth, search_type == "hybrid")
         query_vector = None
         if search_type in ("hybrid", "vector"):
             query_vector = self.ingestion.embedder.embed([query])[0]
             legs.vector = {c: normalise_vector(s) for c, s in self._vector_leg(query_vector, scope, depth).items()}
         if keyword_future is not None:
-            found = keyword_future.result()
+            found, stored = keyword_future.result()
             legs.keyword_raw = {h.chunk_id: h.score for h in found.hits}
             legs.saturation = found.saturation
             legs.best = found.hits[0].score if found.hits else 0.0
             if search_type == "hybrid" and query_vector is not None:
-                missing = [c for c in legs.keyword_raw if c not in legs.vector]
-                exact = {c: normalise_vector(s) for c, s in self._cosines(query_vector, missing).items()}
+                exact = {
+                    c: normalise_vector(float(v @ query_vector)) for c, v in stored.items() if c not in legs.vector
+                }
                 legs.vector = dict(sorted({**legs.vector, **exact}.items(), key=lambda kv: -kv[1]))
                 also = {c: found.score_of(c) for c in legs.vector if c not in legs.keyword_raw}
                 legs.keyword_raw = dict(sorted({**also, **legs.keyword_raw}.items(), key=lambda kv: -kv[1]))
