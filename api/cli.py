@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingestion import detect
+from ingestion.catalog.documents import Document
 from ingestion.config import Settings
 from ingestion.errors import LecternError
 from ingestion.service import Ingestion
@@ -80,10 +81,7 @@ def _index_with_progress(ingestion: Ingestion) -> None:
             bar.update(max(timings.documents, 1))
 
 
-def _document_row(doc: object) -> dict:
-    from ingestion.catalog.documents import Document
-
-    assert isinstance(doc, Document)
+def _document_row(doc: Document) -> dict:
     return {
         "id": doc.id,
         "name": doc.name or doc.filename,

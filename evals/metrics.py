@@ -36,3 +36,11 @@ def per_query(qrels: Qrels, run: Run) -> dict[str, dict[str, float]]:
 def mean(per_query_metrics: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     names = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
     return {n: statistics.fmean(m[n] for m in per_query_metrics.values()) if per_query_metrics else 0.0 for n in names}
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..1) of latencies; 0 for an empty list."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]

@@ -137,17 +137,12 @@ def run_type(retriever: Retriever, dataset: BeirDataset, search_type: SearchType
 
 def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
-        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
-    ordered = sorted(values)
-
-    def pick(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)
-
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "mean": 0.0}
     return {
-        "p50": round(statistics.median(ordered), 2),
-        "p95": pick(0.95),
-        "p99": pick(0.99),
-        "mean": round(statistics.fmean(ordered), 2),
+        "p50": round(statistics.median(values), 2),
+        "p95": round(metrics.percentile(values, 0.95), 2),
+        "p99": round(metrics.percentile(values, 0.99), 2),
+        "mean": round(statistics.fmean(values), 2),
     }
 
 

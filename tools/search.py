@@ -342,8 +342,9 @@ class Retriever:
                     ),
                     params,
                 ).all()
+                details = self._rows([chunk_id for (chunk_id,) in rows])
                 for (chunk_id,) in rows:
-                    row = self._rows([chunk_id]).get(chunk_id)
+                    row = details.get(chunk_id)
                     if row is None or row.document_id in present:
                         continue
                     present.add(row.document_id)

@@ -17,14 +17,10 @@ from ingestion.config import Settings
 from tools.search import SEARCH_TYPES, Retriever, SearchType
 
 from ..beir import load
+from ..metrics import percentile
 from ..retrieval import EVAL_PRINCIPAL, open_index
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[3] / "shared" / "data" / "beir" / "scifact"
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
 def main() -> None:
@@ -50,7 +46,7 @@ def main() -> None:
     print(f"{len(queries)} queries, top_k={args.top_k}, {len(retriever.keyword_index)} chunks")
     for search_type, values in timings.items():
         print(
-            f"{search_type:8} p50 {statistics.median(values):6.1f} ms   p95 {_pct(values, 0.95):6.1f} ms   p99 {_pct(values, 0.99):6.1f} ms"
+            f"{search_type:8} p50 {statistics.median(values):6.1f} ms   p95 {percentile(values, 0.95):6.1f} ms   p99 {percentile(values, 0.99):6.1f} ms"
         )
 
 

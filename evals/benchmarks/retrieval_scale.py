@@ -32,6 +32,7 @@ from ingestion.keyword.analyzer import default_analyzer
 from ingestion.service import Ingestion
 from tools.search import Retriever
 
+from ..metrics import percentile
 from .synthetic import ZipfCorpus, text_of
 
 PRINCIPAL = Principal("bench", "admin")
@@ -44,11 +45,6 @@ def _rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
 def populate(
@@ -158,7 +154,7 @@ def main() -> None:
                 timings[search_type].append((time.perf_counter() - t) * 1000)
         for name, values in timings.items():
             result[f"{name}_p50_ms"] = round(statistics.median(values), 1)
-            result[f"{name}_p95_ms"] = round(_pct(values, 0.95), 1)
+            result[f"{name}_p95_ms"] = round(percentile(values, 0.95), 1)
             print(f"{name:8} p50 {result[f'{name}_p50_ms']} ms  p95 {result[f'{name}_p95_ms']} ms")
         service.close()
 
