@@ -177,6 +177,12 @@ def cmd_eval_retrieval(args: argparse.Namespace, ingestion: Ingestion) -> int:
     return run_retrieval_eval(args, ingestion.settings)
 
 
+def cmd_eval_answers(args: argparse.Namespace, ingestion: Ingestion) -> int:
+    from evals.cli import run_answers_eval
+
+    return run_answers_eval(args, ingestion.settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lectern", description="Chat with your documents, self-hosted.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -211,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=cmd_search)
 
+    from .chat_cli import add_parsers as add_chat_parsers
+
+    add_chat_parsers(sub)
+
     evals = sub.add_parser("eval", help="quality evaluations").add_subparsers(dest="eval_command", required=True)
     retrieval = evals.add_parser("retrieval", help="nDCG/recall/MRR over a BEIR-layout dataset")
     retrieval.add_argument("--dataset", type=Path, required=True)
@@ -223,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-ndcg", type=float, default=None, help="exit 3 if nDCG@10 of the last type is below this"
     )
     retrieval.set_defaults(func=cmd_eval_retrieval)
+
+    answers = evals.add_parser("answers", help="answer accuracy, citation precision and abstention on a QA JSONL")
+    answers.add_argument("--dataset", type=Path, required=True)
+    answers.add_argument("--limit", type=int, default=None, help="questions to ask (an even spread over the file)")
+    answers.add_argument("--model", default=None, help="a litellm model string (default: LECTERN_MODEL or local)")
+    answers.add_argument("--out", type=Path, default=None, help="per-question results as JSON")
+    answers.set_defaults(func=cmd_eval_answers)
     return parser
 
 

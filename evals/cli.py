@@ -57,3 +57,24 @@ def run_retrieval_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(f"FAILED: nDCG@10 {last['ndcg@10']:.4f} is below the floor {args.min_ndcg:.4f}")
         return 3
     return 0
+
+
+def run_answers_eval(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from .answers import evaluate as evaluate_answers
+    from .answers import write_results
+
+    summary, records = asyncio.run(evaluate_answers(args.dataset, settings, limit=args.limit, model=args.model))
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        write_results(args.out, summary, records)
+
+    def show(value: object) -> str:
+        return "n/a" if value is None else f"{value:.4f}"
+
+    print(
+        f"accuracy={show(summary['answer_accuracy'])} citation_precision={show(summary['citation_precision'])} "
+        f"abstention={show(summary['abstention_accuracy'])} errors={summary['errors']}"
+    )
+    return 1 if summary["errors"] else 0

@@ -56,8 +56,13 @@ class TypeReport:
 
 
 def fingerprint(dataset_root: Path, settings: Settings) -> str:
+    return file_fingerprint(dataset_root / "corpus.jsonl", settings)
+
+
+def file_fingerprint(corpus: Path, settings: Settings) -> str:
+    """Identifies an index: the corpus bytes, the settings and the code that shape it."""
     digest = hashlib.sha256()
-    with (dataset_root / "corpus.jsonl").open("rb") as f:
+    with corpus.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     digest.update(json.dumps({k: getattr(settings, k) for k in _INDEX_SETTINGS}, sort_keys=True).encode())

@@ -36,3 +36,14 @@ def assign(conn: Connection, document_id: str, user_id: str) -> None:
         conn.execute(
             text("INSERT INTO assignments (document_id, principal) VALUES (:d, :p)"), {"d": document_id, "p": user_id}
         )
+
+
+def can_read(conn: Connection, principal: Principal, document_id: str, owner: str) -> bool:
+    """Whether ``principal`` may see a document owned by ``owner``."""
+    if principal.is_admin or owner == principal.user_id:
+        return True
+    found = conn.execute(
+        text("SELECT 1 FROM assignments WHERE document_id = :d AND principal = :p"),
+        {"d": document_id, "p": principal.user_id},
+    ).first()
+    return found is not None

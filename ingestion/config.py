@@ -49,6 +49,22 @@ class Settings(BaseSettings):
     fusion: Literal["convex", "rrf"] = "convex"
     vector_weight: float = Field(default=0.45, ge=0.0, le=1.0)
 
+    # The chat agent. ``model`` is a litellm model string; "local" is the bundled SmolLM2 on llama.cpp.
+    model: str = "local"
+    llm_api_base: str | None = None
+    tool_mode: Literal["auto", "native", "retrieve_first"] = "auto"
+    context_window: int | None = None
+    """Overrides the window litellm reports for the model (the local model runs with 2048)."""
+    max_answer_tokens: int = 512
+    llm_timeout_s: float = 60.0
+    llm_max_retries: int = 2
+    agent_max_steps: int = 4
+    chat_top_k: int = 5
+    relevance_threshold: float = 0.3
+    """Hits scoring below this are not shown to the model; with none left the agent declines."""
+    local_model_port: int | None = None
+    local_model_threads: int = 2
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'lectern.db'}"

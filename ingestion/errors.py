@@ -49,3 +49,15 @@ class ExtractionFailed(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+class SessionNotFound(LecternError):
+    code = "SESSION_NOT_FOUND"
+    status = 404
+
+
+class ModelNotConfigured(LecternError):
+    """Neither a local model nor a usable provider model: the message says what to install or set."""
+
+    code = "MODEL_NOT_CONFIGURED"
+    status = 503

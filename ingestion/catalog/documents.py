@@ -123,6 +123,7 @@ def list_documents(
     conn: Connection,
     *,
     owner: str | None = None,
+    visible_to: str | None = None,
     status: str | None = None,
     collection: str | None = None,
     kind: str | None = None,
@@ -143,6 +144,9 @@ def list_documents(
         if value is not None:
             where.append(f"{column} = :{column}")
             params[column] = value
+    if visible_to is not None:
+        where.append("(owner = :visible OR id IN (SELECT document_id FROM assignments WHERE principal = :visible))")
+        params["visible"] = visible_to
     if name:
         where.append("(LOWER(filename) LIKE :name OR LOWER(COALESCE(name, '')) LIKE :name)")
         params["name"] = f"%{name.lower()}%"

@@ -1,0 +1,89 @@
+"""Fitting a turn into the model's context window.
+
+Counts use tiktoken's cl100k (litellm's fallback counter) times a safety factor,
+since a small model's own tokenizer splits text more finely. Priority when space is
+short: system prompt and question always; then retrieved passages in rank order
+(the last one shortened rather than dropped whole); then history, newest first —
+the oldest turns go first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from ingestion.tokens import count_tokens, encoding
+from tools.agent_tools import Passage
+
+_PER_MESSAGE = 6
+_MIN_PASSAGE_TOKENS = 48
+
+
+@dataclass(frozen=True)
+class ContextBudget:
+    window: int
+    reserve: int
+    """Tokens kept free for the answer."""
+    factor: float = 1.25
+
+    @property
+    def available(self) -> int:
+        return max(0, self.window - self.reserve)
+
+    def tokens(self, text: str) -> int:
+        return int(count_tokens(text) * self.factor) + _PER_MESSAGE
+
+    def message_tokens(self, messages: list[dict[str, Any]]) -> int:
+        total = 0
+        for m in messages:
+            total += self.tokens(str(m.get("content") or ""))
+            for call in m.get("tool_calls") or []:
+                total += self.tokens(str(call["function"]["name"]) + str(call["function"]["arguments"]))
+        return total
+
+    def truncate(self, text: str, tokens: int) -> str:
+        """The first ``tokens`` (budget units) of ``text``."""
+        ids = encoding().encode(text, disallowed_special=())
+        keep = max(0, int((tokens - _PER_MESSAGE) / self.factor))
+        return text if len(ids) <= keep else encoding().decode(ids[:keep]) + " …"
+
+    def fit_passages(self, passages: list[Passage], room: int) -> list[tuple[Passage, str]]:
+        """Passages in rank order, as many as fit in ``room``; the last one may be shortened."""
+        fitted: list[tuple[Passage, str]] = []
+        for passage in passages:
+            cost = self.tokens(format_source(0, passage, passage.text))
+            if cost <= room:
+                fitted.append((passage, passage.text))
+                room -= cost
+                continue
+            if room >= _MIN_PASSAGE_TOKENS + self.tokens(format_source(0, passage, "")):
+                shortened = self.truncate(passage.text, room - self.tokens(format_source(0, passage, "")))
+                fitted.append((passage, shortened))
+            break
+        return fitted
+
+    def fit_history(self, history: list[dict[str, Any]], room: int) -> list[dict[str, Any]]:
+        """The newest messages that fit in ``room``; a kept assistant answer keeps its question."""
+        kept: list[dict[str, Any]] = []
+        for message in reversed(history):
+            cost = self.tokens(str(message.get("content") or ""))
+            if cost > room:
+                break
+            kept.append(message)
+            room -= cost
+        kept.reverse()
+        while kept and kept[0]["role"] != "user":
+            kept.pop(0)
+        return kept
+
+
+def format_source(n: int, passage: Passage, body: str) -> str:
+    """One passage as the model sees it: numbered, titled, and fenced as untrusted data."""
+    page = f' page="{passage.page}"' if passage.page else ""
+    return f'<source n="{n}" title="{escape(passage.title, quote=True)}"{page}>\n{_defang(body)}\n</source>'
+
+
+def _defang(body: str) -> str:
+    """A document cannot close its own fence and speak as the system."""
+    return body.replace("</source>", "</ source>").replace("<source", "< source")

@@ -1,0 +1,290 @@
+"""``SessionManager`` and ``ChatSession``: chat over the user's documents, in-process.
+
+    async with SessionManager(settings) as manager:
+        async with manager.session() as session:
+            answer = await session.send("What is the warranty?")
+            async for event in session.send("And for batteries?", stream=True): ...
+
+The HTTP routes and the SDK's session speak the same ``send``/``stream`` interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, overload
+
+from ingestion.access import Principal
+from ingestion.config import Settings
+from ingestion.errors import InvalidRequest, LecternError, ModelNotConfigured, SessionNotFound
+from ingestion.service import Ingestion
+from tools.agent_tools import ChatScope, DocumentTools
+from tools.search import Retriever
+
+from . import llm
+from .events import ChatAnswer, ChatEvent, DoneEvent, ErrorEvent
+from .local_model import LOCAL_CONTEXT, LOCAL_MODEL, LocalModelServer, LocalModelUnavailable
+from .store import SessionRecord, SessionStore, StoredMessage
+from .turn import ToolMode, Turn, TurnSetup
+
+LOCAL_PRINCIPAL = Principal("admin", "admin")
+"""In-process use acts as the local owner, the same one ``lectern ingest`` stores documents for."""
+
+
+class ChatError(LecternError):
+    """A non-streamed turn that ended with an ``error`` event."""
+
+    status = 502
+
+    def __init__(self, event: ErrorEvent) -> None:
+        super().__init__(event.message, request_id=event.request_id)
+        self.code = event.error_code
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    config: llm.ModelConfig
+    tool_mode: ToolMode
+
+
+class SessionManager:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        ingestion: Ingestion | None = None,
+        retriever: Retriever | None = None,
+        principal: Principal = LOCAL_PRINCIPAL,
+    ) -> None:
+        self._owns_ingestion = ingestion is None
+        self.ingestion = ingestion or Ingestion(settings or Settings())
+        self.settings = self.ingestion.settings
+        self.retriever = retriever or Retriever(self.ingestion)
+        self.principal = principal
+        self.store = SessionStore(self.ingestion.db)
+        self._local: LocalModelServer | None = None
+        self._resolved: dict[str, ResolvedModel] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- models --------------------------------------------------------------------------------
+    def resolve_model(self, model: str | None = None) -> ResolvedModel:
+        """The litellm call settings and tool mode for a model string (``local`` = the bundled model)."""
+        name = model or self.settings.model
+        if name not in self._resolved:
+            self._resolved[name] = self._resolve(name)
+        return self._resolved[name]
+
+    def _resolve(self, name: str) -> ResolvedModel:
+        s = self.settings
+        common: dict[str, Any] = {
+            "max_answer_tokens": s.max_answer_tokens,
+            "timeout_s": s.llm_timeout_s,
+            "max_retries": s.llm_max_retries,
+        }
+        if name == LOCAL_MODEL:
+            api_base = s.llm_api_base
+            if api_base is None:
+                api_base = self._start_local_model()
+            config = llm.ModelConfig(
+                model="openai/smollm2",
+                api_base=api_base,
+                api_key="sk-local",
+                context_window=s.context_window or LOCAL_CONTEXT,
+                stream_tool_steps=False,
+                **common,
+            )
+            return ResolvedModel(config, "retrieve_first" if s.tool_mode == "auto" else s.tool_mode)
+        if s.llm_api_base is None:
+            missing = [k for k in llm.missing_credentials(name) if k.endswith("_KEY") or k.endswith("_TOKEN")]
+            if missing:
+                raise ModelNotConfigured(
+                    f"the model {name!r} needs {', '.join(missing)} in the environment "
+                    "(or set LECTERN_MODEL=local for the bundled offline model)",
+                    model=name,
+                    missing=missing,
+                )
+        config = llm.ModelConfig(
+            model=name,
+            api_base=s.llm_api_base,
+            context_window=llm.context_window(name, s.context_window),
+            **common,
+        )
+        mode: ToolMode = (
+            s.tool_mode if s.tool_mode != "auto" else ("native" if llm.supports_tools(name) else "retrieve_first")
+        )
+        return ResolvedModel(config, mode)
+
+    def _start_local_model(self) -> str:
+        if self._local is None:
+            try:
+                server = LocalModelServer(
+                    port=self.settings.local_model_port,
+                    threads=self.settings.local_model_threads,
+                    log_path=self.settings.home / "local-model.log",
+                )
+                self.settings.home.mkdir(parents=True, exist_ok=True)
+                self._local = server.start()
+            except LocalModelUnavailable as exc:
+                raise ModelNotConfigured(str(exc)) from exc
+        return self._local.api_base
+
+    # -- sessions ------------------------------------------------------------------------------
+    def create(
+        self, *, principal: Principal | None = None, model: str | None = None, title: str | None = None
+    ) -> ChatSession:
+        who = principal or self.principal
+        return ChatSession(self, self.store.create(who.user_id, model, title), who)
+
+    def load(self, session_id: str, *, principal: Principal | None = None) -> ChatSession:
+        who = principal or self.principal
+        record = self.store.get(session_id)
+        if record is None or not (who.is_admin or record.owner == who.user_id):
+            raise SessionNotFound(f"no chat session {session_id}", session_id=session_id)
+        return ChatSession(self, record, who)
+
+    def list(
+        self, *, principal: Principal | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[SessionRecord], int]:
+        who = principal or self.principal
+        return self.store.for_owner(None if who.is_admin else who.user_id, limit, offset)
+
+    def delete(self, session_id: str, *, principal: Principal | None = None) -> None:
+        self.load(session_id, principal=principal)
+        self.store.delete(session_id)
+
+    @asynccontextmanager
+    async def session(
+        self, session_id: str | None = None, *, principal: Principal | None = None, model: str | None = None
+    ) -> AsyncIterator[ChatSession]:
+        """A new session (or an existing one, by id) for the length of a ``with`` block."""
+        chat = (
+            self.load(session_id, principal=principal) if session_id else self.create(principal=principal, model=model)
+        )
+        async with chat:
+            yield chat
+
+    def lock(self, session_id: str) -> asyncio.Lock:
+        """Turns of one session run one at a time, whichever surface they come from."""
+        return self._locks.setdefault(session_id, asyncio.Lock())
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._local is not None:
+            self._local.stop()
+            self._local = None
+        if self._owns_ingestion:
+            self.ingestion.close()
+
+    async def __aenter__(self) -> SessionManager:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ChatSession:
+    def __init__(self, manager: SessionManager, record: SessionRecord, principal: Principal) -> None:
+        self.manager = manager
+        self.record = record
+        self.principal = principal
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @overload
+    def send(
+        self,
+        text: str,
+        *,
+        stream: Literal[True],
+        model: str | None = ...,
+        tags: list[str] | None = ...,
+        document_ids: list[str] | None = ...,
+        collection: str | None = ...,
+        request_id: str | None = ...,
+    ) -> AsyncIterator[ChatEvent]: ...
+
+    @overload
+    def send(
+        self,
+        text: str,
+        *,
+        stream: Literal[False] = ...,
+        model: str | None = ...,
+        tags: list[str] | None = ...,
+        document_ids: list[str] | None = ...,
+        collection: str | None = ...,
+        request_id: str | None = ...,
+    ) -> Awaitable[ChatAnswer]: ...
+
+    def send(
+        self,
+        text: str,
+        *,
+        stream: bool = False,
+        model: str | None = None,
+        tags: list[str] | None = None,
+        document_ids: list[str] | None = None,
+        collection: str | None = None,
+        request_id: str | None = None,
+    ) -> AsyncIterator[ChatEvent] | Awaitable[ChatAnswer]:
+        """Ask a question: an async iterator of events when ``stream=True``, else an awaitable answer."""
+        scope = ChatScope(tags=tags, document_ids=document_ids, collection=collection)
+        events = self._events(text, model, scope, request_id)
+        return events if stream else self._collect(events)
+
+    def stream(self, text: str, **options: Any) -> AsyncIterator[ChatEvent]:
+        return self.send(text, stream=True, **options)
+
+    def history(self) -> list[StoredMessage]:
+        return self.manager.store.messages(self.id)
+
+    async def _events(
+        self, text: str, model: str | None, scope: ChatScope, request_id: str | None
+    ) -> AsyncGenerator[ChatEvent, None]:
+        question = text.strip()
+        if not question:
+            raise InvalidRequest("the message is empty", field="content")
+        manager = self.manager
+        resolved = await asyncio.to_thread(manager.resolve_model, model or self.record.model)
+        s = manager.settings
+        tools = DocumentTools(
+            manager.ingestion, manager.retriever, self.principal, scope,
+            top_k=s.chat_top_k, relevance_threshold=s.relevance_threshold,
+        )  # fmt: skip
+        setup = TurnSetup(resolved.config, resolved.tool_mode, tools, s.agent_max_steps)
+        async with manager.lock(self.id):
+            turn = Turn(setup, manager.store, self.id, question, request_id=request_id)
+            run = turn.run()
+            try:
+                async for event in run:
+                    yield event
+            finally:
+                await run.aclose()
+
+    async def _collect(self, events: AsyncGenerator[ChatEvent, None]) -> ChatAnswer:
+        try:
+            async for event in events:
+                if isinstance(event, ErrorEvent):
+                    raise ChatError(event)
+                if isinstance(event, DoneEvent):
+                    return ChatAnswer(
+                        session_id=self.id,
+                        message_id=event.message_id,
+                        content=event.answer,
+                        citations=event.citations,
+                        usage=event.usage,
+                        finish_reason=event.finish_reason,
+                    )
+        finally:
+            await events.aclose()
+        raise LecternError("the turn ended without an answer")
+
+    async def __aenter__(self) -> ChatSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,201 @@
+"""``lectern eval answers``: ask a QA dataset's questions through ``ChatSession.send()`` and score the answers.
+
+The dataset is JSONL rows ``{id, title, paragraph_index, question, answers, is_impossible,
+context}`` (SQuAD 2.0 style). Every distinct paragraph becomes a document, so each
+question is answered by retrieval over all of them, exactly as in production.
+Scores: answer accuracy (a normalised gold answer appears in the answer), citation
+precision (cited chunks contain a gold answer), abstention accuracy on unanswerable
+questions, and latency (time to first token, total).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, text
+
+from agent.events import DoneEvent, ErrorEvent, TokenEvent
+from agent.session import SessionManager
+from ingestion.access import Principal
+from ingestion.config import Settings
+from ingestion.service import Ingestion
+
+from .metrics import percentile
+from .retrieval import file_fingerprint
+
+EVAL_COLLECTION = "qa"
+EVAL_PRINCIPAL = Principal("eval", "admin")
+_DECLINES = re.compile(
+    r"could not find|couldn't find|can ?not find|can't find|not (?:mentioned|stated|found|provided|given|specified)"
+    r"|no information|do(?:es)? not (?:say|mention|contain|provide|specify)|don't know|do not know|unable to (?:find|answer)"
+)
+
+
+@dataclass
+class AnswerRecord:
+    id: str
+    question: str
+    gold: list[str]
+    impossible: bool
+    answer: str
+    cited_chunks: list[str]
+    correct: bool | None
+    abstained: bool
+    cited_with_gold: int
+    ttft_ms: float | None
+    total_ms: float
+    error: str | None = None
+
+
+def normalise(value: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    value = value.lower()
+    value = "".join(ch for ch in value if ch not in set(string.punctuation))
+    value = re.sub(r"\b(a|an|the)\b", " ", value)
+    return " ".join(value.split())
+
+
+def contains_gold(answer: str, gold: list[str]) -> bool:
+    said = f" {normalise(answer)} "
+    return any(g and f" {normalise(g)} " in said for g in gold if normalise(g))
+
+
+def is_abstention(answer: str, finish_reason: str) -> bool:
+    return finish_reason == "no_relevant_sources" or bool(_DECLINES.search(answer.lower()))
+
+
+def load_rows(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def select(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """A deterministic spread over the file (which is grouped by paragraph), keeping its mix of question kinds."""
+    if not limit or limit >= len(rows):
+        return rows
+    step = len(rows) / limit
+    return [rows[int(i * step)] for i in range(limit)]
+
+
+def open_index(dataset: Path, settings: Settings, log: Callable[[str], None] = print) -> Ingestion:
+    home = settings.home / "eval-cache" / f"{dataset.stem}-{file_fingerprint(dataset, settings)}"
+    service = Ingestion(settings.model_copy(update={"home": home, "database_url": None, "chroma_url": None}))
+    marker = home / "COMPLETE"
+    if marker.exists():
+        log(f"reusing eval index {home}")
+        return service
+    paragraphs: dict[str, dict[str, str]] = {}
+    for row in load_rows(dataset):
+        key = f"{row['title']}-{row['paragraph_index']}"
+        paragraphs.setdefault(key, {"docid": key, "title": row["title"].replace("_", " "), "text": row["context"]})
+    log(f"ingesting {len(paragraphs)} paragraphs into {home}")
+    started = time.perf_counter()
+    lines = [json.dumps(p) for p in paragraphs.values()]
+    step = service.settings.max_jsonl_lines
+    for start in range(0, len(lines), step):
+        service.add_collection_jsonl(
+            lines[start : start + step], collection=EVAL_COLLECTION, owner=EVAL_PRINCIPAL.user_id
+        )
+    service.run_until_idle()
+    marker.write_text(json.dumps({"documents": len(lines), "seconds": round(time.perf_counter() - started, 1)}))
+    return service
+
+
+def _chunk_texts(service: Ingestion, chunk_ids: list[str]) -> dict[str, str]:
+    if not chunk_ids:
+        return {}
+    statement = text("SELECT id, text FROM chunks WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    with service.db.read() as conn:
+        return {r[0]: r[1] for r in conn.execute(statement, {"ids": chunk_ids})}
+
+
+async def ask_all(
+    manager: SessionManager, rows: list[dict[str, Any]], model: str | None, log: Callable[[str], None] = print
+) -> list[AnswerRecord]:
+    records: list[AnswerRecord] = []
+    for i, row in enumerate(rows, start=1):
+        session = manager.create(principal=EVAL_PRINCIPAL, model=model)
+        started = time.perf_counter()
+        first: float | None = None
+        answer, finish, cited, error = "", "", [], None
+        async for event in session.send(row["question"], stream=True):
+            if isinstance(event, TokenEvent) and first is None:
+                first = time.perf_counter()
+            elif isinstance(event, DoneEvent):
+                answer, finish, cited = event.answer, event.finish_reason, [c.chunk_id for c in event.citations]
+            elif isinstance(event, ErrorEvent):
+                error = f"{event.error_code}: {event.message}"
+        total = time.perf_counter() - started
+        gold = [] if row["is_impossible"] else list(row["answers"])
+        texts = _chunk_texts(manager.ingestion, cited)
+        records.append(
+            AnswerRecord(
+                id=row["id"],
+                question=row["question"],
+                gold=gold,
+                impossible=bool(row["is_impossible"]),
+                answer=answer,
+                cited_chunks=cited,
+                correct=None if row["is_impossible"] else contains_gold(answer, gold),
+                abstained=is_abstention(answer, finish),
+                cited_with_gold=sum(1 for c in cited if gold and contains_gold(texts.get(c, ""), gold)),
+                ttft_ms=None if first is None else round((first - started) * 1000, 1),
+                total_ms=round(total * 1000, 1),
+                error=error,
+            )
+        )
+        manager.store.delete(session.id)
+        if i % 10 == 0 or i == len(rows):
+            log(f"  {i}/{len(rows)} questions")
+    return records
+
+
+def summarise(records: list[AnswerRecord]) -> dict[str, Any]:
+    answerable = [r for r in records if not r.impossible]
+    unanswerable = [r for r in records if r.impossible]
+    citations = sum(len(r.cited_chunks) for r in answerable)
+    ttft = [r.ttft_ms for r in records if r.ttft_ms is not None]
+    total = [r.total_ms for r in records]
+
+    def ratio(part: int, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    return {
+        "questions": len(records),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "errors": sum(1 for r in records if r.error),
+        "answer_accuracy": ratio(sum(1 for r in answerable if r.correct), len(answerable)),
+        "citation_precision": ratio(sum(r.cited_with_gold for r in answerable), citations),
+        "answers_with_citations": ratio(sum(1 for r in answerable if r.cited_chunks), len(answerable)),
+        "abstention_accuracy": ratio(sum(1 for r in unanswerable if r.abstained), len(unanswerable)),
+        "false_abstentions": ratio(sum(1 for r in answerable if r.abstained), len(answerable)),
+        "ttft_ms": {"p50": percentile(ttft, 0.5), "p95": percentile(ttft, 0.95)} if ttft else None,
+        "total_ms": {"p50": percentile(total, 0.5), "p95": percentile(total, 0.95)} if total else None,
+    }
+
+
+async def evaluate(
+    dataset: Path, settings: Settings, *, limit: int | None, model: str | None, log: Callable[[str], None] = print
+) -> tuple[dict[str, Any], list[AnswerRecord]]:
+    service = open_index(dataset, settings, log)
+    manager = SessionManager(ingestion=service, principal=EVAL_PRINCIPAL)
+    try:
+        rows = select(load_rows(dataset), limit)
+        log(f"asking {len(rows)} questions with {model or settings.model}")
+        records = await ask_all(manager, rows, model, log)
+    finally:
+        manager.close()
+        service.close()
+    return summarise(records), records
+
+
+def write_results(path: Path, summary: dict[str, Any], records: list[AnswerRecord]) -> None:
+    path.write_text(json.dumps({"summary": summary, "per_question": [asdict(r) for r in records]}, indent=1))
