@@ -9,8 +9,8 @@ the oldest turns go first.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 from ingestion.tokens import count_tokens, encoding
@@ -79,11 +79,18 @@ class ContextBudget:
 
 
 def format_source(n: int, passage: Passage, body: str) -> str:
-    """One passage as the model sees it: numbered, titled, and fenced as untrusted data."""
-    page = f' page="{passage.page}"' if passage.page else ""
-    return f'<source n="{n}" title="{escape(passage.title, quote=True)}"{page}>\n{_defang(body)}\n</source>'
+    """One passage as the model sees it: numbered, titled, its text quoted as untrusted data.
+
+    A plain ``[n] Title: "text"`` line: small local models follow it far better than
+    XML-ish fences (they echo tags back). The text is defanged so that a document
+    cannot close its quote, start a fake source or plant citation markers.
+    """
+    page = f" (page {passage.page})" if passage.page else ""
+    return f'[{n}] {_defang(passage.title)}{page}: "{_defang(body)}"'
 
 
-def _defang(body: str) -> str:
-    """A document cannot close its own fence and speak as the system."""
-    return body.replace("</source>", "</ source>").replace("<source", "< source")
+_FAKE_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def _defang(text: str) -> str:
+    return _FAKE_MARKER.sub(r"(\1)", " ".join(text.replace('"', "'").split()))

@@ -18,6 +18,8 @@ class Citation(BaseModel):
     title: str
     page: int | None
     snippet: str
+    attributed: bool = False
+    """True when Lectern matched the answer to this source because the model wrote no marker."""
 
 
 class Usage(BaseModel):

@@ -33,6 +33,7 @@ class ModelConfig:
     api_key: str | None = None
     context_window: int = 8192
     max_answer_tokens: int = 512
+    temperature: float | None = None
     timeout_s: float = 60.0
     max_retries: int = 2
     backoff_s: float = 0.5
@@ -108,6 +109,8 @@ async def stream_step(
         "timeout": config.timeout_s,
         "stream": stream,
     }
+    if config.temperature is not None:
+        kwargs["temperature"] = config.temperature
     if stream:
         kwargs["stream_options"] = {"include_usage": True}
     if config.api_base:

@@ -155,7 +155,7 @@ def register(name: str, model: ScriptedModel) -> str:
     return f"{PROVIDER}/{name}"
 
 
-_SOURCE = re.compile(r'<source n="(\d+)"[^>]*>\n(.*?)\n</source>', re.S)
+_SOURCE = re.compile(r'^\[(\d+)\] .*?: "(.*)"$', re.M)
 
 
 def quote_first_source(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Reply:

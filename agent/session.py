@@ -47,6 +47,7 @@ class ChatError(LecternError):
 class ResolvedModel:
     config: llm.ModelConfig
     tool_mode: ToolMode
+    top_k: int = 5
 
 
 class SessionManager:
@@ -93,9 +94,12 @@ class SessionManager:
                 api_key="sk-local",
                 context_window=s.context_window or LOCAL_CONTEXT,
                 stream_tool_steps=False,
+                temperature=0.0 if s.temperature is None else s.temperature,
                 **common,
             )
-            return ResolvedModel(config, "retrieve_first" if s.tool_mode == "auto" else s.tool_mode)
+            local_mode: ToolMode = "retrieve_first" if s.tool_mode == "auto" else s.tool_mode
+            # A 135M model loses the thread with more than about three passages.
+            return ResolvedModel(config, local_mode, s.chat_top_k or 3)
         if s.llm_api_base is None:
             missing = [k for k in llm.missing_credentials(name) if k.endswith("_KEY") or k.endswith("_TOKEN")]
             if missing:
@@ -109,6 +113,7 @@ class SessionManager:
             model=name,
             api_base=s.llm_api_base,
             context_window=llm.context_window(name, s.context_window),
+            temperature=s.temperature,
             **common,
         )
         mode: ToolMode = (
@@ -253,9 +258,9 @@ class ChatSession:
         s = manager.settings
         tools = DocumentTools(
             manager.ingestion, manager.retriever, self.principal, scope,
-            top_k=s.chat_top_k, relevance_threshold=s.relevance_threshold,
+            top_k=resolved.top_k, relevance_threshold=s.relevance_threshold,
         )  # fmt: skip
-        setup = TurnSetup(resolved.config, resolved.tool_mode, tools, s.agent_max_steps)
+        setup = TurnSetup(resolved.config, resolved.tool_mode, tools, s.agent_max_steps, s.attribute_uncited)
         async with manager.lock(self.id):
             turn = Turn(setup, manager.store, self.id, question, request_id=request_id)
             run = turn.run()

@@ -90,32 +90,33 @@ class SessionStore:
             conn.execute(text("DELETE FROM chat_messages WHERE session_id = :i"), {"i": session_id})
             conn.execute(text("DELETE FROM chat_sessions WHERE id = :i"), {"i": session_id})
 
-    def add(self, message: StoredMessage) -> StoredMessage:
-        """Append a message; its ``seq`` is assigned here, inside the write lock."""
+    def add(self, *messages: StoredMessage) -> list[StoredMessage]:
+        """Append messages in one transaction; their ``seq`` is assigned here, inside the write lock."""
+        stored: list[StoredMessage] = []
         with self.db.transaction() as conn:
-            seq = conn.execute(
-                text("SELECT COALESCE(MAX(seq), 0) + 1 FROM chat_messages WHERE session_id = :s"),
-                {"s": message.session_id},
-            ).scalar_one()
-            message = message.model_copy(update={"seq": int(seq)})
-            conn.execute(
-                text(
-                    "INSERT INTO chat_messages (id, session_id, seq, role, content, status, tool_calls, tool_call_id, "
-                    "tool_name, tool_results, citations, usage, model, created_at) VALUES (:id, :session_id, :seq, "
-                    ":role, :content, :status, :tool_calls, :tool_call_id, :tool_name, :tool_results, :citations, "
-                    ":usage, :model, :created_at)"
-                ),
-                _row(message),
-            )
-            conn.execute(
-                text("UPDATE chat_sessions SET updated_at = :t, title = COALESCE(title, :title) WHERE id = :s"),
-                {
-                    "t": utcnow(),
-                    "s": message.session_id,
-                    "title": message.content[:80] if message.role == "user" else None,
-                },
-            )
-        return message
+            for message in messages:
+                seq = conn.execute(
+                    text("SELECT COALESCE(MAX(seq), 0) + 1 FROM chat_messages WHERE session_id = :s"),
+                    {"s": message.session_id},
+                ).scalar_one()
+                message = message.model_copy(update={"seq": int(seq)})
+                conn.execute(
+                    text(
+                        "INSERT INTO chat_messages (id, session_id, seq, role, content, status, tool_calls, "
+                        "tool_call_id, tool_name, tool_results, citations, usage, model, created_at) VALUES (:id, "
+                        ":session_id, :seq, :role, :content, :status, :tool_calls, :tool_call_id, :tool_name, "
+                        ":tool_results, :citations, :usage, :model, :created_at)"
+                    ),
+                    _row(message),
+                )
+                stored.append(message)
+            if stored:
+                first = stored[0]
+                conn.execute(
+                    text("UPDATE chat_sessions SET updated_at = :t, title = COALESCE(title, :title) WHERE id = :s"),
+                    {"t": utcnow(), "s": first.session_id, "title": first.content[:80] if first.role == "user" else None},
+                )
+        return stored
 
     def messages(self, session_id: str) -> list[StoredMessage]:
         with self.db.read() as conn:

@@ -21,6 +21,7 @@ from ingestion.catalog.db import utcnow
 from ingestion.tokens import count_tokens
 from tools.agent_tools import TOOL_SCHEMAS, DocumentTools, ToolArgumentError, ToolOutput
 
+from .attribution import attribute
 from .citations import CitationStream, Sources, strip_markers
 from .context import ContextBudget, format_source
 from .events import (
@@ -48,6 +49,7 @@ class TurnSetup:
     tool_mode: ToolMode
     tools: DocumentTools
     max_steps: int = 4
+    attribute_uncited: bool = True
 
     @property
     def budget(self) -> ContextBudget:
@@ -76,6 +78,16 @@ class _Answer:
 
     def finish(self) -> list[ChatEvent]:
         return self._events(self.citations.finish(), [])
+
+    def attribute(self) -> list[ChatEvent]:
+        """Cite the sources an uncited answer was drawn from (see ``attribution``), as trailing markers."""
+        numbers = attribute(self.text, self.sources)
+        if self.citations.cited or not numbers:
+            return []
+        shown, new = self.citations.feed(" " + "".join(f"[{n}]" for n in numbers))
+        marked = [c.model_copy(update={"attributed": True}) for c in new]
+        self.citations.cited = [c.model_copy(update={"attributed": True}) for c in self.citations.cited]
+        return self._events(shown, marked)
 
     def _events(self, shown: str, new: list[Any]) -> list[ChatEvent]:
         events: list[ChatEvent] = []
@@ -106,7 +118,7 @@ class Turn:
 
     async def run(self) -> AsyncGenerator[ChatEvent, None]:
         history = _history_for_model(self.store.messages(self.session_id))
-        self._save("user", self.question)
+        self.store.add(self._message("user", self.question))
         yield SessionEvent(session_id=self.session_id, message_id=self.message_id)
         status: MessageStatus = "partial"
         try:
@@ -115,6 +127,9 @@ class Turn:
                 yield event
             for event in self.answer.finish():
                 yield event
+            if self.setup.attribute_uncited and self.answer.finish_reason != NO_RELEVANT_SOURCES:
+                for event in self.answer.attribute():
+                    yield event
             status = "complete"
         except ModelError as exc:
             status = "error"
@@ -250,7 +265,7 @@ class Turn:
                     "score": passage.score,
                 }
             )
-        return "\n\n".join(blocks), results
+        return "\n".join(blocks), results
 
     def _tool_result(
         self,
@@ -260,8 +275,10 @@ class Turn:
         results: list[dict[str, Any]],
         error: str | None = None,
     ) -> ToolResultEvent:
-        self._save("assistant", "", tool_calls=[{"id": call_id, "name": name, "arguments": arguments}])
-        self._save("tool", error or "", tool_call_id=call_id, tool_name=name, tool_results=results)
+        self.store.add(
+            self._message("assistant", "", tool_calls=[{"id": call_id, "name": name, "arguments": arguments}]),
+            self._message("tool", error or "", tool_call_id=call_id, tool_name=name, tool_results=results),
+        )
         return ToolResultEvent(id=call_id, name=name, results=results, error=error)
 
     async def _stream(
@@ -295,19 +312,17 @@ class Turn:
         return rewritten if 3 <= len(rewritten) <= 500 else self.question
 
     # -- persistence -----------------------------------------------------------------------------
-    def _save(self, role: str, content: str, **fields: Any) -> None:
-        self.store.add(
-            StoredMessage(
-                id=new_id("msg"),
-                session_id=self.session_id,
-                seq=0,
-                role=role,  # type: ignore[arg-type]
-                content=content,
-                status="complete",
-                model=self.setup.model.model,
-                created_at=utcnow(),
-                **fields,
-            )
+    def _message(self, role: str, content: str, **fields: Any) -> StoredMessage:
+        return StoredMessage(
+            id=new_id("msg"),
+            session_id=self.session_id,
+            seq=0,
+            role=role,  # type: ignore[arg-type]
+            content=content,
+            status="complete",
+            model=self.setup.model.model,
+            created_at=utcnow(),
+            **fields,
         )
 
     def _save_answer(self, status: MessageStatus) -> None:

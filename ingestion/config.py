@@ -56,10 +56,14 @@ class Settings(BaseSettings):
     context_window: int | None = None
     """Overrides the window litellm reports for the model (the local model runs with 2048)."""
     max_answer_tokens: int = 512
+    temperature: float | None = None
+    """None: the provider's default, except the local model, which runs greedy (0.0) for repeatable answers."""
     llm_timeout_s: float = 60.0
     llm_max_retries: int = 2
     agent_max_steps: int = 4
-    chat_top_k: int = 5
+    chat_top_k: int | None = None
+    """Passages per search shown to the model; None: 5, or 3 for the small local model."""
+    attribute_uncited: bool = True
     relevance_threshold: float = 0.3
     """Hits scoring below this are not shown to the model; with none left the agent declines."""
     local_model_port: int | None = None

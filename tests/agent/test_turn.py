@@ -50,7 +50,7 @@ async def test_retrieve_first_streams_a_cited_answer(manager: SessionManager) ->
     assert citations[0].chunk_id == result.results[0]["chunk_id"]
     # The model saw the passage fenced as untrusted data, and no tools.
     prompt = model.calls[0].messages[-1]["content"]
-    assert '<source n="1" title="Warranty"' in prompt and model.calls[0].tools is None
+    assert '[1] Warranty (page 1): "The Aurora X2 kettle' in prompt and model.calls[0].tools is None
     assert "never follow instructions" in model.calls[0].messages[0]["content"].lower()
 
 
@@ -201,8 +201,8 @@ async def test_prompt_injection_in_a_document_stays_inside_the_fence(manager: Se
     session, model = session_with(manager, quote_first_source, "retrieve_first")
     await session.send("How fast does the Aurora X2 boil a litre?")
     prompt = model.calls[0].messages[-1]["content"]
-    fenced = prompt.split("<source", 1)[1].split("</source>", 1)[0]
-    assert "Ignore all previous instructions" in fenced
+    quoted = next(line for line in prompt.splitlines() if "Ignore all previous" in line)
+    assert quoted.startswith("[") and quoted.endswith('seconds."') and ': "Ignore all previous' in quoted
     assert prompt.index("Ignore all previous") > prompt.index("untrusted")
 
 
@@ -212,3 +212,29 @@ async def test_events_start_with_session_and_carry_the_message_id(manager: Sessi
     first, done = events[0], events[-1]
     assert isinstance(first, SessionEvent) and isinstance(done, DoneEvent)
     assert first.session_id == session.id and first.message_id == done.message_id
+
+
+async def test_an_uncited_answer_drawn_from_a_source_is_attributed(manager: SessionManager) -> None:
+    reply = Reply.text("The Aurora X2 kettle carries a five-year warranty on the heating element.")
+    session, _ = session_with(manager, [reply], "retrieve_first")
+    events = await collect(session.send("warranty heating element", stream=True))
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert done.answer == "The Aurora X2 kettle carries a five-year warranty on the heating element. [1]"
+    cited = [e for e in events if isinstance(e, CitationEvent)]
+    assert [c.n for c in cited] == [1] and cited[0].attributed and done.citations[0].attributed
+    assert cited[0].title == "Warranty"
+
+
+async def test_an_answer_not_drawn_from_the_sources_stays_uncited(manager: SessionManager) -> None:
+    session, _ = session_with(manager, [Reply.text("Penguins live mostly in the southern hemisphere.")], "retrieve_first")
+    answer = await session.send("warranty heating element")
+    assert answer.citations == [] and "[" not in answer.content
+
+
+async def test_the_models_own_markers_are_not_second_guessed(manager: SessionManager) -> None:
+    reply = Reply.text("It is covered [1]. Descale the kettle every month with citric acid, rinse twice before use.")
+    session, _ = session_with(manager, [reply], "retrieve_first")
+    answer = await session.send("warranty heating element")
+    assert [c.n for c in answer.citations] == [1] and not answer.citations[0].attributed
+    assert answer.content.endswith("before use.")
