@@ -11,6 +11,7 @@ model's own. An answer with no such source stays uncited — nothing is guessed.
 from __future__ import annotations
 
 import re
+
 from ingestion.keyword.analyzer import default_analyzer
 
 from .citations import Sources
