@@ -84,7 +84,8 @@ class _Answer:
         numbers = attribute(self.text, self.sources)
         if self.citations.cited or not numbers:
             return []
-        shown, new = self.citations.feed(" " + "".join(f"[{n}]" for n in numbers))
+        space = "" if self.text[-1:].isspace() else " "
+        shown, new = self.citations.feed(space + "".join(f"[{n}]" for n in numbers))
         marked = [c.model_copy(update={"attributed": True}) for c in new]
         self.citations.cited = [c.model_copy(update={"attributed": True}) for c in self.citations.cited]
         return self._events(shown, marked)
