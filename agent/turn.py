@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from .llm import ModelConfig, ModelError, StepResult, parse_arguments, stream_st
 from .store import MessageStatus, SessionStore, StoredMessage, new_id
 
 log = logging.getLogger("lectern.agent")
+_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lectern-chat-store")
 ToolMode = Literal["native", "retrieve_first"]
 NO_RELEVANT_SOURCES = "no_relevant_sources"
 
@@ -116,10 +118,14 @@ class Turn:
         self.request_id = request_id
         self.message_id = new_id("msg")
         self.answer = _Answer()
+        self._pending: list[StoredMessage] = []
+        self._question_saved: Future[list[StoredMessage]] = Future()
 
     async def run(self) -> AsyncGenerator[ChatEvent, None]:
         history = _history_for_model(self.store.messages(self.session_id))
-        self.store.add(self._message("user", self.question))
+        # The question is written on the store's thread while the search runs; tool
+        # messages wait and go with the answer, in one transaction at the end.
+        self._question_saved = _WRITER.submit(self.store.add, self._message("user", self.question))
         yield SessionEvent(session_id=self.session_id, message_id=self.message_id)
         status: MessageStatus = "partial"
         try:
@@ -276,10 +282,10 @@ class Turn:
         results: list[dict[str, Any]],
         error: str | None = None,
     ) -> ToolResultEvent:
-        self.store.add(
+        self._pending += [
             self._message("assistant", "", tool_calls=[{"id": call_id, "name": name, "arguments": arguments}]),
             self._message("tool", error or "", tool_call_id=call_id, tool_name=name, tool_results=results),
-        )
+        ]
         return ToolResultEvent(id=call_id, name=name, results=results, error=error)
 
     async def _stream(
@@ -327,20 +333,21 @@ class Turn:
         )
 
     def _save_answer(self, status: MessageStatus) -> None:
-        self.store.add(
-            StoredMessage(
-                id=self.message_id,
-                session_id=self.session_id,
-                seq=0,
-                role="assistant",
-                content=self.answer.text,
-                status=status,
-                citations=list(self.answer.citations.cited),
-                usage=self.answer.usage,
-                model=self.setup.model.model,
-                created_at=utcnow(),
-            )
+        self._question_saved.result()  # the question keeps its place before the tool messages and the answer
+        answer = StoredMessage(
+            id=self.message_id,
+            session_id=self.session_id,
+            seq=0,
+            role="assistant",
+            content=self.answer.text,
+            status=status,
+            citations=list(self.answer.citations.cited),
+            usage=self.answer.usage,
+            model=self.setup.model.model,
+            created_at=utcnow(),
         )
+        self.store.add(*self._pending, answer)
+        self._pending = []
 
 
 def _history_for_model(stored: list[StoredMessage]) -> list[dict[str, Any]]:

@@ -66,3 +66,27 @@ def test_lectern_ask_streams_a_cited_answer_over_the_demo_corpus(tmp_path: Path)
     listed = {int(n) for n in re.findall(r"^\s+\[(\d+)\] ", sources, re.M)}
     assert markers and markers == listed, result.stdout
     assert "FAQ: warranty" in sources
+
+
+def test_lectern_chat_keeps_one_session_across_questions(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    assert _lectern(home, "ingest", str(REPO / "api" / "demo" / "docs")).returncode == 0
+    env = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", "chat"],
+        input="How long is the warranty?\nWhat does it not cover?\n\n",
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    session_id = re.search(r"session (ses_\w+)", result.stderr)
+    assert session_id, result.stderr
+    from agent.store import SessionStore
+    from ingestion.catalog.db import Database
+
+    db = Database(f"sqlite:///{home / 'lectern.db'}")
+    roles = [m.role for m in SessionStore(db).messages(session_id.group(1)) if m.role != "tool" and m.content]
+    db.dispose()
+    assert roles == ["user", "assistant", "user", "assistant"]

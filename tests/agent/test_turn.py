@@ -238,3 +238,18 @@ async def test_the_models_own_markers_are_not_second_guessed(manager: SessionMan
     answer = await session.send("warranty heating element")
     assert [c.n for c in answer.citations] == [1] and not answer.citations[0].attributed
     assert answer.content.endswith("before use.")
+
+
+async def test_a_small_window_trims_passages_and_history_to_fit(manager: SessionManager) -> None:
+    from agent.context import ContextBudget
+
+    manager.settings.context_window = 700
+    manager.settings.max_answer_tokens = 200
+    script = [Reply.text("First answer " + "long " * 400 + "[1]."), Reply.text("descale"), Reply.text("Monthly [1].")]
+    session, model = session_with(manager, script, "retrieve_first")
+    await session.send("How long is the warranty on the heating element?")
+    await session.send("And descaling?")
+    budget = ContextBudget(700, 200)
+    sent = model.calls[-1].messages
+    assert budget.message_tokens(sent) <= budget.available
+    assert [m["role"] for m in sent] == ["system", "user"], "the old turn no longer fits and is dropped"
