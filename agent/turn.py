@@ -12,8 +12,8 @@ import asyncio
 import dataclasses
 import json
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import AsyncGenerator, AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
