@@ -161,6 +161,9 @@ _SOURCE = re.compile(r'^\[(\d+)\] .*?: "(.*)"$', re.M)
 def quote_first_source(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Reply:
     """An instant answer that quotes the first sentence of source [1], or declines when there is none."""
     prompt = str(messages[-1].get("content") or "")
+    asked = re.search(r"^Last question: (.*)$", prompt, re.M)
+    if asked:  # the condense-question prompt: the question already stands alone
+        return Reply.text(asked.group(1))
     found = _SOURCE.search(prompt)
     if not found:
         return Reply.text("I could not find that in the documents.")

@@ -80,7 +80,6 @@ class SessionManager:
     def _resolve(self, name: str) -> ResolvedModel:
         s = self.settings
         common: dict[str, Any] = {
-            "max_answer_tokens": s.max_answer_tokens,
             "timeout_s": s.llm_timeout_s,
             "max_retries": s.llm_max_retries,
         }
@@ -95,6 +94,7 @@ class SessionManager:
                 context_window=s.context_window or LOCAL_CONTEXT,
                 stream_tool_steps=False,
                 temperature=0.0 if s.temperature is None else s.temperature,
+                max_answer_tokens=s.max_answer_tokens or 256,
                 **common,
             )
             local_mode: ToolMode = "retrieve_first" if s.tool_mode == "auto" else s.tool_mode
@@ -114,6 +114,7 @@ class SessionManager:
             api_base=s.llm_api_base,
             context_window=llm.context_window(name, s.context_window),
             temperature=s.temperature,
+            max_answer_tokens=s.max_answer_tokens or 512,
             **common,
         )
         mode: ToolMode = (

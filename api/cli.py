@@ -139,12 +139,43 @@ def load_demo(ingestion: Ingestion) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, ingestion: Ingestion) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .keys import KeyStore
+
     if args.demo:
         load_demo(ingestion)
+        _, secret = KeyStore(ingestion.db).create(role="admin", name="demo-admin", user_id=LOCAL_OWNER)
+        base = f"http://{args.host}:{args.port}"
         print(f"Lectern home: {ingestion.settings.home}")
-        return cmd_list(argparse.Namespace(status=None, collection=None, json=False), ingestion)
-    print("The HTTP service is not built yet; use `lectern ingest` and `lectern list`.", file=sys.stderr)
-    return 2
+        print(f"Admin API key (shown once): {secret}")
+        print("Try:")
+        print(f'  curl -H "Authorization: Bearer {secret}" "{base}/v1/retrieve?q=warranty"')
+        print(
+            f'  curl -N -H "Authorization: Bearer {secret}" -H "Accept: text/event-stream" '
+            f'-H "Content-Type: application/json" -d \'{{"content": "How long is the warranty?"}}\' '
+            f'"{base}/v1/chat/sessions/$(curl -s -X POST -H "Authorization: Bearer {secret}" '
+            f'{base}/v1/chat/sessions | python3 -c "import json,sys; print(json.load(sys.stdin)[\'session_id\'])")/messages"'
+        )
+    settings = ingestion.settings
+    ingestion.close()  # the app builds its own services from the same settings
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace, ingestion: Ingestion) -> int:
+    from .keys import KeyStore
+
+    store = KeyStore(ingestion.db)
+    if args.keys_command == "create":
+        key, secret = store.create(role=args.role, name=args.name, user_id=args.user)
+        print(f"{secret}\n(key {key.id}, role {key.role}, user {key.user_id}; the key is shown once)")
+        return 0
+    for key in store.list():
+        revoked = f"  revoked {key.revoked_at}" if key.revoked_at else ""
+        print(f"{key.id}  {key.prefix}…  {key.role:5}  {key.user_id}  {key.name}  {key.created_at}{revoked}")
+    return 0
 
 
 def cmd_search(args: argparse.Namespace, ingestion: Ingestion) -> int:
@@ -216,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--collection", default=None)
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=cmd_search)
+
+    keys = sub.add_parser("keys", help="API keys for the HTTP service").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create a key (printed once)")
+    create.add_argument("--role", choices=["admin", "user"], required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--user", default=None, help="the user id the key acts as (default: the name)")
+    create.set_defaults(func=cmd_keys)
+    keys.add_parser("list", help="list keys (never their secrets)").set_defaults(func=cmd_keys)
 
     from .chat_cli import add_parsers as add_chat_parsers
 

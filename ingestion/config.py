@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     tool_mode: Literal["auto", "native", "retrieve_first"] = "auto"
     context_window: int | None = None
     """Overrides the window litellm reports for the model (the local model runs with 2048)."""
-    max_answer_tokens: int = 512
+    max_answer_tokens: int | None = None
+    """None: 512, or 256 for the local model (a 135M model that runs on rarely comes back)."""
     temperature: float | None = None
     """None: the provider's default, except the local model, which runs greedy (0.0) for repeatable answers."""
     llm_timeout_s: float = 60.0

@@ -240,8 +240,12 @@ class Retriever:
         scope = self._scope(principal, collection, tags, tags_mode, document_ids)
         legs = self.legs(query, scope, search_type, max(self.config.candidates, 3 * top_k))
         vector, keyword = legs.vector, legs.keyword_scaled(self.config.fusion.keyword_normalization)
-        if search_type == "hybrid":
+        if search_type == "hybrid" and any(v > 0 for v in keyword.values()):
             scores = fuse(vector, keyword, self.config.fusion)
+        elif search_type == "hybrid":
+            # No keyword signal at all (no term matched, or a corpus so small that BM25's idf
+            # is zero everywhere): fusing would only halve the vector scores.
+            scores = dict(vector)
         else:
             scores = dict(vector if search_type == "vector" else keyword)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])

@@ -42,9 +42,16 @@ def test_unsupported_files_are_rejected_with_a_reason(tmp_path: Path) -> None:
     assert "UNSUPPORTED_MEDIA_TYPE" in result.stderr
 
 
-def test_serve_demo_ingests_the_bundled_corpus(tmp_path: Path) -> None:
-    result = _lectern(tmp_path / "home", "serve", "--demo")
-    assert result.returncode == 0, result.stderr
-    for name in ("aurora-x2-quick-start.pdf", "return-policy.docx", "meeting-memo-2026-10-14.txt", "faq-warranty"):
-        assert name in result.stdout
-    assert "failed" not in result.stdout
+def test_keys_create_prints_a_working_key_once_and_list_hides_it(tmp_path: Path) -> None:
+    from api.keys import KeyStore
+    from ingestion.catalog.db import Database
+
+    created = _lectern(tmp_path / "home", "keys", "create", "--role", "user", "--name", "alice")
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.split()[0]
+    listed = _lectern(tmp_path / "home", "keys", "list").stdout
+    assert "alice" in listed and secret not in listed
+    db = Database(f"sqlite:///{tmp_path / 'home' / 'lectern.db'}")
+    found = KeyStore(db).authenticate(secret)
+    db.dispose()
+    assert found is not None and found[1].user_id == "alice" and found[1].role == "user"

@@ -1,0 +1,83 @@
+"""The FastAPI app factory: every part built from one ``Settings``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ingestion.config import Settings
+
+from . import errors
+from .ratelimit import RateLimiter
+from .routes import chat, files, health, retrieve
+from .services import Services
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    limiter: RateLimiter | None = None,
+    index: bool = True,
+) -> FastAPI:
+    """With ``services`` given (tests), the caller owns them; otherwise they live as long as the app."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            yield
+            return
+        built = Services.build(settings or Settings(), limiter)
+        app.state.services = built
+        if index:
+            built.start_indexing()
+        try:
+            yield
+        finally:
+            built.close()
+
+    app = FastAPI(
+        title="Lectern",
+        version="0.1.0",
+        description="Chat with your documents: upload, hybrid retrieval, and cited answers streamed over SSE.",
+        lifespan=lifespan,
+    )
+    if services is not None:
+        app.state.services = services
+    errors.install(app)
+
+    app.add_middleware(_RequestHeaders)
+    for module in (health, files, retrieve, chat):
+        app.include_router(module.router)
+    return app
+
+
+class _RequestHeaders:
+    """Pure ASGI (so SSE streams and disconnects pass straight through): gives each request an id
+    and puts ``X-Request-ID`` and the rate-limit headers on every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = f"req-{uuid.uuid4().hex[:16]}"
+
+        async def _send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                extra = {"x-request-id": state["request_id"], **{k.lower(): v for k, v in state.get("rate_headers", {}).items()}}
+                headers += [(k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, _send)

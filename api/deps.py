@@ -1,0 +1,60 @@
+"""FastAPI dependencies: the services, the calling principal, and rate limiting per route class."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ingestion.access import Principal
+
+from .errors import ApiError
+from .keys import ApiKey
+from .services import Services
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _authenticate(request: Request, services: ServicesDep) -> tuple[ApiKey, Principal]:
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "UNAUTHORIZED", "send an API key as 'Authorization: Bearer <key>'",
+                       headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    found = services.keys.authenticate(secret.strip())
+    if found is None:
+        raise ApiError(401, "UNAUTHORIZED", "the API key is not valid", headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def limited(route_class: str) -> Callable[..., Principal]:
+    """The principal of a request, after its key passed the rate limit of ``route_class``."""
+
+    def _dependency(request: Request, services: ServicesDep) -> Principal:
+        key, principal = _authenticate(request, services)
+        decision = services.limiter.hit(key.id, route_class, principal.is_admin)
+        request.state.rate_headers = decision.headers
+        if not decision.allowed:
+            raise ApiError(429, "RATE_LIMIT_EXCEEDED", f"too many {route_class} requests; retry later",
+                           retry_after=decision.reset_s, headers={"Retry-After": decision.headers["X-RateLimit-Reset"]})  # fmt: skip
+        return principal
+
+    return _dependency
+
+
+ListingPrincipal = Annotated[Principal, Depends(limited("listing"))]
+RetrievalPrincipal = Annotated[Principal, Depends(limited("retrieval"))]
+ChatPrincipal = Annotated[Principal, Depends(limited("chat"))]
+WritePrincipal = Annotated[Principal, Depends(limited("write"))]
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise ApiError(403, "ACCESS_DENIED", "only an admin key may do this")

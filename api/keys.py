@@ -1,0 +1,76 @@
+"""API keys: created by the CLI, sent as ``Authorization: Bearer``, stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from ingestion.access import Principal
+from ingestion.catalog.db import Database, utcnow
+
+Role = Literal["admin", "user"]
+_PREFIX = "lk_"
+
+
+class ApiKey(BaseModel):
+    id: str
+    name: str
+    role: Role
+    user_id: str
+    prefix: str
+    created_at: str
+    revoked_at: str | None = None
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, *, role: Role, name: str, user_id: str | None = None) -> tuple[ApiKey, str]:
+        """A new key; the secret is returned once and never stored."""
+        if role not in ("admin", "user"):
+            raise ValueError("role must be admin or user")
+        secret = _PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(
+            id=uuid.uuid4().hex[:16],
+            name=name,
+            role=role,
+            user_id=user_id or name,
+            prefix=secret[:10],
+            created_at=utcnow(),
+        )
+        with self.db.transaction() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO api_keys (id, name, role, user_id, key_hash, prefix, created_at) "
+                    "VALUES (:id, :name, :role, :user_id, :hash, :prefix, :created_at)"
+                ),
+                {**key.model_dump(exclude={"revoked_at"}), "hash": _hash(secret)},
+            )
+        return key, secret
+
+    def authenticate(self, secret: str) -> tuple[ApiKey, Principal] | None:
+        if not secret.startswith(_PREFIX) or len(secret) > 200:
+            return None
+        with self.db.read() as conn:
+            row = conn.execute(
+                text("SELECT * FROM api_keys WHERE key_hash = :h AND revoked_at IS NULL"), {"h": _hash(secret)}
+            ).first()
+        if row is None:
+            return None
+        key = ApiKey(**{k: v for k, v in row._mapping.items() if k != "key_hash"})
+        return key, Principal(key.user_id, key.role)
+
+    def list(self) -> list[ApiKey]:
+        with self.db.read() as conn:
+            rows = conn.execute(text("SELECT * FROM api_keys ORDER BY created_at")).all()
+        return [ApiKey(**{k: v for k, v in r._mapping.items() if k != "key_hash"}) for r in rows]

@@ -1,0 +1,55 @@
+"""Rate limits per key and route class, with ``X-RateLimit-*`` headers on every response.
+
+A fixed one-minute window per (key, class), in process. Admin keys get a larger
+allowance. (Redis for several server processes is not built yet.)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+RouteClass = Literal["listing", "retrieval", "chat", "write"]
+WINDOW_S = 60.0
+USER_LIMITS: dict[str, int] = {"listing": 120, "retrieval": 60, "chat": 20, "write": 60}
+ADMIN_FACTOR = 5
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: float
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(math.ceil(self.reset_s)),
+        }
+
+
+class RateLimiter:
+    def __init__(self, limits: dict[str, int] | None = None, admin_factor: int = ADMIN_FACTOR) -> None:
+        self.limits = limits or dict(USER_LIMITS)
+        self.admin_factor = admin_factor
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key_id: str, route_class: str, is_admin: bool) -> Decision:
+        limit = self.limits[route_class] * (self.admin_factor if is_admin else 1)
+        now = time.monotonic()
+        with self._lock:
+            start, count = self._windows.get((key_id, route_class), (now, 0))
+            if now - start >= WINDOW_S:
+                start, count = now, 0
+            allowed = count < limit
+            if allowed:
+                count += 1
+            self._windows[(key_id, route_class)] = (start, count)
+        return Decision(allowed, limit, max(0, limit - count), max(0.0, start + WINDOW_S - now))

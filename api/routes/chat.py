@@ -1,0 +1,103 @@
+"""``/v1/chat/sessions``: chat sessions; a message streams the agent's events over SSE.
+
+With ``Accept: text/event-stream`` each event of the turn goes out as one SSE event
+(``event: <type>``, ``data: <json>``) as it happens, with a comment heartbeat every
+15 s. A client that disconnects stops the model call; the partial answer is stored
+as such. Without that header the finished answer comes back as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from agent.events import ChatAnswer
+from agent.store import SessionRecord, StoredMessage
+
+from ..deps import ChatPrincipal, ListingPrincipal, ServicesDep
+from ..errors import request_id
+
+router = APIRouter(prefix="/v1/chat", tags=["chat"])
+HEARTBEAT_S = 15.0
+
+
+class NewSession(BaseModel):
+    model: str | None = None
+    title: str | None = Field(default=None, max_length=200)
+
+
+class SessionCreated(BaseModel):
+    session_id: str
+
+
+class SessionHistory(BaseModel):
+    session: SessionRecord
+    messages: list[StoredMessage]
+
+
+class NewMessage(BaseModel):
+    content: str = Field(min_length=1, max_length=20_000)
+    model: str | None = None
+    tags: list[str] | None = None
+    document_ids: list[str] | None = None
+    collection: str | None = None
+
+
+@router.post("/sessions", response_model=SessionCreated, status_code=201)
+def create_session(services: ServicesDep, principal: ChatPrincipal, body: NewSession | None = None) -> SessionCreated:
+    body = body or NewSession()
+    session = services.sessions.create(principal=principal, model=body.model, title=body.title)
+    return SessionCreated(session_id=session.id)
+
+
+@router.get("/sessions", response_model=list[SessionRecord])
+def list_sessions(services: ServicesDep, principal: ListingPrincipal) -> list[SessionRecord]:
+    return services.sessions.list(principal=principal)[0]
+
+
+@router.get("/sessions/{session_id}", response_model=SessionHistory)
+def get_session(session_id: str, services: ServicesDep, principal: ListingPrincipal) -> SessionHistory:
+    session = services.sessions.load(session_id, principal=principal)
+    return SessionHistory(session=session.record, messages=session.history())
+
+
+@router.delete("/sessions/{session_id}", status_code=204)
+def delete_session(session_id: str, services: ServicesDep, principal: ChatPrincipal) -> Response:
+    services.sessions.delete(session_id, principal=principal)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/sessions/{session_id}/messages",
+    response_model=ChatAnswer,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE events, or the answer as JSON"}},
+)
+async def send_message(
+    session_id: str, body: NewMessage, request: Request, services: ServicesDep, principal: ChatPrincipal
+) -> Any:
+    session = services.sessions.load(session_id, principal=principal)
+    options: dict[str, Any] = {
+        "model": body.model, "tags": body.tags, "document_ids": body.document_ids,
+        "collection": body.collection, "request_id": request_id(request),
+    }  # fmt: skip
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return await session.send(body.content, **options)
+
+    async def _events() -> AsyncIterator[ServerSentEvent]:
+        stream = session.send(body.content, stream=True, **options)
+        try:
+            async for event in stream:
+                yield ServerSentEvent(data=event.model_dump_json(), event=event.type)
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+    return EventSourceResponse(
+        _events(),
+        ping=int(HEARTBEAT_S),
+        headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache", **getattr(request.state, "rate_headers", {})},
+    )

@@ -1,0 +1,220 @@
+"""``/v1/files``: upload, list, read, download and delete documents (DESIGN.md, "HTTP")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from ingestion import detect
+from ingestion.access import Principal, assign, can_read
+from ingestion.catalog.documents import Document
+from ingestion.errors import DocumentNotFound, FileTooLarge, InvalidRequest
+
+from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
+from ..services import Services
+
+router = APIRouter(prefix="/v1/files", tags=["files"])
+_MEDIA_BY_SHORT = {short: media for media, short in detect.SHORT_NAMES.items()}
+
+
+class UploadResult(BaseModel):
+    file_id: str
+    filename: str
+    status: str
+    deduplicated: bool
+
+
+class FileInfo(BaseModel):
+    file_id: str
+    filename: str
+    collection: str
+    file_type: str | None
+    size_bytes: int
+    sha256: str
+    tags: list[str]
+    reference: str | None
+    status: str
+    failure_reason: str | None
+    page_count: int | None
+    chunk_count: int | None
+    notes: list[str]
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, doc: Document) -> FileInfo:
+        return cls(
+            file_id=doc.id, filename=doc.filename, collection=doc.collection,
+            file_type=detect.SHORT_NAMES.get(doc.media_type or ""), size_bytes=doc.size_bytes, sha256=doc.sha256,
+            tags=doc.tags, reference=doc.reference, status=doc.status, failure_reason=doc.failure_reason,
+            page_count=doc.page_count, chunk_count=doc.chunk_count, notes=doc.notes,
+            created_at=doc.created_at, updated_at=doc.updated_at,
+        )  # fmt: skip
+
+
+class FileList(BaseModel):
+    files: list[FileInfo]
+    page: int
+    limit: int
+    total_count: int
+
+
+class FileStatus(BaseModel):
+    file_id: str
+    status: str
+    failure_reason: str | None
+    failure_detail: str | None
+
+
+class FileText(BaseModel):
+    file_id: str
+    text: str
+
+
+class ChunkOut(BaseModel):
+    chunk_id: str
+    index: int
+    page: int | None
+    breadcrumb: str
+    text: str
+    token_count: int
+
+
+class PageOut(BaseModel):
+    number: int
+    elements: list[dict[str, Any]]
+
+
+class Assignment(BaseModel):
+    user_id: str
+
+
+def visible_document(services: Services, principal: Principal, file_id: str) -> Document:
+    """The document if this principal may see it; otherwise the same 404 as a missing one."""
+    doc = services.ingestion.get(file_id)
+    with services.ingestion.db.read() as conn:
+        if not can_read(conn, principal, doc.id, doc.owner):
+            raise DocumentNotFound(f"no document {file_id}", document_id=file_id)
+    return doc
+
+
+def _tags(raw: str | None) -> list[str]:
+    return [t.strip() for t in (raw or "").split(",") if t.strip()]
+
+
+@router.post("/upload", response_model=UploadResult, status_code=201)
+def upload(
+    request: Request,
+    services: ServicesDep,
+    principal: WritePrincipal,
+    file: Annotated[UploadFile, File()],
+    skip_duplicates: Annotated[bool, Form()] = False,
+    tags: Annotated[str | None, Form(description="comma-separated")] = None,
+    collection: Annotated[str, Form()] = "default",
+    reference: Annotated[str | None, Form()] = None,
+    key: Annotated[str | None, Form(description="create or replace the document with this key")] = None,
+) -> UploadResult:
+    cap = services.settings.max_upload_bytes
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > cap + 64 * 1024:
+        raise FileTooLarge(f"the upload is larger than {cap} bytes", limit=cap)
+    if not file.filename:
+        raise InvalidRequest("the file part has no filename", field="file")
+    result = services.ingestion.add_file(
+        file.file, file.filename, owner=principal.user_id, collection=collection, tags=_tags(tags),
+        reference=reference, key=key, skip_duplicates=skip_duplicates,
+    )  # fmt: skip
+    doc = result.document
+    return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
+
+
+@router.get("", response_model=FileList)
+def list_files(
+    services: ServicesDep,
+    principal: ListingPrincipal,
+    page: Annotated[int, Query(ge=1)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    file_type: str | None = None,
+    name: str | None = None,
+    tags: str | None = None,
+    status: str | None = None,
+    collection: str | None = None,
+) -> FileList:
+    media = None
+    if file_type is not None:
+        media = _MEDIA_BY_SHORT.get(file_type.lower())
+        if media is None:
+            raise InvalidRequest(f"file_type must be one of {', '.join(sorted(_MEDIA_BY_SHORT))}", field="file_type")
+    docs, total = services.ingestion.list_documents(
+        visible_to=None if principal.is_admin else principal.user_id, kind="file", media_type=media, name=name,
+        tags=_tags(tags), status=status, collection=collection, limit=limit, offset=(page - 1) * limit,
+    )  # fmt: skip
+    return FileList(files=[FileInfo.of(d) for d in docs], page=page, limit=limit, total_count=total)
+
+
+@router.get("/{file_id}", response_model=FileInfo)
+def get_file(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileInfo:
+    return FileInfo.of(visible_document(services, principal, file_id))
+
+
+@router.get("/{file_id}/status", response_model=FileStatus)
+def get_status(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileStatus:
+    doc = visible_document(services, principal, file_id)
+    return FileStatus(file_id=doc.id, status=doc.status, failure_reason=doc.failure_reason,
+                      failure_detail=doc.failure_detail)  # fmt: skip
+
+
+@router.get("/{file_id}/text", response_model=FileText)
+def get_text(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileText:
+    doc = visible_document(services, principal, file_id)
+    pages = services.ingestion.pages(doc.id)
+    return FileText(file_id=doc.id, text="\n\n".join(p.text for p in pages))
+
+
+@router.get("/{file_id}/chunks", response_model=list[ChunkOut])
+def get_chunks(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> list[ChunkOut]:
+    doc = visible_document(services, principal, file_id)
+    return [
+        ChunkOut(chunk_id=c.id, index=c.chunk_index, page=c.page, breadcrumb=c.breadcrumb, text=c.text,
+                 token_count=c.token_count)  # fmt: skip
+        for c in services.ingestion.chunks(doc.id)
+    ]
+
+
+@router.get("/{file_id}/pages", response_model=list[PageOut])
+def get_pages(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> list[PageOut]:
+    doc = visible_document(services, principal, file_id)
+    return [
+        PageOut(number=p.number, elements=[e.model_dump(exclude_none=True) for e in p.elements])
+        for p in services.ingestion.pages(doc.id)
+    ]
+
+
+@router.get("/{file_id}/content")
+def download(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> Response:
+    doc = visible_document(services, principal, file_id)
+    safe = doc.filename.replace('"', "").replace("\\", "")
+    return Response(
+        services.ingestion.content(doc.id),
+        media_type=doc.media_type or "application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+    )
+
+
+@router.delete("/{file_id}", status_code=204)
+def delete_file(file_id: str, services: ServicesDep, principal: WritePrincipal) -> Response:
+    require_admin(principal)
+    services.ingestion.delete(services.ingestion.get(file_id).id)
+    return Response(status_code=204)
+
+
+@router.post("/{file_id}/assignments", status_code=201, response_model=Assignment)
+def assign_file(file_id: str, body: Assignment, services: ServicesDep, principal: WritePrincipal) -> Assignment:
+    require_admin(principal)
+    doc = services.ingestion.get(file_id)
+    with services.ingestion.db.transaction() as conn:
+        assign(conn, doc.id, body.user_id)
+    return body

@@ -1,0 +1,75 @@
+"""``GET /v1/retrieve``: the same ``Retriever.search`` the agent and the CLI use."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from ingestion.errors import LecternError
+from tools.search import MAX_QUERY_CHARS, SearchType
+
+from ..deps import RetrievalPrincipal, ServicesDep
+from ..errors import ApiError
+
+router = APIRouter(prefix="/v1", tags=["retrieval"])
+
+
+class RetrievedChunk(BaseModel):
+    document_id: str
+    url: str
+    title: str
+    document_type: str
+    snippet: str
+    score: float
+    page: int | None
+    chunk_id: str
+    reference: str | None
+    tags: list[str]
+    expanded_from: str | None = None
+
+
+class RetrieveResponse(BaseModel):
+    results: list[RetrievedChunk]
+    query: str
+    search_type: SearchType
+    total_results: int
+    processing_time_ms: float
+
+
+def _split(raw: str | None) -> list[str] | None:
+    values = [v.strip() for v in (raw or "").split(",") if v.strip()]
+    return values or None
+
+
+@router.get("/retrieve", response_model=RetrieveResponse)
+def retrieve(
+    services: ServicesDep,
+    principal: RetrievalPrincipal,
+    q: Annotated[str, Query(description=f"the query, 1-{MAX_QUERY_CHARS} characters")] = "",
+    top_k: Annotated[int, Query(alias="topK", ge=1, le=100)] = 10,
+    search_type: SearchType = "hybrid",
+    document_ids: Annotated[str | None, Query(description="comma-separated")] = None,
+    tags: Annotated[str | None, Query(description="comma-separated; any of them")] = None,
+    collection: str | None = None,
+    similarity_threshold: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+) -> RetrieveResponse:
+    if not q.strip() or len(q) > MAX_QUERY_CHARS:
+        raise ApiError(400, "INVALID_QUERY", f"q must be 1 to {MAX_QUERY_CHARS} characters", field="q")
+    try:
+        response = services.retriever.search(
+            q, principal=principal, search_type=search_type, top_k=top_k, document_ids=_split(document_ids),
+            tags=_split(tags), collection=collection, similarity_threshold=similarity_threshold,
+        )  # fmt: skip
+    except LecternError as exc:
+        if exc.code == "INVALID_REQUEST" and exc.details.get("field") == "q":
+            raise ApiError(400, "INVALID_QUERY", exc.message, field="q") from exc
+        raise
+    return RetrieveResponse(
+        results=[RetrievedChunk(**hit.model_dump()) for hit in response.results],
+        query=response.query,
+        search_type=response.search_type,
+        total_results=response.total_results,
+        processing_time_ms=response.processing_time_ms,
+    )

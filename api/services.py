@@ -1,0 +1,67 @@
+"""Everything the routes use, built once from one ``Settings`` when the app starts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from agent.session import SessionManager
+from ingestion import jobs
+from ingestion.config import Settings
+from ingestion.service import Ingestion
+from tools.search import Retriever
+
+from .keys import KeyStore
+from .ratelimit import RateLimiter
+
+log = logging.getLogger("lectern.api")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    ingestion: Ingestion
+    retriever: Retriever
+    sessions: SessionManager
+    keys: KeyStore
+    limiter: RateLimiter
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _worker: threading.Thread | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, limiter: RateLimiter | None = None) -> Services:
+        ingestion = Ingestion(settings)
+        retriever = Retriever(ingestion)
+        return cls(
+            settings=settings,
+            ingestion=ingestion,
+            retriever=retriever,
+            sessions=SessionManager(ingestion=ingestion, retriever=retriever),
+            keys=KeyStore(ingestion.db),
+            limiter=limiter or RateLimiter(),
+        )
+
+    def start_indexing(self, idle_s: float = 0.2) -> None:
+        """Uploads are queued; this thread drains the queue (more processes may share it)."""
+
+        def _loop() -> None:
+            jobs.recover_dead_workers(self.ingestion.db)
+            worker = jobs.new_worker_id()
+            while not self._stop.is_set():
+                try:
+                    if self.ingestion.process_pending(worker) is None:
+                        self._stop.wait(idle_s)
+                except Exception:  # a bad batch must not stop indexing for everyone
+                    log.exception("indexing batch failed")
+                    self._stop.wait(1.0)
+
+        self._worker = threading.Thread(target=_loop, name="lectern-indexer", daemon=True)
+        self._worker.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+        self.sessions.close()
+        self.ingestion.close()

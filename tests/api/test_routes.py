@@ -1,0 +1,145 @@
+"""Routes through httpx against the app: auth, access, envelopes, rate limits, chat."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.api.conftest import Api, upload
+
+pytestmark = pytest.mark.anyio
+
+SECRET = b"# Vault\n\nThe vault code for the Zurich office is 4711. Keep it private.\n"
+PUBLIC = b"# Kettle\n\nDescale the kettle every month with citric acid.\n"
+
+ROUTES = [
+    ("GET", "/v1/files"), ("POST", "/v1/files/upload"), ("GET", "/v1/files/x"), ("GET", "/v1/files/x/status"),
+    ("GET", "/v1/files/x/text"), ("GET", "/v1/files/x/chunks"), ("GET", "/v1/files/x/pages"),
+    ("GET", "/v1/files/x/content"), ("DELETE", "/v1/files/x"), ("POST", "/v1/files/x/assignments"),
+    ("GET", "/v1/retrieve?q=a"), ("POST", "/v1/chat/sessions"), ("GET", "/v1/chat/sessions"),
+    ("GET", "/v1/chat/sessions/x"), ("DELETE", "/v1/chat/sessions/x"), ("POST", "/v1/chat/sessions/x/messages"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_every_route_needs_a_key(api: Api, method: str, path: str) -> None:
+    for headers in ({}, {"Authorization": "Bearer lk_wrong"}, {"Authorization": "Basic abc"}):
+        response = await api.client.request(method, path, headers=headers)
+        assert response.status_code == 401, (path, response.text)
+        body = response.json()
+        assert body["error_code"] == "UNAUTHORIZED" and body["request_id"].startswith("req-")
+
+
+async def test_healthz_needs_no_key(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_a_user_never_sees_another_users_document(api: Api) -> None:
+    secret = await upload(api, api.alice, "vault.md", SECRET)
+    await upload(api, api.bob, "kettle.md", PUBLIC)
+    file_id = secret["file_id"]
+    for path in ("", "/status", "/text", "/chunks", "/pages", "/content"):
+        response = await api.client.get(f"/v1/files/{file_id}{path}", headers=api.bob)
+        assert response.status_code == 404 and response.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+    assert [f["filename"] for f in (await api.client.get("/v1/files", headers=api.bob)).json()["files"]] == ["kettle.md"]
+    found = (await api.client.get("/v1/retrieve", params={"q": "vault code Zurich"}, headers=api.bob)).json()
+    assert all(r["document_id"] != file_id for r in found["results"])
+    # Chat runs its search as bob too: the secret never reaches the model or the answer.
+    session = (await api.client.post("/v1/chat/sessions", headers=api.bob)).json()["session_id"]
+    answer = await api.client.post(f"/v1/chat/sessions/{session}/messages", headers=api.bob, json={"content": "What is the vault code?"})
+    assert answer.status_code == 200 and "4711" not in answer.text
+    # Alice sees it, and so does bob once an admin assigns it to him.
+    assert (await api.client.get(f"/v1/files/{file_id}/text", headers=api.alice)).json()["text"].count("4711") == 1
+    assigned = await api.client.post(f"/v1/files/{file_id}/assignments", headers=api.admin, json={"user_id": "bob"})
+    assert assigned.status_code == 201
+    assert (await api.client.get(f"/v1/files/{file_id}", headers=api.bob)).status_code == 200
+
+
+async def test_only_admins_delete_and_assign(api: Api) -> None:
+    file_id = (await upload(api, api.alice, "vault.md", SECRET))["file_id"]
+    for method, path, body in (("DELETE", f"/v1/files/{file_id}", None), ("POST", f"/v1/files/{file_id}/assignments", {"user_id": "bob"})):
+        response = await api.client.request(method, path, headers=api.alice, json=body)
+        assert response.status_code == 403 and response.json()["error_code"] == "ACCESS_DENIED"
+    assert (await api.client.delete(f"/v1/files/{file_id}", headers=api.admin)).status_code == 204
+    assert (await api.client.get(f"/v1/files/{file_id}", headers=api.admin)).status_code == 404
+
+
+async def test_upload_download_and_listing(api: Api) -> None:
+    first = await upload(api, api.alice, "../../etc/passwd.md", PUBLIC, tags="a,b")
+    assert first["filename"] == "passwd.md" and first["deduplicated"] is False
+    again = await upload(api, api.alice, "copy.md", PUBLIC, skip_duplicates="true")
+    assert again["deduplicated"] is True and again["file_id"] == first["file_id"]
+    content = await api.client.get(f"/v1/files/{first['file_id']}/content", headers=api.alice)
+    assert content.content == PUBLIC and 'filename="passwd.md"' in content.headers["content-disposition"]
+    listed = (await api.client.get("/v1/files", params={"tags": "a", "file_type": "md", "limit": 1}, headers=api.alice)).json()
+    assert listed["total_count"] == 1 and listed["files"][0]["status"] == "completed"
+    bad = await api.client.get("/v1/files", params={"limit": 500}, headers=api.alice)
+    assert bad.status_code == 422 and bad.json()["error_code"] == "INVALID_REQUEST"
+    assert bad.json()["details"]["errors"][0]["field"] == "query.limit"
+
+
+async def test_unsupported_and_oversized_uploads_are_refused(api: Api, services) -> None:  # type: ignore[no-untyped-def]
+    response = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("x.bin", bytes(range(256)) * 4)})
+    assert response.status_code == 415 and response.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
+    services.settings.max_upload_bytes = 1000
+    response = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("big.txt", b"word " * 400)})
+    assert response.status_code == 413 and response.json()["error_code"] == "FILE_TOO_LARGE"
+    assert (await api.client.get("/v1/files", headers=api.alice)).json()["total_count"] == 0
+
+
+async def test_retrieve_validates_the_query(api: Api) -> None:
+    for q in ("", "   ", "x" * 2001):
+        response = await api.client.get("/v1/retrieve", params={"q": q}, headers=api.alice)
+        assert response.status_code == 400 and response.json()["error_code"] == "INVALID_QUERY"
+
+
+async def test_rate_limit_headers_count_down_then_429(api: Api) -> None:
+    remaining = []
+    for _ in range(5):
+        response = await api.client.get("/v1/retrieve", params={"q": "kettle"}, headers=api.alice)
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == "5"
+        remaining.append(int(response.headers["X-RateLimit-Remaining"]))
+    assert remaining == [4, 3, 2, 1, 0]
+    refused = await api.client.get("/v1/retrieve", params={"q": "kettle"}, headers=api.alice)
+    assert refused.status_code == 429
+    body = refused.json()
+    assert body["error_code"] == "RATE_LIMIT_EXCEEDED" and 0 < body["details"]["retry_after"] <= 60
+    assert refused.headers["Retry-After"] and refused.headers["X-RateLimit-Remaining"] == "0"
+    # Another key and the admin's larger allowance are not affected.
+    assert (await api.client.get("/v1/retrieve", params={"q": "kettle"}, headers=api.bob)).status_code == 200
+    admin = await api.client.get("/v1/retrieve", params={"q": "kettle"}, headers=api.admin)
+    assert admin.headers["X-RateLimit-Limit"] == "25"
+
+
+async def test_chat_over_sse_and_as_json(api: Api) -> None:
+    await upload(api, api.alice, "kettle.md", PUBLIC)
+    session = (await api.client.post("/v1/chat/sessions", headers=api.alice)).json()["session_id"]
+    url = f"/v1/chat/sessions/{session}/messages"
+    streamed = await api.client.post(url, headers={**api.alice, "Accept": "text/event-stream"}, json={"content": "How often to descale?"})
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert streamed.headers["x-accel-buffering"] == "no"
+    events = [json.loads(line[5:]) for line in streamed.text.splitlines() if line.startswith("data:")]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "session" and kinds[-1] == "done" and "citation" in kinds, events
+    assert events[-1]["citations"][0]["title"] == "Kettle"
+    plain = await api.client.post(url, headers=api.alice, json={"content": "How often to descale?"})
+    assert plain.json()["content"].endswith("[1]") and plain.json()["citations"][0]["n"] == 1
+    history = (await api.client.get(f"/v1/chat/sessions/{session}", headers=api.alice)).json()
+    assert [m["role"] for m in history["messages"] if m["content"]][:2] == ["user", "assistant"]
+    assert (await api.client.get(f"/v1/chat/sessions/{session}", headers=api.bob)).status_code == 404
+    empty = await api.client.post(url, headers=api.alice, json={"content": ""})
+    assert empty.status_code == 422
+
+
+async def test_unexpected_errors_use_the_envelope_without_a_trace(api: Api, services, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(services.ingestion, "list_documents", boom)
+    response = await api.client.get("/v1/files", headers=api.alice)
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error_code"] == "INTERNAL_ERROR" and "secret internals" not in response.text
+    assert body["request_id"] == response.headers["x-request-id"]
