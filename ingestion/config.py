@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     attribute_uncited: bool = True
     relevance_threshold: float = 0.3
     """Hits scoring below this are not shown to the model; with none left the agent declines."""
+    sse_heartbeat_s: float = 15.0
     local_model_port: int | None = None
     local_model_threads: int = 2
 

@@ -23,7 +23,6 @@ from ..deps import ChatPrincipal, ListingPrincipal, ServicesDep
 from ..errors import request_id
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"])
-HEARTBEAT_S = 15.0
 
 
 class NewSession(BaseModel):
@@ -98,6 +97,6 @@ async def send_message(
 
     return EventSourceResponse(
         _events(),
-        ping=int(HEARTBEAT_S),
+        ping=services.settings.sse_heartbeat_s,  # type: ignore[arg-type]  # sse-starlette sleeps for it; a float is fine
         headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache", **getattr(request.state, "rate_headers", {})},
     )

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from ingestion import detect
 from ingestion.access import Principal, assign, can_read
 from ingestion.catalog.documents import Document
-from ingestion.errors import DocumentNotFound, FileTooLarge, InvalidRequest
+from ingestion.errors import DocumentNotFound, FileTooLarge, InvalidRequest, LecternError
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
 from ..services import Services
@@ -129,6 +129,56 @@ def upload(
     )  # fmt: skip
     doc = result.document
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
+
+
+class BatchItem(BaseModel):
+    filename: str
+    ok: bool
+    result: UploadResult | None = None
+    error_code: str | None = None
+    message: str | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItem]
+    summary: dict[str, int]
+
+
+MAX_BATCH = 100
+
+
+@router.post("/upload/batch", response_model=BatchResult)
+def upload_batch(
+    request: Request,
+    services: ServicesDep,
+    principal: WritePrincipal,
+    files: Annotated[list[UploadFile], File()],
+    skip_duplicates: Annotated[bool, Form()] = False,
+    tags: Annotated[str | None, Form(description="comma-separated, applied to every file")] = None,
+    collection: Annotated[str, Form()] = "default",
+) -> BatchResult:
+    """1-100 files; each gets its own result, and one failing does not fail its neighbours."""
+    if not 1 <= len(files) <= MAX_BATCH:
+        raise InvalidRequest(f"send between 1 and {MAX_BATCH} files", field="files")
+    items: list[BatchItem] = []
+    for upload_file in files:
+        name = upload_file.filename or ""
+        try:
+            if not name:
+                raise InvalidRequest("a file part has no filename", field="files")
+            result = services.ingestion.add_file(
+                upload_file.file, name, owner=principal.user_id, collection=collection, tags=_tags(tags),
+                skip_duplicates=skip_duplicates,
+            )  # fmt: skip
+            doc = result.document
+            uploaded = UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status,
+                                    deduplicated=result.deduplicated)  # fmt: skip
+            items.append(BatchItem(filename=name, ok=True, result=uploaded))
+        except LecternError as exc:
+            items.append(BatchItem(filename=name, ok=False, error_code=exc.code, message=exc.message))
+    succeeded = sum(i.ok for i in items)
+    summary = {"total": len(items), "succeeded": succeeded, "failed": len(items) - succeeded}
+    return BatchResult(results=items, summary=summary)
 
 
 @router.get("", response_model=FileList)

@@ -1,0 +1,313 @@
+"""The Python SDK: Lectern over HTTP, mirroring the in-process API. Needs only httpx and pydantic.
+
+    async with Client(base_url="http://127.0.0.1:8000", api_key="lk_...") as client:
+        uploaded = await client.files.upload("manual.pdf", tags=["manual"])
+        await client.files.wait_until_processed(uploaded.file_id)
+        hits = await client.search("warranty", top_k=5)
+        async with client.chat_session() as session:
+            answer = await session.send("How long is the warranty?")
+            async for event in session.stream("And the batteries?"):
+                ...
+
+``RemoteChatSession.send``/``stream`` behave as ``agent.ChatSession``'s do, with the
+same event classes, so code written for one runs with the other. ``SyncClient``
+wraps the same calls for scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar, overload
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from agent.events import ChatAnswer, ChatEvent, DoneEvent, ErrorEvent
+
+_EVENT = TypeAdapter(ChatEvent)
+T = TypeVar("T")
+
+
+class LecternAPIError(Exception):
+    """An error envelope from the server."""
+
+    def __init__(self, status: int, error_code: str, message: str, details: dict[str, Any], request_id: str | None):
+        super().__init__(f"{status} {error_code}: {message}")
+        self.status, self.error_code, self.message = status, error_code, message
+        self.details, self.request_id = details, request_id
+
+
+class UploadResult(BaseModel):
+    file_id: str
+    filename: str
+    status: str
+    deduplicated: bool
+
+
+class BatchItem(BaseModel):
+    filename: str
+    ok: bool
+    result: UploadResult | None = None
+    error_code: str | None = None
+    message: str | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItem]
+
+    @property
+    def has_failures(self) -> bool:
+        return any(not r.ok for r in self.results)
+
+    def failed(self) -> list[BatchItem]:
+        return [r for r in self.results if not r.ok]
+
+    def summary(self) -> dict[str, int]:
+        return {"total": len(self.results), "succeeded": sum(r.ok for r in self.results), "failed": len(self.failed())}
+
+
+async def _raise_for_envelope(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    await response.aread()
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    raise LecternAPIError(
+        response.status_code,
+        body.get("error_code", "HTTP_ERROR"),
+        body.get("message", response.text[:200]),
+        body.get("details", {}),
+        body.get("request_id"),
+    )
+
+
+class _Resource:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._client._http.request(method, path, **kwargs)
+        await _raise_for_envelope(response)
+        return response.json() if response.content else None
+
+
+class Files(_Resource):
+    async def upload(
+        self,
+        path: str | Path,
+        *,
+        tags: Sequence[str] = (),
+        skip_duplicates: bool = False,
+        collection: str | None = None,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> UploadResult:
+        path = Path(path)
+        form: dict[str, str] = {"skip_duplicates": str(skip_duplicates).lower()}
+        if tags:
+            form["tags"] = ",".join(tags)
+        for name, value in (("collection", collection), ("reference", reference), ("key", key)):
+            if value is not None:
+                form[name] = value
+        with path.open("rb") as f:
+            body = await self._json("POST", "/v1/files/upload", files={"file": (path.name, f)}, data=form)
+        return UploadResult(**body)
+
+    async def upload_batch(self, paths: Sequence[str | Path], *, tags: Sequence[str] = (), skip_duplicates: bool = False) -> BatchResult:
+        with contextlib.ExitStack() as stack:
+            files = [("files", (Path(p).name, stack.enter_context(Path(p).open("rb")))) for p in paths]
+            form = {"skip_duplicates": str(skip_duplicates).lower(), **({"tags": ",".join(tags)} if tags else {})}
+            body = await self._json("POST", "/v1/files/upload/batch", files=files, data=form)
+        return BatchResult(**body)
+
+    async def get_processing_status(self, file_id: str) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/files/{file_id}/status")  # type: ignore[no-any-return]
+
+    async def wait_until_processed(self, file_id: str, *, timeout: float = 300.0, poll: float = 0.5) -> dict[str, Any]:
+        """Poll until the document is completed or failed; returns the final status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = await self.get_processing_status(file_id)
+            if status["status"] in ("completed", "failed"):
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{file_id} still {status['status']} after {timeout:.0f} s")
+            await asyncio.sleep(poll)
+
+    async def get(self, file_id: str) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/files/{file_id}")  # type: ignore[no-any-return]
+
+    async def get_text(self, file_id: str) -> str:
+        return (await self._json("GET", f"/v1/files/{file_id}/text"))["text"]  # type: ignore[no-any-return]
+
+    async def get_chunks(self, file_id: str) -> list[dict[str, Any]]:
+        return await self._json("GET", f"/v1/files/{file_id}/chunks")  # type: ignore[no-any-return]
+
+    async def get_pages(self, file_id: str) -> list[dict[str, Any]]:
+        return await self._json("GET", f"/v1/files/{file_id}/pages")  # type: ignore[no-any-return]
+
+    async def download(self, file_id: str) -> bytes:
+        response = await self._client._http.get(f"/v1/files/{file_id}/content")
+        await _raise_for_envelope(response)
+        return response.content
+
+    async def delete(self, file_id: str) -> None:
+        await self._json("DELETE", f"/v1/files/{file_id}")
+
+    async def assign(self, file_id: str, user_id: str) -> None:
+        await self._json("POST", f"/v1/files/{file_id}/assignments", json={"user_id": user_id})
+
+    # Last in the class: the name ``list`` would shadow the builtin in annotations after it.
+    async def list(self, **filters: Any) -> dict[str, Any]:
+        params = {k: ",".join(v) if isinstance(v, list | tuple) else v for k, v in filters.items() if v is not None}
+        return await self._json("GET", "/v1/files", params=params)  # type: ignore[no-any-return]
+
+
+class RemoteChatSession:
+    """A chat session on the server, with ``agent.ChatSession``'s ``send``/``stream`` interface."""
+
+    def __init__(self, client: Client, session_id: str) -> None:
+        self._client = client
+        self.id = session_id
+
+    @overload
+    def send(self, text: str, *, stream: Literal[True], **options: Any) -> AsyncIterator[ChatEvent]: ...
+
+    @overload
+    def send(self, text: str, *, stream: Literal[False] = ..., **options: Any) -> Awaitable[ChatAnswer]: ...
+
+    def send(self, text: str, *, stream: bool = False, **options: Any) -> AsyncIterator[ChatEvent] | Awaitable[ChatAnswer]:
+        events = self._events(text, options)
+        return events if stream else self._collect(events)
+
+    def stream(self, text: str, **options: Any) -> AsyncIterator[ChatEvent]:
+        return self._events(text, options)
+
+    async def history(self) -> dict[str, Any]:
+        return await Files(self._client)._json("GET", f"/v1/chat/sessions/{self.id}")  # type: ignore[no-any-return]
+
+    async def _events(self, text: str, options: dict[str, Any]) -> AsyncIterator[ChatEvent]:
+        body = {"content": text, **{k: v for k, v in options.items() if v is not None}}
+        async with self._client._http.stream(
+            "POST", f"/v1/chat/sessions/{self.id}/messages", json=body, headers={"Accept": "text/event-stream"}
+        ) as response:
+            await _raise_for_envelope(response)
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    yield _EVENT.validate_python(json.loads(line[5:]))
+
+    async def _collect(self, events: AsyncIterator[ChatEvent]) -> ChatAnswer:
+        async for event in events:
+            if isinstance(event, ErrorEvent):
+                raise LecternAPIError(502, event.error_code, event.message, {}, event.request_id)
+            if isinstance(event, DoneEvent):
+                return ChatAnswer(session_id=self.id, message_id=event.message_id, content=event.answer,
+                                  citations=event.citations, usage=event.usage, finish_reason=event.finish_reason)  # fmt: skip
+        raise LecternAPIError(502, "INCOMPLETE_ANSWER", "the stream ended without an answer", {}, None)
+
+    async def __aenter__(self) -> RemoteChatSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _SessionContext:
+    def __init__(self, client: Client, session_id: str | None, model: str | None) -> None:
+        self._client, self._session_id, self._model = client, session_id, model
+
+    async def __aenter__(self) -> RemoteChatSession:
+        session_id = self._session_id
+        if session_id is None:
+            body = await Files(self._client)._json("POST", "/v1/chat/sessions", json={"model": self._model})
+            session_id = body["session_id"]
+        return RemoteChatSession(self._client, session_id)
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class Client:
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 120.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout, transport=transport
+        )
+        self.files = Files(self)
+
+    async def search(self, query: str, *, top_k: int = 10, search_type: str = "hybrid", tags: Sequence[str] = (),
+                     document_ids: Sequence[str] = (), collection: str | None = None,
+                     similarity_threshold: float | None = None) -> dict[str, Any]:  # fmt: skip
+        params: dict[str, Any] = {"q": query, "topK": top_k, "search_type": search_type}
+        if tags:
+            params["tags"] = ",".join(tags)
+        if document_ids:
+            params["document_ids"] = ",".join(document_ids)
+        if collection:
+            params["collection"] = collection
+        if similarity_threshold is not None:
+            params["similarity_threshold"] = similarity_threshold
+        return await Files(self)._json("GET", "/v1/retrieve", params=params)  # type: ignore[no-any-return]
+
+    def chat_session(self, session_id: str | None = None, *, model: str | None = None) -> _SessionContext:
+        return _SessionContext(self, session_id, model)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class SyncClient:
+    """The same calls for scripts: ``SyncClient(...).files.upload(...)``, ``.search(...)``, ``.ask(...)``."""
+
+    def __init__(self, base_url: str, api_key: str, **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._client = Client(base_url, api_key, **options)
+        self.files = _SyncProxy(self, self._client.files)
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self._loop.run_until_complete(coroutine)
+
+    def search(self, query: str, **options: Any) -> dict[str, Any]:
+        return self._run(self._client.search(query, **options))
+
+    def ask(self, question: str, **options: Any) -> ChatAnswer:
+        async def _ask() -> ChatAnswer:
+            async with self._client.chat_session() as session:
+                return await session.send(question, **options)
+
+        return self._run(_ask())
+
+    def close(self) -> None:
+        self._run(self._client.aclose())
+        self._loop.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _SyncProxy:
+    def __init__(self, owner: SyncClient, target: Any) -> None:
+        self._owner, self._target = owner, target
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._target, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._owner._run(method(*args, **kwargs))
+
+        return call

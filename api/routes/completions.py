@@ -1,0 +1,129 @@
+"""``POST /v1/chat/completions``: the OpenAI chat API in front of Lectern's agent.
+
+Existing OpenAI clients and UIs can talk to Lectern unchanged. The last user message
+is the question and earlier messages are the history; every call answers from the
+caller's documents with the server's model. ``model`` selects the scope, not the
+LLM: ``lectern`` (or any other name) searches everything the key may see, and
+``lectern:<collection>`` only that collection. Citations come in an extra top-level
+field ``citations`` (on the last chunk when streaming).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from agent.events import Citation, DoneEvent, ErrorEvent, TokenEvent
+from agent.store import StoredMessage, new_id
+from ingestion.catalog.db import utcnow
+
+from ..deps import ChatPrincipal, ServicesDep
+from ..errors import ApiError, request_id
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+
+class OpenAIMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return " ".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
+        return self.content or ""
+
+
+class CompletionRequest(BaseModel):
+    model: str = "lectern"
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    stream: bool = False
+
+
+class CompletionMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class CompletionChoice(BaseModel):
+    index: int = 0
+    message: CompletionMessage
+    finish_reason: str
+
+
+class CompletionResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: dict[str, int]
+    citations: list[Citation]
+
+
+@router.post("/chat/completions", response_model=CompletionResponse)
+async def completions(body: CompletionRequest, request: Request, services: ServicesDep, principal: ChatPrincipal) -> Any:
+    question = next((m.text for m in reversed(body.messages) if m.role == "user"), "").strip()
+    if not question:
+        raise ApiError(400, "INVALID_REQUEST", "the messages hold no user question", field="messages")
+    collection = body.model.split(":", 1)[1] if body.model.startswith("lectern:") else None
+    session = services.sessions.create(principal=principal, title="openai-compatible")
+    earlier = [m for m in body.messages[:-1] if m.role in ("user", "assistant") and m.text]
+    if earlier:
+        services.sessions.store.add(*[
+            StoredMessage(id=new_id("msg"), session_id=session.id, seq=0, role=m.role, content=m.text,  # type: ignore[arg-type]
+                          status="complete", created_at=utcnow())  # fmt: skip
+            for m in earlier
+        ])
+    events = session.send(question, stream=True, collection=collection, request_id=request_id(request))
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+
+    if not body.stream:
+        answer, done = [], None
+        async for event in events:
+            if isinstance(event, ErrorEvent):
+                raise ApiError(502, event.error_code, event.message)
+            if isinstance(event, TokenEvent):
+                answer.append(event.text)
+            if isinstance(event, DoneEvent):
+                done = event
+        assert done is not None
+        return CompletionResponse(
+            id=completion_id, created=created, model=body.model,
+            choices=[CompletionChoice(message=CompletionMessage(content=done.answer), finish_reason="stop")],
+            usage=done.usage.model_dump(), citations=done.citations,
+        )  # fmt: skip
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> ServerSentEvent:
+        data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": body.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}  # fmt: skip
+        return ServerSentEvent(data=_dumps(data))
+
+    async def _chunks() -> AsyncIterator[ServerSentEvent]:
+        try:
+            yield chunk({"role": "assistant", "content": ""})
+            async for event in events:
+                if isinstance(event, TokenEvent):
+                    yield chunk({"content": event.text})
+                elif isinstance(event, DoneEvent):
+                    citations = [c.model_dump() for c in event.citations]
+                    yield chunk({}, "stop", usage=event.usage.model_dump(), citations=citations)
+                elif isinstance(event, ErrorEvent):
+                    yield ServerSentEvent(data=_dumps({"error": {"message": event.message, "code": event.error_code}}))
+            yield ServerSentEvent(data="[DONE]")
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return EventSourceResponse(_chunks(), headers={"X-Accel-Buffering": "no"}, ping=services.settings.sse_heartbeat_s)  # type: ignore[arg-type]
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data, separators=(",", ":"))
