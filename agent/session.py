@@ -29,6 +29,8 @@ from .local_model import LOCAL_CONTEXT, LOCAL_MODEL, LocalModelServer, LocalMode
 from .store import SessionRecord, SessionStore, StoredMessage
 from .turn import ToolMode, Turn, TurnSetup
 
+TEST_MODEL = "test"
+"""An instant deterministic model (quotes source [1]) for benchmarks and trying the API; never for answers."""
 LOCAL_PRINCIPAL = Principal("admin", "admin")
 """In-process use acts as the local owner, the same one ``lectern ingest`` stores documents for."""
 
@@ -83,6 +85,11 @@ class SessionManager:
             "timeout_s": s.llm_timeout_s,
             "max_retries": s.llm_max_retries,
         }
+        if name == TEST_MODEL:
+            from .scripted import ScriptedModel, quote_first_source, register
+
+            config = llm.ModelConfig(model=register("test", ScriptedModel(quote_first_source)), **common)
+            return ResolvedModel(config, "retrieve_first", s.chat_top_k or 5)
         if name == LOCAL_MODEL:
             api_base = s.llm_api_base
             if api_base is None:

@@ -14,7 +14,7 @@ from ingestion.config import Settings
 
 from . import errors
 from .ratelimit import RateLimiter
-from .routes import chat, completions, files, health, retrieve
+from .routes import chat, collections, completions, files, health, retrieve
 from .services import Services
 
 
@@ -52,7 +52,7 @@ def create_app(
     errors.install(app)
 
     app.add_middleware(_RequestHeaders)
-    for module in (health, files, retrieve, chat, completions):
+    for module in (health, files, collections, retrieve, chat, completions):
         app.include_router(module.router)
     return app
 

@@ -1,7 +1,8 @@
 """Rate limits per key and route class, with ``X-RateLimit-*`` headers on every response.
 
-A fixed one-minute window per (key, class), in process. Admin keys get a larger
-allowance. (Redis for several server processes is not built yet.)
+A fixed one-minute window per (key, class), in process; limits come from Settings
+(``LECTERN_RATE_LIMIT_*``). Admin keys get five times the allowance. (A Redis
+backend for several server processes is not built yet.)
 """
 
 from __future__ import annotations

@@ -39,7 +39,15 @@ class Services:
             retriever=retriever,
             sessions=SessionManager(ingestion=ingestion, retriever=retriever),
             keys=KeyStore(ingestion.db),
-            limiter=limiter or RateLimiter(),
+            limiter=limiter
+            or RateLimiter(
+                {
+                    "listing": settings.rate_limit_listing,
+                    "retrieval": settings.rate_limit_retrieval,
+                    "chat": settings.rate_limit_chat,
+                    "write": settings.rate_limit_write,
+                }
+            ),
         )
 
     def start_indexing(self, idle_s: float = 0.2) -> None:

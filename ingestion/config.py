@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     relevance_threshold: float = 0.3
     """Hits scoring below this are not shown to the model; with none left the agent declines."""
     sse_heartbeat_s: float = 15.0
+    # Requests per minute per user key (admins get 5x), by route class.
+    rate_limit_listing: int = 120
+    rate_limit_retrieval: int = 60
+    rate_limit_chat: int = 20
+    rate_limit_write: int = 60
     local_model_port: int | None = None
     local_model_threads: int = 2
 

@@ -10,3 +10,10 @@ CREATE TABLE api_keys (
     revoked_at TEXT
 );
 CREATE UNIQUE INDEX api_keys_by_hash ON api_keys (key_hash);
+-- Named collections a user created explicitly (documents name theirs implicitly).
+CREATE TABLE collections (
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (owner, name)
+);

@@ -1,0 +1,144 @@
+"""Chat and retrieval throughput against a real ``lectern serve`` on 127.0.0.1, with the instant test model.
+
+    python -m evals.benchmarks.http_chat [--sessions 50] [--turns 10] [--retrieval-clients 8]
+
+Starts ``lectern serve --demo`` in a fresh home with ``LECTERN_MODEL=test`` (answers
+at once by quoting source [1]), so the figures are Lectern's: HTTP, auth, rate
+limiting, retrieval, the agent loop, persistence and SSE. Then N concurrent
+sessions each send T messages over SSE, and K clients hammer ``/v1/retrieve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from ..metrics import percentile
+
+REPO = Path(__file__).resolve().parents[2]
+QUESTIONS = [
+    "How long is the warranty?", "How do I descale the machine?", "What are the support hours?",
+    "When is the European launch?", "How do I return the machine?", "What does error E3 mean?",
+    "How much milk goes in the jug?", "What is the launch price?", "Which parts ship within 2 days?",
+    "How do I claim under warranty?",
+]  # fmt: skip
+
+
+def _start(home: Path) -> tuple[subprocess.Popen[str], str, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LECTERN_HOME": str(home), "LECTERN_MODEL": "test", "PYTHONPATH": str(REPO),
+           "LECTERN_RATE_LIMIT_CHAT": "100000", "LECTERN_RATE_LIMIT_RETRIEVAL": "100000",
+           "LECTERN_RATE_LIMIT_LISTING": "100000", "LECTERN_RATE_LIMIT_WRITE": "100000"}  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port)],
+                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    assert process.stdout is not None
+    key = None
+    while key is None:
+        line = process.stdout.readline()
+        if not line:
+            raise SystemExit("lectern serve exited")
+        found = re.search(r"Admin API key \(shown once\): (\S+)", line)
+        key = found.group(1) if found else None
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return process, base, key
+
+
+async def _session(http: httpx.AsyncClient, turns: int, offset: int, stats: dict[str, list[float]]) -> None:
+    session = (await http.post("/v1/chat/sessions")).json()["session_id"]
+    for t in range(turns):
+        started = time.perf_counter()
+        first_event = first_token = None
+        events = 0
+        try:
+            async with http.stream("POST", f"/v1/chat/sessions/{session}/messages", headers={"Accept": "text/event-stream"},
+                                   json={"content": QUESTIONS[(offset + t) % len(QUESTIONS)]}) as response:  # fmt: skip
+                if response.status_code != 200:
+                    stats["errors"].append(1)
+                    continue
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    now = time.perf_counter() - started
+                    events += 1
+                    first_event = now if first_event is None else first_event
+                    if first_token is None and '"type":"token"' in line.replace(" ", ""):
+                        first_token = now
+                    if '"type":"error"' in line.replace(" ", ""):
+                        stats["errors"].append(1)
+        except httpx.HTTPError:
+            stats["errors"].append(1)
+            continue
+        stats["first_event"].append((first_event or 0) * 1000)
+        stats["first_token"].append((first_token or 0) * 1000)
+        stats["turn"].append((time.perf_counter() - started) * 1000)
+        stats["events"].append(events)
+
+
+async def _retrieval(http: httpx.AsyncClient, requests: int, latencies: list[float], errors: list[int]) -> None:
+    for i in range(requests):
+        started = time.perf_counter()
+        response = await http.get("/v1/retrieve", params={"q": QUESTIONS[i % len(QUESTIONS)], "topK": 5})
+        latencies.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            errors.append(1)
+
+
+async def _run(base: str, key: str, args: argparse.Namespace) -> None:
+    limits = httpx.Limits(max_connections=args.sessions + 10, max_keepalive_connections=args.sessions + 10)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=300, limits=limits) as http:
+        stats: dict[str, list[float]] = {"first_event": [], "first_token": [], "turn": [], "events": [], "errors": []}
+        started = time.perf_counter()
+        await asyncio.gather(*(_session(http, args.turns, i, stats) for i in range(args.sessions)))
+        wall = time.perf_counter() - started
+        turns = len(stats["turn"])
+        print(f"chat: {args.sessions} concurrent sessions, {turns} turns in {wall:.1f} s, errors {len(stats['errors'])}")
+        for name in ("first_event", "first_token", "turn"):
+            print(f"  {name:12} p50 {percentile(stats[name], 0.5):8.1f} ms   p95 {percentile(stats[name], 0.95):8.1f} ms")
+        print(f"  {sum(stats['events']) / wall:.0f} SSE events/s, {turns / wall:.1f} turns/s")
+
+        latencies: list[float] = []
+        errors: list[int] = []
+        started = time.perf_counter()
+        await asyncio.gather(*(_retrieval(http, args.retrievals, latencies, errors) for _ in range(args.retrieval_clients)))
+        wall = time.perf_counter() - started
+        print(f"retrieval: {args.retrieval_clients} clients, {len(latencies)} requests in {wall:.1f} s = "
+              f"{len(latencies) / wall:.1f} req/s, p50 {percentile(latencies, 0.5):.1f} ms, "
+              f"p95 {percentile(latencies, 0.95):.1f} ms, errors {len(errors)}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--retrieval-clients", type=int, default=8)
+    parser.add_argument("--retrievals", type=int, default=50, help="requests per retrieval client")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        process, base, key = _start(Path(tmp) / "home")
+        try:
+            asyncio.run(_run(base, key, args))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
