@@ -11,6 +11,7 @@ The HTTP routes and the SDK's session speak the same ``send``/``stream`` interfa
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -70,14 +71,16 @@ class SessionManager:
         self._local: LocalModelServer | None = None
         self._resolved: dict[str, ResolvedModel] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._resolve_lock = threading.Lock()
 
     # -- models --------------------------------------------------------------------------------
     def resolve_model(self, model: str | None = None) -> ResolvedModel:
         """The litellm call settings and tool mode for a model string (``local`` = the bundled model)."""
         name = model or self.settings.model
-        if name not in self._resolved:
-            self._resolved[name] = self._resolve(name)
-        return self._resolved[name]
+        with self._resolve_lock:  # one local server, however many first requests arrive at once
+            if name not in self._resolved:
+                self._resolved[name] = self._resolve(name)
+            return self._resolved[name]
 
     def _resolve(self, name: str) -> ResolvedModel:
         s = self.settings

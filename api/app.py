@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ingestion.config import Settings
 
 from . import errors
+from .body_limit import BodyLimit
 from .ratelimit import RateLimiter
 from .routes import chat, collections, completions, files, health, retrieve
 from .services import Services
@@ -36,6 +37,7 @@ def create_app(
         app.state.services = built
         if index:
             built.start_indexing()
+        built.warm_up()
         try:
             yield
         finally:
@@ -51,6 +53,15 @@ def create_app(
         app.state.services = services
     errors.install(app)
 
+    def _upload_limit(path: str) -> int | None:
+        current = app.state.services.settings if hasattr(app.state, "services") else settings or Settings()
+        if path == "/v1/files/upload/batch":
+            return int(current.max_upload_bytes * 10)
+        if path.startswith("/v1/files/upload") or path.startswith("/v1/collections"):
+            return int(current.max_upload_bytes)
+        return None
+
+    app.add_middleware(BodyLimit, limit_for=_upload_limit)
     app.add_middleware(_RequestHeaders)
     for module in (health, files, collections, retrieve, chat, completions):
         app.include_router(module.router)

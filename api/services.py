@@ -50,6 +50,17 @@ class Services:
             ),
         )
 
+    def warm_up(self) -> None:
+        """Import litellm and resolve the default model (starting the local one) before the first chat asks."""
+
+        def _warm() -> None:
+            try:
+                self.sessions.resolve_model()
+            except Exception as exc:  # the first chat reports it properly; here it is only a hint
+                log.warning("the chat model is not ready: %s", exc)
+
+        threading.Thread(target=_warm, name="lectern-warm-up", daemon=True).start()
+
     def start_indexing(self, idle_s: float = 0.2) -> None:
         """Uploads are queued; this thread drains the queue (more processes may share it)."""
 

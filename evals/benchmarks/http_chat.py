@@ -104,6 +104,9 @@ async def _retrieval(http: httpx.AsyncClient, requests: int, latencies: list[flo
 async def _run(base: str, key: str, args: argparse.Namespace) -> None:
     limits = httpx.Limits(max_connections=args.sessions + 10, max_keepalive_connections=args.sessions + 10)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=300, limits=limits) as http:
+        warm: dict[str, list[float]] = {"first_event": [], "first_token": [], "turn": [], "events": [], "errors": []}
+        await _session(http, 1, 0, warm)  # the server's first turn pays litellm's lazy imports
+        print(f"warm-up turn: {warm['turn'][0]:.0f} ms")
         stats: dict[str, list[float]] = {"first_event": [], "first_token": [], "turn": [], "events": [], "errors": []}
         started = time.perf_counter()
         await asyncio.gather(*(_session(http, args.turns, i, stats) for i in range(args.sessions)))

@@ -178,3 +178,22 @@ async def test_batch_upload_reports_each_file(api: Api) -> None:
     assert response.status_code == 200 and body["summary"] == {"total": 3, "succeeded": 2, "failed": 1}
     assert [r["ok"] for r in body["results"]] == [True, False, True]
     assert body["results"][1]["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+async def test_an_upload_without_length_is_cut_off_while_streaming(api: Api, services) -> None:  # type: ignore[no-untyped-def]
+    services.settings.max_upload_bytes = 1000
+    sent = 0
+
+    async def body():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n\r\n'
+        for _ in range(400):  # 400 x 64 KiB = 25 MiB if nobody stopped reading
+            sent += 1
+            yield b"x" * 65536
+
+    response = await api.client.post(
+        "/v1/files/upload", headers={**api.alice, "Content-Type": "multipart/form-data; boundary=b"}, content=body()
+    )
+    assert response.status_code == 413 and response.json()["error_code"] == "FILE_TOO_LARGE"
+    assert sent < 40, "the server stopped reading soon after the limit"
+    assert (await api.client.get("/v1/files", headers=api.alice)).json()["total_count"] == 0
