@@ -15,7 +15,7 @@ from ingestion.config import Settings
 from . import errors
 from .body_limit import BodyLimit
 from .ratelimit import RateLimiter
-from .routes import chat, collections, completions, files, health, retrieve
+from .routes import chat, collections, completions, files, health, retrieve, uploads
 from .services import Services
 
 
@@ -57,13 +57,15 @@ def create_app(
         current = app.state.services.settings if hasattr(app.state, "services") else settings or Settings()
         if path == "/v1/files/upload/batch":
             return int(current.max_upload_bytes * 10)
+        if path.startswith("/v1/files/uploads/"):
+            return int(current.max_upload_bytes)  # one part; the route caps the sum of the parts
         if path.startswith("/v1/files/upload") or path.startswith("/v1/collections"):
             return int(current.max_upload_bytes)
         return None
 
     app.add_middleware(BodyLimit, limit_for=_upload_limit)
     app.add_middleware(_RequestHeaders)
-    for module in (health, files, collections, retrieve, chat, completions):
+    for module in (health, uploads, files, collections, retrieve, chat, completions):
         app.include_router(module.router)
     return app
 

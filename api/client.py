@@ -170,6 +170,33 @@ class Files(_Resource):
         return await self._json("GET", "/v1/files", params=params)  # type: ignore[no-any-return]
 
 
+class Collections(_Resource):
+    async def create(self, name: str) -> dict[str, Any]:
+        return await self._json("POST", "/v1/collections", json={"name": name})  # type: ignore[no-any-return]
+
+    async def push_jsonl(self, collection: str, path: str | Path) -> list[dict[str, Any]]:
+        """Every line's document is created or modified, all or nothing."""
+        path = Path(path)
+        with path.open("rb") as f:
+            return await self._json("POST", f"/v1/collections/{collection}/documents", files={"file": (path.name, f)})  # type: ignore[no-any-return]
+
+    async def upsert(self, collection: str, documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await self._json("PUT", f"/v1/collections/{collection}/documents", json=list(documents))  # type: ignore[no-any-return]
+
+    async def documents(self, collection: str, *, page: int = 1, limit: int = 20) -> dict[str, Any]:
+        params = {"page": page, "limit": limit}
+        return await self._json("GET", f"/v1/collections/{collection}/documents", params=params)  # type: ignore[no-any-return]
+
+    async def get(self, collection: str, document_id: str) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/collections/{collection}/documents/{document_id}")  # type: ignore[no-any-return]
+
+    async def delete(self, collection: str, document_id: str) -> None:
+        await self._json("DELETE", f"/v1/collections/{collection}/documents/{document_id}")
+
+    async def list(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/collections")  # type: ignore[no-any-return]
+
+
 class RemoteChatSession:
     """A chat session on the server, with ``agent.ChatSession``'s ``send``/``stream`` interface."""
 
@@ -240,6 +267,7 @@ class Client:
             base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout, transport=transport
         )
         self.files = Files(self)
+        self.collections = Collections(self)
 
     async def search(self, query: str, *, top_k: int = 10, search_type: str = "hybrid", tags: Sequence[str] = (),
                      document_ids: Sequence[str] = (), collection: str | None = None,
@@ -275,6 +303,7 @@ class SyncClient:
         self._loop = asyncio.new_event_loop()
         self._client = Client(base_url, api_key, **options)
         self.files = _SyncProxy(self, self._client.files)
+        self.collections = _SyncProxy(self, self._client.collections)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self._loop.run_until_complete(coroutine)

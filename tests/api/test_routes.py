@@ -197,3 +197,51 @@ async def test_an_upload_without_length_is_cut_off_while_streaming(api: Api, ser
     assert response.status_code == 413 and response.json()["error_code"] == "FILE_TOO_LARGE"
     assert sent < 40, "the server stopped reading soon after the limit"
     assert (await api.client.get("/v1/files", headers=api.alice)).json()["total_count"] == 0
+
+
+async def test_resumable_upload_in_parts_with_a_checksum(api: Api) -> None:
+    import hashlib
+
+    data = PUBLIC * 50
+    started = await api.client.post("/v1/files/uploads", headers=api.alice, json={"filename": "big.md", "tags": ["parts"]})
+    upload_id = started.json()["upload_id"]
+    base = f"/v1/files/uploads/{upload_id}"
+    pieces = [data[:1000], data[1000:2000], data[2000:]]
+    for n, piece in enumerate(pieces, start=1):
+        stored = await api.client.put(f"{base}/parts/{n}", headers=api.alice, content=b"garbage" if n == 2 else piece)
+        assert stored.status_code == 200
+    wrong = await api.client.post(f"{base}/complete", headers=api.alice, json={"sha256": hashlib.sha256(data).hexdigest()})
+    assert wrong.status_code == 400 and wrong.json()["error_code"] == "CHECKSUM_MISMATCH"
+    await api.client.put(f"{base}/parts/2", headers=api.alice, content=pieces[1])  # resend the bad part
+    assert (await api.client.post(f"{base}/complete", headers=api.bob, json={"sha256": "0" * 64})).status_code == 404
+    done = await api.client.post(f"{base}/complete", headers=api.alice, json={"sha256": hashlib.sha256(data).hexdigest()})
+    assert done.status_code == 201, done.text
+    file_id = done.json()["file_id"]
+    assert (await api.client.get(f"/v1/files/{file_id}/content", headers=api.alice)).content == data
+    assert (await api.client.put("/v1/files/uploads/../../etc/parts/1", headers=api.alice, content=b"x")).status_code == 404
+
+
+async def test_the_sdk_speaks_the_same_routes(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The SDK over the in-process app (the e2e tests run it against a real server)."""
+    from api.client import Client, LecternAPIError
+
+    transport = api.client._transport
+    key = api.alice["Authorization"].split()[1]
+    (tmp_path / "kettle.md").write_bytes(PUBLIC)
+    (tmp_path / "faq.jsonl").write_text('{"docid": "q1", "text": "Descaling takes twenty minutes."}\n')
+    async with Client(base_url="http://lectern.test", api_key=key, transport=transport) as client:
+        batch = await client.files.upload_batch([tmp_path / "kettle.md", tmp_path / "faq.jsonl"])
+        assert batch.has_failures and batch.summary() == {"total": 2, "succeeded": 1, "failed": 1}
+        assert batch.failed()[0].filename == "faq.jsonl"
+        pushed = await client.collections.push_jsonl("faq", tmp_path / "faq.jsonl")
+        assert pushed[0]["status"] == "Created"
+        api.services.ingestion.run_until_idle()
+        assert (await client.collections.documents("faq"))["total_count"] == 1
+        assert (await client.files.list(file_type="md"))["total_count"] == 1
+        async with client.chat_session() as session:
+            answer = await session.send("How often do I descale the kettle?")
+            kinds = [e.type async for e in session.stream("And how long does it take?")]
+        assert answer.citations and kinds[0] == "session" and kinds[-1] == "done"
+        with pytest.raises(LecternAPIError) as denied:
+            await client.files.delete(batch.results[0].result.file_id)  # type: ignore[union-attr]
+        assert denied.value.status == 403 and denied.value.error_code == "ACCESS_DENIED"
