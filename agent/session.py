@@ -265,7 +265,9 @@ class ChatSession:
         if not question:
             raise InvalidRequest("the message is empty", field="content")
         manager = self.manager
-        resolved = await asyncio.to_thread(manager.resolve_model, model or self.record.model)
+        name = model or self.record.model or manager.settings.model
+        cached = manager._resolved.get(name)  # resolving may start a server: off the loop, but only once
+        resolved = cached if cached is not None else await asyncio.to_thread(manager.resolve_model, name)
         s = manager.settings
         tools = DocumentTools(
             manager.ingestion, manager.retriever, self.principal, scope,

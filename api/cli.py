@@ -158,6 +158,10 @@ def cmd_serve(args: argparse.Namespace, ingestion: Ingestion) -> int:
             f'"{base}/v1/chat/sessions/$(curl -s -X POST -H "Authorization: Bearer {secret}" '
             f'{base}/v1/chat/sessions | python3 -c "import json,sys; print(json.load(sys.stdin)[\'session_id\'])")/messages"'
         )
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack: for stuck servers
     settings = ingestion.settings
     ingestion.close()  # the app builds its own services from the same settings
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def _start(home: Path) -> tuple[subprocess.Popen[str], str, str]:
            "LECTERN_RATE_LIMIT_CHAT": "100000", "LECTERN_RATE_LIMIT_RETRIEVAL": "100000",
            "LECTERN_RATE_LIMIT_LISTING": "100000", "LECTERN_RATE_LIMIT_WRITE": "100000"}  # fmt: skip
     process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port)],
-                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=(home.parent / "server.log").open("w"), text=True)  # fmt: skip
     assert process.stdout is not None
     key = None
     while key is None:
@@ -51,6 +52,8 @@ def _start(home: Path) -> tuple[subprocess.Popen[str], str, str]:
             raise SystemExit("lectern serve exited")
         found = re.search(r"Admin API key \(shown once\): (\S+)", line)
         key = found.group(1) if found else None
+    # Keep draining stdout (uvicorn's access log): a full pipe would block the server.
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -103,7 +106,7 @@ async def _retrieval(http: httpx.AsyncClient, requests: int, latencies: list[flo
 
 async def _run(base: str, key: str, args: argparse.Namespace) -> None:
     limits = httpx.Limits(max_connections=args.sessions + 10, max_keepalive_connections=args.sessions + 10)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=300, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60, limits=limits) as http:
         warm: dict[str, list[float]] = {"first_event": [], "first_token": [], "turn": [], "events": [], "errors": []}
         await _session(http, 1, 0, warm)  # the server's first turn pays litellm's lazy imports
         print(f"warm-up turn: {warm['turn'][0]:.0f} ms")

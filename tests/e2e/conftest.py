@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         found = re.search(r"Admin API key \(shown once\): (\S+)", line)
         key = found.group(1) if found else None
     assert key, "no admin key printed"
+    # Keep draining stdout (uvicorn's access log): a full pipe would block the server.
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}"
     while time.monotonic() < deadline:
         try:
