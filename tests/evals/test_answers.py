@@ -49,8 +49,11 @@ def test_summary_counts_each_kind() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not local_model_available(), reason="the local model is not installed (make run installs it)")
 def test_answer_eval_runs_with_the_local_model(shared_data: Path) -> None:
+    """16 questions, greedy decoding: on this machine 5 of 9 answerable right, 2 of 3 citations hold a gold
+    answer. The floors sit two answers under that, so noise passes and a broken pipeline does not."""
+    if not local_model_available():
+        pytest.fail("the local model is not installed; `make test` installs it")
     settings = make_settings(REPO / ".cache" / "lectern-home")
     summary, records = asyncio.run(
         evaluate(shared_data / "qa" / "squad2_dev_half_shared.jsonl", settings, limit=16, model=None)
@@ -60,6 +63,8 @@ def test_answer_eval_runs_with_the_local_model(shared_data: Path) -> None:
     assert summary["answerable"] and summary["unanswerable"]
     assert summary["ttft_ms"] is not None and summary["ttft_ms"]["p50"] > 0
     assert summary["answer_accuracy"] is not None and summary["answer_accuracy"] >= ANSWER_ACCURACY_FLOOR
+    assert summary["citation_precision"] is not None and summary["citation_precision"] >= CITATION_PRECISION_FLOOR
 
 
-ANSWER_ACCURACY_FLOOR = 0.1
+ANSWER_ACCURACY_FLOOR = 0.3
+CITATION_PRECISION_FLOOR = 0.4
