@@ -29,6 +29,8 @@ from pydantic import BaseModel, TypeAdapter
 
 from agent.events import ChatAnswer, ChatEvent, DoneEvent, ErrorEvent
 
+from .schemas import BatchItem, UploadResult
+
 _EVENT = TypeAdapter(ChatEvent)
 T = TypeVar("T")
 
@@ -40,21 +42,6 @@ class LecternAPIError(Exception):
         super().__init__(f"{status} {error_code}: {message}")
         self.status, self.error_code, self.message = status, error_code, message
         self.details, self.request_id = details, request_id
-
-
-class UploadResult(BaseModel):
-    file_id: str
-    filename: str
-    status: str
-    deduplicated: bool
-
-
-class BatchItem(BaseModel):
-    filename: str
-    ok: bool
-    result: UploadResult | None = None
-    error_code: str | None = None
-    message: str | None = None
 
 
 class BatchResult(BaseModel):

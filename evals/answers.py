@@ -28,7 +28,7 @@ from ingestion.config import Settings
 from ingestion.service import Ingestion
 
 from .metrics import percentile
-from .retrieval import file_fingerprint
+from .retrieval import file_fingerprint, ingest_collection
 
 EVAL_COLLECTION = "qa"
 EVAL_PRINCIPAL = Principal("eval", "admin")
@@ -98,13 +98,7 @@ def open_index(dataset: Path, settings: Settings, log: Callable[[str], None] = p
     log(f"ingesting {len(paragraphs)} paragraphs into {home}")
     started = time.perf_counter()
     lines = [json.dumps(p) for p in paragraphs.values()]
-    step = service.settings.max_jsonl_lines
-    for start in range(0, len(lines), step):
-        service.add_collection_jsonl(
-            lines[start : start + step], collection=EVAL_COLLECTION, owner=EVAL_PRINCIPAL.user_id
-        )
-    service.run_until_idle()
-    marker.write_text(json.dumps({"documents": len(lines), "seconds": round(time.perf_counter() - started, 1)}))
+    ingest_collection(service, lines, EVAL_COLLECTION, EVAL_PRINCIPAL.user_id, marker, started)
     return service
 
 

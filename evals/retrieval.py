@@ -91,15 +91,18 @@ def open_index(dataset: BeirDataset, settings: Settings, log: Callable[[str], No
         json.dumps({"docid": i, "title": d["title"] or None, "text": d["text"] or d["title"] or "(empty)"})
         for i, d in dataset.corpus.items()
     ]
-    step = service.settings.max_jsonl_lines
-    for start in range(0, len(lines), step):
-        service.add_collection_jsonl(
-            lines[start : start + step], collection=EVAL_COLLECTION, owner=EVAL_PRINCIPAL.user_id
-        )
-    service.run_until_idle()
-    marker.write_text(json.dumps({"documents": len(lines), "seconds": round(time.perf_counter() - started, 1)}))
+    ingest_collection(service, lines, EVAL_COLLECTION, EVAL_PRINCIPAL.user_id, marker, started)
     log(f"ingested in {time.perf_counter() - started:.0f} s")
     return service
+
+
+def ingest_collection(service: Ingestion, lines: list[str], collection: str, owner: str, marker: Path, started: float) -> None:
+    """JSONL lines into a collection in request-sized steps, indexed, then the eval home marked complete."""
+    step = service.settings.max_jsonl_lines
+    for start in range(0, len(lines), step):
+        service.add_collection_jsonl(lines[start : start + step], collection=collection, owner=owner)
+    service.run_until_idle()
+    marker.write_text(json.dumps({"documents": len(lines), "seconds": round(time.perf_counter() - started, 1)}))
 
 
 def _beir_ids(service: Ingestion) -> dict[str, str]:

@@ -14,17 +14,11 @@ from ingestion.catalog.documents import Document
 from ingestion.errors import DocumentNotFound, FileTooLarge, InvalidRequest, LecternError
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
+from ..schemas import BatchItem, UploadResult
 from ..services import Services
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 _MEDIA_BY_SHORT = {short: media for media, short in detect.SHORT_NAMES.items()}
-
-
-class UploadResult(BaseModel):
-    file_id: str
-    filename: str
-    status: str
-    deduplicated: bool
 
 
 class FileInfo(BaseModel):
@@ -129,14 +123,6 @@ def upload(
     )  # fmt: skip
     doc = result.document
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
-
-
-class BatchItem(BaseModel):
-    filename: str
-    ok: bool
-    result: UploadResult | None = None
-    error_code: str | None = None
-    message: str | None = None
 
 
 class BatchResult(BaseModel):
