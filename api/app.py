@@ -14,7 +14,7 @@ from ingestion.config import Settings
 
 from . import errors
 from .body_limit import BodyLimit
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter
 from .routes import chat, collections, completions, files, health, retrieve, uploads
 from .services import Services
 
@@ -23,7 +23,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     services: Services | None = None,
-    limiter: RateLimiter | None = None,
+    limiter: Limiter | None = None,
     index: bool = True,
 ) -> FastAPI:
     """With ``services`` given (tests), the caller owns them; otherwise they live as long as the app."""

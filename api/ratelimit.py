@@ -1,8 +1,9 @@
 """Rate limits per key and route class, with ``X-RateLimit-*`` headers on every response.
 
-A fixed one-minute window per (key, class), in process; limits come from Settings
-(``LECTERN_RATE_LIMIT_*``). Admin keys get five times the allowance. (A Redis
-backend for several server processes is not built yet.)
+A fixed one-minute window per (key, class); limits come from Settings
+(``LECTERN_RATE_LIMIT_*``). Admin keys get five times the allowance. In process by
+default; with ``LECTERN_REDIS_URL`` the counters live in Redis, so several server
+processes share one budget per key.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 RouteClass = Literal["listing", "retrieval", "chat", "write"]
 WINDOW_S = 60.0
@@ -35,6 +36,10 @@ class Decision:
         }
 
 
+class Limiter(Protocol):
+    def hit(self, key_id: str, route_class: str, is_admin: bool) -> Decision: ...
+
+
 class RateLimiter:
     def __init__(self, limits: dict[str, int] | None = None, admin_factor: int = ADMIN_FACTOR) -> None:
         self.limits = limits or dict(USER_LIMITS)
@@ -54,3 +59,26 @@ class RateLimiter:
                 count += 1
             self._windows[(key_id, route_class)] = (start, count)
         return Decision(allowed, limit, max(0, limit - count), max(0.0, start + WINDOW_S - now))
+
+
+class RedisRateLimiter:
+    """The same fixed windows, counted in Redis (INCR + EXPIRE in one transaction)."""
+
+    def __init__(self, url: str, limits: dict[str, int] | None = None, admin_factor: int = ADMIN_FACTOR) -> None:
+        import redis
+
+        self.client: Any = redis.Redis.from_url(url, socket_timeout=2.0)
+        self.limits = limits or dict(USER_LIMITS)
+        self.admin_factor = admin_factor
+
+    def hit(self, key_id: str, route_class: str, is_admin: bool) -> Decision:
+        limit = self.limits[route_class] * (self.admin_factor if is_admin else 1)
+        now = time.time()
+        window = int(now // WINDOW_S)
+        name = f"lectern:ratelimit:{key_id}:{route_class}:{window}"
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, int(WINDOW_S) + 5)
+            count = int(pipe.execute()[0])
+        reset = (window + 1) * WINDOW_S - now
+        return Decision(count <= limit, limit, max(0, limit - count), reset)

@@ -13,7 +13,7 @@ from ingestion.service import Ingestion
 from tools.search import Retriever
 
 from .keys import KeyStore
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter, RateLimiter, RedisRateLimiter
 
 log = logging.getLogger("lectern.api")
 
@@ -25,13 +25,21 @@ class Services:
     retriever: Retriever
     sessions: SessionManager
     keys: KeyStore
-    limiter: RateLimiter
+    limiter: Limiter
     _stop: threading.Event = field(default_factory=threading.Event)
     _worker: threading.Thread | None = None
 
     @classmethod
-    def build(cls, settings: Settings, limiter: RateLimiter | None = None) -> Services:
+    def build(cls, settings: Settings, limiter: Limiter | None = None) -> Services:
         ingestion = Ingestion(settings)
+        limits = {
+            "listing": settings.rate_limit_listing,
+            "retrieval": settings.rate_limit_retrieval,
+            "chat": settings.rate_limit_chat,
+            "write": settings.rate_limit_write,
+        }
+        if limiter is None:
+            limiter = RedisRateLimiter(settings.redis_url, limits) if settings.redis_url else RateLimiter(limits)
         retriever = Retriever(ingestion)
         return cls(
             settings=settings,
@@ -39,15 +47,7 @@ class Services:
             retriever=retriever,
             sessions=SessionManager(ingestion=ingestion, retriever=retriever),
             keys=KeyStore(ingestion.db),
-            limiter=limiter
-            or RateLimiter(
-                {
-                    "listing": settings.rate_limit_listing,
-                    "retrieval": settings.rate_limit_retrieval,
-                    "chat": settings.rate_limit_chat,
-                    "write": settings.rate_limit_write,
-                }
-            ),
+            limiter=limiter,
         )
 
     def warm_up(self) -> None:

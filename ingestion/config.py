@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     relevance_threshold: float = 0.3
     """Hits scoring below this are not shown to the model; with none left the agent declines."""
     sse_heartbeat_s: float = 15.0
+    redis_url: str | None = None
+    """Share rate-limit counters between server processes (e.g. redis://127.0.0.1:6379/0)."""
     # Requests per minute per user key (admins get 5x), by route class.
     rate_limit_listing: int = 120
     rate_limit_retrieval: int = 60
