@@ -23,6 +23,9 @@ from sqlalchemy import text
 from ingestion.catalog.db import Database
 from ingestion.keyword.analyzer import Analyzer, default_analyzer
 
+_CACHE_POSTINGS = 20_000
+_CACHE_TERMS = 64
+
 
 @dataclass
 class _Postings:
@@ -87,6 +90,10 @@ class BM25Index:
         self._live_chunks = 0
         self._total_length = 0.0
         self._mean_idf: float | None = None
+        self._version = 0
+        """Bumped by every change; the scoring caches below belong to one version."""
+        self._norm: tuple[int, np.ndarray] | None = None
+        self._contributions: dict[str, tuple[int, np.ndarray]] = {}
         self.lock = threading.RLock()
 
     # -- building ---------------------------------------------------------------------------
@@ -114,6 +121,7 @@ class BM25Index:
             self._live_chunks += 1
             self._total_length += length
             self._mean_idf = None
+            self._version += 1
 
     def remove_document(self, document_id: str) -> None:
         with self.lock:
@@ -130,6 +138,7 @@ class BM25Index:
                     if postings.live == 0:
                         del self._postings[term]
             self._mean_idf = None
+            self._version += 1
 
     def _grow(self, needed: int) -> None:
         if needed <= len(self._lengths):
@@ -167,6 +176,27 @@ class BM25Index:
         """The score a chunk would reach with every query term saturated: the keyword scale's 1.0."""
         return sum(max(self.term_idf(t), 0.0) * (self.k1 + 1) for t in terms)
 
+    def _length_norm(self, n_slots: int) -> np.ndarray:
+        """``k1 * (1 - b + b * len / avgdl)`` for every slot, computed once per index version."""
+        if self._norm is None or self._norm[0] != self._version or len(self._norm[1]) != n_slots:
+            avgdl = self._total_length / self._live_chunks
+            self._norm = (self._version, self.k1 * (1 - self.b + self.b * self._lengths[:n_slots] / avgdl))
+        return self._norm[1]
+
+    def _contribution(self, term: str, ids: np.ndarray, tfs: np.ndarray, norm: np.ndarray) -> np.ndarray:
+        """A term's idf-free BM25 factor per posting; cached for long postings lists (the slow queries'
+        frequent words), so a repeated frequent term costs one scatter-add instead of five array passes."""
+        if len(ids) < _CACHE_POSTINGS:
+            return tfs * (self.k1 + 1) / (tfs + norm[ids])
+        cached = self._contributions.get(term)
+        if cached is not None and cached[0] == self._version:
+            return cached[1]
+        if len(self._contributions) >= _CACHE_TERMS:
+            self._contributions.clear()
+        value = tfs * (self.k1 + 1) / (tfs + norm[ids])
+        self._contributions[term] = (self._version, value)
+        return value
+
     def search(self, query: str, k: int, allowed_documents: set[str] | None = None) -> KeywordResult:
         """Top ``k`` chunks, every chunk's exact score (``score_of``) and the query's saturation score."""
         terms = self.analyzer.tokens(query)
@@ -175,21 +205,18 @@ class BM25Index:
                 return KeywordResult([], 0.0)
             n_slots = len(self._chunk_ids)
             scores = np.zeros(n_slots, dtype=np.float32)
-            avgdl = self._total_length / self._live_chunks
-            norm = self.k1 * (1 - self.b + self.b * self._lengths[:n_slots] / avgdl)
+            norm = self._length_norm(n_slots)
             touched: list[np.ndarray] = []
             for term in terms:  # repeated query terms count again, as in rank-bm25
                 postings = self._postings.get(term)
                 if postings is None:
                     continue
                 ids, tfs = postings.arrays()
-                idf = self.term_idf(term)
-                scores[ids] += idf * (tfs * (self.k1 + 1) / (tfs + norm[ids]))
+                scores[ids] += self.term_idf(term) * self._contribution(term, ids, tfs, norm)
                 touched.append(ids)
             if not touched:
                 return KeywordResult([], self.max_score(terms))
-            candidates = np.unique(np.concatenate(touched))
-            candidates = candidates[self._alive[candidates]]
+            candidates = self._candidates(touched, n_slots)
             if allowed_documents is not None:
                 codes = [self._doc_codes[d] for d in allowed_documents if d in self._doc_codes]
                 candidates = candidates[np.isin(self._doc_index[candidates], np.asarray(codes, dtype=np.int32))]
@@ -200,6 +227,17 @@ class BM25Index:
             top = top[np.argsort(-scores[top], kind="stable")]
             hits = [KeywordHit(self._chunk_ids[i], self._doc_of[i], float(scores[i])) for i in top]
             return KeywordResult(hits, self.max_score(terms), scores, self._internal)
+
+    def _candidates(self, touched: list[np.ndarray], n_slots: int) -> np.ndarray:
+        """Live chunks holding any query term. Few postings: sort them; many: mark a mask (no sort)."""
+        total = sum(len(ids) for ids in touched)
+        if total * 16 < n_slots:
+            candidates = np.unique(np.concatenate(touched))
+            return candidates[self._alive[candidates]]
+        mask = np.zeros(n_slots, dtype=bool)
+        for ids in touched:
+            mask[ids] = True
+        return np.flatnonzero(mask & self._alive[:n_slots])
 
 
 class CatalogKeywordIndex(BM25Index):
