@@ -16,6 +16,7 @@ from ingestion.errors import DocumentNotFound, InvalidJsonl
 from ingestion.service import validate_collection_name
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
+from ..services import Services
 from .files import visible_document
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
@@ -149,7 +150,7 @@ def delete_document(collection: str, document_id: str, services: ServicesDep, pr
     return Response(status_code=204)
 
 
-def _count(services: Any, owner: str, is_admin: bool, collection: str) -> int:
+def _count(services: Services, owner: str, is_admin: bool, collection: str) -> int:
     docs, total = services.ingestion.list_documents(
         visible_to=None if is_admin else owner, collection=collection, limit=1
     )

@@ -10,6 +10,7 @@ field ``citations`` (on the last chunk when streaming).
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -124,6 +125,4 @@ async def completions(body: CompletionRequest, request: Request, services: Servi
 
 
 def _dumps(data: dict[str, Any]) -> str:
-    import json
-
     return json.dumps(data, separators=(",", ":"))
