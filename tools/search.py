@@ -192,7 +192,7 @@ class Retriever:
             keyword_future = self._pool.submit(self._keyword_leg, query, scope, depth, search_type == "hybrid")
         query_vector = None
         if search_type in ("hybrid", "vector"):
-            query_vector = self.ingestion.embedder.embed([query])[0]
+            query_vector = self.ingestion.embedder.embed_query(query)
             legs.vector = {c: normalise_vector(s) for c, s in self._vector_leg(query_vector, scope, depth).items()}
         if keyword_future is not None:
             found, stored = keyword_future.result()
@@ -310,20 +310,23 @@ class Retriever:
         top_k: int,
         unique_documents: bool,
     ) -> list[SearchHit]:
-        # Fetch a little more than needed: vectors of a document deleted a moment ago may
-        # still answer from Chroma; the catalog is the source of truth and drops them.
-        wanted = ordered[: top_k * 2 + 10] if not unique_documents else ordered
-        rows = self._rows(wanted)
+        # Vectors of a document deleted a moment ago may still answer from Chroma; the
+        # catalog is the source of truth and drops them, so rows are read in batches of a
+        # little more than needed until top_k hits are found or the candidates run out.
         hits: list[SearchHit] = []
         seen_documents: set[str] = set()
-        for chunk_id in wanted:
-            row = rows.get(chunk_id)
-            if row is None or (unique_documents and row.document_id in seen_documents):
-                continue
-            seen_documents.add(row.document_id)
-            hits.append(self._hit(row, scores[chunk_id], query, vector.get(chunk_id), keyword.get(chunk_id)))
-            if len(hits) == top_k:
-                break
+        batch = len(ordered) if unique_documents else top_k + 2
+        for start in range(0, len(ordered), batch):
+            wanted = ordered[start : start + batch]
+            rows = self._rows(wanted)
+            for chunk_id in wanted:
+                row = rows.get(chunk_id)
+                if row is None or (unique_documents and row.document_id in seen_documents):
+                    continue
+                seen_documents.add(row.document_id)
+                hits.append(self._hit(row, scores[chunk_id], query, vector.get(chunk_id), keyword.get(chunk_id)))
+                if len(hits) == top_k:
+                    return hits
         return hits
 
     def _expand(self, hits: list[SearchHit], principal: Principal, query: str) -> list[SearchHit]:

@@ -19,6 +19,11 @@ class Embedder(Protocol):
         """Return a float32 array of shape (len(texts), dimension), rows of unit length."""
         ...
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """One search query's vector, as ``embed([text])[0]``; a search waits on it, so
+        implementations may tune this path for latency rather than throughput."""
+        ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens each text costs the model, special tokens included, before truncation."""
         ...

@@ -20,6 +20,9 @@ class LiteLLMEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [count_tokens(t) for t in texts]
 
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import litellm
 

@@ -37,6 +37,15 @@ def test_dynamic_padding_gives_the_same_vectors_as_one_at_a_time(embedder: OnnxM
     assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
 
 
+def test_the_query_path_gives_the_vectors_of_the_batch_path(embedder: OnnxMiniLMEmbedder) -> None:
+    reference = json.loads(REFERENCE.read_text())
+    texts = [*reference["sentences"], "x " * 300]
+    batched = embedder.embed(texts)
+    queried = np.vstack([embedder.embed_query(t) for t in texts])
+    assert queried.shape == batched.shape
+    assert np.abs(queried - batched).max() < 1e-4
+
+
 def test_long_inputs_are_truncated_to_the_window_and_counted(embedder: OnnxMiniLMEmbedder) -> None:
     long_text = "word " * 1000
     assert embedder.count_tokens([long_text])[0] > 256

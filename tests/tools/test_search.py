@@ -2,6 +2,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 
 from ingestion.access import Principal, assign
 from ingestion.errors import InvalidRequest
@@ -161,6 +162,22 @@ def test_unique_documents_returns_one_hit_per_document(ingestion: Ingestion) -> 
     assert len({h.document_id for h in chunks.results}) < len(chunks.results)
     docs = retriever.search("steam wand milk", principal=ALICE, top_k=10, unique_documents=True)
     assert sorted(_names(docs)) == ["milk.txt", "steam.txt"]
+
+
+def test_vectors_the_catalog_no_longer_knows_are_skipped_and_top_k_still_filled(ingestion: Ingestion) -> None:
+    """A vector can outlive its catalog row for a moment (a delete racing a search):
+    the catalog wins, and the next candidates fill the places."""
+    for i in range(12):
+        ingestion.add_file(f"Espresso note {i}: tamp the coffee evenly.".encode(), f"note{i}.txt", owner="alice")
+    ingestion.run_until_idle()
+    retriever = Retriever(ingestion)
+    before = retriever.search("espresso tamp coffee", principal=ALICE, search_type="vector", top_k=3)
+    gone = {h.document_id for h in before.results}
+    with ingestion.db.transaction() as conn:
+        for document_id in gone:
+            conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": document_id})
+    after = retriever.search("espresso tamp coffee", principal=ALICE, search_type="vector", top_k=3)
+    assert len(after.results) == 3 and gone.isdisjoint(h.document_id for h in after.results)
 
 
 @pytest.mark.parametrize(
