@@ -6,8 +6,9 @@ member does the same arithmetic on a fraction of the positions.
 
 Queries get a session of their own whose threads do not spin-wait after a run:
 a search's keyword leg, Chroma and the catalog need the same two cores right
-after the query is embedded, and spinning threads took them (hybrid p50 about
-16 % lower without; batch embedding keeps spinning, which is ~5 % faster there).
+after the query is embedded, and spinning threads hold them (hybrid p50 ~5 %
+lower without: ``python -m evals.benchmarks.query_session``). Batch embedding
+keeps spinning, which is ~5 % faster there.
 """
 
 from __future__ import annotations
