@@ -9,6 +9,7 @@ reference expansion.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -310,24 +311,26 @@ class Retriever:
         top_k: int,
         unique_documents: bool,
     ) -> list[SearchHit]:
-        # Vectors of a document deleted a moment ago may still answer from Chroma; the
-        # catalog is the source of truth and drops them, so rows are read in batches of a
-        # little more than needed until top_k hits are found or the candidates run out.
         hits: list[SearchHit] = []
         seen_documents: set[str] = set()
-        batch = len(ordered) if unique_documents else top_k + 2
-        for start in range(0, len(ordered), batch):
+        for row in self._rows_in_rank_order(ordered, len(ordered) if unique_documents else top_k + 2):
+            if unique_documents and row.document_id in seen_documents:
+                continue
+            seen_documents.add(row.document_id)
+            hits.append(self._hit(row, scores[row.id], query, vector.get(row.id), keyword.get(row.id)))
+            if len(hits) == top_k:
+                break
+        return hits
+
+    def _rows_in_rank_order(self, ordered: list[str], batch: int) -> Iterator[Any]:
+        """Catalog rows of the candidates, read ``batch`` at a time only as far as the caller consumes.
+
+        Vectors of a document deleted a moment ago may still answer from Chroma; the catalog
+        is the source of truth, so candidates without a row are skipped."""
+        for start in range(0, len(ordered), max(1, batch)):
             wanted = ordered[start : start + batch]
             rows = self._rows(wanted)
-            for chunk_id in wanted:
-                row = rows.get(chunk_id)
-                if row is None or (unique_documents and row.document_id in seen_documents):
-                    continue
-                seen_documents.add(row.document_id)
-                hits.append(self._hit(row, scores[chunk_id], query, vector.get(chunk_id), keyword.get(chunk_id)))
-                if len(hits) == top_k:
-                    return hits
-        return hits
+            yield from (rows[chunk_id] for chunk_id in wanted if chunk_id in rows)
 
     def _expand(self, hits: list[SearchHit], principal: Principal, query: str) -> list[SearchHit]:
         """Documents sharing a hit's reference in its collection join the results, marked ``expanded_from``."""

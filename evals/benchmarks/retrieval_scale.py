@@ -122,7 +122,7 @@ def populate(
 
 
 def _populated_chunks(service: Ingestion) -> int:
-    with service.db.transaction() as conn:
+    with service.db.read() as conn:
         return int(conn.execute(text("SELECT count(*) FROM chunks")).scalar_one())
 
 

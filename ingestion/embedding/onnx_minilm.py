@@ -68,7 +68,7 @@ class OnnxMiniLMEmbedder:
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
         for start in range(0, len(order), self._batch_size):
             batch = order[start : start + self._batch_size]
-            out[batch] = self._run([ids[i] for i in batch])
+            out[batch] = self._run([ids[i] for i in batch], self._session)
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -78,14 +78,14 @@ class OnnxMiniLMEmbedder:
         ids = _truncate(self._tokenizer.encode(text).ids)
         return self._run([ids], self._query_session)[0]
 
-    def _run(self, batch: list[list[int]], session: Any = None) -> np.ndarray:
+    def _run(self, batch: list[list[int]], session: Any) -> np.ndarray:
         width = max(len(ids) for ids in batch)
         input_ids = np.zeros((len(batch), width), dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
         for row, ids in enumerate(batch):
             input_ids[row, : len(ids)] = ids
             mask[row, : len(ids)] = 1
-        (hidden,) = (session or self._session).run(
+        (hidden,) = session.run(
             ["last_hidden_state"],
             {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)},
         )

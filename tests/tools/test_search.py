@@ -162,6 +162,8 @@ def test_unique_documents_returns_one_hit_per_document(ingestion: Ingestion) -> 
     assert len({h.document_id for h in chunks.results}) < len(chunks.results)
     docs = retriever.search("steam wand milk", principal=ALICE, top_k=10, unique_documents=True)
     assert sorted(_names(docs)) == ["milk.txt", "steam.txt"]
+    nothing = retriever.search("zanzibar", principal=ALICE, search_type="keyword", unique_documents=True)
+    assert nothing.results == []
 
 
 def test_vectors_the_catalog_no_longer_knows_are_skipped_and_top_k_still_filled(ingestion: Ingestion) -> None:
