@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     bm25_b: float = 0.4
     fusion: Literal["convex", "rrf"] = "convex"
     vector_weight: float = Field(default=0.45, ge=0.0, le=1.0)
+    vector_filter: Literal["auto", "chroma"] = "auto"
+    """auto: filtered vector searches pick exact / over-fetch / Chroma ``where`` by scope size (tools.vector_leg)."""
 
     # The chat agent. ``model`` is a litellm model string; "local" is the bundled SmolLM2 on llama.cpp.
     model: str = "local"

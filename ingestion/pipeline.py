@@ -54,6 +54,11 @@ def chunk_ids_for(work: _Work) -> list[str]:
     return [f"{work.document.id}:{work.job.id[:12]}:{c.index}" for c in work.chunks]
 
 
+def document_of(chunk_id: str) -> str:
+    """The document a chunk id (``<document>:<job>:<index>``) belongs to, without asking any store."""
+    return chunk_id.split(":", 1)[0]
+
+
 def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
     meta: dict[str, object] = {
         "document_id": doc.id,

@@ -10,6 +10,7 @@ default.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from .embedding.base import Embedder
 
 CHROMA_COLLECTION = "lectern_chunks"
 _BATCH = 2000
+_COUNT_TTL_S = 10.0
 
 
 def tag_key(tag: str) -> str:
@@ -86,6 +88,7 @@ class ChromaVectorStore:
             embedding_function=_embedding_function(embedder),
             configuration={"hnsw": {"space": "cosine"}},
         )
+        self._counted: tuple[float, int] | None = None
 
     def upsert(self, ids: Sequence[str], embeddings: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         for start in range(0, len(ids), _BATCH):
@@ -108,6 +111,24 @@ class ChromaVectorStore:
 
     def count(self) -> int:
         return int(self.collection.count())
+
+    def approximate_count(self) -> int:
+        """``count()`` at most ``_COUNT_TTL_S`` old: the vector leg's planner only needs the corpus' size
+        roughly, and Chroma's count costs a couple of milliseconds per call."""
+        now = time.monotonic()
+        if self._counted is None or now - self._counted[0] > _COUNT_TTL_S:
+            self._counted = (now, self.count())
+        return self._counted[1]
+
+    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id (ids Chroma does not hold are simply absent)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        vectors = got.get("embeddings")
+        if vectors is None or len(vectors) == 0:
+            return {}
+        return dict(zip(got["ids"], np.asarray(vectors, dtype=np.float32)))
 
     def query(self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[VectorHit]:
         """Nearest chunks; metadata stays in Chroma (the catalog supplies details), which halves the call."""

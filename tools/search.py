@@ -1,7 +1,7 @@
 """``Retriever.search``: the one search used by the agent's tool, ``/v1/retrieve``, the CLI and the evals.
 
-A request goes: access + filters -> vector leg (Chroma, filtered inside Chroma)
-and keyword leg (BM25, restricted to the same documents) -> each candidate gets
+A request goes: access + filters -> vector leg (Chroma; the filter planned by
+scope size in ``vector_leg``) and keyword leg (BM25, restricted to the same documents) -> each candidate gets
 its exact score on both legs -> fusion -> top k -> catalog details, snippets ->
 reference expansion.
 """
@@ -27,6 +27,7 @@ from ingestion.vectors import tag_key
 from .fusion import FusionConfig, fuse, normalise_keyword, normalise_vector
 from .keyword_index import CatalogKeywordIndex, KeywordResult
 from .snippets import best_window
+from .vector_leg import FilterMode, PlanKind, Planner, VectorLeg, VectorScope
 
 SearchType = Literal["hybrid", "vector", "keyword"]
 SEARCH_TYPES: tuple[SearchType, ...] = ("vector", "keyword", "hybrid")
@@ -72,10 +73,16 @@ class RetrievalConfig:
     b: float = 0.4
     candidates: int = 30
     """Candidates each leg contributes before fusion (at least 3 x top_k); each is then scored on both legs."""
+    vector_filter: FilterMode = "auto"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetrievalConfig:
-        return cls(fusion=FusionConfig(settings.fusion, settings.vector_weight), k1=settings.bm25_k1, b=settings.bm25_b)
+        return cls(
+            fusion=FusionConfig(settings.fusion, settings.vector_weight),
+            k1=settings.bm25_k1,
+            b=settings.bm25_b,
+            vector_filter=settings.vector_filter,
+        )
 
 
 @dataclass
@@ -86,17 +93,10 @@ class Legs:
     keyword_raw: dict[str, float] = field(default_factory=dict)
     saturation: float = 0.0
     best: float = 0.0
+    vector_plan: PlanKind | None = None
 
     def keyword_scaled(self, mode: str) -> dict[str, float]:
         return {c: normalise_keyword(s, self.saturation, self.best, mode) for c, s in self.keyword_raw.items()}
-
-
-@dataclass
-class _Scope:
-    """What the principal and the filters allow: a Chroma ``where`` and the same set for the keyword leg."""
-
-    where: dict[str, Any] | None
-    allowed_documents: set[str] | None
 
 
 def document_url(collection: str, kind: str, document_id: str, name: str | None) -> str:
@@ -110,6 +110,7 @@ class Retriever:
         self.ingestion = ingestion
         self.config = config or RetrievalConfig.from_settings(ingestion.settings)
         self.keyword_index = CatalogKeywordIndex(ingestion.db, k1=self.config.k1, b=self.config.b)
+        self.vector_leg = VectorLeg(ingestion.vectors, ingestion.db, Planner(self.config.vector_filter))
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lectern-keyword")
 
     # -- scope ---------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ class Retriever:
         tags: list[str] | None,
         tags_mode: str,
         document_ids: list[str] | None,
-    ) -> _Scope:
+    ) -> VectorScope:
         clauses: list[dict[str, Any]] = []
         sql = ["status = 'completed'"]
         params: dict[str, Any] = {}
@@ -152,37 +153,24 @@ class Retriever:
             params.update({f"tag{i}": t for i, t in enumerate(tags)})
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
         if len(sql) == 1 and document_ids is None:
-            return _Scope(where, None)  # an admin without filters: no restriction at all
+            return VectorScope(where, None)  # an admin without filters: no restriction at all
         with self.ingestion.db.read() as conn:
-            allowed = {r[0] for r in conn.execute(text(f"SELECT id FROM documents WHERE {' AND '.join(sql)}"), params)}
+            rows = conn.execute(text(f"SELECT id, chunk_count FROM documents WHERE {' AND '.join(sql)}"), params)
+            chunk_counts = {document_id: count or 0 for document_id, count in rows}
         if document_ids is not None:
-            allowed &= set(document_ids)
-        return _Scope(where, allowed)
+            wanted = set(document_ids)
+            chunk_counts = {d: n for d, n in chunk_counts.items() if d in wanted}
+        return VectorScope(where, set(chunk_counts), sum(chunk_counts.values()))
 
     # -- legs ----------------------------------------------------------------------------------
-    def _vector_leg(self, query_vector: np.ndarray, scope: _Scope, n: int) -> dict[str, float]:
-        if scope.allowed_documents is not None and not scope.allowed_documents:
-            return {}
-        hits = self.ingestion.vectors.query(query_vector, n, where=scope.where)
-        return {h.chunk_id: h.similarity for h in hits}
-
-    def _embeddings(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
-        if not chunk_ids:
-            return {}
-        got = self.ingestion.vectors.collection.get(ids=chunk_ids, include=["embeddings"])
-        embeddings = got.get("embeddings")
-        if embeddings is None or len(embeddings) == 0:
-            return {}
-        return dict(zip(got["ids"], np.asarray(embeddings, dtype=np.float32)))
-
     def _keyword_leg(
-        self, query: str, scope: _Scope, depth: int, with_vectors: bool
+        self, query: str, scope: VectorScope, depth: int, with_vectors: bool
     ) -> tuple[KeywordResult, dict[str, np.ndarray]]:
         """BM25 candidates and, for hybrid, their stored vectors (fetched here, off the critical path)."""
         found = self.keyword_index.search(query, depth, scope.allowed_documents)
-        return found, self._embeddings([h.chunk_id for h in found.hits]) if with_vectors else {}
+        return found, self.ingestion.vectors.embeddings([h.chunk_id for h in found.hits]) if with_vectors else {}
 
-    def legs(self, query: str, scope: _Scope, search_type: SearchType, depth: int) -> Legs:
+    def legs(self, query: str, scope: VectorScope, search_type: SearchType, depth: int) -> Legs:
         """Candidates of each leg; in hybrid mode every candidate gets its exact score on both legs.
 
         The keyword leg runs on a worker thread while the query is embedded and Chroma
@@ -194,7 +182,8 @@ class Retriever:
         query_vector = None
         if search_type in ("hybrid", "vector"):
             query_vector = self.ingestion.embedder.embed_query(query)
-            legs.vector = {c: normalise_vector(s) for c, s in self._vector_leg(query_vector, scope, depth).items()}
+            similarities, legs.vector_plan = self.vector_leg.search(query_vector, scope, depth)
+            legs.vector = {c: normalise_vector(s) for c, s in similarities.items()}
         if keyword_future is not None:
             found, stored = keyword_future.result()
             legs.keyword_raw = {h.chunk_id: h.score for h in found.hits}

@@ -1,0 +1,101 @@
+"""Every plan of the vector leg returns what Chroma's own filter returns, and nothing outside the scope."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from ingestion.access import Principal
+from ingestion.service import Ingestion
+from tools.search import RetrievalConfig, Retriever
+from tools.vector_leg import Planner, VectorLeg, VectorScope
+
+ADMIN = Principal("root", "admin")
+ALICE = Principal("alice", "user")
+BOB = Principal("bob", "user")
+
+ESPRESSO = [f"Espresso tip {i}: grind finer, tamp evenly and pull the shot for {20 + i} seconds." for i in range(16)]
+GARDEN = [f"Garden note {i}: water the tomato plants at dawn and mulch the beds." for i in range(6)]
+
+
+@pytest.fixture
+def corpus(ingestion: Ingestion) -> Iterator[Ingestion]:
+    """Bob owns most of the corpus (16 espresso tips), Alice a few garden notes (6): the same collection."""
+    bob = [{"docid": f"bob-{i}", "text": t} for i, t in enumerate(ESPRESSO)]
+    alice = [{"docid": f"alice-{i}", "text": t} for i, t in enumerate(GARDEN)]
+    ingestion.add_collection_jsonl([json.dumps(d) for d in bob], collection="kb", owner="bob")
+    ingestion.add_collection_jsonl([json.dumps(d) for d in alice], collection="kb", owner="alice")
+    ingestion.run_until_idle()
+    yield ingestion
+
+
+def _leg(ingestion: Ingestion, **planner: object) -> VectorLeg:
+    return VectorLeg(ingestion.vectors, ingestion.db, Planner(**planner))  # type: ignore[arg-type]
+
+
+def _scope(ingestion: Ingestion, principal: Principal) -> VectorScope:
+    return Retriever(ingestion)._scope(principal, None, None, "any", None)
+
+
+@pytest.mark.parametrize(
+    ("planner", "expected_plan"),
+    [
+        ({}, "exact"),
+        ({"exact_max_chunks": 0}, "overfetch"),
+        ({"mode": "chroma"}, "chroma"),
+    ],
+)
+def test_each_plan_returns_the_filtered_query_s_answer(corpus: Ingestion, planner: dict, expected_plan: str) -> None:
+    query = corpus.embedder.embed_query("how long should an espresso shot be pulled")
+    for principal in (ALICE, BOB):
+        scope = _scope(corpus, principal)
+        reference = {h.chunk_id: h.similarity for h in corpus.vectors.query(query, 4, where=scope.where)}
+        found, plan = _leg(corpus, **planner).search(query, scope, 4)
+        assert plan == expected_plan
+        assert list(found) == list(reference)
+        assert all(abs(found[c] - reference[c]) < 1e-4 for c in found)
+        owners = {d.id for d in corpus.list_documents(owner=principal.user_id)[0]}
+        assert {c.split(":", 1)[0] for c in found} <= owners
+
+
+def test_overfetch_falls_back_to_chroma_s_filter_when_the_scope_sits_far_from_the_query(corpus: Ingestion) -> None:
+    """An over-fetch sized for Alice's share (6 of 22 chunks) sees only Bob's espresso tips, cannot fill
+    its places, and the filtered query answers instead."""
+    query = corpus.embedder.embed_query("grind finer and tamp evenly for espresso")
+    scope = _scope(corpus, ALICE)
+    assert scope.allowed_chunks == 6
+    leg = _leg(corpus, exact_max_chunks=0)
+    assert leg.planner.plan(scope, 2, corpus.vectors.count()).fetch < corpus.vectors.count()
+    found, plan = leg.search(query, scope, 2)
+    assert plan == "chroma"
+    reference = corpus.vectors.query(query, 2, where=scope.where)
+    assert list(found) == [h.chunk_id for h in reference]
+
+
+def test_an_admin_without_filters_queries_unfiltered_and_an_empty_scope_queries_nothing(corpus: Ingestion) -> None:
+    query = corpus.embedder.embed_query("espresso")
+    found, plan = _leg(corpus).search(query, _scope(corpus, ADMIN), 5)
+    assert plan == "unfiltered" and len(found) == 5
+    nobody = _scope(corpus, Principal("carol", "user"))
+    assert _leg(corpus).search(query, nobody, 5) == ({}, "exact")
+
+
+def test_planner_sizes_the_overfetch_by_the_scope_s_share() -> None:
+    planner = Planner(exact_max_chunks=100, max_overfetch=2000)
+    where = {"owner": "alice"}
+    assert planner.plan(VectorScope(None, None), 30, 10_000).kind == "unfiltered"
+    assert planner.plan(VectorScope(where, {"d"}, 100), 30, 10_000).kind == "exact"
+    half = planner.plan(VectorScope(where, {"d"}, 5_000), 30, 10_000)
+    assert (half.kind, half.fetch) == ("overfetch", 120)
+    assert planner.plan(VectorScope(where, {"d"}, 101), 30, 10_000).kind == "chroma"  # 5,941 would be needed
+    assert Planner(mode="chroma").plan(VectorScope(where, {"d"}, 5_000), 30, 10_000).kind == "chroma"
+
+
+def test_search_gives_the_same_hits_whichever_way_the_filter_runs(corpus: Ingestion) -> None:
+    planned = Retriever(corpus)
+    filtered = Retriever(corpus, RetrievalConfig(vector_filter="chroma"))
+    for principal in (ALICE, BOB):
+        for search_type in ("vector", "hybrid"):
+            a = planned.search("espresso shot seconds", principal=principal, search_type=search_type, top_k=5)  # type: ignore[arg-type]
+            b = filtered.search("espresso shot seconds", principal=principal, search_type=search_type, top_k=5)  # type: ignore[arg-type]
+            assert [h.chunk_id for h in a.results] == [h.chunk_id for h in b.results]
