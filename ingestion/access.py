@@ -12,6 +12,8 @@ from typing import Literal
 
 from sqlalchemy import Connection, text
 
+from .catalog.documents import bump_access_generation
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -36,6 +38,7 @@ def assign(conn: Connection, document_id: str, user_id: str) -> None:
         conn.execute(
             text("INSERT INTO assignments (document_id, principal) VALUES (:d, :p)"), {"d": document_id, "p": user_id}
         )
+        bump_access_generation(conn)
 
 
 def can_read(conn: Connection, principal: Principal, document_id: str, owner: str) -> bool:

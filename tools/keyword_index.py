@@ -15,6 +15,7 @@ import math
 import sys
 import threading
 from array import array
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,6 +95,7 @@ class BM25Index:
         """Bumped by every change; the scoring caches below belong to one version."""
         self._norm: tuple[int, np.ndarray] | None = None
         self._contributions: dict[str, tuple[int, np.ndarray]] = {}
+        self._masks: dict[int, tuple[AbstractSet[str], int, np.ndarray]] = {}
         self.lock = threading.RLock()
 
     # -- building ---------------------------------------------------------------------------
@@ -197,7 +199,7 @@ class BM25Index:
         self._contributions[term] = (self._version, value)
         return value
 
-    def search(self, query: str, k: int, allowed_documents: set[str] | None = None) -> KeywordResult:
+    def search(self, query: str, k: int, allowed_documents: AbstractSet[str] | None = None) -> KeywordResult:
         """Top ``k`` chunks, every chunk's exact score (``score_of``) and the query's saturation score."""
         terms = self.analyzer.tokens(query)
         with self.lock:
@@ -218,8 +220,7 @@ class BM25Index:
                 return KeywordResult([], self.max_score(terms))
             candidates = self._candidates(touched, n_slots)
             if allowed_documents is not None:
-                codes = [self._doc_codes[d] for d in allowed_documents if d in self._doc_codes]
-                candidates = candidates[np.isin(self._doc_index[candidates], np.asarray(codes, dtype=np.int32))]
+                candidates = candidates[self._document_mask(allowed_documents)[self._doc_index[candidates]]]
             if len(candidates) > k:
                 top = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
             else:
@@ -227,6 +228,20 @@ class BM25Index:
             top = top[np.argsort(-scores[top], kind="stable")]
             hits = [KeywordHit(self._chunk_ids[i], self._doc_of[i], float(scores[i])) for i in top]
             return KeywordResult(hits, self.max_score(terms), scores, self._internal)
+
+    def _document_mask(self, allowed: AbstractSet[str]) -> np.ndarray:
+        """Allowed flags by document code. Kept per scope object: a resolved scope is reused by
+        every search of its principal until the catalog changes, and codes never change meaning."""
+        n_codes = len(self._doc_codes)
+        cached = self._masks.get(id(allowed))
+        if cached is not None and cached[0] is allowed and cached[1] == n_codes:
+            return cached[2]
+        mask = np.zeros(n_codes, dtype=bool)
+        mask[[self._doc_codes[d] for d in allowed if d in self._doc_codes]] = True
+        if len(self._masks) >= _CACHE_TERMS:
+            self._masks.clear()
+        self._masks[id(allowed)] = (allowed, n_codes, mask)
+        return mask
 
     def _candidates(self, touched: list[np.ndarray], n_slots: int) -> np.ndarray:
         """Live chunks holding any query term. Few postings: sort them; many: mark a mask (no sort)."""
@@ -274,6 +289,6 @@ class CatalogKeywordIndex(BM25Index):
                         self.add(chunk_id, document_id, json.loads(terms))
             self._seq = latest
 
-    def search(self, query: str, k: int, allowed_documents: set[str] | None = None) -> KeywordResult:
+    def search(self, query: str, k: int, allowed_documents: AbstractSet[str] | None = None) -> KeywordResult:
         self.sync()
         return super().search(query, k, allowed_documents)

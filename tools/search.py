@@ -18,14 +18,14 @@ import numpy as np
 from pydantic import BaseModel
 from sqlalchemy import bindparam, text
 
-from ingestion.access import Principal, assigned_document_ids
+from ingestion.access import Principal
 from ingestion.config import Settings
 from ingestion.errors import InvalidRequest
 from ingestion.service import Ingestion
-from ingestion.vectors import tag_key
 
 from .fusion import FusionConfig, fuse, normalise_keyword, normalise_vector
 from .keyword_index import CatalogKeywordIndex, KeywordResult
+from .scope import ScopeResolver
 from .snippets import best_window
 from .vector_leg import FilterMode, PlanKind, Planner, VectorLeg, VectorScope
 
@@ -111,56 +111,8 @@ class Retriever:
         self.config = config or RetrievalConfig.from_settings(ingestion.settings)
         self.keyword_index = CatalogKeywordIndex(ingestion.db, k1=self.config.k1, b=self.config.b)
         self.vector_leg = VectorLeg(ingestion.vectors, ingestion.db, Planner(self.config.vector_filter))
+        self.scopes = ScopeResolver(ingestion.db)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lectern-keyword")
-
-    # -- scope ---------------------------------------------------------------------------------
-    def _scope(
-        self,
-        principal: Principal,
-        collection: str | None,
-        tags: list[str] | None,
-        tags_mode: str,
-        document_ids: list[str] | None,
-    ) -> VectorScope:
-        clauses: list[dict[str, Any]] = []
-        sql = ["status = 'completed'"]
-        params: dict[str, Any] = {}
-        if not principal.is_admin:
-            with self.ingestion.db.read() as conn:
-                assigned = assigned_document_ids(conn, principal)
-            owner_clause: dict[str, Any] = {"owner": principal.user_id}
-            clauses.append({"$or": [owner_clause, {"document_id": {"$in": assigned}}]} if assigned else owner_clause)
-            sql.append("(owner = :owner OR id IN (SELECT document_id FROM assignments WHERE principal = :owner))")
-            params["owner"] = principal.user_id
-        if collection:
-            clauses.append({"collection": collection})
-            sql.append("collection = :collection")
-            params["collection"] = collection
-        if document_ids is not None:
-            clauses.append({"document_id": {"$in": list(document_ids)}})
-        if tags:
-            tag_clauses: list[dict[str, Any]] = [{tag_key(t): True} for t in tags]
-            if len(tag_clauses) == 1:
-                clauses.append(tag_clauses[0])
-            else:
-                clauses.append({"$and" if tags_mode == "all" else "$or": tag_clauses})
-            joiner = " AND " if tags_mode == "all" else " OR "
-            tag_sql = [
-                f"EXISTS (SELECT 1 FROM document_tags t WHERE t.document_id = documents.id AND t.tag = :tag{i})"
-                for i in range(len(tags))
-            ]
-            sql.append("(" + joiner.join(tag_sql) + ")")
-            params.update({f"tag{i}": t for i, t in enumerate(tags)})
-        where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        if len(sql) == 1 and document_ids is None:
-            return VectorScope(where, None)  # an admin without filters: no restriction at all
-        with self.ingestion.db.read() as conn:
-            rows = conn.execute(text(f"SELECT id, chunk_count FROM documents WHERE {' AND '.join(sql)}"), params)
-            chunk_counts = {document_id: count or 0 for document_id, count in rows}
-        if document_ids is not None:
-            wanted = set(document_ids)
-            chunk_counts = {d: n for d, n in chunk_counts.items() if d in wanted}
-        return VectorScope(where, set(chunk_counts), sum(chunk_counts.values()))
 
     # -- legs ----------------------------------------------------------------------------------
     def _keyword_leg(
@@ -227,7 +179,7 @@ class Retriever:
         if similarity_threshold is not None and not 0.0 <= similarity_threshold <= 1.0:
             raise InvalidRequest("similarity_threshold must be between 0 and 1", field="similarity_threshold")
 
-        scope = self._scope(principal, collection, tags, tags_mode, document_ids)
+        scope = self.scopes.resolve(principal, collection, tags, tags_mode, document_ids)
         legs = self.legs(query, scope, search_type, max(self.config.candidates, 3 * top_k))
         vector, keyword = legs.vector, legs.keyword_scaled(self.config.fusion.keyword_normalization)
         if search_type == "hybrid" and any(v > 0 for v in keyword.values()):

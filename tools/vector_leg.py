@@ -25,6 +25,7 @@ leg uses) ever leave this module, and the leg is filled to its depth.
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,7 +51,7 @@ class VectorScope:
     """What the vector leg may return: a Chroma ``where`` and the same rule as a set of documents."""
 
     where: dict[str, Any] | None
-    allowed_documents: set[str] | None
+    allowed_documents: AbstractSet[str] | None
     allowed_chunks: int | None = None
 
 

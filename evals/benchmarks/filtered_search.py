@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import BindParameter, bindparam, text
 
 from ingestion.access import Principal
 from ingestion.config import Settings
@@ -46,7 +46,7 @@ def _hand_out(service: Ingestion, seed: int) -> None:
         end = len(documents) if number == len(SHARES) - 1 else start + round(share * len(documents))
         mine = documents[start:end]
         start = end
-        ids = bindparam("ids", expanding=True)
+        ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
         with service.db.transaction() as conn:
             conn.execute(
                 text("UPDATE documents SET owner = :o WHERE id IN :ids").bindparams(ids), {"o": user, "ids": mine}
@@ -92,7 +92,7 @@ def main() -> None:
         )
         principals = [EVAL_PRINCIPAL] + [Principal(u, "user") for u in SHARES]
         for principal in principals:
-            scope = planned._scope(principal, None, None, "any", None)
+            scope = planned.scopes.resolve(principal, None, None, "any", None)
             allowed = total if scope.allowed_chunks is None else scope.allowed_chunks
             plan = planned.vector_leg.planner.plan(scope, planned.config.candidates, total)
             for retriever in (planned, forced):  # warm both paths

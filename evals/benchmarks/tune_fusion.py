@@ -56,7 +56,7 @@ def _tune(args: argparse.Namespace, k1: float, b: float) -> None:
 
     with service.db.read() as conn:
         chunk_doc = {c: to_beir[d] for c, d in conn.execute(text("SELECT id, document_id FROM chunks")) if d in to_beir}
-    scope = retriever._scope(EVAL_PRINCIPAL, None, None, "any", None)  # the eval home holds only the dataset
+    scope = retriever.scopes.resolve(EVAL_PRINCIPAL, None, None, "any", None)  # the eval home holds only the dataset
     legs: dict[str, Legs] = {
         q: retriever.legs(text_, scope, "hybrid", args.depth) for q, text_ in dataset.queries.items()
     }

@@ -67,6 +67,15 @@ def _document(row: Any) -> Document:
     return Document.model_validate(data)
 
 
+def bump_access_generation(conn: Connection) -> None:
+    """Called by every write that can change which documents a principal's search may see."""
+    conn.execute(text("UPDATE access_generation SET generation = generation + 1 WHERE id = 1"))
+
+
+def access_generation(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT generation FROM access_generation WHERE id = 1")).scalar_one())
+
+
 def insert_document(conn: Connection, doc: Document) -> None:
     values = doc.model_dump()
     values["tags"] = json.dumps(doc.tags)
@@ -74,6 +83,7 @@ def insert_document(conn: Connection, doc: Document) -> None:
     columns = ", ".join(values)
     conn.execute(text(f"INSERT INTO documents ({columns}) VALUES ({', '.join(':' + c for c in values)})"), values)
     _write_tags(conn, doc.id, doc.tags)
+    bump_access_generation(conn)
 
 
 def update_document(conn: Connection, document_id: str, **fields: Any) -> None:
@@ -85,6 +95,7 @@ def update_document(conn: Connection, document_id: str, **fields: Any) -> None:
     fields["updated_at"] = utcnow()
     assignments = ", ".join(f"{k} = :{k}" for k in fields)
     conn.execute(text(f"UPDATE documents SET {assignments} WHERE id = :_id"), {**fields, "_id": document_id})
+    bump_access_generation(conn)
 
 
 def _write_tags(conn: Connection, document_id: str, tags: Sequence[str]) -> None:
@@ -203,6 +214,7 @@ def delete_document_rows(conn: Connection, document_id: str) -> None:
     for table in ("pages", "chunks", "document_tags", "assignments", "jobs"):
         conn.execute(text(f"DELETE FROM {table} WHERE document_id = :d"), {"d": document_id})
     conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": document_id})
+    bump_access_generation(conn)
 
 
 def get_chunks(conn: Connection, document_id: str) -> list[ChunkRow]:

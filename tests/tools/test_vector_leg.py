@@ -34,7 +34,7 @@ def _leg(ingestion: Ingestion, **planner: object) -> VectorLeg:
 
 
 def _scope(ingestion: Ingestion, principal: Principal) -> VectorScope:
-    return Retriever(ingestion)._scope(principal, None, None, "any", None)
+    return Retriever(ingestion).scopes.resolve(principal, None, None, "any", None)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,47 @@
+"""A resolved scope is reused only while nothing that decides access has changed."""
+
+from ingestion.access import Principal, assign
+from ingestion.service import Ingestion
+from tools.scope import ScopeResolver
+
+ALICE = Principal("alice", "user")
+
+
+def _visible(resolver: ScopeResolver, principal: Principal = ALICE, **filters: object) -> set[str]:
+    scope = resolver.resolve(principal, **filters)  # type: ignore[arg-type]
+    assert scope.allowed_documents is not None
+    return set(scope.allowed_documents)
+
+
+def test_scope_is_reused_until_access_changes(ingestion: Ingestion) -> None:
+    mine = ingestion.add_file(b"Alice's note about tea.", "tea.txt", owner="alice", tags=["drinks"]).document
+    bobs = ingestion.add_file(b"Bob's note about coffee.", "coffee.txt", owner="bob").document
+    ingestion.run_until_idle()
+    resolver = ScopeResolver(ingestion.db)
+    first = resolver.resolve(ALICE)
+    assert set(first.allowed_documents or ()) == {mine.id} and first.allowed_chunks == 1
+    assert resolver.resolve(ALICE) is first  # nothing changed: the cached scope answers
+
+    with ingestion.db.transaction() as conn:
+        assign(conn, bobs.id, "alice")
+    assert _visible(resolver) == {mine.id, bobs.id}
+
+    later = ingestion.add_file(b"Alice's second note, about water.", "water.txt", owner="alice").document
+    assert _visible(resolver) == {mine.id, bobs.id}  # queued, not yet searchable
+    ingestion.run_until_idle()
+    assert _visible(resolver) == {mine.id, bobs.id, later.id}
+    assert _visible(resolver, tags=["drinks"]) == {mine.id}
+
+    ingestion.delete(bobs.id)
+    assert _visible(resolver) == {mine.id, later.id}
+    assert _visible(resolver, tags=["drinks"]) == {mine.id}
+
+
+def test_admin_without_filters_is_unrestricted_and_document_ids_narrow_any_scope(ingestion: Ingestion) -> None:
+    doc = ingestion.add_file(b"Some text.", "a.txt", owner="bob").document
+    ingestion.run_until_idle()
+    resolver = ScopeResolver(ingestion.db)
+    admin = resolver.resolve(Principal("root", "admin"))
+    assert admin.where is None and admin.allowed_documents is None
+    assert _visible(resolver, Principal("root", "admin"), document_ids=[doc.id, "missing"]) == {doc.id}
+    assert _visible(resolver, document_ids=[doc.id]) == set()  # not Alice's
