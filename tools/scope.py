@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from ingestion.access import Principal, assigned_document_ids
 from ingestion.catalog.db import Database
@@ -78,18 +78,19 @@ class ScopeResolver:
         clauses: list[dict[str, Any]] = []
         sql = ["status = 'completed'"]
         params: dict[str, Any] = {}
+        assigned: list[str] = []
         if not principal.is_admin:
             assigned = assigned_document_ids(conn, principal)
             owner_clause: dict[str, Any] = {"owner": principal.user_id}
             clauses.append({"$or": [owner_clause, {"document_id": {"$in": assigned}}]} if assigned else owner_clause)
-            sql.append("(owner = :owner OR id IN (SELECT document_id FROM assignments WHERE principal = :owner))")
-            params["owner"] = principal.user_id
         if collection:
             clauses.append({"collection": collection})
             sql.append("collection = :collection")
             params["collection"] = collection
         if document_ids is not None:
             clauses.append({"document_id": {"$in": list(document_ids)}})
+            sql.append("id IN :document_ids")
+            params["document_ids"] = sorted(set(document_ids))
         if tags:
             tag_clauses: list[dict[str, Any]] = [{tag_key(t): True} for t in tags]
             if len(tag_clauses) == 1:
@@ -104,11 +105,25 @@ class ScopeResolver:
             sql.append("(" + joiner.join(tag_sql) + ")")
             params.update({f"tag{i}": t for i, t in enumerate(tags)})
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        if len(sql) == 1 and document_ids is None:
-            return VectorScope(where, None)  # an admin without filters: no restriction at all
-        rows = conn.execute(text(f"SELECT id, chunk_count FROM documents WHERE {' AND '.join(sql)}"), params)
-        chunk_counts = {document_id: count or 0 for document_id, count in rows}
-        if document_ids is not None:
-            wanted = set(document_ids)
-            chunk_counts = {d: n for d, n in chunk_counts.items() if d in wanted}
+        if where is None:
+            return VectorScope(None, None)  # an admin without filters: no restriction at all
+        chunk_counts: dict[str, int] = {}
+        for access_sql, access_params in self._access(principal, assigned):
+            statement = text(f"SELECT id, chunk_count FROM documents WHERE {' AND '.join(sql + access_sql)}")
+            for name in ("document_ids", "assigned"):
+                if name in params or name in access_params:
+                    statement = statement.bindparams(bindparam(name, expanding=True))
+            rows = conn.execute(statement, {**params, **access_params})
+            chunk_counts.update({document_id: count or 0 for document_id, count in rows})
         return VectorScope(where, frozenset(chunk_counts), sum(chunk_counts.values()))
+
+    @staticmethod
+    def _access(principal: Principal, assigned: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
+        """One query per way in: everything (admin), owned, assigned. Separate queries let each use
+        its own index (owner + status; primary keys) where one ``OR`` would scan every document."""
+        if principal.is_admin:
+            return [([], {})]
+        ways: list[tuple[list[str], dict[str, Any]]] = [(["owner = :owner"], {"owner": principal.user_id})]
+        if assigned:
+            ways.append((["id IN :assigned"], {"assigned": assigned}))
+        return ways

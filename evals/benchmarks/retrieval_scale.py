@@ -14,6 +14,10 @@ Writing a million vectors into Chroma takes most of the run's ~40 minutes; with
 ``--home DIR`` the populated home is kept, and a later run with the same ``--chunks``
 reuses it and measures only the index load and the queries (the corpus is seeded,
 so the baseline's tokens are generated again rather than read back).
+
+After the admin's queries, the same hybrid queries run as two users: one owning
+every document, one assigned 20 of them, each with the vector leg's planned
+filter, and a few with the filter forced into Chroma's ``where`` for comparison.
 """
 
 from __future__ import annotations
@@ -32,17 +36,22 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
-from ingestion.access import Principal
+from ingestion.access import Principal, assign
 from ingestion.catalog.db import utcnow
 from ingestion.config import Settings
 from ingestion.keyword.analyzer import default_analyzer
 from ingestion.service import Ingestion
-from tools.search import Retriever
+from tools.search import RetrievalConfig, Retriever
 
 from ..metrics import percentile
 from .synthetic import ZipfCorpus, text_of
 
 PRINCIPAL = Principal("bench", "admin")
+OWNER = Principal("bench", "user")
+"""Owns every synthetic document: a user's search whose scope is the whole corpus."""
+READER = Principal("reader", "user")
+"""Owns nothing and is assigned ``READER_DOCUMENTS`` documents: a narrow scope."""
+READER_DOCUMENTS = 20
 CHUNKS_PER_DOC = 10
 
 
@@ -136,6 +145,41 @@ def _home(path: Path | None) -> Iterator[Path]:
         yield Path(home)
 
 
+def _user_searches(
+    service: Ingestion, retriever: Retriever, queries: list[str], timings: dict[str, list[float]], forced: int
+) -> dict[str, float]:
+    """Hybrid searches of a user owning everything and of a reader assigned a few documents, with the
+    vector leg's filter planned (the default) and, for a few queries, forced into Chroma's ``where``."""
+    with service.db.transaction() as conn:
+        for document_id in conn.execute(text("SELECT id FROM documents ORDER BY id LIMIT :n"), {"n": READER_DOCUMENTS}):
+            assign(conn, document_id[0], READER.user_id)
+    extra: dict[str, float] = {}
+    for principal in (OWNER, READER):
+        started = time.perf_counter()
+        scope = retriever.scopes.resolve(principal)
+        extra[f"{principal.user_id}_scope_first_resolve_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        plan = retriever.vector_leg.planner.plan(scope, retriever.config.candidates, service.vectors.count())
+        print(
+            f"{principal.user_id}: {scope.allowed_chunks} chunks allowed, vector plan {plan.kind}, "
+            f"scope resolved in {extra[f'{principal.user_id}_scope_first_resolve_ms']} ms"
+        )
+        name = f"hybrid_{principal.user_id}_user"
+        timings[name] = []
+        for query in queries:
+            t = time.perf_counter()
+            retriever.search(query, principal=principal, top_k=10)
+            timings[name].append((time.perf_counter() - t) * 1000)
+    chroma = Retriever(service, RetrievalConfig(vector_filter="chroma"))
+    for principal in (OWNER, READER):
+        name = f"hybrid_{principal.user_id}_chroma_where"
+        timings[name] = []
+        for query in queries[:forced]:
+            t = time.perf_counter()
+            chroma.search(query, principal=principal, top_k=10)
+            timings[name].append((time.perf_counter() - t) * 1000)
+    return extra
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=1_000_000)
@@ -143,6 +187,9 @@ def main() -> None:
     parser.add_argument("--baseline-queries", type=int, default=20)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--home", type=Path, default=None, help="keep (or reuse) the populated home here")
+    parser.add_argument(
+        "--chroma-filter-queries", type=int, default=5, help="user queries also run with the filter inside Chroma"
+    )
     args = parser.parse_args()
 
     corpus = ZipfCorpus()
@@ -186,10 +233,11 @@ def main() -> None:
                 t = time.perf_counter()
                 retriever.search(query, principal=PRINCIPAL, search_type=search_type, top_k=10)  # type: ignore[arg-type]
                 timings[search_type].append((time.perf_counter() - t) * 1000)
+        result.update(_user_searches(service, retriever, queries, timings, args.chroma_filter_queries))
         for name, values in timings.items():
             result[f"{name}_p50_ms"] = round(statistics.median(values), 1)
             result[f"{name}_p95_ms"] = round(percentile(values, 0.95), 1)
-            print(f"{name:8} p50 {result[f'{name}_p50_ms']} ms  p95 {result[f'{name}_p95_ms']} ms")
+            print(f"{name:24} p50 {result[f'{name}_p50_ms']} ms  p95 {result[f'{name}_p95_ms']} ms")
         service.close()
 
     from rank_bm25 import BM25Okapi

@@ -6,3 +6,5 @@ CREATE TABLE access_generation (
     generation BIGINT NOT NULL
 );
 INSERT INTO access_generation (id, generation) VALUES (1, 0);
+-- A user's search reads the documents it owns: owner + status, not a scan of every completed one.
+CREATE INDEX documents_by_owner_status ON documents (owner, status);
