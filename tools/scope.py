@@ -42,6 +42,8 @@ class ScopeResolver:
         tags_mode: str = "any",
         document_ids: list[str] | None = None,
     ) -> VectorScope:
+        if principal.is_admin and not (collection or tags or document_ids is not None):
+            return VectorScope(None, None)  # nothing to resolve, so no catalog round trip either
         key: _ScopeKey = (
             principal.user_id,
             principal.role,

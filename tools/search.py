@@ -275,6 +275,8 @@ class Retriever:
 
     def _expand(self, hits: list[SearchHit], principal: Principal, query: str) -> list[SearchHit]:
         """Documents sharing a hit's reference in its collection join the results, marked ``expanded_from``."""
+        if not any(h.reference for h in hits):
+            return []
         present = {h.document_id for h in hits}
         extra: list[SearchHit] = []
         with self.ingestion.db.read() as conn:
