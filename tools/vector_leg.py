@@ -6,16 +6,17 @@ a broad filter costs ~5 µs per matching chunk before the k-NN search even start
 (60 ms when a user owns all 11,587 SciFact chunks; 9 s at a million), and a narrow
 one makes the HNSW walk hunt for the few allowed nodes (2.6 s for one document's
 chunks among a million). An unfiltered query stays at ~3 ms. So, as the query
-planners of vector databases do, the leg picks a plan by how many chunks the
-scope allows (known exactly from the catalog):
+planners of vector databases do, the leg estimates each plan's cost from the scope's
+size (known exactly from the catalog) and the corpus' size, with constants measured
+on this machine, and runs the cheapest:
 
-- ``exact``: a few hundred chunks or fewer: their stored vectors are fetched by id
-  from Chroma and scored exactly (brute force beats any index at this size).
-- ``overfetch``: a large share of the corpus: one unfiltered query, deep enough to
-  hold ~2x the wanted hits at that share, keeping only chunks of allowed documents.
-  When the keep falls short (the allowed documents sit far from the query), the
-  leg reruns as ``chroma``, so the answer is the same as the filtered query's.
-- ``chroma``: everything in between: the filter goes into Chroma's ``where``.
+- ``exact``: the scope's stored vectors are fetched by id from Chroma and scored
+  exactly (~70 µs a chunk, whatever the corpus' size).
+- ``overfetch``: one unfiltered query, deep enough to hold ~2x the wanted hits at the
+  scope's share, keeping only chunks of allowed documents. When the keep falls short
+  (the allowed documents sit far from the query), the cheaper of the other two plans
+  runs instead, so the answer is the same as the filtered query's.
+- ``chroma``: the filter goes into Chroma's ``where``.
 
 Whatever the plan, only chunks of the allowed documents (the same set the keyword
 leg uses) ever leave this module, and the leg is filled to its depth.
@@ -39,10 +40,10 @@ from ingestion.vectors import ChromaVectorStore
 PlanKind = Literal["unfiltered", "exact", "overfetch", "chroma"]
 FilterMode = Literal["auto", "chroma"]
 
-EXACT_MAX_CHUNKS = 256
-"""Fetching a vector by id costs ~60-80 µs in Chroma: 256 of them stay under ~20 ms."""
-MAX_OVERFETCH = 2000
-"""An unfiltered query for 2,000 results costs ~20 ms on SciFact and ~40 ms at a million chunks."""
+EXACT_MAX_CHUNKS = 10_000
+"""At most ~0.7 s of fetching by id: only chosen when Chroma's ``where`` would cost more."""
+MAX_OVERFETCH = 10_000
+"""An unfiltered query for 10,000 results: ~200 ms at a million chunks."""
 _OVERFETCH_MARGIN = 2.0
 
 
@@ -56,9 +57,27 @@ class VectorScope:
 
 
 @dataclass(frozen=True)
+class PlanCosts:
+    """Milliseconds, measured on this 2-core machine (README, *Filtered searches*)."""
+
+    query_base: float = 3.0
+    """Any Chroma query, filtered or not, for a handful of results."""
+    where_per_corpus_chunk: float = 0.0025
+    """A narrow ``where``: the HNSW walk hunting for allowed nodes (2.6 s at a million chunks)."""
+    where_per_match: float = 0.005
+    """A broad ``where``: collecting the matches first (62 ms for 11,587)."""
+    exact_base: float = 1.0
+    exact_per_chunk: float = 0.07
+    overfetch_per_result: float = 0.02
+    """58 ms for 3,000 results at a million chunks; less on small corpora."""
+
+
+@dataclass(frozen=True)
 class VectorPlan:
     kind: PlanKind
     fetch: int = 0
+    fallback: PlanKind = "chroma"
+    """What runs when an over-fetch cannot fill the leg."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,7 @@ class Planner:
     mode: FilterMode = "auto"
     exact_max_chunks: int = EXACT_MAX_CHUNKS
     max_overfetch: int = MAX_OVERFETCH
+    costs: PlanCosts = PlanCosts()
 
     def plan(self, scope: VectorScope, depth: int, total_chunks: int) -> VectorPlan:
         if scope.where is None or scope.allowed_documents is None:
@@ -73,12 +93,20 @@ class Planner:
         allowed = scope.allowed_chunks
         if self.mode == "chroma" or allowed is None:
             return VectorPlan("chroma", depth)
+        total = max(total_chunks, allowed)
+        c = self.costs
+        options: list[tuple[float, PlanKind, int]] = [
+            (c.query_base + c.where_per_corpus_chunk * total + c.where_per_match * allowed, "chroma", depth)
+        ]
         if allowed <= self.exact_max_chunks:
-            return VectorPlan("exact", allowed)
-        fetch = math.ceil(_OVERFETCH_MARGIN * depth * max(total_chunks, allowed) / allowed)
+            options.append((c.exact_base + c.exact_per_chunk * allowed, "exact", allowed))
+        fetch = max(depth, math.ceil(_OVERFETCH_MARGIN * depth * total / max(allowed, 1)))
         if fetch <= self.max_overfetch:
-            return VectorPlan("overfetch", max(fetch, depth))
-        return VectorPlan("chroma", depth)
+            options.append((c.query_base + c.overfetch_per_result * fetch, "overfetch", fetch))
+        options.sort()
+        _, kind, size = options[0]
+        fallback = next(k for _, k, _ in options if k != "overfetch")
+        return VectorPlan(kind, size, fallback)
 
 
 class VectorLeg:
@@ -100,6 +128,8 @@ class VectorLeg:
             kept = self._overfetch(query_vector, scope, depth, chosen.fetch)
             if kept is not None:
                 return kept, chosen.kind
+            if chosen.fallback == "exact":
+                return self._exact(query_vector, scope, depth), "exact"
         return self._query(query_vector, depth, scope.where), "chroma"
 
     def _query(self, query_vector: np.ndarray, n: int, where: dict[str, Any] | None) -> dict[str, float]:

@@ -15,9 +15,10 @@ Writing a million vectors into Chroma takes most of the run's ~40 minutes; with
 reuses it and measures only the index load and the queries (the corpus is seeded,
 so the baseline's tokens are generated again rather than read back).
 
-After the admin's queries, the same hybrid queries run as two users: one owning
-every document, one assigned 20 of them, each with the vector leg's planned
-filter, and a few with the filter forced into Chroma's ``where`` for comparison.
+After the admin's queries, the same hybrid queries run as three users: one owning
+every document, and two owning none but assigned 20 and 2,000 documents. Each runs
+with the vector leg's planned filter, and a few queries with the filter forced into
+Chroma's ``where`` for comparison.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ PRINCIPAL = Principal("bench", "admin")
 OWNER = Principal("bench", "user")
 """Owns every synthetic document: a user's search whose scope is the whole corpus."""
 READER = Principal("reader", "user")
-"""Owns nothing and is assigned ``READER_DOCUMENTS`` documents: a narrow scope."""
-READER_DOCUMENTS = 20
+TEAM = Principal("team", "user")
+ASSIGNED = {READER: 20, TEAM: 2_000}
+"""Users who own nothing and are assigned this many documents: a narrow scope and a 2 % one."""
 CHUNKS_PER_DOC = 10
 
 
@@ -151,10 +153,14 @@ def _user_searches(
     """Hybrid searches of a user owning everything and of a reader assigned a few documents, with the
     vector leg's filter planned (the default) and, for a few queries, forced into Chroma's ``where``."""
     with service.db.transaction() as conn:
-        for document_id in conn.execute(text("SELECT id FROM documents ORDER BY id LIMIT :n"), {"n": READER_DOCUMENTS}):
-            assign(conn, document_id[0], READER.user_id)
+        documents = [r[0] for r in conn.execute(text("SELECT id FROM documents ORDER BY id LIMIT :n"), {"n": 2_020})]
+        start = 0
+        for principal, count in ASSIGNED.items():
+            for document_id in documents[start : start + count]:
+                assign(conn, document_id, principal.user_id)
+            start += count
     extra: dict[str, float] = {}
-    for principal in (OWNER, READER):
+    for principal in (OWNER, *ASSIGNED):
         started = time.perf_counter()
         scope = retriever.scopes.resolve(principal)
         extra[f"{principal.user_id}_scope_first_resolve_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -170,7 +176,7 @@ def _user_searches(
             retriever.search(query, principal=principal, top_k=10)
             timings[name].append((time.perf_counter() - t) * 1000)
     chroma = Retriever(service, RetrievalConfig(vector_filter="chroma"))
-    for principal in (OWNER, READER):
+    for principal in (OWNER, *ASSIGNED):
         name = f"hybrid_{principal.user_id}_chroma_where"
         timings[name] = []
         for query in queries[:forced]:

@@ -8,11 +8,14 @@ import pytest
 from ingestion.access import Principal
 from ingestion.service import Ingestion
 from tools.search import RetrievalConfig, Retriever
-from tools.vector_leg import Planner, VectorLeg, VectorScope
+from tools.vector_leg import PlanCosts, Planner, VectorLeg, VectorScope
 
 ADMIN = Principal("root", "admin")
 ALICE = Principal("alice", "user")
 BOB = Principal("bob", "user")
+
+EXPENSIVE_WHERE = PlanCosts(where_per_corpus_chunk=10.0)
+"""On a corpus this small Chroma's filter is cheap; pricing it up lets the other plans run here."""
 
 ESPRESSO = [f"Espresso tip {i}: grind finer, tamp evenly and pull the shot for {20 + i} seconds." for i in range(16)]
 GARDEN = [f"Garden note {i}: water the tomato plants at dawn and mulch the beds." for i in range(6)]
@@ -41,7 +44,7 @@ def _scope(ingestion: Ingestion, principal: Principal) -> VectorScope:
     ("planner", "expected_plan"),
     [
         ({}, "exact"),
-        ({"exact_max_chunks": 0}, "overfetch"),
+        ({"exact_max_chunks": 0, "costs": EXPENSIVE_WHERE}, "overfetch"),
         ({"mode": "chroma"}, "chroma"),
     ],
 )
@@ -58,16 +61,26 @@ def test_each_plan_returns_the_filtered_query_s_answer(corpus: Ingestion, planne
         assert {c.split(":", 1)[0] for c in found} <= owners
 
 
-def test_overfetch_falls_back_to_chroma_s_filter_when_the_scope_sits_far_from_the_query(corpus: Ingestion) -> None:
+@pytest.mark.parametrize(
+    ("costs", "exact_max_chunks", "fallback"),
+    [
+        (EXPENSIVE_WHERE, 0, "chroma"),
+        (PlanCosts(where_per_corpus_chunk=10.0, exact_per_chunk=5.0), 10_000, "exact"),
+    ],
+)
+def test_overfetch_falls_back_when_the_scope_sits_far_from_the_query(
+    corpus: Ingestion, costs: PlanCosts, exact_max_chunks: int, fallback: str
+) -> None:
     """An over-fetch sized for Alice's share (6 of 22 chunks) sees only Bob's espresso tips, cannot fill
-    its places, and the filtered query answers instead."""
+    its places, and the cheaper of the other plans answers instead, with the filtered query's answer."""
     query = corpus.embedder.embed_query("grind finer and tamp evenly for espresso")
     scope = _scope(corpus, ALICE)
     assert scope.allowed_chunks == 6
-    leg = _leg(corpus, exact_max_chunks=0)
-    assert leg.planner.plan(scope, 2, corpus.vectors.count()).fetch < corpus.vectors.count()
+    leg = _leg(corpus, exact_max_chunks=exact_max_chunks, costs=costs)
+    chosen = leg.planner.plan(scope, 2, corpus.vectors.count())
+    assert chosen.kind == "overfetch" and chosen.fetch < corpus.vectors.count() and chosen.fallback == fallback
     found, plan = leg.search(query, scope, 2)
-    assert plan == "chroma"
+    assert plan == fallback
     reference = corpus.vectors.query(query, 2, where=scope.where)
     assert list(found) == [h.chunk_id for h in reference]
 
@@ -80,14 +93,20 @@ def test_an_admin_without_filters_queries_unfiltered_and_an_empty_scope_queries_
     assert _leg(corpus).search(query, nobody, 5) == ({}, "exact")
 
 
-def test_planner_sizes_the_overfetch_by_the_scope_s_share() -> None:
-    planner = Planner(exact_max_chunks=100, max_overfetch=2000)
+def test_planner_picks_the_cheapest_plan_for_the_scope_and_corpus() -> None:
+    planner = Planner()
     where = {"owner": "alice"}
+
+    def plan(allowed: int, total: int) -> tuple[str, int, str]:
+        chosen = planner.plan(VectorScope(where, {"d"}, allowed), 30, total)
+        return chosen.kind, chosen.fetch, chosen.fallback
+
     assert planner.plan(VectorScope(None, None), 30, 10_000).kind == "unfiltered"
-    assert planner.plan(VectorScope(where, {"d"}, 100), 30, 10_000).kind == "exact"
-    half = planner.plan(VectorScope(where, {"d"}, 5_000), 30, 10_000)
-    assert (half.kind, half.fetch) == ("overfetch", 120)
-    assert planner.plan(VectorScope(where, {"d"}, 101), 30, 10_000).kind == "chroma"  # 5,941 would be needed
+    assert plan(100, 10_000) == ("exact", 100, "exact")  # 8 ms against a 28 ms where
+    assert plan(5_000, 10_000) == ("overfetch", 120, "chroma")  # half the corpus: 120 results
+    assert plan(3_000, 1_000_000) == ("exact", 3_000, "exact")  # a where would scan a million
+    assert plan(20_000, 1_000_000) == ("overfetch", 3_000, "chroma")
+    assert plan(20_000, 100_000_000)[0] == "chroma"  # neither bounded plan fits
     assert Planner(mode="chroma").plan(VectorScope(where, {"d"}, 5_000), 30, 10_000).kind == "chroma"
 
 
