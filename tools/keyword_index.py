@@ -26,6 +26,7 @@ from ingestion.keyword.analyzer import Analyzer, default_analyzer
 
 _CACHE_POSTINGS = 20_000
 _CACHE_TERMS = 64
+_CACHED_MASKS = 64
 
 
 @dataclass
@@ -238,7 +239,7 @@ class BM25Index:
             return cached[2]
         mask = np.zeros(n_codes, dtype=bool)
         mask[[self._doc_codes[d] for d in allowed if d in self._doc_codes]] = True
-        if len(self._masks) >= _CACHE_TERMS:
+        if len(self._masks) >= _CACHED_MASKS:
             self._masks.clear()
         self._masks[id(allowed)] = (allowed, n_codes, mask)
         return mask

@@ -1,9 +1,9 @@
 """``Retriever.search``: the one search used by the agent's tool, ``/v1/retrieve``, the CLI and the evals.
 
-A request goes: access + filters -> vector leg (Chroma; the filter planned by
-scope size in ``vector_leg``) and keyword leg (BM25, restricted to the same documents) -> each candidate gets
-its exact score on both legs -> fusion -> top k -> catalog details, snippets ->
-reference expansion.
+A request goes: access + filters (``scope``) -> vector leg (Chroma, the filter
+planned by scope size in ``vector_leg``) and keyword leg (BM25, restricted to the
+same documents) -> each candidate gets its exact score on both legs -> fusion ->
+top k -> catalog details, snippets -> reference expansion.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .fusion import FusionConfig, fuse, normalise_keyword, normalise_vector
 from .keyword_index import CatalogKeywordIndex, KeywordResult
 from .scope import ScopeResolver
 from .snippets import best_window
-from .vector_leg import FilterMode, PlanKind, Planner, VectorLeg, VectorScope
+from .vector_leg import FilterMode, Planner, VectorLeg, VectorScope
 
 SearchType = Literal["hybrid", "vector", "keyword"]
 SEARCH_TYPES: tuple[SearchType, ...] = ("vector", "keyword", "hybrid")
@@ -93,7 +93,6 @@ class Legs:
     keyword_raw: dict[str, float] = field(default_factory=dict)
     saturation: float = 0.0
     best: float = 0.0
-    vector_plan: PlanKind | None = None
 
     def keyword_scaled(self, mode: str) -> dict[str, float]:
         return {c: normalise_keyword(s, self.saturation, self.best, mode) for c, s in self.keyword_raw.items()}
@@ -134,7 +133,7 @@ class Retriever:
         query_vector = None
         if search_type in ("hybrid", "vector"):
             query_vector = self.ingestion.embedder.embed_query(query)
-            similarities, legs.vector_plan = self.vector_leg.search(query_vector, scope, depth)
+            similarities, _plan = self.vector_leg.search(query_vector, scope, depth)
             legs.vector = {c: normalise_vector(s) for c, s in similarities.items()}
         if keyword_future is not None:
             found, stored = keyword_future.result()

@@ -119,9 +119,9 @@ class VectorLeg:
         """Cosine similarity of the ``depth`` nearest allowed chunks, best first, and the plan that ran."""
         if scope.allowed_documents is not None and not scope.allowed_documents:
             return {}, "exact"
+        if scope.where is None:
+            return self._query(query_vector, depth, None), "unfiltered"  # no corpus count needed
         chosen = self.planner.plan(scope, depth, self.vectors.approximate_count())
-        if chosen.kind == "unfiltered":
-            return self._query(query_vector, depth, None), chosen.kind
         if chosen.kind == "exact":
             return self._exact(query_vector, scope, depth), chosen.kind
         if chosen.kind == "overfetch":

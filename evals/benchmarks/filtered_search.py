@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import BindParameter, bindparam, text
+from sqlalchemy import text
 
 from ingestion.access import Principal
+from ingestion.catalog.documents import chunk_ids, update_document
 from ingestion.config import Settings
 from ingestion.service import Ingestion
 from tools.search import RetrievalConfig, Retriever, SearchType
@@ -46,17 +47,11 @@ def _hand_out(service: Ingestion, seed: int) -> None:
         end = len(documents) if number == len(SHARES) - 1 else start + round(share * len(documents))
         mine = documents[start:end]
         start = end
-        ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
+        chunks: list[str] = []
         with service.db.transaction() as conn:
-            conn.execute(
-                text("UPDATE documents SET owner = :o WHERE id IN :ids").bindparams(ids), {"o": user, "ids": mine}
-            )
-            chunks = [
-                r[0]
-                for r in conn.execute(
-                    text("SELECT id FROM chunks WHERE document_id IN :ids").bindparams(ids), {"ids": mine}
-                )
-            ]
+            for document_id in mine:
+                update_document(conn, document_id, owner=user)  # bumps the access generation, as ingestion does
+                chunks += chunk_ids(conn, document_id)
         for at in range(0, len(chunks), 2000):
             batch = chunks[at : at + 2000]
             service.vectors.collection.update(ids=batch, metadatas=[{"owner": user}] * len(batch))
