@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy ingestion tools agent api prompts evals
+	$(BIN)/mypy core ingestion tools agent api prompts evals
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -6,7 +6,7 @@ Chroma, onnxruntime or litellm.
 
 from typing import TYPE_CHECKING, Any
 
-from ingestion.tokens import configure_offline_env
+from core.tokens import configure_offline_env
 
 configure_offline_env()  # before anything here imports litellm: no cost-map fetch, no tokenizer download
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ingestion.tokens import count_tokens, encoding
+from core.tokens import count_tokens, encoding
 from tools.agent_tools import Passage
 
 _PER_MESSAGE = 6

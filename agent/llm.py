@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestion.tokens import configure_offline_env
+from core.tokens import configure_offline_env
 
 from .events import Usage
 

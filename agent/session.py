@@ -17,14 +17,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
-from ingestion.access import Principal
-from ingestion.config import Settings
-from ingestion.errors import InvalidRequest, LecternError, ModelNotConfigured, SessionNotFound
+from core.access import Principal
+from core.errors import InvalidRequest, LecternError
+from core.settings import Settings
 from ingestion.service import Ingestion
 from tools.agent_tools import ChatScope, DocumentTools
 from tools.search import Retriever
 
 from . import llm
+from .errors import ModelNotConfigured, SessionNotFound
 from .events import ChatAnswer, ChatEvent, DoneEvent, ErrorEvent
 from .local_model import LOCAL_CONTEXT, LOCAL_MODEL, LocalModelServer, LocalModelUnavailable
 from .store import SessionRecord, SessionStore, StoredMessage
@@ -76,14 +77,14 @@ class SessionManager:
     # -- models --------------------------------------------------------------------------------
     def resolve_model(self, model: str | None = None) -> ResolvedModel:
         """The litellm call settings and tool mode for a model string (``local`` = the bundled model)."""
-        name = model or self.settings.model
+        name = model or self.settings.agent.model
         with self._resolve_lock:  # one local server, however many first requests arrive at once
             if name not in self._resolved:
                 self._resolved[name] = self._resolve(name)
             return self._resolved[name]
 
     def _resolve(self, name: str) -> ResolvedModel:
-        s = self.settings
+        s = self.settings.agent
         common: dict[str, Any] = {
             "timeout_s": s.llm_timeout_s,
             "max_retries": s.llm_max_retries,
@@ -136,8 +137,8 @@ class SessionManager:
         if self._local is None:
             try:
                 server = LocalModelServer(
-                    port=self.settings.local_model_port,
-                    threads=self.settings.local_model_threads,
+                    port=self.settings.agent.local_model_port,
+                    threads=self.settings.agent.local_model_threads,
                     log_path=self.settings.home / "local-model.log",
                 )
                 self.settings.home.mkdir(parents=True, exist_ok=True)
@@ -265,10 +266,10 @@ class ChatSession:
         if not question:
             raise InvalidRequest("the message is empty", field="content")
         manager = self.manager
-        name = model or self.record.model or manager.settings.model
+        name = model or self.record.model or manager.settings.agent.model
         cached = manager._resolved.get(name)  # resolving may start a server: off the loop, but only once
         resolved = cached if cached is not None else await asyncio.to_thread(manager.resolve_model, name)
-        s = manager.settings
+        s = manager.settings.agent
         tools = DocumentTools(
             manager.ingestion, manager.retriever, self.principal, scope,
             top_k=resolved.top_k, relevance_threshold=s.relevance_threshold,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from ingestion.catalog.db import Database, utcnow
+from core.db import Database, utcnow
 
 from .events import Citation, Usage
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import prompts
-from ingestion.catalog.db import utcnow
-from ingestion.tokens import count_tokens
+from core.db import utcnow
+from core.tokens import count_tokens
 from tools.agent_tools import TOOL_SCHEMAS, DocumentTools, ToolArgumentError, ToolOutput
 
 from .attribution import attribute

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingestion.config import Settings
+from core.settings import Settings
 
 from . import errors
 from .body_limit import BodyLimit
@@ -56,11 +56,11 @@ def create_app(
     def _upload_limit(path: str) -> int | None:
         current = app.state.services.settings if hasattr(app.state, "services") else settings or Settings()
         if path == "/v1/files/upload/batch":
-            return int(current.max_upload_bytes * 10)
+            return int(current.ingestion.max_upload_bytes * 10)
         if path.startswith("/v1/files/uploads/"):
-            return int(current.max_upload_bytes)  # one part; the route caps the sum of the parts
+            return int(current.ingestion.max_upload_bytes)  # one part; the route caps the sum of the parts
         if path.startswith("/v1/files/upload") or path.startswith("/v1/collections"):
-            return int(current.max_upload_bytes)
+            return int(current.ingestion.max_upload_bytes)
         return None
 
     app.add_middleware(BodyLimit, limit_for=_upload_limit)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingestion.errors import FileTooLarge
+from core.errors import FileTooLarge
 
 _MULTIPART_OVERHEAD = 1 << 20
 

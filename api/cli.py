@@ -8,10 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.errors import LecternError
+from core.settings import Settings
 from ingestion import detect
 from ingestion.catalog.documents import Document
-from ingestion.config import Settings
-from ingestion.errors import LecternError
 from ingestion.service import Ingestion
 
 LOCAL_OWNER = "admin"
@@ -183,7 +183,7 @@ def cmd_keys(args: argparse.Namespace, ingestion: Ingestion) -> int:
 
 
 def cmd_search(args: argparse.Namespace, ingestion: Ingestion) -> int:
-    from ingestion.access import Principal
+    from core.access import Principal
     from tools.search import Retriever
 
     response = Retriever(ingestion).search(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ingestion.access import Principal
+from core.access import Principal
 
 from .errors import ApiError
 from .keys import ApiKey

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingestion.errors import LecternError
+from core.errors import LecternError
 
 log = logging.getLogger("lectern.api")
 

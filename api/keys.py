@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from ingestion.access import Principal
-from ingestion.catalog.db import Database, utcnow
+from core.access import Principal
+from core.db import Database, utcnow
 
 Role = Literal["admin", "user"]
 _PREFIX = "lk_"

@@ -7,8 +7,8 @@ import threading
 from dataclasses import dataclass, field
 
 from agent.session import SessionManager
+from core.settings import Settings
 from ingestion import jobs
-from ingestion.config import Settings
 from ingestion.service import Ingestion
 from tools.search import Retriever
 
@@ -33,13 +33,13 @@ class Services:
     def build(cls, settings: Settings, limiter: Limiter | None = None) -> Services:
         ingestion = Ingestion(settings)
         limits = {
-            "listing": settings.rate_limit_listing,
-            "retrieval": settings.rate_limit_retrieval,
-            "chat": settings.rate_limit_chat,
-            "write": settings.rate_limit_write,
+            "listing": settings.http.rate_limit_listing,
+            "retrieval": settings.http.rate_limit_retrieval,
+            "chat": settings.http.rate_limit_chat,
+            "write": settings.http.rate_limit_write,
         }
         if limiter is None:
-            limiter = RedisRateLimiter(settings.redis_url, limits) if settings.redis_url else RateLimiter(limits)
+            limiter = RedisRateLimiter(settings.http.redis_url, limits) if settings.http.redis_url else RateLimiter(limits)
         retriever = Retriever(ingestion)
         return cls(
             settings=settings,

@@ -23,8 +23,8 @@ from sqlalchemy import bindparam, text
 
 from agent.events import DoneEvent, ErrorEvent, TokenEvent
 from agent.session import SessionManager
-from ingestion.access import Principal
-from ingestion.config import Settings
+from core.access import Principal
+from core.settings import Settings
 from ingestion.service import Ingestion
 
 from .metrics import percentile
@@ -86,7 +86,7 @@ def select(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]
 
 def open_index(dataset: Path, settings: Settings, log: Callable[[str], None] = print) -> Ingestion:
     home = settings.home / "eval-cache" / f"{dataset.stem}-{file_fingerprint(dataset, settings)}"
-    service = Ingestion(settings.model_copy(update={"home": home, "database_url": None, "chroma_url": None}))
+    service = Ingestion(settings.with_overrides(home=home, database_url=None, chroma_url=None))
     marker = home / "COMPLETE"
     if marker.exists():
         log(f"reusing eval index {home}")
@@ -183,7 +183,7 @@ async def evaluate(
     manager = SessionManager(ingestion=service, principal=EVAL_PRINCIPAL)
     try:
         rows = select(load_rows(dataset), limit)
-        log(f"asking {len(rows)} questions with {model or settings.model}")
+        log(f"asking {len(rows)} questions with {model or settings.agent.model}")
         records = await ask_all(manager, rows, model, log)
     finally:
         manager.close()

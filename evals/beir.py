@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 
 @dataclass

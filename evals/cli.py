@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import cast
 
-from ingestion.config import Settings
+from core.settings import Settings
 from tools.search import SEARCH_TYPES, SearchType
 
 from .report import write_report

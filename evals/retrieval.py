@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion.access import Principal
-from ingestion.config import Settings
+from core.access import Principal
+from core.settings import Settings
 from ingestion.service import Ingestion
 from tools.search import Retriever, SearchType
 
@@ -28,22 +28,15 @@ EVAL_COLLECTION = "beir"
 EVAL_PRINCIPAL = Principal("eval", "admin")
 # The code that decides what ends up in an index: a change here rebuilds cached eval indexes.
 _INDEX_SHAPING_CODE = (
-    "chunking.py",
-    "tokens.py",
-    "detect.py",
-    "collection_docs.py",
-    "pipeline.py",
-    "extract/*.py",
-    "embedding/*.py",
-    "keyword/*.py",
-    "catalog/migrations/*.sql",
-)
-_INDEX_SETTINGS = (
-    "embed_model",
-    "max_chunk_tokens",
-    "min_paragraph_tokens",
-    "chunk_overlap_tokens",
-    "embed_breadcrumb",
+    "ingestion/chunking.py",
+    "ingestion/detect.py",
+    "ingestion/collection_docs.py",
+    "ingestion/pipeline.py",
+    "ingestion/extract/*.py",
+    "ingestion/embedding/*.py",
+    "ingestion/keyword/*.py",
+    "core/tokens.py",
+    "core/migrations/*.sql",
 )
 
 
@@ -65,10 +58,11 @@ def file_fingerprint(corpus: Path, settings: Settings) -> str:
     with corpus.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    digest.update(json.dumps({k: getattr(settings, k) for k in _INDEX_SETTINGS}, sort_keys=True).encode())
-    package = Path(__file__).resolve().parents[1] / "ingestion"
+    shaping = {"embed_model": settings.embedding.embed_model, **settings.chunking.model_dump()}
+    digest.update(json.dumps(shaping, sort_keys=True).encode())
+    root = Path(__file__).resolve().parents[1]
     for pattern in _INDEX_SHAPING_CODE:
-        for source in sorted(package.glob(pattern)):
+        for source in sorted(root.glob(pattern)):
             digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -81,7 +75,7 @@ def open_index(dataset: BeirDataset, settings: Settings, log: Callable[[str], No
     """The eval home for this dataset and these settings, ingested on first use."""
     home = eval_home(dataset.root, settings)
     marker = home / "COMPLETE"
-    service = Ingestion(settings.model_copy(update={"home": home, "database_url": None, "chroma_url": None}))
+    service = Ingestion(settings.with_overrides(home=home, database_url=None, chroma_url=None))
     if marker.exists():
         log(f"reusing eval index {home}")
         return service
@@ -98,7 +92,7 @@ def open_index(dataset: BeirDataset, settings: Settings, log: Callable[[str], No
 
 def ingest_collection(service: Ingestion, lines: list[str], collection: str, owner: str, marker: Path, started: float) -> None:
     """JSONL lines into a collection in request-sized steps, indexed, then the eval home marked complete."""
-    step = service.settings.max_jsonl_lines
+    step = service.settings.ingestion.max_jsonl_lines
     for start in range(0, len(lines), step):
         service.add_collection_jsonl(lines[start : start + step], collection=collection, owner=owner)
     service.run_until_idle()

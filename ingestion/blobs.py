@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import FileTooLarge
+from core.errors import FileTooLarge
 
 _CHUNK = 1024 * 1024
 

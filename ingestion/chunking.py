@@ -9,8 +9,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from core.tokens import count_tokens
+
 from .extract.model import Element, Extracted, render_table
-from .tokens import count_tokens
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+")
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel
 
-from .errors import InvalidJsonl
+from core.errors import InvalidJsonl
 
 MAX_DOCID_CHARS = 512
 

@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import PurePath
 
-from .errors import UnsupportedMediaType
+from core.errors import UnsupportedMediaType
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from .catalog.db import Database, utcnow
+from core.db import Database, utcnow
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import numpy as np
 from . import detect, jobs
 from .catalog import documents as catalog
 from .chunking import Chunk, ChunkingConfig, chunk_document, fit_to_embedder
-from .errors import ExtractionFailed
 from .extract import IN_PROCESS_TYPES, Extracted, extract_bytes
+from .extract.errors import ExtractionFailed
 from .vectors import tag_key
 
 if TYPE_CHECKING:
@@ -78,24 +78,24 @@ def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
 def _extract(ingestion: Ingestion, work: _Work) -> None:
     doc = work.document
     path = ingestion.blobs.path_for(doc.sha256)
-    if doc.size_bytes > ingestion.settings.max_extract_bytes:
+    if doc.size_bytes > ingestion.settings.ingestion.max_extract_bytes:
         raise ExtractionFailed(
-            "too_large_for_extraction", f"{doc.size_bytes} bytes (limit {ingestion.settings.max_extract_bytes})"
+            "too_large_for_extraction", f"{doc.size_bytes} bytes (limit {ingestion.settings.ingestion.max_extract_bytes})"
         )
     media_type = doc.media_type or detect.TXT
     if media_type in IN_PROCESS_TYPES:
         work.extracted = extract_bytes(path.read_bytes(), media_type, max_docx_uncompressed=0)
     else:
-        work.extracted = ingestion.sandbox.extract(path, media_type, ingestion.settings.max_docx_uncompressed_bytes)
+        work.extracted = ingestion.sandbox.extract(path, media_type, ingestion.settings.ingestion.max_docx_uncompressed_bytes)
 
 
 def process_batch(ingestion: Ingestion, worker_id: str, batch: list[jobs.Job]) -> BatchTimings:
     settings = ingestion.settings
     config = ChunkingConfig(
-        settings.max_chunk_tokens,
-        settings.min_paragraph_tokens,
-        settings.chunk_overlap_tokens,
-        settings.embed_breadcrumb,
+        settings.chunking.max_chunk_tokens,
+        settings.chunking.min_paragraph_tokens,
+        settings.chunking.chunk_overlap_tokens,
+        settings.chunking.embed_breadcrumb,
     )
     timings = BatchTimings()
     work_items: list[_Work] = []
@@ -118,7 +118,7 @@ def process_batch(ingestion: Ingestion, worker_id: str, batch: list[jobs.Job]) -
             assert work.extracted is not None
             chunks = chunk_document(work.extracted, work.document.display_title, config)
             work.chunks, split = fit_to_embedder(
-                chunks, embedder.count_tokens, embedder.max_tokens, settings.embed_breadcrumb
+                chunks, embedder.count_tokens, embedder.max_tokens, settings.chunking.embed_breadcrumb
             )
             if split:
                 work.notes.append(
@@ -134,7 +134,7 @@ def process_batch(ingestion: Ingestion, worker_id: str, batch: list[jobs.Job]) -
             work.failure = ExtractionFailed("extraction_error", f"{type(exc).__name__}: {exc}"[:300])
 
     ready = [w for w in work_items if w.failure is None]
-    texts = [c.indexed_text(settings.embed_breadcrumb) for w in ready for c in w.chunks]
+    texts = [c.indexed_text(settings.chunking.embed_breadcrumb) for w in ready for c in w.chunks]
     started = time.perf_counter()
     vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
     timings.embed_s += time.perf_counter() - started
@@ -171,7 +171,7 @@ def process_batch(ingestion: Ingestion, worker_id: str, batch: list[jobs.Job]) -
             ingestion.keyword.replace_document(
                 conn,
                 work.document.id,
-                [(cid, c.indexed_text(settings.embed_breadcrumb)) for cid, c in zip(new_ids, work.chunks)],
+                [(cid, c.indexed_text(settings.chunking.embed_breadcrumb)) for cid, c in zip(new_ids, work.chunks)],
             )
             catalog.update_document(
                 conn,

@@ -14,18 +14,19 @@ from functools import cached_property
 from pathlib import Path, PurePath
 from typing import BinaryIO, Literal
 
+from core.db import Database, utcnow
+from core.errors import DocumentNotFound, InvalidRequest, UnsupportedMediaType
+from core.settings import Settings
+from core.tokens import configure_offline_env, count_tokens
+
 from . import detect, jobs
 from .blobs import BlobStore, StoredBlob
 from .catalog import documents as catalog
-from .catalog.db import Database, utcnow
 from .collection_docs import CollectionDoc, parse_jsonl
-from .config import Settings
 from .embedding import Embedder, build_embedder
-from .errors import DocumentNotFound, InvalidRequest, UnsupportedMediaType
 from .extract.sandbox import ExtractionSandbox
 from .keyword.writer import SqlKeywordWriter
 from .pipeline import BatchTimings, process_batch
-from .tokens import configure_offline_env, count_tokens
 from .vectors import ChromaVectorStore
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class Ingestion:
         self.db.migrate()
         self.blobs = BlobStore(self.settings.blob_dir)
         self.keyword = SqlKeywordWriter()
-        self.sandbox = ExtractionSandbox(self.settings.extraction_timeout_s)
+        self.sandbox = ExtractionSandbox(self.settings.ingestion.extraction_timeout_s)
         self._embedder_lock = threading.Lock()
 
     @cached_property
@@ -79,7 +80,7 @@ class Ingestion:
 
     @cached_property
     def vectors(self) -> ChromaVectorStore:
-        return ChromaVectorStore(self.embedder, path=self.settings.chroma_dir, url=self.settings.chroma_url)
+        return ChromaVectorStore(self.embedder, path=self.settings.chroma_dir, url=self.settings.storage.chroma_url)
 
     def close(self) -> None:
         self.sandbox.close()
@@ -148,14 +149,14 @@ class Ingestion:
     ) -> list[CollectionResult]:
         """Create or modify every line's document, all or nothing."""
         validate_collection_name(collection)
-        docs = parse_jsonl(lines, self.settings.max_jsonl_lines)
+        docs = parse_jsonl(lines, self.settings.ingestion.max_jsonl_lines)
         return self.upsert_collection_documents(docs, collection=collection, owner=owner)
 
     def upsert_collection_documents(
         self, docs: Sequence[CollectionDoc], *, collection: str, owner: str
     ) -> list[CollectionResult]:
         validate_collection_name(collection)
-        blobs = [self.blobs.put_bytes(d.text.encode("utf-8"), self.settings.max_upload_bytes) for d in docs]
+        blobs = [self.blobs.put_bytes(d.text.encode("utf-8"), self.settings.ingestion.max_upload_bytes) for d in docs]
         results: list[CollectionResult] = []
         with self.db.transaction() as conn:
             for doc, blob in zip(docs, blobs):
@@ -195,12 +196,12 @@ class Ingestion:
                         )
                         jobs.enqueue(conn, doc_id)
                 results.append(
-                    CollectionResult(doc.docid, doc_id, status, tokens > self.settings.max_chunk_tokens, tokens)
+                    CollectionResult(doc.docid, doc_id, status, tokens > self.settings.chunking.max_chunk_tokens, tokens)
                 )
         return results
 
     def _store(self, source: BinaryIO | bytes | Path) -> StoredBlob:
-        limit = self.settings.max_upload_bytes
+        limit = self.settings.ingestion.max_upload_bytes
         if isinstance(source, bytes):
             return self.blobs.put_bytes(source, limit)
         if isinstance(source, Path):
@@ -253,7 +254,7 @@ class Ingestion:
     def process_pending(self, worker_id: str | None = None, batch_size: int = 32) -> BatchTimings | None:
         """Claim and process one batch of jobs; ``None`` when the queue is empty."""
         worker_id = worker_id or jobs.new_worker_id()
-        batch = jobs.claim(self.db, worker_id, self.settings.job_lease_s, limit=batch_size)
+        batch = jobs.claim(self.db, worker_id, self.settings.ingestion.job_lease_s, limit=batch_size)
         if not batch:
             return None
         try:
@@ -266,7 +267,7 @@ class Ingestion:
     def _retry_or_fail(self, batch: list[jobs.Job], error: str) -> None:
         with self.db.transaction() as conn:
             for job in batch:
-                if job.attempts >= self.settings.max_job_attempts:
+                if job.attempts >= self.settings.ingestion.max_job_attempts:
                     catalog.update_document(
                         conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error
                     )

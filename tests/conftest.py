@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import Settings
+from core.settings import Settings
+from core.tokens import configure_offline_env
 from ingestion.service import Ingestion
-from ingestion.tokens import configure_offline_env
 
 configure_offline_env()
 REPO = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from ingestion.access import Principal, can_read
-from ingestion.errors import LecternError
+from core.access import Principal, can_read
+from core.errors import LecternError
 from ingestion.service import Ingestion
 
 from .search import Retriever, SearchHit

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import text
 
-from ingestion.catalog.db import Database
+from core.db import Database
 from ingestion.keyword.analyzer import Analyzer, default_analyzer
 
 _CACHE_POSTINGS = 20_000

@@ -1,6 +1,6 @@
 """Which documents a search may touch: the principal's access and the request's filters, resolved once.
 
-The rule is the catalog's (``ingestion.access``): admins see everything, a user
+The rule is the kernel's (``core.access``): admins see everything, a user
 what it owns or was assigned. It comes out twice, as a Chroma ``where`` and as
 the set of allowed documents with their chunk count, which the keyword leg and the
 vector leg's planner use. Materialising a user's documents costs ~2 µs each
@@ -17,9 +17,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, text
 
-from ingestion.access import Principal, assigned_document_ids
-from ingestion.catalog.db import Database
-from ingestion.catalog.documents import access_generation
+from core.access import Principal, access_generation, assigned_document_ids
+from core.db import Database
 from ingestion.vectors import tag_key
 
 from .vector_leg import VectorScope

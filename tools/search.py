@@ -18,9 +18,9 @@ import numpy as np
 from pydantic import BaseModel
 from sqlalchemy import bindparam, text
 
-from ingestion.access import Principal
-from ingestion.config import Settings
-from ingestion.errors import InvalidRequest
+from core.access import Principal
+from core.errors import InvalidRequest
+from core.settings import Settings
 from ingestion.service import Ingestion
 
 from .fusion import FusionConfig, fuse, normalise_keyword, normalise_vector
@@ -78,10 +78,10 @@ class RetrievalConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> RetrievalConfig:
         return cls(
-            fusion=FusionConfig(settings.fusion, settings.vector_weight),
-            k1=settings.bm25_k1,
-            b=settings.bm25_b,
-            vector_filter=settings.vector_filter,
+            fusion=FusionConfig(settings.retrieval.fusion, settings.retrieval.vector_weight),
+            k1=settings.retrieval.bm25_k1,
+            b=settings.retrieval.bm25_b,
+            vector_filter=settings.retrieval.vector_filter,
         )
 
 

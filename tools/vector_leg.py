@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy import bindparam, text
 
-from ingestion.catalog.db import Database
+from core.db import Database
 from ingestion.pipeline import document_of
 from ingestion.vectors import ChromaVectorStore
 

@@ -97,6 +97,6 @@ async def send_message(
 
     return EventSourceResponse(
         _events(),
-        ping=services.settings.sse_heartbeat_s,  # type: ignore[arg-type]  # sse-starlette sleeps for it; a float is fine
+        ping=services.settings.http.sse_heartbeat_s,  # type: ignore[arg-type]  # sse-starlette sleeps for it; a float is fine
         headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache", **getattr(request.state, "rate_headers", {})},
     )

@@ -10,9 +10,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from ingestion.catalog.db import utcnow
+from core.db import utcnow
+from core.errors import DocumentNotFound, InvalidJsonl
 from ingestion.catalog.documents import Document
-from ingestion.errors import DocumentNotFound, InvalidJsonl
 from ingestion.service import validate_collection_name
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin

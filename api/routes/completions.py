@@ -22,7 +22,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from agent.events import Citation, DoneEvent, ErrorEvent, TokenEvent
 from agent.store import StoredMessage, new_id
-from ingestion.catalog.db import utcnow
+from core.db import utcnow
 
 from ..deps import ChatPrincipal, ServicesDep
 from ..errors import ApiError, request_id
@@ -121,7 +121,7 @@ async def completions(body: CompletionRequest, request: Request, services: Servi
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
-    return EventSourceResponse(_chunks(), headers={"X-Accel-Buffering": "no"}, ping=services.settings.sse_heartbeat_s)  # type: ignore[arg-type]
+    return EventSourceResponse(_chunks(), headers={"X-Accel-Buffering": "no"}, ping=services.settings.http.sse_heartbeat_s)  # type: ignore[arg-type]
 
 
 def _dumps(data: dict[str, Any]) -> str:

@@ -8,10 +8,10 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from core.access import Principal, can_read
+from core.errors import DocumentNotFound, FileTooLarge, InvalidRequest, LecternError
 from ingestion import detect
-from ingestion.access import Principal, assign, can_read
-from ingestion.catalog.documents import Document
-from ingestion.errors import DocumentNotFound, FileTooLarge, InvalidRequest, LecternError
+from ingestion.catalog.documents import Document, assign
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
 from ..schemas import BatchItem, UploadResult
@@ -111,7 +111,7 @@ def upload(
     reference: Annotated[str | None, Form()] = None,
     key: Annotated[str | None, Form(description="create or replace the document with this key")] = None,
 ) -> UploadResult:
-    cap = services.settings.max_upload_bytes
+    cap = services.settings.ingestion.max_upload_bytes
     declared = int(request.headers.get("content-length") or 0)
     if declared > cap + 64 * 1024:
         raise FileTooLarge(f"the upload is larger than {cap} bytes", limit=cap)

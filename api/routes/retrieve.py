@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from ingestion.errors import LecternError
+from core.errors import LecternError
 from tools.search import MAX_QUERY_CHARS, SearchType
 
 from ..deps import RetrievalPrincipal, ServicesDep

@@ -21,7 +21,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from ingestion.errors import FileTooLarge, InvalidRequest
+from core.errors import FileTooLarge, InvalidRequest
 
 from ..deps import ServicesDep, WritePrincipal
 from ..errors import ApiError
@@ -77,7 +77,7 @@ def start(body: NewUpload, services: ServicesDep, principal: WritePrincipal) -> 
     folder = services.settings.home / "uploads" / upload_id
     folder.mkdir(parents=True)
     (folder / "upload.json").write_text(json.dumps({"owner": principal.user_id, **body.model_dump()}))
-    return UploadStarted(upload_id=upload_id, part_size_limit=services.settings.max_upload_bytes)
+    return UploadStarted(upload_id=upload_id, part_size_limit=services.settings.ingestion.max_upload_bytes)
 
 
 @router.put("/{upload_id}/parts/{part}", response_model=PartStored)
@@ -86,7 +86,7 @@ async def put_part(
     services: ServicesDep, principal: WritePrincipal,
 ) -> PartStored:  # fmt: skip
     folder = _dir(services, upload_id, principal.user_id)
-    cap = services.settings.max_upload_bytes
+    cap = services.settings.ingestion.max_upload_bytes
     already = sum(p.stat().st_size for p in _parts(folder) if p.name != f"part-{part}")
     digest, size = hashlib.sha256(), 0
     partial = folder / f".part-{part}.tmp"

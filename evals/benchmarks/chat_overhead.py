@@ -20,7 +20,7 @@ from pathlib import Path
 from agent.events import TokenEvent, ToolResultEvent
 from agent.scripted import ScriptedModel, quote_first_source, register
 from agent.session import SessionManager
-from ingestion.config import Settings
+from core.settings import Settings
 from tools.search import Retriever
 
 from ..beir import load
@@ -59,7 +59,7 @@ def main() -> None:
     dataset = load(args.dataset, args.split)
     service = open_index(dataset, Settings())
     settings = service.settings
-    settings.tool_mode = "retrieve_first"
+    settings.agent.tool_mode = "retrieve_first"
     model = register("bench", ScriptedModel(quote_first_source))
     manager = SessionManager(ingestion=service, principal=EVAL_PRINCIPAL)
     retriever = manager.retriever

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from ingestion.access import Principal
+from core.access import Principal
+from core.settings import Settings
 from ingestion.catalog.documents import chunk_ids, update_document
-from ingestion.config import Settings
 from ingestion.service import Ingestion
 from tools.search import RetrievalConfig, Retriever, SearchType
 

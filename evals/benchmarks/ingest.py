@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ingestion.config import Settings
+from core.settings import Settings
 from ingestion.service import Ingestion
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "beir" / "scifact" / "corpus.jsonl"
@@ -39,9 +39,9 @@ def _beir_lines(corpus: Path, limit: int | None) -> list[str]:
 
 def ingest_corpus(service: Ingestion, lines: list[str], collection: str = "bench") -> dict[str, float]:
     started = time.perf_counter()
-    for start in range(0, len(lines), service.settings.max_jsonl_lines):
+    for start in range(0, len(lines), service.settings.ingestion.max_jsonl_lines):
         service.add_collection_jsonl(
-            lines[start : start + service.settings.max_jsonl_lines], collection=collection, owner="bench"
+            lines[start : start + service.settings.ingestion.max_jsonl_lines], collection=collection, owner="bench"
         )
     queued = time.perf_counter() - started
     timings = service.run_until_idle()
@@ -64,7 +64,7 @@ def ingest_corpus(service: Ingestion, lines: list[str], collection: str = "bench
 def compare_embedders(service: Ingestion, texts: list[str], rounds: int = 3) -> dict[str, Any]:
     from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 
-    model_dir = service.settings.embed_model_dir
+    model_dir = service.settings.embedding.embed_model_dir
     chroma = ONNXMiniLM_L6_V2(preferred_providers=["CPUExecutionProvider"])
     chroma.DOWNLOAD_PATH = model_dir.parent  # type: ignore[misc]
     chroma.EXTRACTED_FOLDER_NAME = model_dir.name  # type: ignore[misc]

@@ -17,7 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
-from ingestion.config import Settings
+from core.settings import Settings
 from ingestion.embedding.onnx_minilm import OnnxMiniLMEmbedder
 from tools.search import Retriever
 

@@ -13,7 +13,7 @@ import statistics
 import time
 from pathlib import Path
 
-from ingestion.config import Settings
+from core.settings import Settings
 from tools.search import SEARCH_TYPES, Retriever, SearchType
 
 from ..beir import load

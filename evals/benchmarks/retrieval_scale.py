@@ -37,9 +37,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
-from ingestion.access import Principal, assign
-from ingestion.catalog.db import utcnow
-from ingestion.config import Settings
+from core.access import Principal
+from core.db import utcnow
+from core.settings import Settings
+from ingestion.catalog.documents import assign
 from ingestion.keyword.analyzer import default_analyzer
 from ingestion.service import Ingestion
 from tools.search import RetrievalConfig, Retriever

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ingestion.config import Settings
+from core.settings import Settings
 from tools.fusion import FusionConfig, fuse
 from tools.search import Legs, RetrievalConfig, Retriever
 

@@ -9,9 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from sqlalchemy import Connection, text
 
+from core.access import bump_access_generation
+from core.db import utcnow
+
 from ..chunking import Chunk
 from ..extract.model import Page
-from .db import utcnow
 
 Status = Literal["pending", "processing", "completed", "failed"]
 _COLLECTION_STATUS = {"pending": "Queued", "processing": "Queued", "completed": "Indexed", "failed": "Failed"}
@@ -65,15 +67,6 @@ def _document(row: Any) -> Document:
     data["tags"] = json.loads(data["tags"] or "[]")
     data["notes"] = json.loads(data["notes"] or "[]")
     return Document.model_validate(data)
-
-
-def bump_access_generation(conn: Connection) -> None:
-    """Called by every write that can change which documents a principal's search may see."""
-    conn.execute(text("UPDATE access_generation SET generation = generation + 1 WHERE id = 1"))
-
-
-def access_generation(conn: Connection) -> int:
-    return int(conn.execute(text("SELECT generation FROM access_generation WHERE id = 1")).scalar_one())
 
 
 def insert_document(conn: Connection, doc: Document) -> None:
@@ -215,6 +208,17 @@ def delete_document_rows(conn: Connection, document_id: str) -> None:
         conn.execute(text(f"DELETE FROM {table} WHERE document_id = :d"), {"d": document_id})
     conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": document_id})
     bump_access_generation(conn)
+
+
+def assign(conn: Connection, document_id: str, user_id: str) -> None:
+    exists = conn.execute(
+        text("SELECT 1 FROM assignments WHERE document_id = :d AND principal = :p"), {"d": document_id, "p": user_id}
+    ).first()
+    if not exists:
+        conn.execute(
+            text("INSERT INTO assignments (document_id, principal) VALUES (:d, :p)"), {"d": document_id, "p": user_id}
+        )
+        bump_access_generation(conn)
 
 
 def get_chunks(conn: Connection, document_id: str) -> list[ChunkRow]:

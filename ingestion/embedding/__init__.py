@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from ..config import Settings
+from core.settings import Settings
+
 from .base import Embedder
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    if settings.embed_model == "local":
+    if settings.embedding.embed_model == "local":
         from .onnx_minilm import OnnxMiniLMEmbedder
 
-        return OnnxMiniLMEmbedder(settings.embed_model_dir, batch_size=settings.embed_batch_size)
+        return OnnxMiniLMEmbedder(settings.embedding.embed_model_dir, batch_size=settings.embedding.embed_batch_size)
     from .litellm_embedder import LiteLLMEmbedder
 
-    return LiteLLMEmbedder(settings.embed_model)
+    return LiteLLMEmbedder(settings.embedding.embed_model)
 
 
 __all__ = ["Embedder", "build_embedder"]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..tokens import count_tokens
+from core.tokens import count_tokens
 
 
 class LiteLLMEmbedder:

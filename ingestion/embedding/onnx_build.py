@@ -175,9 +175,9 @@ def ensure_onnx_model(target_dir: Path, weights_dir: Path | None = None) -> Path
 
 def main() -> None:
     """``python -m ingestion.embedding.onnx_build``: the set-up step ``make`` runs once."""
-    from ..config import Settings
+    from core.settings import Settings
 
-    path = ensure_onnx_model(Settings().embed_model_dir)
+    path = ensure_onnx_model(Settings().embedding.embed_model_dir)
     print(f"embedding model ready: {path}")
 
 

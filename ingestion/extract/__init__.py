@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import detect
-from ..errors import ExtractionFailed
+from .errors import ExtractionFailed
 from .model import Element, Extracted, Page
 
 __all__ = ["Element", "Extracted", "Page", "extract_bytes", "IN_PROCESS_TYPES"]

@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import ExtractionFailed
 from . import extract_bytes
+from .errors import ExtractionFailed
 
 
 def _handle(request: dict) -> dict:

@@ -10,7 +10,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import ExtractionFailed
+from .errors import ExtractionFailed
 from .model import Element, Extracted, Page, render_table
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)

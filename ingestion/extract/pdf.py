@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ExtractionFailed
+from .errors import ExtractionFailed
 from .model import Element, Extracted, Page
 
 MAX_PAGES = 5000

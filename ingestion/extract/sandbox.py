@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from ..errors import ExtractionFailed
+from .errors import ExtractionFailed
 from .model import Extracted
 
 MEMORY_LIMIT = 4 * 1024**3

@@ -7,7 +7,7 @@ import io
 import re
 from html.parser import HTMLParser
 
-from ..errors import ExtractionFailed
+from .errors import ExtractionFailed
 from .model import Element, Extracted, Page, render_table
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")

@@ -9,7 +9,7 @@ import pytest
 from agent.events import ChatEvent
 from agent.scripted import Reply, ScriptedModel, register
 from agent.session import ChatSession, SessionManager
-from ingestion.config import Settings
+from core.settings import Settings
 from ingestion.service import Ingestion
 from tests.conftest import make_settings
 
@@ -65,5 +65,5 @@ async def collect(stream: AsyncIterator[ChatEvent]) -> list[ChatEvent]:
 
 def session_with(manager: SessionManager, script: list[Reply] | object, mode: str) -> tuple[ChatSession, ScriptedModel]:
     name, model = scripted(script)
-    manager.settings.tool_mode = mode  # type: ignore[assignment]
+    manager.settings.agent.tool_mode = mode  # type: ignore[assignment]
     return manager.create(model=name), model

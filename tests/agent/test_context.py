@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import prompts
 from agent.context import ContextBudget, format_source
-from ingestion.tokens import count_tokens
+from core.tokens import count_tokens
 from tools.agent_tools import Passage
 
 

@@ -84,7 +84,7 @@ def test_lectern_chat_keeps_one_session_across_questions(tmp_path: Path) -> None
     session_id = re.search(r"session (ses_\w+)", result.stderr)
     assert session_id, result.stderr
     from agent.store import SessionStore
-    from ingestion.catalog.db import Database
+    from core.db import Database
 
     db = Database(f"sqlite:///{home / 'lectern.db'}")
     roles = [m.role for m in SessionStore(db).messages(session_id.group(1)) if m.role != "tool" and m.content]

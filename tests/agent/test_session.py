@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from agent import local_model
+from agent.errors import ModelNotConfigured, SessionNotFound
 from agent.scripted import quote_first_source
 from agent.session import SessionManager
-from ingestion.access import Principal
-from ingestion.errors import InvalidRequest, ModelNotConfigured, SessionNotFound
+from core.access import Principal
+from core.errors import InvalidRequest
 from ingestion.service import Ingestion
 from tests.agent.conftest import scripted
 from tests.conftest import make_settings
@@ -28,7 +29,7 @@ async def test_a_session_survives_a_restart_and_continues_with_its_history(
 ) -> None:
     name, model = scripted(quote_first_source)
     settings = chat_ingestion.settings
-    settings.tool_mode = "retrieve_first"
+    settings.agent.tool_mode = "retrieve_first"
     first = SessionManager(ingestion=chat_ingestion)
     async with first.session(model=name) as session:
         await session.send("How often should I descale?")

@@ -120,7 +120,7 @@ async def test_native_mode_runs_multiple_tool_calls_then_answers(manager: Sessio
 
 
 async def test_native_step_limit_forces_an_answer_without_tools(manager: SessionManager) -> None:
-    manager.settings.agent_max_steps = 3
+    manager.settings.agent.agent_max_steps = 3
     loop = Reply(tool_calls=[ToolCall("search_documents", {"query": "kettle"})])
     script = [loop, Reply(tool_calls=[ToolCall("search_documents", {"query": "kettle"})]), Reply.text("Enough [1].")]
     session, model = session_with(manager, script, "native")
@@ -148,7 +148,7 @@ async def test_invalid_tool_arguments_go_back_to_the_model(manager: SessionManag
 
 
 async def test_provider_error_before_streaming_is_retried(manager: SessionManager) -> None:
-    manager.settings.llm_max_retries = 2
+    manager.settings.agent.llm_max_retries = 2
     throttled = Reply(raise_before=litellm.RateLimitError("slow down", "scripted", "x"))
     session, model = session_with(manager, [throttled, throttled, Reply.text("Five years [1].")], "retrieve_first")
     answer = await session.send("warranty heating element")
@@ -173,7 +173,7 @@ async def test_provider_error_mid_stream_ends_with_an_error_event_and_keeps_the_
 
 
 async def test_non_streamed_error_raises_chat_error(manager: SessionManager) -> None:
-    manager.settings.llm_max_retries = 0
+    manager.settings.agent.llm_max_retries = 0
     session, _ = session_with(
         manager, [Reply(raise_before=litellm.AuthenticationError("bad key", "scripted", "x"))], "retrieve_first"
     )
@@ -243,8 +243,8 @@ async def test_the_models_own_markers_are_not_second_guessed(manager: SessionMan
 async def test_a_small_window_trims_passages_and_history_to_fit(manager: SessionManager) -> None:
     from agent.context import ContextBudget
 
-    manager.settings.context_window = 700
-    manager.settings.max_answer_tokens = 200
+    manager.settings.agent.context_window = 700
+    manager.settings.agent.max_answer_tokens = 200
     script = [Reply.text("First answer " + "long " * 400 + "[1]."), Reply.text("descale"), Reply.text("Monthly [1].")]
     session, model = session_with(manager, script, "retrieve_first")
     await session.send("How long is the warranty on the heating element?")

@@ -44,7 +44,7 @@ def test_unsupported_files_are_rejected_with_a_reason(tmp_path: Path) -> None:
 
 def test_keys_create_prints_a_working_key_once_and_list_hides_it(tmp_path: Path) -> None:
     from api.keys import KeyStore
-    from ingestion.catalog.db import Database
+    from core.db import Database
 
     created = _lectern(tmp_path / "home", "keys", "create", "--role", "user", "--name", "alice")
     assert created.returncode == 0, created.stderr

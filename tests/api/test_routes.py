@@ -86,7 +86,7 @@ async def test_upload_download_and_listing(api: Api) -> None:
 async def test_unsupported_and_oversized_uploads_are_refused(api: Api, services) -> None:  # type: ignore[no-untyped-def]
     response = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("x.bin", bytes(range(256)) * 4)})
     assert response.status_code == 415 and response.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
-    services.settings.max_upload_bytes = 1000
+    services.settings.ingestion.max_upload_bytes = 1000
     response = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("big.txt", b"word " * 400)})
     assert response.status_code == 413 and response.json()["error_code"] == "FILE_TOO_LARGE"
     assert (await api.client.get("/v1/files", headers=api.alice)).json()["total_count"] == 0
@@ -181,7 +181,7 @@ async def test_batch_upload_reports_each_file(api: Api) -> None:
 
 
 async def test_an_upload_without_length_is_cut_off_while_streaming(api: Api, services) -> None:  # type: ignore[no-untyped-def]
-    services.settings.max_upload_bytes = 1000
+    services.settings.ingestion.max_upload_bytes = 1000
     sent = 0
 
     async def body():  # type: ignore[no-untyped-def]

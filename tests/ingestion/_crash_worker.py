@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.settings import Settings
 from ingestion import pipeline
-from ingestion.config import Settings
 from ingestion.service import Ingestion
 
 

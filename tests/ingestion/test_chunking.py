@@ -1,6 +1,6 @@
+from core.tokens import count_tokens
 from ingestion.chunking import ChunkingConfig, chunk_document, fit_to_embedder, split_text
 from ingestion.extract.model import Element, Extracted, Page, render_table
-from ingestion.tokens import count_tokens
 
 CONFIG = ChunkingConfig(max_chunk_tokens=60, min_paragraph_tokens=10, overlap_tokens=8)
 

@@ -3,8 +3,8 @@ import zipfile
 
 import pytest
 
+from core.errors import UnsupportedMediaType
 from ingestion import detect
-from ingestion.errors import UnsupportedMediaType
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:

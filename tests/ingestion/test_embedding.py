@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingestion.config import Settings
+from core.settings import Settings
 from ingestion.embedding.onnx_minilm import OnnxMiniLMEmbedder
 
 REFERENCE = Path(__file__).parents[1] / "fixtures" / "minilm_reference_vectors.json"
@@ -12,7 +12,7 @@ REFERENCE = Path(__file__).parents[1] / "fixtures" / "minilm_reference_vectors.j
 
 @pytest.fixture(scope="module")
 def embedder() -> OnnxMiniLMEmbedder:
-    return OnnxMiniLMEmbedder(Settings().embed_model_dir)
+    return OnnxMiniLMEmbedder(Settings().embedding.embed_model_dir)
 
 
 def test_onnx_conversion_matches_sentence_transformers(embedder: OnnxMiniLMEmbedder) -> None:

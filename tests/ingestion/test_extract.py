@@ -5,9 +5,9 @@ import docx
 import pytest
 
 from ingestion import detect
-from ingestion.errors import ExtractionFailed
 from ingestion.extract import extract_bytes
 from ingestion.extract.docx import extract_docx
+from ingestion.extract.errors import ExtractionFailed
 
 DEMO = Path(__file__).parents[2] / "api" / "demo" / "docs"
 BIG = 10**9

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from ingestion.config import Settings
-from ingestion.errors import FileTooLarge, InvalidJsonl, InvalidRequest, UnsupportedMediaType
+from core.errors import FileTooLarge, InvalidJsonl, InvalidRequest, UnsupportedMediaType
+from core.settings import Settings
 from ingestion.service import Ingestion
 from tests.conftest import make_settings
 
@@ -225,5 +225,5 @@ def test_settings_read_lectern_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("LECTERN_HOME", str(tmp_path / "envhome"))
     monkeypatch.setenv("LECTERN_MAX_CHUNK_TOKENS", "123")
     settings = Settings()
-    assert settings.home == tmp_path / "envhome" and settings.max_chunk_tokens == 123
+    assert settings.home == tmp_path / "envhome" and settings.chunking.max_chunk_tokens == 123
     assert settings.resolved_database_url.endswith("envhome/lectern.db")

@@ -1,6 +1,7 @@
 """A resolved scope is reused only while nothing that decides access has changed."""
 
-from ingestion.access import Principal, assign
+from core.access import Principal
+from ingestion.catalog.documents import assign
 from ingestion.service import Ingestion
 from tools.scope import ScopeResolver
 

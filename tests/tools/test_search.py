@@ -4,8 +4,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from ingestion.access import Principal, assign
-from ingestion.errors import InvalidRequest
+from core.access import Principal
+from core.errors import InvalidRequest
+from ingestion.catalog.documents import assign
 from ingestion.service import Ingestion
 from tools.search import Retriever
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingestion.access import Principal
+from core.access import Principal
 from ingestion.service import Ingestion
 from tools.search import RetrievalConfig, Retriever
 from tools.vector_leg import PlanCosts, Planner, VectorLeg, VectorScope

@@ -40,24 +40,3 @@ class DocumentNotFound(LecternError):
 class InvalidRequest(LecternError):
     code = "INVALID_REQUEST"
     status = 400
-
-
-class ExtractionFailed(Exception):
-    """Raised by extractors; ``reason`` is the document's stable failure reason."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
-class SessionNotFound(LecternError):
-    code = "SESSION_NOT_FOUND"
-    status = 404
-
-
-class ModelNotConfigured(LecternError):
-    """Neither a local model nor a usable provider model: the message says what to install or set."""
-
-    code = "MODEL_NOT_CONFIGURED"
-    status = 503

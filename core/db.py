@@ -94,7 +94,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def _migrations() -> list[tuple[int, str, str]]:
     found = []
-    for entry in resources.files("ingestion.catalog.migrations").iterdir():
+    for entry in resources.files("core.migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))

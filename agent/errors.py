@@ -1,0 +1,17 @@
+"""Errors of chat sessions and the LLM: they carry codes like the kernel's, but only the agent raises them."""
+
+from __future__ import annotations
+
+from core.errors import LecternError
+
+
+class SessionNotFound(LecternError):
+    code = "SESSION_NOT_FOUND"
+    status = 404
+
+
+class ModelNotConfigured(LecternError):
+    """Neither a local model nor a usable provider model: the message says what to install or set."""
+
+    code = "MODEL_NOT_CONFIGURED"
+    status = 503

@@ -1,0 +1,95 @@
+"""THE access rule: admins see everything; a user sees what it owns or was assigned.
+
+Every place that decides visibility asks this module, in whichever form it needs:
+a SQL predicate over ``documents`` (listings, collections, reference expansion), a
+Chroma ``where`` (the vector leg), the ways into a scope that each use their own
+index (scope resolution), or a check on one document (reads, downloads, chat
+tools). Policies added later land here once and reach every caller.
+
+The access generation is the rule's clock: every write that can change what a
+principal may see bumps it in its own transaction, so cached scopes know when they
+went stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Connection, text
+
+Role = Literal["admin", "user"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    role: Role = "user"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class SqlPredicate:
+    """A fragment for a ``WHERE`` clause with its bound parameters (names prefixed ``access_``)."""
+
+    sql: str
+    params: dict[str, Any]
+
+
+def sql_predicate(principal: Principal, table: str = "documents") -> SqlPredicate:
+    """Which rows of ``table`` (the documents table or its alias) ``principal`` may see."""
+    if principal.is_admin:
+        return SqlPredicate("1 = 1", {})
+    return SqlPredicate(
+        f"({table}.owner = :access_user OR {table}.id IN "
+        "(SELECT document_id FROM assignments WHERE principal = :access_user))",
+        {"access_user": principal.user_id},
+    )
+
+
+def access_ways(principal: Principal, assigned: list[str]) -> list[SqlPredicate]:
+    """The rule as separate predicates, one per way in (everything; owned; assigned), so each
+    query uses its own index where one ``OR`` would scan every document. ``assigned`` comes
+    from :func:`assigned_document_ids`; the assigned way binds it as the expanding ``assigned``."""
+    if principal.is_admin:
+        return [SqlPredicate("1 = 1", {})]
+    ways = [SqlPredicate("owner = :access_user", {"access_user": principal.user_id})]
+    if assigned:
+        ways.append(SqlPredicate("id IN :assigned", {"assigned": assigned}))
+    return ways
+
+
+def chroma_filter(principal: Principal, assigned: list[str]) -> dict[str, Any] | None:
+    """The rule as a Chroma ``where`` on chunk metadata; None for an admin (no restriction)."""
+    if principal.is_admin:
+        return None
+    owned: dict[str, Any] = {"owner": principal.user_id}
+    return {"$or": [owned, {"document_id": {"$in": assigned}}]} if assigned else owned
+
+
+def assigned_document_ids(conn: Connection, principal: Principal) -> list[str]:
+    rows = conn.execute(text("SELECT document_id FROM assignments WHERE principal = :p"), {"p": principal.user_id})
+    return [r[0] for r in rows]
+
+
+def can_read(conn: Connection, principal: Principal, document_id: str, owner: str) -> bool:
+    """The rule on one document whose ``owner`` the caller has already read."""
+    if principal.is_admin or owner == principal.user_id:
+        return True
+    found = conn.execute(
+        text("SELECT 1 FROM assignments WHERE document_id = :d AND principal = :p"),
+        {"d": document_id, "p": principal.user_id},
+    ).first()
+    return found is not None
+
+
+def bump_access_generation(conn: Connection) -> None:
+    """Called by every write that can change which documents a principal may see."""
+    conn.execute(text("UPDATE access_generation SET generation = generation + 1 WHERE id = 1"))
+
+
+def access_generation(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT generation FROM access_generation WHERE id = 1")).scalar_one())

@@ -1,0 +1,204 @@
+"""The one ``Settings`` object: every part of Lectern is built from it.
+
+Settings are grouped by the concern that reads them (``settings.retrieval.bm25_k1``),
+but every group reads the same flat ``LECTERN_*`` namespace, so what users set never
+depends on the grouping: ``LECTERN_BM25_K1`` is ``settings.retrieval.bm25_k1``. For the
+same reason ``Settings(bm25_k1=1.2)`` routes a flat keyword into its group.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "LECTERN_"
+
+
+def _default_model_dir() -> Path:
+    """The converted ONNX model lives with the virtualenv, so every home shares one copy."""
+    return Path(sys.prefix) / "share" / "lectern" / "models" / "all-MiniLM-L6-v2"
+
+
+class _Group(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", use_attribute_docstrings=True)
+
+
+class StorageSettings(_Group):
+    """Where the catalog and the vectors live when not under ``home``."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL of the catalog; default: SQLite at ``$LECTERN_HOME/lectern.db``."""
+    chroma_url: str | None = None
+    """A Chroma server (``http://host:port``); default: embedded Chroma under ``$LECTERN_HOME/chroma``."""
+
+
+class EmbeddingSettings(_Group):
+    embed_model: str = "local"
+    """``local`` (all-MiniLM-L6-v2 on onnxruntime) or any litellm embedding model string."""
+    embed_model_dir: Path = Field(default_factory=_default_model_dir)
+    """Where the converted ONNX model is kept (built by ``make``)."""
+    embed_batch_size: int = 32
+    """Chunks per embedding call."""
+
+
+class ChunkingSettings(_Group):
+    max_chunk_tokens: int = 300
+    """Upper bound of a chunk, in cl100k tokens."""
+    min_paragraph_tokens: int = 40
+    """Shorter paragraphs are merged with their neighbours."""
+    chunk_overlap_tokens: int = 30
+    """Tokens repeated between consecutive pieces of a long section."""
+    embed_breadcrumb: bool = True
+    """Embed each chunk with its heading path in front."""
+
+
+class IngestionSettings(_Group):
+    max_upload_bytes: int = 100 * 1024 * 1024
+    """Largest upload accepted while streaming (413 beyond)."""
+    max_extract_bytes: int = 50 * 1024 * 1024
+    """Largest file handed to an extractor."""
+    max_docx_uncompressed_bytes: int = 200 * 1024 * 1024
+    """Zip-bomb guard for DOCX."""
+    extraction_timeout_s: float = 120.0
+    """Wall-clock limit of one extraction (it runs in a child process)."""
+    max_jsonl_lines: int = 1000
+    """Lines per JSONL collection push."""
+    max_job_attempts: int = 3
+    """Attempts before a job's document is failed."""
+    job_lease_s: float = 300.0
+    """How long a claimed job is held before another worker may take it over."""
+
+
+class RetrievalSettings(_Group):
+    """Defaults chosen on SciFact's training queries (``python -m evals.benchmarks.tune_fusion``)."""
+
+    bm25_k1: float = 0.9
+    """BM25 term-frequency saturation."""
+    bm25_b: float = 0.4
+    """BM25 length normalisation."""
+    fusion: Literal["convex", "rrf"] = "convex"
+    """How the vector and keyword legs are fused."""
+    vector_weight: float = Field(default=0.45, ge=0.0, le=1.0)
+    """The vector leg's weight in convex fusion."""
+    vector_filter: Literal["auto", "chroma"] = "auto"
+    """``auto``: filtered vector searches pick exact / over-fetch / Chroma ``where`` by scope size."""
+
+
+class AgentSettings(_Group):
+    model: str = "local"
+    """A litellm model string; ``local`` is the bundled SmolLM2 on llama.cpp."""
+    llm_api_base: str | None = None
+    """Base URL of an OpenAI-compatible server (vLLM, llama.cpp, ...)."""
+    tool_mode: Literal["auto", "native", "retrieve_first"] = "auto"
+    """``native`` tool calls, ``retrieve_first`` (search, then answer), or ``auto`` by model."""
+    context_window: int | None = None
+    """Overrides the window litellm reports for the model (the local model runs with 2048)."""
+    max_answer_tokens: int | None = None
+    """None: 512, or 256 for the local model (a 135M model that runs on rarely comes back)."""
+    temperature: float | None = None
+    """None: the provider's default, except the local model, which runs greedy (0.0) for repeatable answers."""
+    llm_timeout_s: float = 60.0
+    """Timeout of one model call."""
+    llm_max_retries: int = 2
+    """Retries of a failed model call."""
+    agent_max_steps: int = 4
+    """Tool-calling rounds in one turn."""
+    chat_top_k: int | None = None
+    """Passages per search shown to the model; None: 5, or 3 for the small local model."""
+    attribute_uncited: bool = True
+    """Attach the best-matching shown passage to an answer that cites none."""
+    relevance_threshold: float = 0.3
+    """Hits scoring below this are not shown to the model; with none left the agent declines."""
+    local_model_port: int | None = None
+    """Port of the local model's llama.cpp server; None: a free one."""
+    local_model_threads: int = 2
+    """Threads of the local model."""
+
+
+class HttpSettings(_Group):
+    sse_heartbeat_s: float = 15.0
+    """Seconds between SSE comment heartbeats."""
+    redis_url: str | None = None
+    """Share rate-limit counters between server processes (e.g. redis://127.0.0.1:6379/0)."""
+    rate_limit_listing: int = 120
+    """Requests per minute per user key (admins get 5x) for listings."""
+    rate_limit_retrieval: int = 60
+    """Likewise for retrieval."""
+    rate_limit_chat: int = 20
+    """Likewise for chat turns."""
+    rate_limit_write: int = 60
+    """Likewise for uploads, deletes and other writes."""
+
+
+_GROUPS: dict[str, type[_Group]] = {
+    "storage": StorageSettings,
+    "embedding": EmbeddingSettings,
+    "chunking": ChunkingSettings,
+    "ingestion": IngestionSettings,
+    "retrieval": RetrievalSettings,
+    "agent": AgentSettings,
+    "http": HttpSettings,
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", use_attribute_docstrings=True)
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".lectern")
+    """Where the catalog, vectors, blobs and eval caches live."""
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_flat_fields(cls, data: Any) -> Any:
+        """``Settings(max_chunk_tokens=5)`` sets ``chunking.max_chunk_tokens``; the group's other
+        fields still come from the environment, as they would without the keyword."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, group in _GROUPS.items():
+            flat = {k: data.pop(k) for k in list(data) if k in group.model_fields}
+            if flat:
+                current = data.get(name)
+                base = current.model_dump() if isinstance(current, BaseModel) else dict(current or {})
+                data[name] = group(**{**base, **flat})
+        return data
+
+    def with_overrides(self, **fields: Any) -> Settings:
+        """A copy with flat fields replaced (``home=…, database_url=None``), validated like the constructor."""
+        merged: dict[str, Any] = {"home": self.home}
+        merged.update({name: getattr(self, name) for name in _GROUPS})
+        return Settings(**{**merged, **fields})
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.storage.database_url or f"sqlite:///{self.home / 'lectern.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.home / "blobs"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.home / "chroma"
+
+
+def reference() -> Iterator[tuple[str, str, Any, str]]:
+    """Every setting as (environment variable, group, default, description): the README's
+    configuration table is checked against this, so the two cannot drift."""
+    yield f"{ENV_PREFIX}HOME", "", "~/.lectern", Settings.model_fields["home"].description or ""
+    for group_name, group in _GROUPS.items():
+        for field_name, info in group.model_fields.items():
+            default = info.get_default(call_default_factory=False)
+            yield f"{ENV_PREFIX}{field_name.upper()}", group_name, default, info.description or ""
