@@ -20,7 +20,7 @@ from .catalog import documents as catalog
 from .chunking import Chunk, ChunkingConfig, chunk_document, fit_to_embedder
 from .extract import IN_PROCESS_TYPES, Extracted, extract_bytes
 from .extract.errors import ExtractionFailed
-from .vectors import tag_key
+from .ids import chunk_id, tag_key
 
 if TYPE_CHECKING:
     from .service import Ingestion
@@ -51,12 +51,7 @@ class BatchTimings:
 
 
 def chunk_ids_for(work: _Work) -> list[str]:
-    return [f"{work.document.id}:{work.job.id[:12]}:{c.index}" for c in work.chunks]
-
-
-def document_of(chunk_id: str) -> str:
-    """The document a chunk id (``<document>:<job>:<index>``) belongs to, without asking any store."""
-    return chunk_id.split(":", 1)[0]
+    return [chunk_id(work.document.id, work.job.id, c.index) for c in work.chunks]
 
 
 def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:

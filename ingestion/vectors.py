@@ -25,11 +25,6 @@ _BATCH = 2000
 _COUNT_TTL_S = 10.0
 
 
-def tag_key(tag: str) -> str:
-    """Tags become boolean metadata keys so any-of / all-of filters run inside Chroma."""
-    return f"tag:{tag}"
-
-
 @dataclass
 class VectorHit:
     chunk_id: str

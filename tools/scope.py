@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, text
 
 from core.access import Principal, access_generation, assigned_document_ids
 from core.db import Database
-from ingestion.vectors import tag_key
+from ingestion.ids import tag_key
 
 from .vector_leg import VectorScope
 

@@ -34,7 +34,7 @@ import numpy as np
 from sqlalchemy import bindparam, text
 
 from core.db import Database
-from ingestion.pipeline import document_of
+from ingestion.ids import document_of
 from ingestion.vectors import ChromaVectorStore
 
 PlanKind = Literal["unfiltered", "exact", "overfetch", "chroma"]
