@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ingestion.keyword.analyzer import default_analyzer
+from ingestion.keyword import analyze
 
 from .citations import Sources
 
@@ -22,11 +22,10 @@ _MIN_WORDS = 3
 
 def attribute(answer: str, sources: Sources, min_overlap: float = 0.6) -> list[int]:
     """Source numbers supporting the answer's sentences, in the order the sentences come."""
-    analyzer = default_analyzer()
-    vocabularies = {c.n: set(analyzer.tokens(sources.texts[c.n])) for c in sources.items}
+    vocabularies = {c.n: set(analyze(sources.texts[c.n])) for c in sources.items}
     found: list[int] = []
     for sentence in _SENTENCE_END.split(answer):
-        words = set(analyzer.tokens(sentence))
+        words = set(analyze(sentence))
         if len(words) < _MIN_WORDS:
             continue
         share, n = max(((len(words & vocab) / len(words), n) for n, vocab in vocabularies.items()), default=(0.0, 0))

@@ -32,6 +32,8 @@ _INDEX_SHAPING_CODE = (
     "ingestion/detect.py",
     "ingestion/collection_docs.py",
     "ingestion/pipeline.py",
+    "ingestion/ids.py",
+    "ingestion/catalog/keyword.py",
     "ingestion/extract/*.py",
     "ingestion/embedding/*.py",
     "ingestion/keyword/*.py",

@@ -25,7 +25,7 @@ from .catalog import documents as catalog
 from .collection_docs import CollectionDoc, parse_jsonl
 from .embedding import Embedder, build_embedder
 from .extract.sandbox import ExtractionSandbox
-from .keyword.writer import SqlKeywordWriter
+from .keyword import SqlKeywordWriter
 from .pipeline import BatchTimings, process_batch
 from .vectors import ChromaVectorStore
 

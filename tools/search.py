@@ -21,10 +21,10 @@ from sqlalchemy import bindparam, text
 from core.access import Principal
 from core.errors import InvalidRequest
 from core.settings import Settings
+from ingestion.keyword import CatalogKeywordIndex, KeywordResult
 from ingestion.service import Ingestion
 
 from .fusion import FusionConfig, fuse, normalise_keyword, normalise_vector
-from .keyword_index import CatalogKeywordIndex, KeywordResult
 from .scope import ScopeResolver
 from .snippets import best_window
 from .vector_leg import FilterMode, Planner, VectorLeg, VectorScope

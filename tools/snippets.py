@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ingestion.keyword.analyzer import Analyzer, default_analyzer
+from ingestion.keyword import Analyzer, default_analyzer
 
 _WORD = re.compile(r"\w+")
 

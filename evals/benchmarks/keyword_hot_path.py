@@ -17,8 +17,8 @@ from collections import Counter
 
 import numpy as np
 
-from tools import keyword_index
-from tools.keyword_index import BM25Index
+from ingestion.keyword import BM25Index
+from ingestion.keyword import index as keyword_index
 
 from ..metrics import percentile
 from .synthetic import ZipfCorpus

@@ -41,7 +41,8 @@ from core.access import Principal
 from core.db import utcnow
 from core.settings import Settings
 from ingestion.catalog.documents import assign
-from ingestion.keyword.analyzer import default_analyzer
+from ingestion.catalog.keyword import encode_terms
+from ingestion.keyword import default_analyzer
 from ingestion.service import Ingestion
 from tools.search import RetrievalConfig, Retriever
 
@@ -121,7 +122,7 @@ def populate(
             rows_docs.append({"id": doc_id, "t": now, "n": CHUNKS_PER_DOC})
         rows_chunks.append({"id": chunk_id, "d": doc_id, "i": i % CHUNKS_PER_DOC, "x": text_of(chunk), "n": len(chunk)})
         tf = Counter(words)
-        rows_terms.append({"c": chunk_id, "d": doc_id, "t": json.dumps(tf, separators=(",", ":")), "n": len(words)})
+        rows_terms.append({"c": chunk_id, "d": doc_id, "t": encode_terms(tf), "n": len(words)})
         ids.append(chunk_id)
         metas.append({"document_id": doc_id, "owner": "bench", "collection": "bench", "reference": "", "page": -1})
         if len(ids) >= batch and (i + 1) % CHUNKS_PER_DOC == 0:

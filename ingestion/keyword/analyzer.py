@@ -161,3 +161,9 @@ class Analyzer:
 @lru_cache(maxsize=1)
 def default_analyzer() -> Analyzer:
     return Analyzer()
+
+
+def analyze(text: str) -> list[str]:
+    """``text`` as the keyword index sees it (stemmed, stop words out), for code that must compare
+    words the way search does, such as answer attribution, without reaching for an analyzer."""
+    return default_analyzer().tokens(text)

@@ -2,18 +2,19 @@
 
 Each chunk's analysed term frequencies go to ``keyword_terms`` and every change is
 appended to ``keyword_changes``; because the same SQL transaction writes chunks and
-terms, the catalog and the keyword index cannot drift. In-memory readers (the
-retrieval side) replay ``keyword_changes`` to stay current without a rebuild.
+terms, the catalog and the keyword index cannot drift. In-memory readers (``index``)
+replay ``keyword_changes`` to stay current without a rebuild. The SQL itself is the
+catalog's (``ingestion.catalog.keyword``); this side owns the analysis.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Protocol
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
+from ..catalog import keyword as catalog
 from .analyzer import Analyzer, default_analyzer
 
 
@@ -31,30 +32,12 @@ class SqlKeywordWriter:
 
     def replace_document(self, conn: Connection, document_id: str, chunks: Sequence[tuple[str, str]]) -> None:
         """``chunks`` are (chunk_id, indexed text); the document's previous postings go first."""
-        conn.execute(text("DELETE FROM keyword_terms WHERE document_id = :d"), {"d": document_id})
-        rows = []
-        for chunk_id, body in chunks:
-            tf = self.analyzer.term_frequencies(body)
-            rows.append(
-                {"c": chunk_id, "d": document_id, "t": json.dumps(tf, separators=(",", ":")), "n": sum(tf.values())}
-            )
-        if rows:
-            conn.execute(
-                text("INSERT INTO keyword_terms (chunk_id, document_id, terms, length) VALUES (:c, :d, :t, :n)"), rows
-            )
-        _log(conn, document_id, "replace")
+        catalog.delete_terms(conn, document_id)
+        catalog.insert_terms(
+            conn, document_id, [(chunk_id, self.analyzer.term_frequencies(body)) for chunk_id, body in chunks]
+        )
+        catalog.log_change(conn, document_id, "replace")
 
     def delete_document(self, conn: Connection, document_id: str) -> None:
-        conn.execute(text("DELETE FROM keyword_terms WHERE document_id = :d"), {"d": document_id})
-        _log(conn, document_id, "delete")
-
-
-def _log(conn: Connection, document_id: str, op: str) -> None:
-    # Inside a write transaction the MAX read is serialised with the insert.
-    conn.execute(
-        text(
-            "INSERT INTO keyword_changes (seq, document_id, op) "
-            "SELECT COALESCE(MAX(seq), 0) + 1, :d, :o FROM keyword_changes"
-        ),
-        {"d": document_id, "o": op},
-    )
+        catalog.delete_terms(conn, document_id)
+        catalog.log_change(conn, document_id, "delete")

@@ -1,7 +1,7 @@
 """BM25 (Okapi, exactly as rank-bm25's ``BM25Okapi`` scores) over an in-memory inverted index.
 
 The index is loaded once from the catalog's ``keyword_terms`` and then kept
-current by replaying ``keyword_changes`` (the ingestion hook's log) before each
+current by replaying ``keyword_changes`` (the log ``writer`` appends to) before each
 query: adding, replacing or deleting one document touches only that document's
 postings. Scoring walks only the postings of the query's terms, which is what
 makes a million chunks answer in milliseconds where ``BM25Okapi.get_scores``
@@ -10,7 +10,6 @@ visits every document for every term.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import threading
@@ -19,10 +18,11 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import text
 
 from core.db import Database
-from ingestion.keyword.analyzer import Analyzer, default_analyzer
+
+from ..catalog import keyword as catalog
+from .analyzer import Analyzer, default_analyzer
 
 _CACHE_POSTINGS = 20_000
 _CACHE_TERMS = 64
@@ -267,27 +267,18 @@ class CatalogKeywordIndex(BM25Index):
 
     def sync(self) -> None:
         with self.lock, self._db.read() as conn:
-            latest = conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM keyword_changes")).scalar_one()
+            latest = catalog.latest_change(conn)
             if self._loaded and latest == self._seq:
                 return
             if not self._loaded:
-                for chunk_id, document_id, terms in conn.execute(
-                    text("SELECT chunk_id, document_id, terms FROM keyword_terms ORDER BY document_id, chunk_id")
-                ):
-                    self.add(chunk_id, document_id, json.loads(terms))
+                for chunk_id, document_id, terms in catalog.all_terms(conn):
+                    self.add(chunk_id, document_id, terms)
                 self._loaded = True
             else:
-                changes = conn.execute(
-                    text("SELECT DISTINCT document_id FROM keyword_changes WHERE seq > :s AND seq <= :l"),
-                    {"s": self._seq, "l": latest},
-                ).all()
-                for (document_id,) in changes:
+                for document_id in catalog.changed_documents(conn, self._seq, latest):
                     self.remove_document(document_id)
-                    for chunk_id, terms in conn.execute(
-                        text("SELECT chunk_id, terms FROM keyword_terms WHERE document_id = :d ORDER BY chunk_id"),
-                        {"d": document_id},
-                    ):
-                        self.add(chunk_id, document_id, json.loads(terms))
+                    for chunk_id, terms in catalog.document_terms(conn, document_id):
+                        self.add(chunk_id, document_id, terms)
             self._seq = latest
 
     def search(self, query: str, k: int, allowed_documents: AbstractSet[str] | None = None) -> KeywordResult:

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from ingestion.keyword.analyzer import default_analyzer
-from tools.keyword_index import BM25Index
+from ingestion.keyword import BM25Index, default_analyzer
 
 CORPUS = [
     "Vitamin D deficiency increases the risk of bone fractures in older adults.",
