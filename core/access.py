@@ -50,6 +50,14 @@ def sql_predicate(principal: Principal, table: str = "documents") -> SqlPredicat
     )
 
 
+def owner_predicate(principal: Principal, table: str) -> SqlPredicate:
+    """Which rows of an owned, document-less resource (named collections) ``principal`` may see:
+    an admin every row, a user its own. Assignments grant documents, not these rows."""
+    if principal.is_admin:
+        return SqlPredicate("1 = 1", {})
+    return SqlPredicate(f"{table}.owner = :access_user", {"access_user": principal.user_id})
+
+
 def access_ways(principal: Principal, assigned: list[str]) -> list[SqlPredicate]:
     """The rule as separate predicates, one per way in (everything; owned; assigned), so each
     query uses its own index where one ``OR`` would scan every document. ``assigned`` comes
