@@ -12,9 +12,9 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from core.db import Database, utcnow
+from ingestion.catalog import sessions
 
 from .events import Citation, Usage
 
@@ -52,6 +52,8 @@ def new_id(prefix: str) -> str:
 
 
 class SessionStore:
+    """Typed chat history over the catalog's session functions; one transaction per call."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -59,70 +61,40 @@ class SessionStore:
         now = utcnow()
         record = SessionRecord(id=new_id("ses"), owner=owner, title=title, model=model, created_at=now, updated_at=now)
         with self.db.transaction() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO chat_sessions (id, owner, title, model, created_at, updated_at) "
-                    "VALUES (:id, :owner, :title, :model, :created_at, :updated_at)"
-                ),
-                record.model_dump(),
-            )
+            sessions.insert_session(conn, record.model_dump())
         return record
 
     def get(self, session_id: str) -> SessionRecord | None:
         with self.db.read() as conn:
-            row = conn.execute(text("SELECT * FROM chat_sessions WHERE id = :i"), {"i": session_id}).first()
-        return SessionRecord(**row._mapping) if row else None
+            row = sessions.get_session(conn, session_id)
+        return SessionRecord(**row) if row else None
 
     def for_owner(self, owner: str | None, limit: int = 100, offset: int = 0) -> tuple[list[SessionRecord], int]:
-        where, params = ("WHERE owner = :o", {"o": owner}) if owner is not None else ("", {})
         with self.db.read() as conn:
-            total = int(conn.execute(text(f"SELECT COUNT(*) FROM chat_sessions {where}"), params).scalar_one())
-            rows = conn.execute(
-                text(
-                    f"SELECT * FROM chat_sessions {where} ORDER BY updated_at DESC, id LIMIT {int(limit)} OFFSET {int(offset)}"
-                ),
-                params,
-            )
-            return [SessionRecord(**r._mapping) for r in rows], total
+            rows, total = sessions.list_sessions(conn, owner, limit, offset)
+        return [SessionRecord(**r) for r in rows], total
 
     def delete(self, session_id: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute(text("DELETE FROM chat_messages WHERE session_id = :i"), {"i": session_id})
-            conn.execute(text("DELETE FROM chat_sessions WHERE id = :i"), {"i": session_id})
+            sessions.delete_session(conn, session_id)
 
     def add(self, *messages: StoredMessage) -> list[StoredMessage]:
         """Append messages in one transaction; their ``seq`` is assigned here, inside the write lock."""
         stored: list[StoredMessage] = []
         with self.db.transaction() as conn:
             for message in messages:
-                seq = conn.execute(
-                    text("SELECT COALESCE(MAX(seq), 0) + 1 FROM chat_messages WHERE session_id = :s"),
-                    {"s": message.session_id},
-                ).scalar_one()
-                message = message.model_copy(update={"seq": int(seq)})
-                conn.execute(
-                    text(
-                        "INSERT INTO chat_messages (id, session_id, seq, role, content, status, tool_calls, "
-                        "tool_call_id, tool_name, tool_results, citations, usage, model, created_at) VALUES (:id, "
-                        ":session_id, :seq, :role, :content, :status, :tool_calls, :tool_call_id, :tool_name, "
-                        ":tool_results, :citations, :usage, :model, :created_at)"
-                    ),
-                    _row(message),
-                )
+                seq = sessions.next_message_seq(conn, message.session_id)
+                message = message.model_copy(update={"seq": seq})
+                sessions.insert_message(conn, _row(message))
                 stored.append(message)
             if stored:
                 first = stored[0]
-                conn.execute(
-                    text("UPDATE chat_sessions SET updated_at = :t, title = COALESCE(title, :title) WHERE id = :s"),
-                    {"t": utcnow(), "s": first.session_id, "title": first.content[:80] if first.role == "user" else None},
-                )
+                sessions.touch_session(conn, first.session_id, first.content[:80] if first.role == "user" else None)
         return stored
 
     def messages(self, session_id: str) -> list[StoredMessage]:
         with self.db.read() as conn:
-            rows = conn.execute(
-                text("SELECT * FROM chat_messages WHERE session_id = :s ORDER BY seq"), {"s": session_id}
-            ).all()
+            rows = sessions.list_messages(conn, session_id)
         return [_message(r) for r in rows]
 
 
@@ -134,8 +106,8 @@ def _row(message: StoredMessage) -> dict[str, Any]:
     return data
 
 
-def _message(row: Any) -> StoredMessage:
-    data = dict(row._mapping)
+def _message(row: dict[str, Any]) -> StoredMessage:
+    data = dict(row)
     for key in ("tool_calls", "tool_results", "usage", "citations"):
         data[key] = json.loads(data[key]) if data[key] else None
     data["citations"] = data["citations"] or []

@@ -8,10 +8,10 @@ import uuid
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from core.access import Principal
 from core.db import Database, utcnow
+from ingestion.catalog import keys
 
 Role = Literal["admin", "user"]
 _PREFIX = "lk_"
@@ -49,28 +49,20 @@ class KeyStore:
             created_at=utcnow(),
         )
         with self.db.transaction() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO api_keys (id, name, role, user_id, key_hash, prefix, created_at) "
-                    "VALUES (:id, :name, :role, :user_id, :hash, :prefix, :created_at)"
-                ),
-                {**key.model_dump(exclude={"revoked_at"}), "hash": _hash(secret)},
-            )
+            keys.insert_key(conn, key.model_dump(exclude={"revoked_at"}), _hash(secret))
         return key, secret
 
     def authenticate(self, secret: str) -> tuple[ApiKey, Principal] | None:
         if not secret.startswith(_PREFIX) or len(secret) > 200:
             return None
         with self.db.read() as conn:
-            row = conn.execute(
-                text("SELECT * FROM api_keys WHERE key_hash = :h AND revoked_at IS NULL"), {"h": _hash(secret)}
-            ).first()
+            row = keys.active_key_by_hash(conn, _hash(secret))
         if row is None:
             return None
-        key = ApiKey(**{k: v for k, v in row._mapping.items() if k != "key_hash"})
+        key = ApiKey(**row)
         return key, Principal(key.user_id, key.role)
 
     def list(self) -> list[ApiKey]:
         with self.db.read() as conn:
-            rows = conn.execute(text("SELECT * FROM api_keys ORDER BY created_at")).all()
-        return [ApiKey(**{k: v for k, v in r._mapping.items() if k != "key_hash"}) for r in rows]
+            rows = keys.list_keys(conn)
+        return [ApiKey(**r) for r in rows]

@@ -4,7 +4,9 @@ Every place that decides visibility asks this module, in whichever form it needs
 a SQL predicate over ``documents`` (listings, collections, reference expansion), a
 Chroma ``where`` (the vector leg), the ways into a scope that each use their own
 index (scope resolution), or a check on one document (reads, downloads, chat
-tools). Policies added later land here once and reach every caller.
+tools). Rows that are owned but hold no document (named collections) have their own
+predicate here too. Policies added later land here once and reach every caller; the
+catalog (``ingestion/catalog``) is the only code that binds these forms into SQL.
 
 The access generation is the rule's clock: every write that can change what a
 principal may see bumps it in its own transaction, so cached scopes know when they
@@ -48,6 +50,14 @@ def sql_predicate(principal: Principal, table: str = "documents") -> SqlPredicat
         "(SELECT document_id FROM assignments WHERE principal = :access_user))",
         {"access_user": principal.user_id},
     )
+
+
+def owner_predicate(principal: Principal, table: str) -> SqlPredicate:
+    """Which rows of an owned, document-less resource (named collections) ``principal`` may see:
+    an admin every row, a user its own. Assignments grant documents, not these rows."""
+    if principal.is_admin:
+        return SqlPredicate("1 = 1", {})
+    return SqlPredicate(f"{table}.owner = :access_user", {"access_user": principal.user_id})
 
 
 def access_ways(principal: Principal, assigned: list[str]) -> list[SqlPredicate]:

@@ -12,10 +12,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
-
-from core.access import Principal, can_read
+from core.access import Principal
 from core.errors import LecternError
+from ingestion.catalog.documents import readable_document
 from ingestion.service import Ingestion
 
 from .search import Retriever, SearchHit
@@ -157,11 +156,11 @@ class DocumentTools:
 
     def list_documents(self, arguments: dict[str, Any]) -> ToolOutput:
         limit = _integer(arguments, "limit", default=20, low=1, high=50)
-        visible = None if self.principal.is_admin else self.principal.user_id
         collection = _string(arguments, "collection") or self.scope.collection
         docs, _ = self.ingestion.list_documents(
-            visible_to=visible, status="completed", collection=collection, name=_string(arguments, "name"), limit=limit
-        )
+            principal=self.principal, status="completed", collection=collection, name=_string(arguments, "name"),
+            limit=limit,
+        )  # fmt: skip
         listing = [
             {"document_id": d.id, "title": d.display_title, "type": d.media_type, "pages": d.page_count, "tags": d.tags}
             for d in docs
@@ -176,13 +175,10 @@ class DocumentTools:
         if self.scope.document_ids is not None and document_id not in self.scope.document_ids:
             raise not_found
         with self.ingestion.db.read() as conn:
-            row = conn.execute(
-                text("SELECT owner, title, name, filename, kind FROM documents WHERE id = :d AND status = 'completed'"),
-                {"d": document_id},
-            ).first()
-            if row is None or not can_read(conn, self.principal, document_id, row.owner):
-                raise not_found
-        title = row.title or (row.name if row.kind == "collection" else None) or row.filename
+            doc = readable_document(conn, self.principal, document_id, status="completed")
+        if doc is None:
+            raise not_found
+        title = doc.display_title
         chunks = [c for c in self.ingestion.chunks(document_id) if not page or c.page == page]
         return ToolOutput(
             passages=[Passage(c.id, document_id, title, c.page, c.text[:200], c.text) for c in chunks[:MAX_READ_CHUNKS]]

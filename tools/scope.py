@@ -1,9 +1,10 @@
 """Which documents a search may touch: the principal's access and the request's filters, resolved once.
 
 The rule is the kernel's (``core.access``): admins see everything, a user
-what it owns or was assigned. It comes out twice, as a Chroma ``where`` and as
-the set of allowed documents with their chunk count, which the keyword leg and the
-vector leg's planner use. Materialising a user's documents costs ~2 µs each
+what it owns or was assigned. It comes out twice, as a Chroma ``where``
+(``chroma_filter``) and as the set of allowed documents with their chunk count
+(the catalog's ``searchable_chunk_counts``, one query per ``access_ways``), which
+the keyword leg and the vector leg's planner use. Materialising a user's documents costs ~2 µs each
 (11 ms for 3,900), so resolved scopes are kept until the catalog's access
 generation moves, which every write that could change them bumps in its own
 transaction.
@@ -15,10 +16,11 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Connection
 
-from core.access import Principal, access_generation, assigned_document_ids
+from core.access import Principal, access_generation, assigned_document_ids, chroma_filter
 from core.db import Database
+from ingestion.catalog.documents import searchable_chunk_counts
 from ingestion.ids import tag_key
 
 from .vector_leg import VectorScope
@@ -68,7 +70,7 @@ class ScopeResolver:
 
     def _resolve(
         self,
-        conn: Any,
+        conn: Connection,
         principal: Principal,
         collection: str | None,
         tags: list[str] | None,
@@ -76,55 +78,26 @@ class ScopeResolver:
         document_ids: list[str] | None,
     ) -> VectorScope:
         """Read in the same transaction as the generation, so the pair is one consistent snapshot."""
+        assigned = [] if principal.is_admin else assigned_document_ids(conn, principal)
         clauses: list[dict[str, Any]] = []
-        sql = ["status = 'completed'"]
-        params: dict[str, Any] = {}
-        assigned: list[str] = []
-        if not principal.is_admin:
-            assigned = assigned_document_ids(conn, principal)
-            owner_clause: dict[str, Any] = {"owner": principal.user_id}
-            clauses.append({"$or": [owner_clause, {"document_id": {"$in": assigned}}]} if assigned else owner_clause)
+        access = chroma_filter(principal, assigned)
+        if access is not None:
+            clauses.append(access)
         if collection:
             clauses.append({"collection": collection})
-            sql.append("collection = :collection")
-            params["collection"] = collection
         if document_ids is not None:
             clauses.append({"document_id": {"$in": list(document_ids)}})
-            sql.append("id IN :document_ids")
-            params["document_ids"] = sorted(set(document_ids))
         if tags:
             tag_clauses: list[dict[str, Any]] = [{tag_key(t): True} for t in tags]
             if len(tag_clauses) == 1:
                 clauses.append(tag_clauses[0])
             else:
                 clauses.append({"$and" if tags_mode == "all" else "$or": tag_clauses})
-            joiner = " AND " if tags_mode == "all" else " OR "
-            tag_sql = [
-                f"EXISTS (SELECT 1 FROM document_tags t WHERE t.document_id = documents.id AND t.tag = :tag{i})"
-                for i in range(len(tags))
-            ]
-            sql.append("(" + joiner.join(tag_sql) + ")")
-            params.update({f"tag{i}": t for i, t in enumerate(tags)})
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
         if where is None:
             return VectorScope(None, None)  # an admin without filters: no restriction at all
-        chunk_counts: dict[str, int] = {}
-        for access_sql, access_params in self._access(principal, assigned):
-            statement = text(f"SELECT id, chunk_count FROM documents WHERE {' AND '.join(sql + access_sql)}")
-            for name in ("document_ids", "assigned"):
-                if name in params or name in access_params:
-                    statement = statement.bindparams(bindparam(name, expanding=True))
-            rows = conn.execute(statement, {**params, **access_params})
-            chunk_counts.update({document_id: count or 0 for document_id, count in rows})
+        chunk_counts = searchable_chunk_counts(
+            conn, principal, assigned, collection=collection, document_ids=document_ids, tags=tags or (),
+            tags_mode=tags_mode,
+        )  # fmt: skip
         return VectorScope(where, frozenset(chunk_counts), sum(chunk_counts.values()))
-
-    @staticmethod
-    def _access(principal: Principal, assigned: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
-        """One query per way in: everything (admin), owned, assigned. Separate queries let each use
-        its own index (owner + status; primary keys) where one ``OR`` would scan every document."""
-        if principal.is_admin:
-            return [([], {})]
-        ways: list[tuple[list[str], dict[str, Any]]] = [(["owner = :owner"], {"owner": principal.user_id})]
-        if assigned:
-            ways.append((["id IN :assigned"], {"assigned": assigned}))
-        return ways

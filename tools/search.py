@@ -8,19 +8,21 @@ top k -> catalog details, snippets -> reference expansion.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel
-from sqlalchemy import bindparam, text
 
 from core.access import Principal
 from core.errors import InvalidRequest
 from core.settings import Settings
+from ingestion.catalog.chunks import HitRow, hit_rows, reference_first_chunks
+from ingestion.detect import SHORT_NAMES
 from ingestion.keyword import CatalogKeywordIndex, KeywordResult
 from ingestion.service import Ingestion
 
@@ -203,29 +205,18 @@ class Retriever:
         )
 
     # -- details -------------------------------------------------------------------------------
-    _HIT_SQL = (
-        "SELECT c.id, c.document_id, c.page, c.text, c.breadcrumb, d.title, d.name, d.filename, d.media_type, "
-        "d.collection, d.kind, d.reference, d.tags FROM chunks c JOIN documents d ON d.id = c.document_id "
-        "WHERE c.id IN :ids"
-    )
-
-    def _rows(self, chunk_ids: list[str]) -> dict[str, Any]:
+    def _rows(self, chunk_ids: list[str]) -> dict[str, HitRow]:
         if not chunk_ids:
             return {}
-        statement = text(self._HIT_SQL).bindparams(bindparam("ids", expanding=True))
         with self.ingestion.db.read() as conn:
-            return {r[0]: r for r in conn.execute(statement, {"ids": chunk_ids})}
+            return hit_rows(conn, chunk_ids)
 
-    def _hit(self, row: Any, score: float, query: str, vector: float | None, keyword: float | None) -> SearchHit:
-        import json
-
-        from ingestion.detect import SHORT_NAMES
-
+    def _hit(self, row: HitRow, score: float, query: str, vector: float | None, keyword: float | None) -> SearchHit:
         snippet, highlights = best_window(row.text, query)
         return SearchHit(
             chunk_id=row.id,
             document_id=row.document_id,
-            title=row.title or (row.name if row.kind == "collection" else None) or row.filename,
+            title=row.display_title,
             document_type=SHORT_NAMES.get(row.media_type or "", "txt"),
             collection=row.collection,
             snippet=snippet,
@@ -262,7 +253,7 @@ class Retriever:
                 break
         return hits
 
-    def _rows_in_rank_order(self, ordered: list[str], batch: int) -> Iterator[Any]:
+    def _rows_in_rank_order(self, ordered: list[str], batch: int) -> Iterator[HitRow]:
         """Catalog rows of the candidates, read ``batch`` at a time only as far as the caller consumes.
 
         Vectors of a document deleted a moment ago may still answer from Chroma; the catalog
@@ -282,20 +273,9 @@ class Retriever:
             for hit in hits:
                 if not hit.reference:
                     continue
-                params: dict[str, Any] = {"c": hit.collection, "r": hit.reference}
-                access = ""
-                if not principal.is_admin:
-                    access = " AND (d.owner = :o OR d.id IN (SELECT document_id FROM assignments WHERE principal = :o))"
-                    params["o"] = principal.user_id
-                rows = conn.execute(
-                    text(
-                        "SELECT c.id FROM documents d JOIN chunks c ON c.document_id = d.id AND c.chunk_index = 0 "
-                        f"WHERE d.collection = :c AND d.reference = :r AND d.status = 'completed'{access} ORDER BY d.created_at"
-                    ),
-                    params,
-                ).all()
-                details = self._rows([chunk_id for (chunk_id,) in rows])
-                for (chunk_id,) in rows:
+                first_chunks = reference_first_chunks(conn, principal, hit.collection, hit.reference)
+                details = hit_rows(conn, first_chunks)
+                for chunk_id in first_chunks:
                     row = details.get(chunk_id)
                     if row is None or row.document_id in present:
                         continue

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import bindparam, text
 
 from core.db import Database
+from ingestion.catalog.chunks import chunk_ids_of_documents
 from ingestion.ids import document_of
 from ingestion.vectors import ChromaVectorStore
 
@@ -149,11 +149,8 @@ class VectorLeg:
 
     def _exact(self, query_vector: np.ndarray, scope: VectorScope, depth: int) -> dict[str, float]:
         assert scope.allowed_documents is not None
-        statement = text("SELECT id FROM chunks WHERE document_id IN :documents").bindparams(
-            bindparam("documents", expanding=True)
-        )
         with self.db.read() as conn:
-            chunk_ids = [r[0] for r in conn.execute(statement, {"documents": sorted(scope.allowed_documents)})]
+            chunk_ids = chunk_ids_of_documents(conn, scope.allowed_documents)
         stored = self.vectors.embeddings(chunk_ids)
         if not stored:
             return {}

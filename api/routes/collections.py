@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import text
 
-from core.db import utcnow
+from core.access import Principal
 from core.errors import DocumentNotFound, InvalidJsonl
+from ingestion.catalog import collections
 from ingestion.catalog.documents import Document
 from ingestion.service import validate_collection_name
 
@@ -75,26 +75,16 @@ class CollectionDocuments(BaseModel):
 def create_collection(body: NewCollection, services: ServicesDep, principal: WritePrincipal) -> CollectionInfo:
     validate_collection_name(body.name)
     with services.ingestion.db.transaction() as conn:
-        exists = conn.execute(text("SELECT 1 FROM collections WHERE owner = :o AND name = :n"),
-                              {"o": principal.user_id, "n": body.name}).first()  # fmt: skip
-        if not exists:
-            conn.execute(text("INSERT INTO collections (owner, name, created_at) VALUES (:o, :n, :t)"),
-                         {"o": principal.user_id, "n": body.name, "t": utcnow()})  # fmt: skip
-    return CollectionInfo(
-        name=body.name, document_count=_count(services, principal.user_id, principal.is_admin, body.name)
-    )
+        collections.create_collection(conn, principal.user_id, body.name)
+    return CollectionInfo(name=body.name, document_count=_count(services, principal, body.name))
 
 
 @router.get("", response_model=list[CollectionInfo])
 def list_collections(services: ServicesDep, principal: ListingPrincipal) -> list[CollectionInfo]:
-    where = "" if principal.is_admin else " WHERE owner = :o"
-    params = {"o": principal.user_id}
+    """Collections the principal created or sees a document in, each counting the documents it sees."""
     with services.ingestion.db.read() as conn:
-        counts: dict[str, int] = dict(
-            conn.execute(text(f"SELECT collection, COUNT(*) FROM documents{where} GROUP BY collection"), params).all()
-        )
-        named = {r[0] for r in conn.execute(text(f"SELECT name FROM collections{where}"), params)}
-    return [CollectionInfo(name=n, document_count=int(counts.get(n, 0))) for n in sorted(set(counts) | named)]
+        counts = collections.visible_collections(conn, principal)
+    return [CollectionInfo(name=name, document_count=counts[name]) for name in sorted(counts)]
 
 
 @router.post("/{collection}/documents", response_model=list[DocumentResult])
@@ -124,8 +114,7 @@ def list_documents(
     page: Annotated[int, Query(ge=1)] = 1, limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> CollectionDocuments:  # fmt: skip
     docs, total = services.ingestion.list_documents(
-        visible_to=None if principal.is_admin else principal.user_id, collection=collection, kind="collection",
-        limit=limit, offset=(page - 1) * limit,
+        principal=principal, collection=collection, kind="collection", limit=limit, offset=(page - 1) * limit,
     )  # fmt: skip
     return CollectionDocuments(
         documents=[CollectionDocument.of(d) for d in docs], page=page, limit=limit, total_count=total
@@ -150,8 +139,6 @@ def delete_document(collection: str, document_id: str, services: ServicesDep, pr
     return Response(status_code=204)
 
 
-def _count(services: Services, owner: str, is_admin: bool, collection: str) -> int:
-    docs, total = services.ingestion.list_documents(
-        visible_to=None if is_admin else owner, collection=collection, limit=1
-    )
+def _count(services: Services, principal: Principal, collection: str) -> int:
+    _, total = services.ingestion.list_documents(principal=principal, collection=collection, limit=1)
     return int(total)

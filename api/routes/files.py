@@ -8,10 +8,10 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from core.access import Principal, can_read
+from core.access import Principal
 from core.errors import DocumentNotFound, FileTooLarge, InvalidRequest, LecternError
 from ingestion import detect
-from ingestion.catalog.documents import Document, assign
+from ingestion.catalog.documents import Document, assign, readable_document
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
 from ..schemas import BatchItem, UploadResult
@@ -88,10 +88,10 @@ class Assignment(BaseModel):
 
 def visible_document(services: Services, principal: Principal, file_id: str) -> Document:
     """The document if this principal may see it; otherwise the same 404 as a missing one."""
-    doc = services.ingestion.get(file_id)
     with services.ingestion.db.read() as conn:
-        if not can_read(conn, principal, doc.id, doc.owner):
-            raise DocumentNotFound(f"no document {file_id}", document_id=file_id)
+        doc = readable_document(conn, principal, file_id)
+    if doc is None:
+        raise DocumentNotFound(f"no document {file_id}", document_id=file_id)
     return doc
 
 
@@ -185,7 +185,7 @@ def list_files(
         if media is None:
             raise InvalidRequest(f"file_type must be one of {', '.join(sorted(_MEDIA_BY_SHORT))}", field="file_type")
     docs, total = services.ingestion.list_documents(
-        visible_to=None if principal.is_admin else principal.user_id, kind="file", media_type=media, name=name,
+        principal=principal, kind="file", media_type=media, name=name,
         tags=_tags(tags), status=status, collection=collection, limit=limit, offset=(page - 1) * limit,
     )  # fmt: skip
     return FileList(files=[FileInfo.of(d) for d in docs], page=page, limit=limit, total_count=total)

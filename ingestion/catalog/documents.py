@@ -1,4 +1,9 @@
-"""Catalog rows for documents, their pages and chunks, as typed records."""
+"""Catalog rows for documents, their pages and chunks, as typed records.
+
+Every visibility decision here is the kernel's (``core.access``): listings filter with
+its SQL predicate, single reads with its per-document check, scope resolution with its
+ways in. Nothing in this module spells the rule out itself.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
-from core.access import bump_access_generation
+from core.access import Principal, access_ways, bump_access_generation, can_read, sql_predicate
 from core.db import utcnow
 
 from ..chunking import Chunk
@@ -49,7 +54,13 @@ class Document(BaseModel):
 
     @property
     def display_title(self) -> str:
-        return self.title or (self.name if self.kind == "collection" else None) or self.filename
+        return display_title(self.title, self.name, self.kind, self.filename)
+
+
+def display_title(title: str | None, name: str | None, kind: str, filename: str) -> str:
+    """The one title rule, shared by ``Document`` and the rows retrieval hydrates without one:
+    an extracted title wins; a collection document is known by its ``docid``; a file by its name."""
+    return title or (name if kind == "collection" else None) or filename
 
 
 class ChunkRow(BaseModel):
@@ -86,8 +97,8 @@ def update_document(conn: Connection, document_id: str, **fields: Any) -> None:
     if "notes" in fields:
         fields["notes"] = json.dumps(fields["notes"])
     fields["updated_at"] = utcnow()
-    assignments = ", ".join(f"{k} = :{k}" for k in fields)
-    conn.execute(text(f"UPDATE documents SET {assignments} WHERE id = :_id"), {**fields, "_id": document_id})
+    setters = ", ".join(f"{k} = :{k}" for k in fields)
+    conn.execute(text(f"UPDATE documents SET {setters} WHERE id = :_id"), {**fields, "_id": document_id})
     bump_access_generation(conn)
 
 
@@ -103,6 +114,17 @@ def _write_tags(conn: Connection, document_id: str, tags: Sequence[str]) -> None
 def get_document(conn: Connection, document_id: str) -> Document | None:
     row = conn.execute(text("SELECT * FROM documents WHERE id = :d"), {"d": document_id}).first()
     return _document(row) if row else None
+
+
+def readable_document(
+    conn: Connection, principal: Principal, document_id: str, status: Status | None = None
+) -> Document | None:
+    """The document if ``principal`` may read it (and it has ``status``, when given); None both
+    when it is missing and when it is not the principal's, so callers answer both alike."""
+    doc = get_document(conn, document_id)
+    if doc is None or (status is not None and doc.status != status):
+        return None
+    return doc if can_read(conn, principal, doc.id, doc.owner) else None
 
 
 def find_by_key(conn: Connection, owner: str, collection: str, name: str) -> Document | None:
@@ -127,7 +149,7 @@ def list_documents(
     conn: Connection,
     *,
     owner: str | None = None,
-    visible_to: str | None = None,
+    principal: Principal | None = None,
     status: str | None = None,
     collection: str | None = None,
     kind: str | None = None,
@@ -148,20 +170,66 @@ def list_documents(
         if value is not None:
             where.append(f"{column} = :{column}")
             params[column] = value
-    if visible_to is not None:
-        where.append("(owner = :visible OR id IN (SELECT document_id FROM assignments WHERE principal = :visible))")
-        params["visible"] = visible_to
+    if principal is not None:
+        access = sql_predicate(principal)
+        where.append(access.sql)
+        params.update(access.params)
     if name:
         where.append("(LOWER(filename) LIKE :name OR LOWER(COALESCE(name, '')) LIKE :name)")
         params["name"] = f"%{name.lower()}%"
-    for i, tag in enumerate(tags):
-        where.append(f"EXISTS (SELECT 1 FROM document_tags t WHERE t.document_id = documents.id AND t.tag = :tag{i})")
-        params[f"tag{i}"] = tag
+    if tags:
+        where.append(_tags_sql(len(tags), "all"))
+        params.update({f"tag{i}": t for i, t in enumerate(tags)})
     clause = " AND ".join(where)
     total = int(conn.execute(text(f"SELECT COUNT(*) FROM documents WHERE {clause}"), params).scalar_one())
     page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
     rows = conn.execute(text(f"SELECT * FROM documents WHERE {clause} ORDER BY created_at, id{page}"), params)
     return [_document(r) for r in rows], total
+
+
+def _tags_sql(count: int, mode: str) -> str:
+    """Documents carrying all (``mode == "all"``) or any of ``count`` tags bound as ``:tag0``..."""
+    tests = [
+        f"EXISTS (SELECT 1 FROM document_tags t WHERE t.document_id = documents.id AND t.tag = :tag{i})"
+        for i in range(count)
+    ]
+    return "(" + (" AND " if mode == "all" else " OR ").join(tests) + ")"
+
+
+def searchable_chunk_counts(
+    conn: Connection,
+    principal: Principal,
+    assigned: list[str],
+    *,
+    collection: str | None = None,
+    document_ids: Sequence[str] | None = None,
+    tags: Sequence[str] = (),
+    tags_mode: str = "any",
+) -> dict[str, int]:
+    """Completed documents ``principal`` may search, under the filters, with their chunk counts.
+
+    ``assigned`` is the principal's :func:`core.access.assigned_document_ids`, read by the caller
+    in the same transaction. One query per way in (``access_ways``), so each uses its own index."""
+    sql = ["status = 'completed'"]
+    params: dict[str, Any] = {}
+    if collection:
+        sql.append("collection = :collection")
+        params["collection"] = collection
+    if document_ids is not None:
+        sql.append("id IN :document_ids")
+        params["document_ids"] = sorted(set(document_ids))
+    if tags:
+        sql.append(_tags_sql(len(tags), tags_mode))
+        params.update({f"tag{i}": t for i, t in enumerate(tags)})
+    counts: dict[str, int] = {}
+    for way in access_ways(principal, assigned):
+        statement = text(f"SELECT id, chunk_count FROM documents WHERE {' AND '.join([*sql, way.sql])}")
+        for name in ("document_ids", "assigned"):
+            if name in params or name in way.params:
+                statement = statement.bindparams(bindparam(name, expanding=True))
+        rows = conn.execute(statement, {**params, **way.params})
+        counts.update({document_id: count or 0 for document_id, count in rows})
+    return counts
 
 
 def replace_content(

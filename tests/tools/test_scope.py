@@ -46,3 +46,25 @@ def test_admin_without_filters_is_unrestricted_and_document_ids_narrow_any_scope
     assert admin.where is None and admin.allowed_documents is None
     assert _visible(resolver, Principal("root", "admin"), document_ids=[doc.id, "missing"]) == {doc.id}
     assert _visible(resolver, document_ids=[doc.id]) == set()  # not Alice's
+
+
+def test_chroma_where_and_allowed_documents_are_the_same_rule(ingestion: Ingestion) -> None:
+    """Both spellings of a scope (the vector leg's ``where``, the keyword leg's document set)
+    select the same documents, for an owner, an assignee, a stranger and an admin, with filters."""
+    mine = ingestion.add_file(b"Alice's note about tea.", "tea.txt", owner="alice", tags=["drinks"]).document
+    shared = ingestion.add_file(b"Bob's note about coffee.", "coffee.txt", owner="bob", tags=["drinks"]).document
+    ingestion.add_file(b"Bob's note about cake.", "cake.txt", owner="bob", collection="food")
+    ingestion.run_until_idle()
+    with ingestion.db.transaction() as conn:
+        assign(conn, shared.id, "alice")
+    resolver = ScopeResolver(ingestion.db)
+    for principal in (ALICE, Principal("bob"), Principal("carol"), Principal("root", "admin")):
+        for filters in ({}, {"tags": ["drinks"]}, {"collection": "food"}, {"document_ids": [mine.id, shared.id]}):
+            scope = resolver.resolve(principal, **filters)  # type: ignore[arg-type]
+            if scope.where is None:
+                assert principal.is_admin and not filters and scope.allowed_documents is None
+                continue
+            in_chroma = ingestion.vectors.collection.get(where=scope.where, include=["metadatas"])["metadatas"] or []
+            assert {m["document_id"] for m in in_chroma} == set(scope.allowed_documents or ()), (principal, filters)
+    assert _visible(resolver) == {mine.id, shared.id}
+    assert _visible(resolver, Principal("carol")) == set()

@@ -136,6 +136,34 @@ def test_reference_expansion_adds_documents_sharing_the_reference(retriever: Ret
     ]
 
 
+def test_reference_expansion_adds_only_documents_the_principal_may_read(
+    retriever: Retriever, ingestion: Ingestion
+) -> None:
+    """Expansion is a way into documents too: it goes through the same rule as the search legs."""
+    bobs = ingestion.add_collection_jsonl(
+        [json.dumps({"docid": "bobcare", "text": "Bob wipes the steam wand daily.", "__ref": "care"})],
+        collection="kb", owner="bob",
+    )[0]  # fmt: skip
+    ingestion.run_until_idle()
+    assert _names(retriever.search("citric acid limescale", principal=ALICE, top_k=1)) == ["descale", "filter"]
+    assert _names(retriever.search("citric acid limescale", principal=ADMIN, top_k=1)) == [
+        "descale", "filter", "bobcare",
+    ]  # fmt: skip
+    with ingestion.db.transaction() as conn:
+        assign(conn, bobs.document_id, "alice")
+    assert _names(retriever.search("citric acid limescale", principal=ALICE, top_k=1)) == [
+        "descale", "filter", "bobcare",
+    ]  # fmt: skip
+
+
+def test_hits_use_the_catalogs_display_title(retriever: Retriever, ingestion: Ingestion) -> None:
+    """A hit's title is the one rule ``Document.display_title`` applies: for files, the file name."""
+    hits = retriever.search("boiler", principal=ADMIN, top_k=20, expand_references=False).results
+    documents = {d.id: d for d in ingestion.list_documents()[0]}
+    assert hits and all(h.title == documents[h.document_id].display_title for h in hits)
+    assert {"bob.txt", "other.txt", "boiler"} <= {h.title for h in hits}
+
+
 def test_index_follows_add_replace_and_delete(retriever: Retriever, ingestion: Ingestion) -> None:
     assert retriever.search("pomegranate", principal=ALICE, search_type="keyword").results == []
     added = ingestion.add_file(b"Pomegranate syrup pairs with a flat white.", "fruit.txt", owner="alice", key="fruit")

@@ -1,0 +1,231 @@
+"""Who sees what, on every route that returns document data.
+
+One world: ``alice`` owns a file and a collection document, an admin assigns both to
+``bob``, ``carol`` owns only a file of her own, ``root`` is an admin. Each route is a
+probe that answers "did this caller get the document?"; the table says who must.
+A detail route must answer 200 or 404 (nothing else); a listing, search or chat
+answer must contain the document (or its secret) or not mention it at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from tests.api.conftest import Api, upload
+
+pytestmark = pytest.mark.anyio
+
+VAULT = b"# Vault\n\nThe vault code for the Zurich office is 4711. Keep it private.\n"
+KETTLE = b"# Kettle\n\nDescale the kettle every month with citric acid.\n"
+GATE = b'{"docid": "gate", "text": "The harbour gate password is marlin-9. Tell nobody."}\n'
+GATE_SECOND = b'{"docid": "crane", "text": "The crane moves containers onto the ships."}\n'
+
+WHO = ("owner", "assignee", "stranger", "admin")
+SEES_ALICES = {"owner": True, "assignee": True, "stranger": False, "admin": True}
+
+
+@dataclass(frozen=True)
+class Secret:
+    """One of alice's documents, the question that finds it, and the words only it contains."""
+
+    document_id: str
+    question: str
+    words: str
+
+
+@dataclass
+class World:
+    api: Api
+    keys: dict[str, dict[str, str]]
+    vault: Secret
+    gate: Secret
+    crane_id: str
+    carols: str
+
+
+async def _world(api: Api) -> World:
+    carol = {"Authorization": f"Bearer {api.services.keys.create(role='user', name='carol')[1]}"}
+    vault = (await upload(api, api.alice, "vault.md", VAULT))["file_id"]
+    kettle = (await upload(api, carol, "kettle.md", KETTLE))["file_id"]
+    pushed = await api.client.post(
+        "/v1/collections/ledger/documents", headers=api.alice, files={"file": ("ledger.jsonl", GATE + GATE_SECOND)}
+    )
+    assert pushed.status_code == 200, pushed.text
+    gate, crane = (r["document_id"] for r in pushed.json())
+    api.services.ingestion.run_until_idle()
+    for document_id in (vault, gate):
+        assigned = await api.client.post(
+            f"/v1/files/{document_id}/assignments", headers=api.admin, json={"user_id": "bob"}
+        )
+        assert assigned.status_code == 201, assigned.text
+    return World(
+        api=api,
+        keys={"owner": api.alice, "assignee": api.bob, "stranger": carol, "admin": api.admin},
+        vault=Secret(vault, "What is the vault code for the Zurich office?", "4711"),
+        gate=Secret(gate, "What is the harbour gate password?", "marlin-9"),
+        crane_id=crane,
+        carols=kettle,
+    )
+
+
+@pytest.fixture
+async def world(api: Api) -> World:
+    return await _world(api)
+
+
+Probe = Callable[[World, dict[str, str], Secret], Awaitable[bool]]
+
+
+def _detail(path: str) -> Probe:
+    async def probe(world: World, headers: dict[str, str], secret: Secret) -> bool:
+        response = await world.api.client.get(path.format(id=secret.document_id), headers=headers)
+        assert response.status_code in (200, 404), (path, response.status_code, response.text)
+        if response.status_code == 404:
+            assert response.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+            return False
+        return True
+
+    return probe
+
+
+async def _files_list(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    found = (await world.api.client.get("/v1/files", params={"limit": 100}, headers=headers)).json()
+    return secret.document_id in {f["file_id"] for f in found["files"]}
+
+
+async def _collection_documents(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    found = (await world.api.client.get("/v1/collections/ledger/documents", headers=headers)).json()
+    return secret.document_id in {d["document_id"] for d in found["documents"]}
+
+
+async def _retrieve(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    response = await world.api.client.get("/v1/retrieve", params={"q": secret.question, "topK": 10}, headers=headers)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    seen = any(r["document_id"] == secret.document_id for r in results)
+    assert seen == any(secret.words in r["snippet"] for r in results)
+    return seen
+
+
+async def _session_message(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    """Asking about exactly this document (``document_ids``) must not widen anyone's access."""
+    session = (await world.api.client.post("/v1/chat/sessions", headers=headers)).json()["session_id"]
+    response = await world.api.client.post(
+        f"/v1/chat/sessions/{session}/messages",
+        headers=headers,
+        json={"content": secret.question, "document_ids": [secret.document_id]},
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    cited = any(c["document_id"] == secret.document_id for c in answer["citations"])
+    assert cited == (secret.words in answer["content"]), answer
+    return cited
+
+
+async def _completions(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    response = await world.api.client.post(
+        "/v1/chat/completions", headers=headers, json={"messages": [{"role": "user", "content": secret.question}]}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    cited = any(c["document_id"] == secret.document_id for c in body["citations"])
+    assert cited == (secret.words in body["choices"][0]["message"]["content"]), body
+    return cited
+
+
+FILE_ROUTES: dict[str, Probe] = {
+    "GET /v1/files": _files_list,
+    "GET /v1/files/{id}": _detail("/v1/files/{id}"),
+    "GET /v1/files/{id}/status": _detail("/v1/files/{id}/status"),
+    "GET /v1/files/{id}/text": _detail("/v1/files/{id}/text"),
+    "GET /v1/files/{id}/chunks": _detail("/v1/files/{id}/chunks"),
+    "GET /v1/files/{id}/pages": _detail("/v1/files/{id}/pages"),
+    "GET /v1/files/{id}/content": _detail("/v1/files/{id}/content"),
+    "GET /v1/retrieve": _retrieve,
+}
+COLLECTION_ROUTES: dict[str, Probe] = {
+    "GET /v1/collections/ledger/documents": _collection_documents,
+    "GET /v1/collections/ledger/documents/{id}": _detail("/v1/collections/ledger/documents/{id}"),
+    "GET /v1/files/{id} (a collection document)": _detail("/v1/files/{id}"),
+    "GET /v1/retrieve (a collection document)": _retrieve,
+}
+CHAT_ROUTES: dict[str, Probe] = {
+    "POST /v1/chat/sessions/{id}/messages": _session_message,
+    "POST /v1/chat/completions": _completions,
+}
+
+
+async def _walk(world: World, routes: dict[str, Probe], secret: Secret) -> None:
+    wrong = []
+    for route, probe in routes.items():
+        for who in WHO:
+            seen = await probe(world, world.keys[who], secret)
+            if seen != SEES_ALICES[who]:
+                wrong.append(f"{route}: the {who} {'saw' if seen else 'did not see'} it")
+    assert wrong == []
+
+
+async def test_files_routes_show_a_file_to_exactly_its_owner_assignee_and_admins(world: World) -> None:
+    await _walk(world, FILE_ROUTES, world.vault)
+
+
+async def test_collection_routes_show_a_document_to_exactly_its_owner_assignee_and_admins(world: World) -> None:
+    await _walk(world, COLLECTION_ROUTES, world.gate)
+
+
+async def test_chat_routes_answer_from_a_document_for_exactly_its_owner_assignee_and_admins(world: World) -> None:
+    await _walk(world, CHAT_ROUTES, world.vault)
+    await _walk(world, CHAT_ROUTES, world.gate)
+
+
+async def test_listings_hold_exactly_what_each_caller_sees(world: World) -> None:
+    """The other side of the table: nobody but the admin sees carol's file, nor the unassigned
+    collection document, and every listing shows the stranger its own file."""
+    client, keys = world.api.client, world.keys
+    expected_files = {
+        "owner": {world.vault.document_id},
+        "assignee": {world.vault.document_id},
+        "stranger": {world.carols},
+        "admin": {world.vault.document_id, world.carols},
+    }
+    expected_ledger = {
+        "owner": {world.gate.document_id, world.crane_id},
+        "assignee": {world.gate.document_id},
+        "stranger": set(),
+        "admin": {world.gate.document_id, world.crane_id},
+    }
+    for who in WHO:
+        files = (await client.get("/v1/files", headers=keys[who])).json()
+        assert {f["file_id"] for f in files["files"]} == expected_files[who] and files["total_count"] == len(
+            expected_files[who]
+        ), who
+        ledger = (await client.get("/v1/collections/ledger/documents", headers=keys[who])).json()
+        assert {d["document_id"] for d in ledger["documents"]} == expected_ledger[who], who
+        assert ledger["total_count"] == len(expected_ledger[who]), who
+        crane = await client.get(f"/v1/collections/ledger/documents/{world.crane_id}", headers=keys[who])
+        assert crane.status_code == (404 if who in ("assignee", "stranger") else 200), who
+
+
+async def test_collections_listing_counts_the_documents_each_caller_sees(world: World) -> None:
+    """A user assigned a document in someone else's collection sees that collection, counting
+    only the documents it may see (before the fix it saw only collections it owned)."""
+    expected = {
+        "owner": {"default": 1, "ledger": 2},
+        "assignee": {"default": 1, "ledger": 1},
+        "stranger": {"default": 1},
+        "admin": {"default": 2, "ledger": 2},
+    }
+    for who in WHO:
+        listed = (await world.api.client.get("/v1/collections", headers=world.keys[who])).json()
+        assert {c["name"]: c["document_count"] for c in listed} == expected[who], who
+
+
+async def test_a_named_empty_collection_is_listed_for_its_creator_and_admins_only(api: Api) -> None:
+    created = await api.client.post("/v1/collections", headers=api.alice, json={"name": "drafts"})
+    assert created.status_code == 201
+    names = {who: {c["name"] for c in (await api.client.get("/v1/collections", headers=h)).json()}
+             for who, h in (("alice", api.alice), ("bob", api.bob), ("root", api.admin))}  # fmt: skip
+    assert names == {"alice": {"drafts"}, "bob": set(), "root": {"drafts"}}

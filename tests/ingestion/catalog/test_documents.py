@@ -1,0 +1,76 @@
+"""The catalog's document reads apply the kernel's access rule, never one of their own."""
+
+from __future__ import annotations
+
+import json
+
+from core.access import Principal
+from ingestion.catalog import chunks, collections
+from ingestion.catalog.documents import (
+    assign,
+    display_title,
+    list_documents,
+    readable_document,
+    searchable_chunk_counts,
+)
+from ingestion.service import Ingestion
+
+ALICE, BOB, CAROL, ROOT = Principal("alice"), Principal("bob"), Principal("carol"), Principal("root", "admin")
+
+
+def test_listing_single_reads_and_search_scopes_agree_for_every_principal(ingestion: Ingestion) -> None:
+    private = ingestion.add_file(b"Alice's private plan.", "plan.txt", owner="alice").document
+    shared = ingestion.add_file(b"Alice's shared memo.", "memo.txt", owner="alice", tags=["team"]).document
+    own = ingestion.add_file(b"Bob's own list.", "list.txt", owner="bob").document
+    ingestion.run_until_idle()
+    with ingestion.db.transaction() as conn:
+        assign(conn, shared.id, "bob")
+    expected = {
+        ALICE: {private.id, shared.id},
+        BOB: {shared.id, own.id},
+        CAROL: set(),
+        ROOT: {private.id, shared.id, own.id},
+    }
+    with ingestion.db.read() as conn:
+        for principal, ids in expected.items():
+            listed, total = list_documents(conn, principal=principal)
+            assert {d.id for d in listed} == ids and total == len(ids), principal
+            readable = {d for d in (private.id, shared.id, own.id) if readable_document(conn, principal, d)}
+            assert readable == ids, principal
+            assigned = [shared.id] if principal == BOB else []
+            assert set(searchable_chunk_counts(conn, principal, assigned)) == ids, principal
+            tagged = set(searchable_chunk_counts(conn, principal, assigned, tags=["team"]))
+            assert tagged == ids & {shared.id}, principal
+        assert readable_document(conn, ROOT, "missing") is None
+        assert readable_document(conn, ALICE, private.id, status="failed") is None
+
+
+def test_collections_are_seen_through_their_documents(ingestion: Ingestion) -> None:
+    pushed = ingestion.add_collection_jsonl(
+        [json.dumps({"docid": d, "text": f"Entry {d}."}) for d in ("a", "b")], collection="ledger", owner="alice"
+    )
+    with ingestion.db.transaction() as conn:
+        collections.create_collection(conn, "carol", "empty")
+        collections.create_collection(conn, "carol", "empty")  # idempotent
+        assign(conn, pushed[0].document_id, "bob")
+    with ingestion.db.read() as conn:
+        assert collections.visible_collections(conn, ALICE) == {"ledger": 2}
+        assert collections.visible_collections(conn, BOB) == {"ledger": 1}
+        assert collections.visible_collections(conn, CAROL) == {"empty": 0}
+        assert collections.visible_collections(conn, ROOT) == {"ledger": 2, "empty": 0}
+
+
+def test_one_title_rule_for_documents_and_hydrated_hits(ingestion: Ingestion) -> None:
+    assert display_title("Extracted", "docid", "collection", "f.txt") == "Extracted"
+    assert display_title(None, "docid", "collection", "docid.jsonl") == "docid"
+    assert display_title(None, "key", "file", "report.pdf") == "report.pdf"
+    entry = ingestion.add_collection_jsonl([json.dumps({"docid": "faq-1", "text": "Plain words."})], collection="kb", owner="alice")[0]
+    file = ingestion.add_file(b"Just text, no heading.", "notes.txt", owner="alice").document
+    ingestion.run_until_idle()
+    with ingestion.db.read() as conn:
+        for document_id in (entry.document_id, file.id):
+            ids = chunks.chunk_ids_of_documents(conn, [document_id])
+            rows = chunks.hit_rows(conn, ids)
+            doc = readable_document(conn, ROOT, document_id)
+            assert doc is not None and rows and {r.display_title for r in rows.values()} == {doc.display_title}
+        assert chunks.hit_rows(conn, ["missing"]) == {}
