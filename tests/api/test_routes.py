@@ -233,11 +233,13 @@ async def test_the_sdk_speaks_the_same_routes(api: Api, tmp_path) -> None:  # ty
         batch = await client.files.upload_batch([tmp_path / "kettle.md", tmp_path / "faq.jsonl"])
         assert batch.has_failures and batch.summary() == {"total": 2, "succeeded": 1, "failed": 1}
         assert batch.failed()[0].filename == "faq.jsonl"
+        assert len(batch) == 2 and [item.filename for item in batch] == ["kettle.md", "faq.jsonl"] and batch[1].error_code
         pushed = await client.collections.push_jsonl("faq", tmp_path / "faq.jsonl")
-        assert pushed[0]["status"] == "Created"
+        assert pushed[0].status == "Created"
         api.services.ingestion.run_until_idle()
-        assert (await client.collections.documents("faq"))["total_count"] == 1
-        assert (await client.files.list(file_type="md"))["total_count"] == 1
+        assert (await client.collections.documents("faq")).total_count == 1
+        listed = await client.files.list(file_type="md")
+        assert listed.total_count == 1 and [f.filename for f in listed.items] == ["kettle.md"] == [f.filename for f in listed.files]
         async with client.chat_session() as session:
             answer = await session.send("How often do I descale the kettle?")
             kinds = [e.type async for e in session.stream("And how long does it take?")]
