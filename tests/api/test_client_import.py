@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 def test_the_sdk_imports_without_the_server_stack() -> None:

@@ -11,8 +11,7 @@ import pytest
 
 from agent.events import CitationEvent, DoneEvent, ToolResultEvent
 from api.client import Client, LecternAPIError, SyncClient
-from tests.conftest import SHARED_DATA
-from tests.e2e.conftest import Server
+from tests.support import SHARED_DATA, Server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 ZEN_PDF = SHARED_DATA / "docs" / "pdf" / "011-google-doc-document" / "google-doc-document.pdf"
