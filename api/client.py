@@ -1,9 +1,12 @@
 """The Python SDK: Lectern over HTTP, mirroring the in-process API. Needs only httpx and pydantic.
 
+    from lectern import Client
+
     async with Client(base_url="http://127.0.0.1:8000", api_key="lk_...") as client:
         uploaded = await client.files.upload("manual.pdf", tags=["manual"])
         await client.files.wait_until_processed(uploaded.file_id)
-        hits = await client.search("warranty", top_k=5)
+        hits = await client.search("warranty", top_k=5)          # hits.results[0].snippet
+        page = await client.files.list(tags=["manual"])          # page.items, page.total_count
         async with client.chat_session() as session:
             answer = await session.send("How long is the warranty?")
             async for event in session.stream("And the batteries?"):
@@ -11,7 +14,8 @@
 
 ``RemoteChatSession.send``/``stream`` behave as ``agent.ChatSession``'s do, with the
 same event classes, so code written for one runs with the other. ``SyncClient``
-wraps the same calls for scripts.
+wraps the same calls for scripts. Every result is one of the wire models in
+``api/schemas`` that the routes themselves return, so the two cannot disagree.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from agent.events import CitationEvent, DoneEvent, ToolResultEvent
-from api.client import Client, LecternAPIError, SyncClient
+from lectern import Client, LecternAPIError, SyncClient
 from tests.support import SHARED_DATA, Server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
