@@ -1,9 +1,12 @@
 """The Python SDK: Lectern over HTTP, mirroring the in-process API. Needs only httpx and pydantic.
 
+    from lectern import Client
+
     async with Client(base_url="http://127.0.0.1:8000", api_key="lk_...") as client:
         uploaded = await client.files.upload("manual.pdf", tags=["manual"])
         await client.files.wait_until_processed(uploaded.file_id)
-        hits = await client.search("warranty", top_k=5)
+        hits = await client.search("warranty", top_k=5)          # hits.results[0].snippet
+        page = await client.files.list(tags=["manual"])          # page.items, page.total_count
         async with client.chat_session() as session:
             answer = await session.send("How long is the warranty?")
             async for event in session.stream("And the batteries?"):
@@ -11,7 +14,8 @@
 
 ``RemoteChatSession.send``/``stream`` behave as ``agent.ChatSession``'s do, with the
 same event classes, so code written for one runs with the other. ``SyncClient``
-wraps the same calls for scripts.
+wraps the same calls for scripts. Every result is one of the wire models in
+``api/schemas`` that the routes themselves return, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -25,14 +29,33 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from agent.events import ChatAnswer, ChatEvent, DoneEvent, ErrorEvent
 
-from .schemas import BatchItem, UploadResult
+from .schemas import (
+    BatchResult,
+    ChunkOut,
+    CollectionDocument,
+    CollectionDocumentIn,
+    CollectionDocuments,
+    CollectionInfo,
+    DocumentResult,
+    ErrorEnvelope,
+    FileInfo,
+    FileList,
+    FileStatus,
+    FileText,
+    PageOut,
+    RetrieveResponse,
+    SessionCreated,
+    SessionHistory,
+    UploadResult,
+)
 
 _EVENT = TypeAdapter(ChatEvent)
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class LecternAPIError(Exception):
@@ -44,34 +67,16 @@ class LecternAPIError(Exception):
         self.details, self.request_id = details, request_id
 
 
-class BatchResult(BaseModel):
-    results: list[BatchItem]
-
-    @property
-    def has_failures(self) -> bool:
-        return any(not r.ok for r in self.results)
-
-    def failed(self) -> list[BatchItem]:
-        return [r for r in self.results if not r.ok]
-
-    def summary(self) -> dict[str, int]:
-        return {"total": len(self.results), "succeeded": sum(r.ok for r in self.results), "failed": len(self.failed())}
-
-
 async def _raise_for_envelope(response: httpx.Response) -> None:
     if response.status_code < 400:
         return
     await response.aread()
     try:
-        body = response.json()
-    except ValueError:
-        body = {}
+        envelope = ErrorEnvelope.model_validate_json(response.content)
+    except ValidationError:  # not Lectern's envelope (a proxy's page, say): keep what there is
+        raise LecternAPIError(response.status_code, "HTTP_ERROR", response.text[:200], {}, None) from None
     raise LecternAPIError(
-        response.status_code,
-        body.get("error_code", "HTTP_ERROR"),
-        body.get("message", response.text[:200]),
-        body.get("details", {}),
-        body.get("request_id"),
+        response.status_code, envelope.error_code, envelope.message, envelope.details, envelope.request_id
     )
 
 
@@ -83,6 +88,12 @@ class _Resource:
         response = await self._client._http.request(method, path, **kwargs)
         await _raise_for_envelope(response)
         return response.json() if response.content else None
+
+    async def _model(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        return model.model_validate(await self._json(method, path, **kwargs))
+
+    async def _models(self, model: type[M], method: str, path: str, **kwargs: Any) -> list[M]:
+        return [model.model_validate(item) for item in await self._json(method, path, **kwargs)]
 
 
 class Files(_Resource):
@@ -104,41 +115,39 @@ class Files(_Resource):
             if value is not None:
                 form[name] = value
         with path.open("rb") as f:
-            body = await self._json("POST", "/v1/files/upload", files={"file": (path.name, f)}, data=form)
-        return UploadResult(**body)
+            return await self._model(UploadResult, "POST", "/v1/files/upload", files={"file": (path.name, f)}, data=form)
 
     async def upload_batch(self, paths: Sequence[str | Path], *, tags: Sequence[str] = (), skip_duplicates: bool = False) -> BatchResult:
         with contextlib.ExitStack() as stack:
             files = [("files", (Path(p).name, stack.enter_context(Path(p).open("rb")))) for p in paths]
             form = {"skip_duplicates": str(skip_duplicates).lower(), **({"tags": ",".join(tags)} if tags else {})}
-            body = await self._json("POST", "/v1/files/upload/batch", files=files, data=form)
-        return BatchResult(**body)
+            return await self._model(BatchResult, "POST", "/v1/files/upload/batch", files=files, data=form)
 
-    async def get_processing_status(self, file_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/files/{file_id}/status")  # type: ignore[no-any-return]
+    async def get_processing_status(self, file_id: str) -> FileStatus:
+        return await self._model(FileStatus, "GET", f"/v1/files/{file_id}/status")
 
-    async def wait_until_processed(self, file_id: str, *, timeout: float = 300.0, poll: float = 0.5) -> dict[str, Any]:
+    async def wait_until_processed(self, file_id: str, *, timeout: float = 300.0, poll: float = 0.5) -> FileStatus:
         """Poll until the document is completed or failed; returns the final status."""
         deadline = time.monotonic() + timeout
         while True:
             status = await self.get_processing_status(file_id)
-            if status["status"] in ("completed", "failed"):
+            if status.finished:
                 return status
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{file_id} still {status['status']} after {timeout:.0f} s")
+                raise TimeoutError(f"{file_id} still {status.status} after {timeout:.0f} s")
             await asyncio.sleep(poll)
 
-    async def get(self, file_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/files/{file_id}")  # type: ignore[no-any-return]
+    async def get(self, file_id: str) -> FileInfo:
+        return await self._model(FileInfo, "GET", f"/v1/files/{file_id}")
 
     async def get_text(self, file_id: str) -> str:
-        return (await self._json("GET", f"/v1/files/{file_id}/text"))["text"]  # type: ignore[no-any-return]
+        return (await self._model(FileText, "GET", f"/v1/files/{file_id}/text")).text
 
-    async def get_chunks(self, file_id: str) -> list[dict[str, Any]]:
-        return await self._json("GET", f"/v1/files/{file_id}/chunks")  # type: ignore[no-any-return]
+    async def get_chunks(self, file_id: str) -> list[ChunkOut]:
+        return await self._models(ChunkOut, "GET", f"/v1/files/{file_id}/chunks")
 
-    async def get_pages(self, file_id: str) -> list[dict[str, Any]]:
-        return await self._json("GET", f"/v1/files/{file_id}/pages")  # type: ignore[no-any-return]
+    async def get_pages(self, file_id: str) -> list[PageOut]:
+        return await self._models(PageOut, "GET", f"/v1/files/{file_id}/pages")
 
     async def download(self, file_id: str) -> bytes:
         response = await self._client._http.get(f"/v1/files/{file_id}/content")
@@ -152,36 +161,42 @@ class Files(_Resource):
         await self._json("POST", f"/v1/files/{file_id}/assignments", json={"user_id": user_id})
 
     # Last in the class: the name ``list`` would shadow the builtin in annotations after it.
-    async def list(self, **filters: Any) -> dict[str, Any]:
+    async def list(self, **filters: Any) -> FileList:
+        """One page of the files this key may see; ``.items`` (or ``.files``) and ``.total_count``."""
         params = {k: ",".join(v) if isinstance(v, list | tuple) else v for k, v in filters.items() if v is not None}
-        return await self._json("GET", "/v1/files", params=params)  # type: ignore[no-any-return]
+        return await self._model(FileList, "GET", "/v1/files", params=params)
 
 
 class Collections(_Resource):
-    async def create(self, name: str) -> dict[str, Any]:
-        return await self._json("POST", "/v1/collections", json={"name": name})  # type: ignore[no-any-return]
+    async def create(self, name: str) -> CollectionInfo:
+        return await self._model(CollectionInfo, "POST", "/v1/collections", json={"name": name})
 
-    async def push_jsonl(self, collection: str, path: str | Path) -> list[dict[str, Any]]:
+    async def push_jsonl(self, collection: str, path: str | Path) -> list[DocumentResult]:
         """Every line's document is created or modified, all or nothing."""
         path = Path(path)
         with path.open("rb") as f:
-            return await self._json("POST", f"/v1/collections/{collection}/documents", files={"file": (path.name, f)})  # type: ignore[no-any-return]
+            files = {"file": (path.name, f)}
+            return await self._models(DocumentResult, "POST", f"/v1/collections/{collection}/documents", files=files)
 
-    async def upsert(self, collection: str, documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        return await self._json("PUT", f"/v1/collections/{collection}/documents", json=list(documents))  # type: ignore[no-any-return]
+    async def upsert(
+        self, collection: str, documents: Sequence[CollectionDocumentIn | dict[str, Any]]
+    ) -> list[DocumentResult]:
+        """Create or modify by ``docid``; a plain dict may use the JSONL keys (``__ref``, ``__tags``)."""
+        body = [d.model_dump(by_alias=True, exclude_none=True) if isinstance(d, BaseModel) else d for d in documents]
+        return await self._models(DocumentResult, "PUT", f"/v1/collections/{collection}/documents", json=body)
 
-    async def documents(self, collection: str, *, page: int = 1, limit: int = 20) -> dict[str, Any]:
+    async def documents(self, collection: str, *, page: int = 1, limit: int = 20) -> CollectionDocuments:
         params = {"page": page, "limit": limit}
-        return await self._json("GET", f"/v1/collections/{collection}/documents", params=params)  # type: ignore[no-any-return]
+        return await self._model(CollectionDocuments, "GET", f"/v1/collections/{collection}/documents", params=params)
 
-    async def get(self, collection: str, document_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/collections/{collection}/documents/{document_id}")  # type: ignore[no-any-return]
+    async def get(self, collection: str, document_id: str) -> CollectionDocument:
+        return await self._model(CollectionDocument, "GET", f"/v1/collections/{collection}/documents/{document_id}")
 
     async def delete(self, collection: str, document_id: str) -> None:
         await self._json("DELETE", f"/v1/collections/{collection}/documents/{document_id}")
 
-    async def list(self) -> list[dict[str, Any]]:
-        return await self._json("GET", "/v1/collections")  # type: ignore[no-any-return]
+    async def list(self) -> list[CollectionInfo]:
+        return await self._models(CollectionInfo, "GET", "/v1/collections")
 
 
 class RemoteChatSession:
@@ -204,8 +219,8 @@ class RemoteChatSession:
     def stream(self, text: str, **options: Any) -> AsyncIterator[ChatEvent]:
         return self._events(text, options)
 
-    async def history(self) -> dict[str, Any]:
-        return await Files(self._client)._json("GET", f"/v1/chat/sessions/{self.id}")  # type: ignore[no-any-return]
+    async def history(self) -> SessionHistory:
+        return await _Resource(self._client)._model(SessionHistory, "GET", f"/v1/chat/sessions/{self.id}")
 
     async def _events(self, text: str, options: dict[str, Any]) -> AsyncIterator[ChatEvent]:
         body = {"content": text, **{k: v for k, v in options.items() if v is not None}}
@@ -240,8 +255,9 @@ class _SessionContext:
     async def __aenter__(self) -> RemoteChatSession:
         session_id = self._session_id
         if session_id is None:
-            body = await Files(self._client)._json("POST", "/v1/chat/sessions", json={"model": self._model})
-            session_id = body["session_id"]
+            body = {"model": self._model}
+            created = await _Resource(self._client)._model(SessionCreated, "POST", "/v1/chat/sessions", json=body)
+            session_id = created.session_id
         return RemoteChatSession(self._client, session_id)
 
     async def __aexit__(self, *exc: object) -> None:
@@ -258,7 +274,7 @@ class Client:
 
     async def search(self, query: str, *, top_k: int = 10, search_type: str = "hybrid", tags: Sequence[str] = (),
                      document_ids: Sequence[str] = (), collection: str | None = None,
-                     similarity_threshold: float | None = None) -> dict[str, Any]:  # fmt: skip
+                     similarity_threshold: float | None = None) -> RetrieveResponse:  # fmt: skip
         params: dict[str, Any] = {"q": query, "topK": top_k, "search_type": search_type}
         if tags:
             params["tags"] = ",".join(tags)
@@ -268,7 +284,7 @@ class Client:
             params["collection"] = collection
         if similarity_threshold is not None:
             params["similarity_threshold"] = similarity_threshold
-        return await Files(self)._json("GET", "/v1/retrieve", params=params)  # type: ignore[no-any-return]
+        return await _Resource(self)._model(RetrieveResponse, "GET", "/v1/retrieve", params=params)
 
     def chat_session(self, session_id: str | None = None, *, model: str | None = None) -> _SessionContext:
         return _SessionContext(self, session_id, model)
@@ -295,7 +311,7 @@ class SyncClient:
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self._loop.run_until_complete(coroutine)
 
-    def search(self, query: str, **options: Any) -> dict[str, Any]:
+    def search(self, query: str, **options: Any) -> RetrieveResponse:
         return self._run(self._client.search(query, **options))
 
     def ask(self, question: str, **options: Any) -> ChatAnswer:

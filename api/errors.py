@@ -14,10 +14,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import LecternError
+
+from .schemas.errors import ErrorEnvelope
 
 log = logging.getLogger("lectern.api")
 
@@ -29,13 +30,6 @@ _HTTP_CODES = {
     413: "FILE_TOO_LARGE",
     429: "RATE_LIMIT_EXCEEDED",
 }
-
-
-class ErrorEnvelope(BaseModel):
-    error_code: str
-    message: str
-    details: dict[str, Any] = {}
-    request_id: str
 
 
 class ApiError(LecternError):

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,15 +8,9 @@ import pytest
 from core.settings import Settings
 from core.tokens import configure_offline_env
 from ingestion.service import Ingestion
+from tests.support import SHARED_DATA, make_settings
 
 configure_offline_env()
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-
-
-def make_settings(home: Path, **overrides: object) -> Settings:
-    os.environ.pop("LECTERN_HOME", None)
-    return Settings(home=home, **overrides)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -13,38 +13,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from agent.events import ChatAnswer
-from agent.store import SessionRecord, StoredMessage
 
 from ..deps import ChatPrincipal, ListingPrincipal, ServicesDep
 from ..errors import request_id
+from ..schemas.chat import NewMessage, NewSession, SessionCreated, SessionHistory, SessionRecord, StoredMessage
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"])
-
-
-class NewSession(BaseModel):
-    model: str | None = None
-    title: str | None = Field(default=None, max_length=200)
-
-
-class SessionCreated(BaseModel):
-    session_id: str
-
-
-class SessionHistory(BaseModel):
-    session: SessionRecord
-    messages: list[StoredMessage]
-
-
-class NewMessage(BaseModel):
-    content: str = Field(min_length=1, max_length=20_000)
-    model: str | None = None
-    tags: list[str] | None = None
-    document_ids: list[str] | None = None
-    collection: str | None = None
 
 
 @router.post("/sessions", response_model=SessionCreated, status_code=201)
@@ -56,13 +33,16 @@ def create_session(services: ServicesDep, principal: ChatPrincipal, body: NewSes
 
 @router.get("/sessions", response_model=list[SessionRecord])
 def list_sessions(services: ServicesDep, principal: ListingPrincipal) -> list[SessionRecord]:
-    return services.sessions.list(principal=principal)[0]
+    return [SessionRecord.model_validate(record) for record in services.sessions.list(principal=principal)[0]]
 
 
 @router.get("/sessions/{session_id}", response_model=SessionHistory)
 def get_session(session_id: str, services: ServicesDep, principal: ListingPrincipal) -> SessionHistory:
     session = services.sessions.load(session_id, principal=principal)
-    return SessionHistory(session=session.record, messages=session.history())
+    return SessionHistory(
+        session=SessionRecord.model_validate(session.record),
+        messages=[StoredMessage.model_validate(message) for message in session.history()],
+    )
 
 
 @router.delete("/sessions/{session_id}", status_code=204)

@@ -7,68 +7,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from core.access import Principal
 from core.errors import DocumentNotFound, InvalidJsonl
 from ingestion.catalog import collections
-from ingestion.catalog.documents import Document
 from ingestion.service import validate_collection_name
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
+from ..schemas.collections import (
+    CollectionDocument,
+    CollectionDocumentIn,
+    CollectionDocuments,
+    CollectionInfo,
+    DocumentResult,
+    NewCollection,
+)
 from ..services import Services
 from .files import visible_document
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
-
-
-class NewCollection(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
-
-
-class CollectionInfo(BaseModel):
-    name: str
-    document_count: int
-
-
-class CollectionDocumentIn(BaseModel):
-    docid: str = Field(min_length=1)
-    text: str
-    title: str | None = None
-    ref: str | None = Field(default=None, alias="__ref")
-    tags: list[str] | None = Field(default=None, alias="__tags")
-
-
-class DocumentResult(BaseModel):
-    docid: str
-    document_id: str
-    status: str
-    chunked: bool
-    tokens: int
-
-
-class CollectionDocument(BaseModel):
-    document_id: str
-    docid: str | None
-    title: str | None
-    status: str
-    reference: str | None
-    tags: list[str]
-    chunk_count: int | None
-    failure_reason: str | None
-
-    @classmethod
-    def of(cls, doc: Document) -> CollectionDocument:
-        return cls(document_id=doc.id, docid=doc.name, title=doc.title, status=doc.collection_status,
-                   reference=doc.reference, tags=doc.tags, chunk_count=doc.chunk_count,
-                   failure_reason=doc.failure_reason)  # fmt: skip
-
-
-class CollectionDocuments(BaseModel):
-    documents: list[CollectionDocument]
-    page: int
-    limit: int
-    total_count: int
 
 
 @router.post("", response_model=CollectionInfo, status_code=201)

@@ -14,58 +14,20 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from agent.events import Citation, DoneEvent, ErrorEvent, TokenEvent
+from agent.events import DoneEvent, ErrorEvent, TokenEvent
 from agent.store import StoredMessage, new_id
 from core.db import utcnow
 
 from ..deps import ChatPrincipal, ServicesDep
 from ..errors import ApiError, request_id
+from ..schemas.completions import CompletionChoice, CompletionMessage, CompletionRequest, CompletionResponse
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
-
-
-class OpenAIMessage(BaseModel):
-    role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
-
-    @property
-    def text(self) -> str:
-        if isinstance(self.content, list):
-            return " ".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
-        return self.content or ""
-
-
-class CompletionRequest(BaseModel):
-    model: str = "lectern"
-    messages: list[OpenAIMessage] = Field(min_length=1)
-    stream: bool = False
-
-
-class CompletionMessage(BaseModel):
-    role: Literal["assistant"] = "assistant"
-    content: str
-
-
-class CompletionChoice(BaseModel):
-    index: int = 0
-    message: CompletionMessage
-    finish_reason: str
-
-
-class CompletionResponse(BaseModel):
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[CompletionChoice]
-    usage: dict[str, int]
-    citations: list[Citation]
 
 
 @router.post("/chat/completions", response_model=CompletionResponse)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 from core.access import Principal
 from core.errors import DocumentNotFound, FileTooLarge, InvalidRequest, LecternError
@@ -14,76 +13,12 @@ from ingestion import detect
 from ingestion.catalog.documents import Document, assign, readable_document
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
-from ..schemas import BatchItem, UploadResult
+from ..schemas.files import Assignment, ChunkOut, FileInfo, FileList, FileStatus, FileText, PageOut
+from ..schemas.uploads import BatchItem, BatchResult, UploadResult
 from ..services import Services
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 _MEDIA_BY_SHORT = {short: media for media, short in detect.SHORT_NAMES.items()}
-
-
-class FileInfo(BaseModel):
-    file_id: str
-    filename: str
-    collection: str
-    file_type: str | None
-    size_bytes: int
-    sha256: str
-    tags: list[str]
-    reference: str | None
-    status: str
-    failure_reason: str | None
-    page_count: int | None
-    chunk_count: int | None
-    notes: list[str]
-    created_at: str
-    updated_at: str
-
-    @classmethod
-    def of(cls, doc: Document) -> FileInfo:
-        return cls(
-            file_id=doc.id, filename=doc.filename, collection=doc.collection,
-            file_type=detect.SHORT_NAMES.get(doc.media_type or ""), size_bytes=doc.size_bytes, sha256=doc.sha256,
-            tags=doc.tags, reference=doc.reference, status=doc.status, failure_reason=doc.failure_reason,
-            page_count=doc.page_count, chunk_count=doc.chunk_count, notes=doc.notes,
-            created_at=doc.created_at, updated_at=doc.updated_at,
-        )  # fmt: skip
-
-
-class FileList(BaseModel):
-    files: list[FileInfo]
-    page: int
-    limit: int
-    total_count: int
-
-
-class FileStatus(BaseModel):
-    file_id: str
-    status: str
-    failure_reason: str | None
-    failure_detail: str | None
-
-
-class FileText(BaseModel):
-    file_id: str
-    text: str
-
-
-class ChunkOut(BaseModel):
-    chunk_id: str
-    index: int
-    page: int | None
-    breadcrumb: str
-    text: str
-    token_count: int
-
-
-class PageOut(BaseModel):
-    number: int
-    elements: list[dict[str, Any]]
-
-
-class Assignment(BaseModel):
-    user_id: str
 
 
 def visible_document(services: Services, principal: Principal, file_id: str) -> Document:
@@ -125,11 +60,6 @@ def upload(
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
 
 
-class BatchResult(BaseModel):
-    results: list[BatchItem]
-    summary: dict[str, int]
-
-
 MAX_BATCH = 100
 
 
@@ -162,9 +92,7 @@ def upload_batch(
             items.append(BatchItem(filename=name, ok=True, result=uploaded))
         except LecternError as exc:
             items.append(BatchItem(filename=name, ok=False, error_code=exc.code, message=exc.message))
-    succeeded = sum(i.ok for i in items)
-    summary = {"total": len(items), "succeeded": succeeded, "failed": len(items) - succeeded}
-    return BatchResult(results=items, summary=summary)
+    return BatchResult(results=items)  # its summary is derived from the items
 
 
 @router.get("", response_model=FileList)

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+
+from ..schemas.health import Health
 
 router = APIRouter(tags=["health"])
-
-
-class Health(BaseModel):
-    status: str
 
 
 @router.get("/healthz", response_model=Health)

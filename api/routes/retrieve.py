@@ -5,37 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from core.errors import LecternError
 from tools.search import MAX_QUERY_CHARS, SearchType
 
 from ..deps import RetrievalPrincipal, ServicesDep
 from ..errors import ApiError
+from ..schemas.retrieve import RetrievedChunk, RetrieveResponse
 
 router = APIRouter(prefix="/v1", tags=["retrieval"])
-
-
-class RetrievedChunk(BaseModel):
-    document_id: str
-    url: str
-    title: str
-    document_type: str
-    snippet: str
-    score: float
-    page: int | None
-    chunk_id: str
-    reference: str | None
-    tags: list[str]
-    expanded_from: str | None = None
-
-
-class RetrieveResponse(BaseModel):
-    results: list[RetrievedChunk]
-    query: str
-    search_type: SearchType
-    total_results: int
-    processing_time_ms: float
 
 
 def _split(raw: str | None) -> list[str] | None:

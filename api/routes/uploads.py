@@ -19,42 +19,17 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from core.errors import FileTooLarge, InvalidRequest
 
 from ..deps import ServicesDep, WritePrincipal
 from ..errors import ApiError
+from ..schemas.uploads import CompleteUpload, NewUpload, PartStored, UploadResult, UploadStarted
 from ..services import Services
-from .files import UploadResult
 
 router = APIRouter(prefix="/v1/files/uploads", tags=["files"])
 MAX_PARTS = 10_000
 _ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-class NewUpload(BaseModel):
-    filename: str = Field(min_length=1, max_length=255)
-    tags: list[str] = []
-    collection: str = "default"
-    reference: str | None = None
-    key: str | None = None
-    skip_duplicates: bool = False
-
-
-class UploadStarted(BaseModel):
-    upload_id: str
-    part_size_limit: int
-
-
-class PartStored(BaseModel):
-    part: int
-    size: int
-    sha256: str
-
-
-class CompleteUpload(BaseModel):
-    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 
 def _dir(services: Services, upload_id: str, owner: str) -> Path:

@@ -17,9 +17,7 @@ from agent.events import CitationEvent, DoneEvent, TokenEvent, ToolResultEvent
 from agent.local_model import local_model_available
 from agent.session import SessionManager
 from ingestion.service import Ingestion
-from tests.agent.conftest import add_docs, collect
-from tests.api.test_cli import _lectern
-from tests.conftest import REPO, make_settings
+from tests.support import REPO, add_docs, collect, make_settings, run_cli
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -57,8 +55,8 @@ async def test_local_model_answers_a_question_with_resolving_citations(tmp_path:
 
 def test_lectern_ask_streams_a_cited_answer_over_the_demo_corpus(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    assert _lectern(home, "ingest", str(REPO / "api" / "demo" / "docs")).returncode == 0
-    result = _lectern(home, "ask", "How long is the warranty on the Aurora X2?")
+    assert run_cli(home, "ingest", str(REPO / "api" / "demo" / "docs")).returncode == 0
+    result = run_cli(home, "ask", "How long is the warranty on the Aurora X2?")
     assert result.returncode == 0, result.stderr
     answer, _, sources = result.stdout.partition("\nSources:\n")
     assert "year" in answer.lower()
@@ -73,7 +71,7 @@ def test_lectern_chat_keeps_one_session_across_questions(tmp_path: Path) -> None
     import sys
 
     home = tmp_path / "home"
-    assert _lectern(home, "ingest", str(REPO / "api" / "demo" / "docs")).returncode == 0
+    assert run_cli(home, "ingest", str(REPO / "api" / "demo" / "docs")).returncode == 0
     env = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO)}
     result = subprocess.run(
         [sys.executable, "-m", "api.cli", "chat"],

@@ -19,8 +19,7 @@ from agent.events import CitationEvent, DoneEvent, ErrorEvent, TokenEvent, ToolC
 from agent.local_model import LocalModelServer
 from agent.session import SessionManager
 from ingestion.service import Ingestion
-from tests.agent.conftest import add_docs, collect
-from tests.conftest import make_settings
+from tests.support import add_docs, collect, make_settings
 from tools.agent_tools import TOOL_NAMES
 
 pytestmark = pytest.mark.anyio

@@ -13,8 +13,7 @@ from agent.session import SessionManager
 from core.access import Principal
 from core.errors import InvalidRequest
 from ingestion.service import Ingestion
-from tests.agent.conftest import scripted
-from tests.conftest import make_settings
+from tests.support import make_settings, scripted
 
 pytestmark = pytest.mark.anyio
 
@@ -96,7 +95,7 @@ def test_no_local_model_tells_the_user_what_to_install(tmp_path: Path, monkeypat
 
 def test_user_documents_stay_private_in_chat(chat_ingestion: Ingestion, tmp_path: Path) -> None:
     """A user's chat searches only what the user owns or was assigned (the tools run as the principal)."""
-    from tests.agent.conftest import add_docs
+    from tests.support import add_docs
     from tools.agent_tools import DocumentTools
     from tools.search import Retriever
 

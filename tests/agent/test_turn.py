@@ -16,7 +16,7 @@ from agent.events import (
 )
 from agent.scripted import Reply, ToolCall, quote_first_source
 from agent.session import ChatError, SessionManager
-from tests.agent.conftest import collect, session_with
+from tests.support import collect, session_with
 
 pytestmark = pytest.mark.anyio
 

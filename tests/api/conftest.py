@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -11,16 +10,7 @@ from agent.scripted import ScriptedModel, quote_first_source, register
 from api.app import create_app
 from api.ratelimit import RateLimiter
 from api.services import Services
-from tests.conftest import make_settings
-
-
-@dataclass
-class Api:
-    client: httpx.AsyncClient
-    services: Services
-    admin: dict[str, str]
-    alice: dict[str, str]
-    bob: dict[str, str]
+from tests.support import Api, make_settings
 
 
 @pytest.fixture
@@ -46,10 +36,3 @@ async def api(services: Services) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://lectern.test") as client:
         yield Api(client, services, bearer("admin", "root"), bearer("user", "alice"), bearer("user", "bob"))
-
-
-async def upload(api: Api, headers: dict[str, str], name: str, body: bytes, **form: str) -> dict:
-    response = await api.client.post("/v1/files/upload", headers=headers, files={"file": (name, body)}, data=form)
-    assert response.status_code == 201, response.text
-    api.services.ingestion.run_until_idle()
-    return response.json()

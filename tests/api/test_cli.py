@@ -1,17 +1,7 @@
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO
-
-
-def _lectern(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
-    )
+from tests.support import run_cli
 
 
 def test_ingest_a_folder_then_list_as_json(tmp_path: Path) -> None:
@@ -23,21 +13,21 @@ def test_ingest_a_folder_then_list_as_json(tmp_path: Path) -> None:
     (folder / "docs.jsonl").write_text(json.dumps({"docid": "k1", "text": "Collection text."}) + "\n")
     home = tmp_path / "home"
 
-    result = _lectern(home, "ingest", str(folder), "--tags", "t1,t2")
+    result = run_cli(home, "ingest", str(folder), "--tags", "t1,t2")
     assert result.returncode == 0, result.stderr
     assert "3 document(s) indexed, 1 failed, 0 rejected" in result.stdout
     assert "broken.pdf: malformed_pdf" in result.stdout
     assert "indexing" in result.stderr  # the progress bar
 
-    listed = json.loads(_lectern(home, "list", "--json").stdout)
+    listed = json.loads(run_cli(home, "list", "--json").stdout)
     assert sorted(d["name"] for d in listed) == ["a.md", "b.txt", "broken.pdf", "k1"]
-    failed = json.loads(_lectern(home, "list", "--status", "failed", "--json").stdout)
+    failed = json.loads(run_cli(home, "list", "--status", "failed", "--json").stdout)
     assert [(d["name"], d["failure_reason"]) for d in failed] == [("broken.pdf", "malformed_pdf")]
 
 
 def test_unsupported_files_are_rejected_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "image.bin").write_bytes(bytes(range(256)) * 8)
-    result = _lectern(tmp_path / "home", "ingest", str(tmp_path / "image.bin"))
+    result = run_cli(tmp_path / "home", "ingest", str(tmp_path / "image.bin"))
     assert result.returncode == 1
     assert "UNSUPPORTED_MEDIA_TYPE" in result.stderr
 
@@ -46,10 +36,10 @@ def test_keys_create_prints_a_working_key_once_and_list_hides_it(tmp_path: Path)
     from api.keys import KeyStore
     from core.db import Database
 
-    created = _lectern(tmp_path / "home", "keys", "create", "--role", "user", "--name", "alice")
+    created = run_cli(tmp_path / "home", "keys", "create", "--role", "user", "--name", "alice")
     assert created.returncode == 0, created.stderr
     secret = created.stdout.split()[0]
-    listed = _lectern(tmp_path / "home", "keys", "list").stdout
+    listed = run_cli(tmp_path / "home", "keys", "list").stdout
     assert "alice" in listed and secret not in listed
     db = Database(f"sqlite:///{tmp_path / 'home' / 'lectern.db'}")
     found = KeyStore(db).authenticate(secret)

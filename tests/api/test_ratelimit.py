@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from api.ratelimit import RateLimiter, RedisRateLimiter
+from tests.support import Api
 
 
 def test_in_process_windows_count_per_key_and_class() -> None:
@@ -58,3 +59,24 @@ def test_redis_windows_are_shared_between_processes(redis_url: str) -> None:
     assert 0 < refused.reset_s <= 60
     assert first.hit("k2", "listing", False).allowed
     assert second.hit("admin", "listing", True).limit == 15
+
+
+@pytest.mark.anyio
+async def test_rate_limit_headers_count_down_then_429(api: Api) -> None:
+    """Through the app: the retrieval class allows alice 5 a minute here (tests/api/conftest.py)."""
+    remaining = []
+    for _ in range(5):
+        response = await api.client.get("/v1/retrieve", params={"q": "kettle"}, headers=api.alice)
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == "5"
+        remaining.append(int(response.headers["X-RateLimit-Remaining"]))
+    assert remaining == [4, 3, 2, 1, 0]
+    refused = await api.client.get("/v1/retrieve", params={"q": "kettle"}, headers=api.alice)
+    assert refused.status_code == 429
+    body = refused.json()
+    assert body["error_code"] == "RATE_LIMIT_EXCEEDED" and 0 < body["details"]["retry_after"] <= 60
+    assert refused.headers["Retry-After"] and refused.headers["X-RateLimit-Remaining"] == "0"
+    # Another key and the admin's larger allowance are not affected.
+    assert (await api.client.get("/v1/retrieve", params={"q": "kettle"}, headers=api.bob)).status_code == 200
+    admin = await api.client.get("/v1/retrieve", params={"q": "kettle"}, headers=api.admin)
+    assert admin.headers["X-RateLimit-Limit"] == "25"

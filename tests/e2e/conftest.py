@@ -10,37 +10,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
 from agent.local_model import local_model_available
-from tests.conftest import REPO
+from tests.support import REPO, Server
 
 if not local_model_available():
     if os.environ.get("CI"):
         pytest.fail("the local model is not installed; `make test` installs it", pytrace=False)
     pytest.skip("the local model is not installed (make run installs it)", allow_module_level=True)
-
-
-@dataclass
-class Server:
-    base_url: str
-    admin_key: str
-    home: Path
-    process: subprocess.Popen[str]
-
-    @property
-    def admin(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.admin_key}"}
-
-    def new_key(self, role: str, name: str) -> str:
-        env = {**os.environ, "LECTERN_HOME": str(self.home), "PYTHONPATH": str(REPO)}
-        out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--role", role, "--name", name],
-                             cwd=REPO, env=env, capture_output=True, text=True, check=True)  # fmt: skip
-        return out.stdout.split()[0]
 
 
 def _free_port() -> int:

@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from agent.events import CitationEvent, DoneEvent, ToolResultEvent
-from api.client import Client, LecternAPIError, SyncClient
-from tests.conftest import SHARED_DATA
-from tests.e2e.conftest import Server
+from lectern import Client, LecternAPIError, SyncClient
+from tests.support import SHARED_DATA, Server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 ZEN_PDF = SHARED_DATA / "docs" / "pdf" / "011-google-doc-document" / "google-doc-document.pdf"
@@ -37,11 +36,11 @@ async def test_sdk_upload_wait_search_and_chat_with_citations(server: Server) ->
     async with Client(base_url=server.base_url, api_key=server.admin_key) as client:
         uploaded = await client.files.upload(ZEN_PDF, tags=["zen"], skip_duplicates=True)
         status = await client.files.wait_until_processed(uploaded.file_id, timeout=120)
-        assert status["status"] == "completed"
+        assert status.status == "completed"
         assert "Beautiful is better than ugly" in await client.files.get_text(uploaded.file_id)
         assert (await client.files.download(uploaded.file_id)) == ZEN_PDF.read_bytes()
         hits = await client.search("Beautiful is better than ugly", tags=["zen"], top_k=3)
-        assert hits["results"][0]["document_id"] == uploaded.file_id
+        assert hits.results[0].document_id == uploaded.file_id
         async with client.chat_session() as session:
             events = [e async for e in session.stream("What is better than ugly?", document_ids=[uploaded.file_id])]
             answer = await session.send("Is simple better than complex?", document_ids=[uploaded.file_id])
@@ -142,7 +141,7 @@ def test_openai_client_talks_to_chat_completions(server: Server) -> None:
 def test_sync_client_for_scripts(server: Server) -> None:
     with SyncClient(server.base_url, server.admin_key) as client:
         listed = client.files.list(limit=2)
-        assert listed["limit"] == 2 and len(listed["files"]) == 2
-        assert client.search("espresso")["results"]
+        assert listed.limit == 2 and len(listed.items) == 2
+        assert client.search("espresso").results
         answer = client.ask("What are the support hours?")
         assert answer.content

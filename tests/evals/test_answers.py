@@ -9,7 +9,7 @@ import pytest
 
 from agent.local_model import local_model_available
 from evals.answers import contains_gold, evaluate, is_abstention, normalise, select, summarise
-from tests.conftest import REPO, make_settings
+from tests.support import REPO, make_settings
 
 
 def test_normalise_follows_squad() -> None:

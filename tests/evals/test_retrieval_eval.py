@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 DOCS = {
     "d1": ("Descaling", "Descale the espresso machine every eight weeks with citric acid."),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evals.retrieval import evaluate
-from tests.conftest import REPO, make_settings
+from tests.support import REPO, make_settings
 
 # Measured 0.7459 on this machine; the floor sits a little under it so noise never fails CI
 # but a real regression does.

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from ingestion.service import Ingestion
-from tests.conftest import REPO, make_settings
+from tests.support import REPO, make_settings
 
 DEMO = REPO / "api" / "demo" / "docs"
 

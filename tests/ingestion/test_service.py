@@ -8,7 +8,7 @@ from sqlalchemy import text
 from core.errors import FileTooLarge, InvalidJsonl, InvalidRequest, UnsupportedMediaType
 from core.settings import Settings
 from ingestion.service import Ingestion
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 DEMO = Path(__file__).parents[2] / "api" / "demo" / "docs"
 

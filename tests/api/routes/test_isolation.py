@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.api.conftest import Api, upload
+from tests.support import Api, upload
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,41 @@
+"""The wire models: one set, shared by the routes (``api/routes``) and the SDK (``api/client.py``).
+
+Pydantic only, so the SDK imports them without FastAPI, Chroma, litellm or onnxruntime.
+One module per resource; the names below are the public ones.
+"""
+
+from .chat import (
+    ChatAnswer,
+    ChatEvent,
+    Citation,
+    NewMessage,
+    NewSession,
+    SessionCreated,
+    SessionHistory,
+    SessionRecord,
+    StoredMessage,
+    Usage,
+)
+from .collections import (
+    CollectionDocument,
+    CollectionDocumentIn,
+    CollectionDocuments,
+    CollectionInfo,
+    DocumentResult,
+    NewCollection,
+)
+from .completions import CompletionChoice, CompletionMessage, CompletionRequest, CompletionResponse, OpenAIMessage
+from .errors import ErrorEnvelope
+from .files import Assignment, ChunkOut, FileInfo, FileList, FileStatus, FileText, PageOut
+from .health import Health
+from .retrieve import RetrievedChunk, RetrieveResponse, SearchType
+from .uploads import BatchItem, BatchResult, CompleteUpload, NewUpload, PartStored, UploadResult, UploadStarted
+
+__all__ = [
+    "Assignment", "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "CollectionDocument",
+    "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "CompleteUpload", "CompletionChoice",
+    "CompletionMessage", "CompletionRequest", "CompletionResponse", "DocumentResult", "ErrorEnvelope", "FileInfo",
+    "FileList", "FileStatus", "FileText", "Health", "NewCollection", "NewMessage", "NewSession", "NewUpload",
+    "OpenAIMessage", "PageOut", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
+    "SessionHistory", "SessionRecord", "StoredMessage", "UploadResult", "UploadStarted", "Usage",
+]  # fmt: skip

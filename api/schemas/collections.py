@@ -1,0 +1,64 @@
+"""``/v1/collections``: collections and the small documents pushed into them by ``docid``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:  # the catalog needs SQLAlchemy; the SDK only ever validates JSON into these
+    from ingestion.catalog.documents import Document
+
+
+class NewCollection(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+
+
+class CollectionInfo(BaseModel):
+    name: str
+    document_count: int
+
+
+class CollectionDocumentIn(BaseModel):
+    docid: str = Field(min_length=1)
+    text: str
+    title: str | None = None
+    ref: str | None = Field(default=None, alias="__ref")
+    tags: list[str] | None = Field(default=None, alias="__tags")
+
+
+class DocumentResult(BaseModel):
+    docid: str
+    document_id: str
+    status: str
+    chunked: bool
+    tokens: int
+
+
+class CollectionDocument(BaseModel):
+    document_id: str
+    docid: str | None
+    title: str | None
+    status: str
+    reference: str | None
+    tags: list[str]
+    chunk_count: int | None
+    failure_reason: str | None
+
+    @classmethod
+    def of(cls, doc: Document) -> CollectionDocument:
+        return cls(document_id=doc.id, docid=doc.name, title=doc.title, status=doc.collection_status,
+                   reference=doc.reference, tags=doc.tags, chunk_count=doc.chunk_count,
+                   failure_reason=doc.failure_reason)  # fmt: skip
+
+
+class CollectionDocuments(BaseModel):
+    documents: list[CollectionDocument]
+    page: int
+    limit: int
+    total_count: int
+
+    @property
+    def items(self) -> list[CollectionDocument]:
+        """The page's documents under the name every paged listing of the SDK shares."""
+        return self.documents

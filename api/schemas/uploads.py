@@ -1,0 +1,93 @@
+"""Uploads: one file, a batch of files, and resumable uploads in parts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import overload
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+
+class UploadResult(BaseModel):
+    file_id: str
+    filename: str
+    status: str
+    deduplicated: bool
+
+
+class BatchItem(BaseModel):
+    filename: str
+    ok: bool
+    result: UploadResult | None = None
+    error_code: str | None = None
+    message: str | None = None
+
+
+class BatchResult(BaseModel):
+    """``POST /v1/files/upload/batch``: one item per file, in the order sent.
+
+    The route returns it and the SDK reads it back, and in the SDK it behaves as the list
+    of items (``for item in batch``, ``len(batch)``, ``batch[0]``) so callers need not
+    reach into ``results``. The wire ``summary`` is derived from the items, so it cannot
+    disagree with them; in Python it is the method ``summary()``.
+    """
+
+    model_config = ConfigDict(serialize_by_alias=True)  # "summary" on the wire however it is dumped
+
+    results: list[BatchItem]
+
+    @computed_field(alias="summary")  # type: ignore[prop-decorator]
+    @property
+    def counts(self) -> dict[str, int]:
+        succeeded = sum(item.ok for item in self.results)
+        return {"total": len(self.results), "succeeded": succeeded, "failed": len(self.results) - succeeded}
+
+    def summary(self) -> dict[str, int]:
+        return self.counts
+
+    @property
+    def has_failures(self) -> bool:
+        return any(not item.ok for item in self.results)
+
+    def failed(self) -> list[BatchItem]:
+        return [item for item in self.results if not item.ok]
+
+    # A list of items rather than pydantic's (field, value) pairs: nothing in Lectern iterates a model's fields.
+    def __iter__(self) -> Iterator[BatchItem]:  # type: ignore[override]
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    @overload
+    def __getitem__(self, index: int) -> BatchItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[BatchItem]: ...
+
+    def __getitem__(self, index: int | slice) -> BatchItem | list[BatchItem]:
+        return self.results[index]
+
+
+class NewUpload(BaseModel):
+    filename: str = Field(min_length=1, max_length=255)
+    tags: list[str] = []
+    collection: str = "default"
+    reference: str | None = None
+    key: str | None = None
+    skip_duplicates: bool = False
+
+
+class UploadStarted(BaseModel):
+    upload_id: str
+    part_size_limit: int
+
+
+class PartStored(BaseModel):
+    part: int
+    size: int
+    sha256: str
+
+
+class CompleteUpload(BaseModel):
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")

@@ -1,0 +1,38 @@
+"""Lectern's Python SDK under the product's name: ``from lectern import Client, SyncClient``.
+
+A single module beside the seven packages (the repository's top-level folders stay as
+the design card sets them). It re-exports the SDK in ``api/client.py`` and the wire
+models in ``api/schemas``, and imports no FastAPI, Chroma, litellm or onnxruntime.
+"""
+
+from api.client import Client, LecternAPIError, RemoteChatSession, SyncClient
+from api.schemas import (
+    BatchItem,
+    BatchResult,
+    ChatAnswer,
+    ChatEvent,
+    ChunkOut,
+    Citation,
+    CollectionDocument,
+    CollectionDocumentIn,
+    CollectionDocuments,
+    CollectionInfo,
+    DocumentResult,
+    ErrorEnvelope,
+    FileInfo,
+    FileList,
+    FileStatus,
+    PageOut,
+    RetrievedChunk,
+    RetrieveResponse,
+    SessionHistory,
+    UploadResult,
+    Usage,
+)
+
+__all__ = [
+    "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "Client", "CollectionDocument",
+    "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "DocumentResult", "ErrorEnvelope", "FileInfo",
+    "FileList", "FileStatus", "LecternAPIError", "PageOut", "RemoteChatSession", "RetrieveResponse", "RetrievedChunk",
+    "SessionHistory", "SyncClient", "UploadResult", "Usage",
+]  # fmt: skip

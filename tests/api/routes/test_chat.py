@@ -1,0 +1,45 @@
+"""``/v1/chat/sessions`` (api/routes/chat.py): sessions, history, an answer over SSE or as JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support import PUBLIC, Api, assert_needs_a_key, upload
+
+pytestmark = pytest.mark.anyio
+
+
+ROUTES = [
+    ("POST", "/v1/chat/sessions"),
+    ("GET", "/v1/chat/sessions"),
+    ("GET", "/v1/chat/sessions/x"),
+    ("DELETE", "/v1/chat/sessions/x"),
+    ("POST", "/v1/chat/sessions/x/messages"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_every_route_needs_a_key(api: Api, method: str, path: str) -> None:
+    await assert_needs_a_key(api, method, path)
+
+
+async def test_chat_over_sse_and_as_json(api: Api) -> None:
+    await upload(api, api.alice, "kettle.md", PUBLIC)
+    session = (await api.client.post("/v1/chat/sessions", headers=api.alice)).json()["session_id"]
+    url = f"/v1/chat/sessions/{session}/messages"
+    streamed = await api.client.post(url, headers={**api.alice, "Accept": "text/event-stream"}, json={"content": "How often to descale?"})
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert streamed.headers["x-accel-buffering"] == "no"
+    events = [json.loads(line[5:]) for line in streamed.text.splitlines() if line.startswith("data:")]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "session" and kinds[-1] == "done" and "citation" in kinds, events
+    assert events[-1]["citations"][0]["title"] == "Kettle"
+    plain = await api.client.post(url, headers=api.alice, json={"content": "How often to descale?"})
+    assert plain.json()["content"].endswith("[1]") and plain.json()["citations"][0]["n"] == 1
+    history = (await api.client.get(f"/v1/chat/sessions/{session}", headers=api.alice)).json()
+    assert [m["role"] for m in history["messages"] if m["content"]][:2] == ["user", "assistant"]
+    assert (await api.client.get(f"/v1/chat/sessions/{session}", headers=api.bob)).status_code == 404
+    empty = await api.client.post(url, headers=api.alice, json={"content": ""})
+    assert empty.status_code == 422

@@ -1,0 +1,110 @@
+"""``/v1/files`` (api/routes/files.py): upload, batch upload, list, read, download, delete, assign."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import PUBLIC, SECRET, Api, assert_needs_a_key, upload
+
+pytestmark = pytest.mark.anyio
+
+
+ROUTES = [
+    ("GET", "/v1/files"),
+    ("POST", "/v1/files/upload"),
+    ("GET", "/v1/files/x"),
+    ("GET", "/v1/files/x/status"),
+    ("GET", "/v1/files/x/text"),
+    ("GET", "/v1/files/x/chunks"),
+    ("GET", "/v1/files/x/pages"),
+    ("GET", "/v1/files/x/content"),
+    ("DELETE", "/v1/files/x"),
+    ("POST", "/v1/files/x/assignments"),
+    ("POST", "/v1/files/upload/batch"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_every_route_needs_a_key(api: Api, method: str, path: str) -> None:
+    await assert_needs_a_key(api, method, path)
+
+
+async def test_a_user_never_sees_another_users_document(api: Api) -> None:
+    secret = await upload(api, api.alice, "vault.md", SECRET)
+    await upload(api, api.bob, "kettle.md", PUBLIC)
+    file_id = secret["file_id"]
+    for path in ("", "/status", "/text", "/chunks", "/pages", "/content"):
+        response = await api.client.get(f"/v1/files/{file_id}{path}", headers=api.bob)
+        assert response.status_code == 404 and response.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+    assert [f["filename"] for f in (await api.client.get("/v1/files", headers=api.bob)).json()["files"]] == ["kettle.md"]
+    found = (await api.client.get("/v1/retrieve", params={"q": "vault code Zurich"}, headers=api.bob)).json()
+    assert all(r["document_id"] != file_id for r in found["results"])
+    # Chat runs its search as bob too: the secret never reaches the model or the answer.
+    session = (await api.client.post("/v1/chat/sessions", headers=api.bob)).json()["session_id"]
+    answer = await api.client.post(f"/v1/chat/sessions/{session}/messages", headers=api.bob, json={"content": "What is the vault code?"})
+    assert answer.status_code == 200 and "4711" not in answer.text
+    # Alice sees it, and so does bob once an admin assigns it to him.
+    assert (await api.client.get(f"/v1/files/{file_id}/text", headers=api.alice)).json()["text"].count("4711") == 1
+    assigned = await api.client.post(f"/v1/files/{file_id}/assignments", headers=api.admin, json={"user_id": "bob"})
+    assert assigned.status_code == 201
+    assert (await api.client.get(f"/v1/files/{file_id}", headers=api.bob)).status_code == 200
+
+
+async def test_only_admins_delete_and_assign(api: Api) -> None:
+    file_id = (await upload(api, api.alice, "vault.md", SECRET))["file_id"]
+    for method, path, body in (("DELETE", f"/v1/files/{file_id}", None), ("POST", f"/v1/files/{file_id}/assignments", {"user_id": "bob"})):
+        response = await api.client.request(method, path, headers=api.alice, json=body)
+        assert response.status_code == 403 and response.json()["error_code"] == "ACCESS_DENIED"
+    assert (await api.client.delete(f"/v1/files/{file_id}", headers=api.admin)).status_code == 204
+    assert (await api.client.get(f"/v1/files/{file_id}", headers=api.admin)).status_code == 404
+
+
+async def test_upload_download_and_listing(api: Api) -> None:
+    first = await upload(api, api.alice, "../../etc/passwd.md", PUBLIC, tags="a,b")
+    assert first["filename"] == "passwd.md" and first["deduplicated"] is False
+    again = await upload(api, api.alice, "copy.md", PUBLIC, skip_duplicates="true")
+    assert again["deduplicated"] is True and again["file_id"] == first["file_id"]
+    content = await api.client.get(f"/v1/files/{first['file_id']}/content", headers=api.alice)
+    assert content.content == PUBLIC and 'filename="passwd.md"' in content.headers["content-disposition"]
+    listed = (await api.client.get("/v1/files", params={"tags": "a", "file_type": "md", "limit": 1}, headers=api.alice)).json()
+    assert listed["total_count"] == 1 and listed["files"][0]["status"] == "completed"
+    bad = await api.client.get("/v1/files", params={"limit": 500}, headers=api.alice)
+    assert bad.status_code == 422 and bad.json()["error_code"] == "INVALID_REQUEST"
+    assert bad.json()["details"]["errors"][0]["field"] == "query.limit"
+
+
+async def test_unsupported_and_oversized_uploads_are_refused(api: Api, services) -> None:  # type: ignore[no-untyped-def]
+    response = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("x.bin", bytes(range(256)) * 4)})
+    assert response.status_code == 415 and response.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
+    services.settings.ingestion.max_upload_bytes = 1000
+    response = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("big.txt", b"word " * 400)})
+    assert response.status_code == 413 and response.json()["error_code"] == "FILE_TOO_LARGE"
+    assert (await api.client.get("/v1/files", headers=api.alice)).json()["total_count"] == 0
+
+
+async def test_batch_upload_reports_each_file(api: Api) -> None:
+    files = [("files", ("a.md", PUBLIC)), ("files", ("b.bin", bytes(range(256)) * 4)), ("files", ("c.md", SECRET))]
+    response = await api.client.post("/v1/files/upload/batch", headers=api.alice, files=files)
+    body = response.json()
+    assert response.status_code == 200 and body["summary"] == {"total": 3, "succeeded": 2, "failed": 1}
+    assert [r["ok"] for r in body["results"]] == [True, False, True]
+    assert body["results"][1]["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+async def test_an_upload_without_length_is_cut_off_while_streaming(api: Api, services) -> None:  # type: ignore[no-untyped-def]
+    services.settings.ingestion.max_upload_bytes = 1000
+    sent = 0
+
+    async def body():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n\r\n'
+        for _ in range(400):  # 400 x 64 KiB = 25 MiB if nobody stopped reading
+            sent += 1
+            yield b"x" * 65536
+
+    response = await api.client.post(
+        "/v1/files/upload", headers={**api.alice, "Content-Type": "multipart/form-data; boundary=b"}, content=body()
+    )
+    assert response.status_code == 413 and response.json()["error_code"] == "FILE_TOO_LARGE"
+    assert sent < 40, "the server stopped reading soon after the limit"
+    assert (await api.client.get("/v1/files", headers=api.alice)).json()["total_count"] == 0

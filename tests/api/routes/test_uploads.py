@@ -1,0 +1,44 @@
+"""Resumable uploads (api/routes/uploads.py): parts, a checksum, completion."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import PUBLIC, Api, assert_needs_a_key
+
+pytestmark = pytest.mark.anyio
+
+
+ROUTES = [
+    ("POST", "/v1/files/uploads"),
+    ("PUT", "/v1/files/uploads/x/parts/1"),
+    ("POST", "/v1/files/uploads/x/complete"),
+    ("DELETE", "/v1/files/uploads/x"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_every_route_needs_a_key(api: Api, method: str, path: str) -> None:
+    await assert_needs_a_key(api, method, path)
+
+
+async def test_resumable_upload_in_parts_with_a_checksum(api: Api) -> None:
+    import hashlib
+
+    data = PUBLIC * 50
+    started = await api.client.post("/v1/files/uploads", headers=api.alice, json={"filename": "big.md", "tags": ["parts"]})
+    upload_id = started.json()["upload_id"]
+    base = f"/v1/files/uploads/{upload_id}"
+    pieces = [data[:1000], data[1000:2000], data[2000:]]
+    for n, piece in enumerate(pieces, start=1):
+        stored = await api.client.put(f"{base}/parts/{n}", headers=api.alice, content=b"garbage" if n == 2 else piece)
+        assert stored.status_code == 200
+    wrong = await api.client.post(f"{base}/complete", headers=api.alice, json={"sha256": hashlib.sha256(data).hexdigest()})
+    assert wrong.status_code == 400 and wrong.json()["error_code"] == "CHECKSUM_MISMATCH"
+    await api.client.put(f"{base}/parts/2", headers=api.alice, content=pieces[1])  # resend the bad part
+    assert (await api.client.post(f"{base}/complete", headers=api.bob, json={"sha256": "0" * 64})).status_code == 404
+    done = await api.client.post(f"{base}/complete", headers=api.alice, json={"sha256": hashlib.sha256(data).hexdigest()})
+    assert done.status_code == 201, done.text
+    file_id = done.json()["file_id"]
+    assert (await api.client.get(f"/v1/files/{file_id}/content", headers=api.alice)).content == data
+    assert (await api.client.put("/v1/files/uploads/../../etc/parts/1", headers=api.alice, content=b"x")).status_code == 404

@@ -1,0 +1,107 @@
+"""The SDK (api/client.py) over the in-process app; tests/e2e runs it against a real server."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import PUBLIC, Api
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_sdk_speaks_the_same_routes(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The SDK over the in-process app (the e2e tests run it against a real server)."""
+    from api.client import Client, LecternAPIError
+
+    transport = api.client._transport
+    key = api.alice["Authorization"].split()[1]
+    (tmp_path / "kettle.md").write_bytes(PUBLIC)
+    (tmp_path / "faq.jsonl").write_text('{"docid": "q1", "text": "Descaling takes twenty minutes."}\n')
+    async with Client(base_url="http://lectern.test", api_key=key, transport=transport) as client:
+        batch = await client.files.upload_batch([tmp_path / "kettle.md", tmp_path / "faq.jsonl"])
+        assert batch.has_failures and batch.summary() == {"total": 2, "succeeded": 1, "failed": 1}
+        assert batch.failed()[0].filename == "faq.jsonl"
+        assert len(batch) == 2 and [item.filename for item in batch] == ["kettle.md", "faq.jsonl"] and batch[1].error_code
+        pushed = await client.collections.push_jsonl("faq", tmp_path / "faq.jsonl")
+        assert pushed[0].status == "Created"
+        api.services.ingestion.run_until_idle()
+        assert (await client.collections.documents("faq")).total_count == 1
+        listed = await client.files.list(file_type="md")
+        assert listed.total_count == 1 and [f.filename for f in listed.items] == ["kettle.md"] == [f.filename for f in listed.files]
+        async with client.chat_session() as session:
+            answer = await session.send("How often do I descale the kettle?")
+            kinds = [e.type async for e in session.stream("And how long does it take?")]
+        assert answer.citations and kinds[0] == "session" and kinds[-1] == "done"
+        with pytest.raises(LecternAPIError) as denied:
+            await client.files.delete(batch.results[0].result.file_id)  # type: ignore[union-attr]
+        assert denied.value.status == 403 and denied.value.error_code == "ACCESS_DENIED"
+
+
+async def test_the_sdk_returns_typed_results(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from lectern import (
+        ChunkOut,
+        Client,
+        CollectionDocumentIn,
+        CollectionInfo,
+        FileInfo,
+        FileStatus,
+        RetrieveResponse,
+        SessionHistory,
+    )
+
+    key = api.alice["Authorization"].split()[1]
+    (tmp_path / "kettle.md").write_bytes(PUBLIC)
+    async with Client(base_url="http://lectern.test", api_key=key, transport=api.client._transport) as client:
+        uploaded = await client.files.upload(tmp_path / "kettle.md", tags=["home"])
+        api.services.ingestion.run_until_idle()
+        status = await client.files.wait_until_processed(uploaded.file_id, timeout=5)
+        assert isinstance(status, FileStatus) and status.finished and status.status == "completed"
+        info = await client.files.get(uploaded.file_id)
+        assert isinstance(info, FileInfo) and info.tags == ["home"] and info.file_type == "md"
+        chunks = await client.files.get_chunks(uploaded.file_id)
+        assert chunks and isinstance(chunks[0], ChunkOut) and "citric acid" in chunks[0].text
+        assert (await client.files.get_pages(uploaded.file_id))[0].number == 1
+        assert "citric acid" in await client.files.get_text(uploaded.file_id)
+        hits = await client.search("descale kettle", top_k=3)
+        assert isinstance(hits, RetrieveResponse) and hits.results[0].document_id == uploaded.file_id
+        assert hits.total_results == len(hits.results) and hits.search_type == "hybrid"
+
+        assert await client.collections.create("faq") == CollectionInfo(name="faq", document_count=0)
+        written = await client.collections.upsert("faq", [
+            CollectionDocumentIn(docid="a", text="Returns within 30 days.", __ref="returns"),  # type: ignore[call-arg]
+            {"docid": "b", "text": "Refunds take five days.", "__tags": ["policy"]},
+        ])  # fmt: skip
+        assert [(r.docid, r.status) for r in written] == [("a", "Created"), ("b", "Created")]
+        api.services.ingestion.run_until_idle()
+        assert {c.name: c.document_count for c in await client.collections.list()}["faq"] == 2
+        doc = await client.collections.get("faq", written[0].document_id)
+        assert doc.docid == "a" and doc.reference == "returns" and doc.status == "Indexed"
+        assert [d.docid for d in (await client.collections.documents("faq")).items] == ["a", "b"]
+
+        async with client.chat_session() as session:
+            answer = await session.send("How often do I descale the kettle?")
+            history = await session.history()
+        assert isinstance(history, SessionHistory) and history.session.id == session.id == answer.session_id
+        assert [m.role for m in history.messages if m.content][:2] == ["user", "assistant"]
+
+
+async def test_an_error_that_is_not_lecterns_envelope_still_raises_the_sdk_error() -> None:
+    import httpx
+
+    from lectern import Client, LecternAPIError
+
+    def proxy(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/files/missing":
+            return httpx.Response(404, json={"error_code": "DOCUMENT_NOT_FOUND", "message": "no document missing",
+                                             "details": {"document_id": "missing"}, "request_id": "req-1"})  # fmt: skip
+        return httpx.Response(502, text="<html>Bad Gateway</html>")
+
+    async with Client(base_url="http://lectern.test", api_key="k", transport=httpx.MockTransport(proxy)) as client:
+        with pytest.raises(LecternAPIError) as missing:
+            await client.files.get("missing")
+        with pytest.raises(LecternAPIError) as gateway:
+            await client.files.list()
+    assert (missing.value.status, missing.value.error_code, missing.value.request_id) == (404, "DOCUMENT_NOT_FOUND", "req-1")
+    assert missing.value.details == {"document_id": "missing"}
+    assert (gateway.value.status, gateway.value.error_code, gateway.value.request_id) == (502, "HTTP_ERROR", None)
+    assert gateway.value.message == "<html>Bad Gateway</html>"

@@ -1,0 +1,76 @@
+"""The wire models (api/schemas): one set, the JSON the routes always sent, twins that cannot drift."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+from pydantic import BaseModel
+
+from api.schemas import (
+    BatchItem,
+    BatchResult,
+    CollectionDocuments,
+    FileList,
+    SessionRecord,
+    StoredMessage,
+    UploadResult,
+)
+from api.schemas.retrieve import SearchType
+
+
+def _batch() -> BatchResult:
+    ok = UploadResult(file_id="doc_1", filename="a.md", status="queued", deduplicated=False)
+    return BatchResult(results=[
+        BatchItem(filename="a.md", ok=True, result=ok),
+        BatchItem(filename="b.bin", ok=False, error_code="UNSUPPORTED_MEDIA_TYPE", message="no"),
+    ])  # fmt: skip
+
+
+def test_a_batch_result_is_a_list_of_its_items() -> None:
+    batch = _batch()
+    assert len(batch) == 2 and [item.filename for item in batch] == ["a.md", "b.bin"]
+    assert batch[1].error_code == "UNSUPPORTED_MEDIA_TYPE" and [i.filename for i in batch[:1]] == ["a.md"]
+    assert batch.has_failures and [i.filename for i in batch.failed()] == ["b.bin"]
+    assert batch.summary() == {"total": 2, "succeeded": 1, "failed": 1}
+    assert not BatchResult(results=batch.results[:1]).has_failures
+
+
+def test_a_batch_result_keeps_its_wire_json_and_reads_it_back() -> None:
+    batch = _batch()
+    wire = batch.model_dump(mode="json")
+    assert list(wire) == ["results", "summary"] and wire["summary"] == {"total": 2, "succeeded": 1, "failed": 1}
+    assert wire["results"][0]["result"]["file_id"] == "doc_1" and wire["results"][1]["result"] is None
+    again = BatchResult.model_validate_json(batch.model_dump_json())
+    assert again == batch and again.summary() == batch.summary()
+    schema = BatchResult.model_json_schema(mode="serialization")
+    assert set(schema["required"]) == {"results", "summary"}
+
+
+def test_paged_listings_share_items() -> None:
+    files = FileList(files=[], page=1, limit=20, total_count=0)
+    documents = CollectionDocuments(documents=[], page=2, limit=5, total_count=7)
+    assert files.items is files.files and documents.items is documents.documents
+    assert "items" not in files.model_dump() and documents.model_dump()["total_count"] == 7
+
+
+@pytest.mark.parametrize("wire", [SessionRecord, StoredMessage])
+def test_session_models_match_the_stores_records(wire: type[BaseModel]) -> None:
+    """The SDK cannot import ``agent.store`` (SQLAlchemy), so these twins are kept equal here."""
+    from agent import store
+
+    stored: type[BaseModel] = getattr(store, wire.__name__)
+    assert wire is not stored and wire.model_json_schema() == stored.model_json_schema()
+
+
+def test_session_models_read_the_stores_records() -> None:
+    from agent import store
+
+    record = store.SessionRecord(id="ses_1", owner="alice", title=None, model=None, created_at="t", updated_at="t")
+    assert SessionRecord.model_validate(record).model_dump() == record.model_dump()
+
+
+def test_search_types_match_retrieval() -> None:
+    from tools.search import SearchType as RetrievalSearchType
+
+    assert typing.get_args(SearchType) == typing.get_args(RetrievalSearchType)
