@@ -72,13 +72,15 @@ def _index_with_progress(ingestion: Ingestion) -> None:
     from tqdm import tqdm
 
     from ingestion import jobs
+    from ingestion.pipeline import BatchTimings
 
-    jobs.recover_dead_workers(ingestion.db)
-    worker = jobs.new_worker_id()
     with tqdm(total=jobs.pending_count(ingestion.db), desc="indexing", unit="doc") as bar:
-        while (timings := ingestion.process_pending(worker)) is not None:
+
+        def _advance(timings: BatchTimings) -> None:
             bar.total = bar.n + jobs.pending_count(ingestion.db) + timings.documents
             bar.update(max(timings.documents, 1))
+
+        ingestion.worker().run(on_batch=_advance)
 
 
 def _document_row(doc: Document) -> dict:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from agent.session import SessionManager
 from core.settings import Settings
-from ingestion import jobs
 from ingestion.service import Ingestion
 from tools.search import Retriever
 
@@ -63,19 +62,10 @@ class Services:
 
     def start_indexing(self, idle_s: float = 0.2) -> None:
         """Uploads are queued; this thread drains the queue (more processes may share it)."""
-
-        def _loop() -> None:
-            jobs.recover_dead_workers(self.ingestion.db)
-            worker = jobs.new_worker_id()
-            while not self._stop.is_set():
-                try:
-                    if self.ingestion.process_pending(worker) is None:
-                        self._stop.wait(idle_s)
-                except Exception:  # a bad batch must not stop indexing for everyone
-                    log.exception("indexing batch failed")
-                    self._stop.wait(1.0)
-
-        self._worker = threading.Thread(target=_loop, name="lectern-indexer", daemon=True)
+        worker = self.ingestion.worker()
+        self._worker = threading.Thread(
+            target=worker.run, args=(self._stop,), kwargs={"idle_s": idle_s}, name="lectern-indexer", daemon=True
+        )
         self._worker.start()
 
     def close(self) -> None:

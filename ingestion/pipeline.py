@@ -4,6 +4,9 @@ Vectors go to Chroma first under ids that include the job id, then one SQL
 transaction swaps in the chunks, pages, keyword postings and status and closes
 the jobs. A crash before that commit leaves the old state intact and the job
 queued; its retry upserts the very same ids, so nothing is indexed twice.
+
+A batch gets the parts it writes to (``PipelineParts``), never the service that
+owns them, so this module depends on stores and settings only.
 """
 
 from __future__ import annotations
@@ -11,19 +14,23 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.db import Database
+from core.settings import ChunkingSettings
+
 from . import detect, jobs
+from .blobs import BlobStore
 from .catalog import documents as catalog
 from .chunking import Chunk, ChunkingConfig, chunk_document, fit_to_embedder
+from .embedding import Embedder
 from .extract import IN_PROCESS_TYPES, Extracted, extract_bytes
 from .extract.errors import ExtractionFailed
+from .extract.sandbox import ExtractionSandbox
 from .ids import chunk_id, tag_key
-
-if TYPE_CHECKING:
-    from .service import Ingestion
+from .keyword.writer import KeywordWriter
+from .vectors import ChromaVectorStore
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,30 @@ class BatchTimings:
     documents: int = 0
     chunks: int = 0
 
+    def add(self, other: BatchTimings) -> None:
+        self.extract_s += other.extract_s
+        self.chunk_s += other.chunk_s
+        self.embed_s += other.embed_s
+        self.store_s += other.store_s
+        self.documents += other.documents
+        self.chunks += other.chunks
+
+
+@dataclass(frozen=True)
+class PipelineParts:
+    """Everything a batch reads or writes. The service builds it once the embedder is
+    loaded; a worker in another process or a test can build it from its own stores."""
+
+    db: Database
+    blobs: BlobStore
+    vectors: ChromaVectorStore
+    embedder: Embedder
+    keyword: KeywordWriter
+    sandbox: ExtractionSandbox
+    chunking: ChunkingSettings
+    max_extract_bytes: int
+    max_docx_uncompressed_bytes: int
+
 
 def chunk_ids_for(work: _Work) -> list[str]:
     return [chunk_id(work.document.id, work.job.id, c.index) for c in work.chunks]
@@ -70,31 +101,32 @@ def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
     return meta
 
 
-def _extract(ingestion: Ingestion, work: _Work) -> None:
+def _extract(parts: PipelineParts, work: _Work) -> None:
     doc = work.document
-    path = ingestion.blobs.path_for(doc.sha256)
-    if doc.size_bytes > ingestion.settings.ingestion.max_extract_bytes:
-        raise ExtractionFailed(
-            "too_large_for_extraction", f"{doc.size_bytes} bytes (limit {ingestion.settings.ingestion.max_extract_bytes})"
-        )
+    path = parts.blobs.path_for(doc.sha256)
+    if doc.size_bytes > parts.max_extract_bytes:
+        raise ExtractionFailed("too_large_for_extraction", f"{doc.size_bytes} bytes (limit {parts.max_extract_bytes})")
     media_type = doc.media_type or detect.TXT
     if media_type in IN_PROCESS_TYPES:
         work.extracted = extract_bytes(path.read_bytes(), media_type, max_docx_uncompressed=0)
     else:
-        work.extracted = ingestion.sandbox.extract(path, media_type, ingestion.settings.ingestion.max_docx_uncompressed_bytes)
+        work.extracted = parts.sandbox.extract(path, media_type, parts.max_docx_uncompressed_bytes)
 
 
-def process_batch(ingestion: Ingestion, worker_id: str, batch: list[jobs.Job]) -> BatchTimings:
-    settings = ingestion.settings
-    config = ChunkingConfig(
-        settings.chunking.max_chunk_tokens,
-        settings.chunking.min_paragraph_tokens,
-        settings.chunking.chunk_overlap_tokens,
-        settings.chunking.embed_breadcrumb,
-    )
+def process_batch(parts: PipelineParts, worker_id: str, batch: list[jobs.Job]) -> BatchTimings:
     timings = BatchTimings()
+    work_items = _start(parts.db, batch)
+    _extract_and_chunk(parts, work_items, timings)
+    ready = [w for w in work_items if w.failure is None]
+    vectors = _embed(parts.embedder, ready, parts.chunking.embed_breadcrumb, timings)
+    _store(parts, worker_id, work_items, ready, vectors, timings)
+    return timings
+
+
+def _start(db: Database, batch: list[jobs.Job]) -> list[_Work]:
+    """Mark the batch's documents ``processing``; a job whose document is gone is cancelled."""
     work_items: list[_Work] = []
-    with ingestion.db.transaction() as conn:
+    with db.transaction() as conn:
         for job in batch:
             doc = catalog.get_document(conn, job.document_id)
             if doc is None:
@@ -102,18 +134,26 @@ def process_batch(ingestion: Ingestion, worker_id: str, batch: list[jobs.Job]) -
                 continue
             catalog.update_document(conn, doc.id, status="processing")
             work_items.append(_Work(job=job, document=doc))
+    return work_items
 
-    embedder = ingestion.embedder
+
+def _extract_and_chunk(parts: PipelineParts, work_items: list[_Work], timings: BatchTimings) -> None:
+    """Each document on its own: one that fails records why and the batch goes on."""
+    settings = parts.chunking
+    config = ChunkingConfig(
+        settings.max_chunk_tokens, settings.min_paragraph_tokens, settings.chunk_overlap_tokens, settings.embed_breadcrumb
+    )
+    embedder = parts.embedder
     for work in work_items:
         try:
             started = time.perf_counter()
-            _extract(ingestion, work)
+            _extract(parts, work)
             timings.extract_s += time.perf_counter() - started
             started = time.perf_counter()
             assert work.extracted is not None
             chunks = chunk_document(work.extracted, work.document.display_title, config)
             work.chunks, split = fit_to_embedder(
-                chunks, embedder.count_tokens, embedder.max_tokens, settings.chunking.embed_breadcrumb
+                chunks, embedder.count_tokens, embedder.max_tokens, settings.embed_breadcrumb
             )
             if split:
                 work.notes.append(
@@ -128,20 +168,34 @@ def process_batch(ingestion: Ingestion, worker_id: str, batch: list[jobs.Job]) -
             log.exception("extracting %s failed", work.document.id)
             work.failure = ExtractionFailed("extraction_error", f"{type(exc).__name__}: {exc}"[:300])
 
-    ready = [w for w in work_items if w.failure is None]
-    texts = [c.indexed_text(settings.chunking.embed_breadcrumb) for w in ready for c in w.chunks]
+
+def _embed(embedder: Embedder, ready: list[_Work], breadcrumb: bool, timings: BatchTimings) -> np.ndarray:
+    """One embedding call for the whole batch: small documents share the model's batches."""
+    texts = [c.indexed_text(breadcrumb) for w in ready for c in w.chunks]
     started = time.perf_counter()
     vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
     timings.embed_s += time.perf_counter() - started
+    return vectors
 
+
+def _store(
+    parts: PipelineParts,
+    worker_id: str,
+    work_items: list[_Work],
+    ready: list[_Work],
+    vectors: np.ndarray,
+    timings: BatchTimings,
+) -> None:
+    """Vectors first, then one transaction for everything SQL; see the module docstring."""
+    breadcrumb = parts.chunking.embed_breadcrumb
     started = time.perf_counter()
     ids = [cid for w in ready for cid in chunk_ids_for(w)]
     metas = [_metadata(w.document, c) for w in ready for c in w.chunks]
     if ids:
-        ingestion.vectors.upsert(ids, vectors, metas)
+        parts.vectors.upsert(ids, vectors, metas)
     stale: list[str] = []
     orphaned: list[str] = []
-    with ingestion.db.transaction() as conn:
+    with parts.db.transaction() as conn:
         for work in work_items:
             if not jobs.is_current(conn, work.job, worker_id) or catalog.get_document(conn, work.document.id) is None:
                 orphaned.extend(chunk_ids_for(work) if work.failure is None else [])
@@ -160,13 +214,13 @@ def process_batch(ingestion: Ingestion, worker_id: str, batch: list[jobs.Job]) -
             new_ids = chunk_ids_for(work)
             previous = set(catalog.chunk_ids(conn, work.document.id))
             if work.job.attempts > 1:  # an earlier attempt may have left vectors the catalog never saw
-                previous |= set(ingestion.vectors.ids_for_document(work.document.id))
+                previous |= set(parts.vectors.ids_for_document(work.document.id))
             stale.extend(previous - set(new_ids))
             catalog.replace_content(conn, work.document.id, work.extracted.pages, new_ids, work.chunks)
-            ingestion.keyword.replace_document(
+            parts.keyword.replace_document(
                 conn,
                 work.document.id,
-                [(cid, c.indexed_text(settings.chunking.embed_breadcrumb)) for cid, c in zip(new_ids, work.chunks)],
+                [(cid, c.indexed_text(breadcrumb)) for cid, c in zip(new_ids, work.chunks)],
             )
             catalog.update_document(
                 conn,
@@ -185,6 +239,5 @@ def process_batch(ingestion: Ingestion, worker_id: str, batch: list[jobs.Job]) -
             timings.documents += 1
             timings.chunks += len(work.chunks)
     if stale or orphaned:
-        ingestion.vectors.delete_ids(stale + orphaned)
+        parts.vectors.delete_ids(stale + orphaned)
     timings.store_s += time.perf_counter() - started
-    return timings

@@ -4,7 +4,6 @@ the keyword writer and the extraction sandbox, all built from one ``Settings``."
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import uuid
@@ -26,10 +25,10 @@ from .collection_docs import CollectionDoc, parse_jsonl
 from .embedding import Embedder, build_embedder
 from .extract.sandbox import ExtractionSandbox
 from .keyword import SqlKeywordWriter
-from .pipeline import BatchTimings, process_batch
+from .pipeline import BatchTimings, PipelineParts
 from .vectors import ChromaVectorStore
+from .worker import DEFAULT_BATCH_SIZE, Worker
 
-log = logging.getLogger(__name__)
 DEFAULT_COLLECTION = "default"
 _NAME_OK = re.compile(r"^[\w.\- ]{1,128}$")
 
@@ -251,39 +250,34 @@ class Ingestion:
                 self.blobs.delete(sha256)
 
     # -- processing --------------------------------------------------------------------------
-    def process_pending(self, worker_id: str | None = None, batch_size: int = 32) -> BatchTimings | None:
-        """Claim and process one batch of jobs; ``None`` when the queue is empty."""
-        worker_id = worker_id or jobs.new_worker_id()
-        batch = jobs.claim(self.db, worker_id, self.settings.ingestion.job_lease_s, limit=batch_size)
-        if not batch:
-            return None
-        try:
-            return process_batch(self, worker_id, batch)
-        except Exception as exc:
-            log.exception("batch failed; requeueing its jobs")
-            self._retry_or_fail(batch, f"{type(exc).__name__}: {exc}"[:300])
-            return BatchTimings()
+    def worker(self, worker_id: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> Worker:
+        """A queue-draining loop over this service's stores (run it with ``.run()``)."""
+        return Worker(
+            self.db,
+            self._pipeline_parts,
+            lease_s=self.settings.ingestion.job_lease_s,
+            max_attempts=self.settings.ingestion.max_job_attempts,
+            batch_size=batch_size,
+            worker_id=worker_id,
+        )
 
-    def _retry_or_fail(self, batch: list[jobs.Job], error: str) -> None:
-        with self.db.transaction() as conn:
-            for job in batch:
-                if job.attempts >= self.settings.ingestion.max_job_attempts:
-                    catalog.update_document(
-                        conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error
-                    )
-                    jobs.finish(conn, job, "failed", error)
-                else:
-                    jobs.requeue(conn, job, error)
+    def run_until_idle(self, worker_id: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> BatchTimings:
+        """Drain the queue in this thread (the CLI, evals and tests use it; the server runs a worker)."""
+        return self.worker(worker_id, batch_size).run()
 
-    def run_until_idle(self, worker_id: str | None = None, batch_size: int = 32) -> BatchTimings:
-        """Drain the queue in this thread (the CLI and tests use it; the server runs workers)."""
-        worker_id = worker_id or jobs.new_worker_id()
-        jobs.recover_dead_workers(self.db)
-        total = BatchTimings()
-        while (timings := self.process_pending(worker_id, batch_size)) is not None:
-            for name in ("extract_s", "chunk_s", "embed_s", "store_s", "documents", "chunks"):
-                setattr(total, name, getattr(total, name) + getattr(timings, name))
-        return total
+    def _pipeline_parts(self) -> PipelineParts:
+        # Built on demand: ``embedder`` and ``vectors`` load the model on first use.
+        return PipelineParts(
+            db=self.db,
+            blobs=self.blobs,
+            vectors=self.vectors,
+            embedder=self.embedder,
+            keyword=self.keyword,
+            sandbox=self.sandbox,
+            chunking=self.settings.chunking,
+            max_extract_bytes=self.settings.ingestion.max_extract_bytes,
+            max_docx_uncompressed_bytes=self.settings.ingestion.max_docx_uncompressed_bytes,
+        )
 
 
 def _clean_tags(tags: Sequence[str]) -> list[str]:

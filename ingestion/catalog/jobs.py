@@ -1,0 +1,110 @@
+"""The ``jobs`` table: every SQL statement the job queue runs, and nothing else.
+
+The queue's rules (which job a worker may take, how long a lease lasts, which
+worker counts as dead) live in ``ingestion.jobs``; this module only reads and
+writes rows, so the catalog stays the one place that speaks SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from core.db import utcnow
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed job; ``attempts`` already counts the claim that produced it."""
+
+    id: str
+    document_id: str
+    attempts: int
+
+
+def cancel_queued(conn: Connection, document_id: str) -> None:
+    conn.execute(
+        text("UPDATE jobs SET status = 'cancelled', updated_at = :t WHERE document_id = :d AND status = 'queued'"),
+        {"d": document_id, "t": utcnow()},
+    )
+
+
+def insert_queued(conn: Connection, job_id: str, document_id: str) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO jobs (id, document_id, status, attempts, created_at, updated_at) "
+            "VALUES (:id, :d, 'queued', 0, :t, :t)"
+        ),
+        {"id": job_id, "d": document_id, "t": utcnow()},
+    )
+
+
+def claimable(conn: Connection, now: float, limit: int) -> list[Job]:
+    """Queued jobs and running ones whose lease lapsed before ``now``, oldest first.
+
+    ``attempts`` is the stored count: the caller's claim adds one."""
+    rows = conn.execute(
+        text(
+            "SELECT id, document_id, attempts FROM jobs "
+            "WHERE status = 'queued' OR (status = 'running' AND lease_until < :now) "
+            "ORDER BY created_at, id LIMIT :n"
+        ),
+        {"now": now, "n": limit},
+    ).all()
+    return [Job(id=r[0], document_id=r[1], attempts=r[2]) for r in rows]
+
+
+def mark_running(conn: Connection, job_ids: Sequence[str], worker_id: str, lease_until: float) -> None:
+    if not job_ids:
+        return
+    conn.execute(
+        text(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = :w, "
+            "lease_until = :lease, updated_at = :t WHERE id = :id"
+        ),
+        [{"w": worker_id, "lease": lease_until, "t": utcnow(), "id": job_id} for job_id in job_ids],
+    )
+
+
+def holder(conn: Connection, job_id: str) -> tuple[str, str | None] | None:
+    """``(status, worker_id)`` of a job, ``None`` when there is no such job."""
+    row = conn.execute(text("SELECT status, worker_id FROM jobs WHERE id = :id"), {"id": job_id}).first()
+    return None if row is None else (row[0], row[1])
+
+
+def finish(conn: Connection, job: Job, status: str, error: str | None = None) -> None:
+    conn.execute(
+        text("UPDATE jobs SET status = :s, error = :e, lease_until = NULL, updated_at = :t WHERE id = :id"),
+        {"s": status, "e": error, "t": utcnow(), "id": job.id},
+    )
+
+
+def requeue(conn: Connection, job: Job, error: str) -> None:
+    conn.execute(
+        text(
+            "UPDATE jobs SET status = 'queued', error = :e, worker_id = NULL, lease_until = NULL, updated_at = :t WHERE id = :id"
+        ),
+        {"e": error, "t": utcnow(), "id": job.id},
+    )
+
+
+def running(conn: Connection) -> list[tuple[str, str | None]]:
+    """``(job id, worker id)`` of every running job."""
+    return [(r[0], r[1]) for r in conn.execute(text("SELECT id, worker_id FROM jobs WHERE status = 'running'")).all()]
+
+
+def release(conn: Connection, job_ids: Sequence[str]) -> None:
+    """Put running jobs back in the queue without counting an error (their worker died)."""
+    for job_id in job_ids:
+        conn.execute(
+            text(
+                "UPDATE jobs SET status = 'queued', worker_id = NULL, lease_until = NULL, updated_at = :t WHERE id = :id"
+            ),
+            {"t": utcnow(), "id": job_id},
+        )
+
+
+def pending_count(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")).scalar_one())
