@@ -29,6 +29,7 @@ redis:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy core ingestion tools agent api prompts evals

@@ -8,12 +8,14 @@ same reason ``Settings(bm25_k1=1.2)`` routes a flat keyword into its group.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "LECTERN_"
@@ -202,3 +204,48 @@ def reference() -> Iterator[tuple[str, str, Any, str]]:
         for field_name, info in group.model_fields.items():
             default = info.get_default(call_default_factory=False)
             yield f"{ENV_PREFIX}{field_name.upper()}", group_name, default, info.description or ""
+
+
+_MIB = 1024 * 1024
+
+
+def _default_cell(group: str, variable: str, default: Any) -> str:
+    """How a default reads in the table. A factory default is computed and shown with the
+    virtualenv as ``<venv>``, so the table is the same on every machine."""
+    if default is PydanticUndefined:
+        field = _GROUPS[group].model_fields[variable.removeprefix(ENV_PREFIX).lower()]
+        factory = field.default_factory
+        if factory is None:
+            return "(required)"
+        return f"`{str(factory()).replace(sys.prefix, '<venv>')}`"  # type: ignore[call-arg]
+    if default is None:
+        return "unset"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, int) and variable.endswith("_BYTES") and default % _MIB == 0:
+        return f"{default} ({default // _MIB} MiB)"
+    if isinstance(default, str):
+        return f"`{default}`"
+    return str(default)
+
+
+def _markdown(text: str) -> str:
+    """Field docstrings are written for Sphinx (````x````); README wants Markdown (```x```)."""
+    return re.sub(r"``(.+?)``", r"`\1`", text).replace("|", "\\|")
+
+
+def markdown_table() -> str:
+    """The configuration table of README.md, generated so that it cannot drift from ``Settings``
+    (``tests/core/test_settings.py`` compares the two; ``python -m core.settings`` prints it)."""
+    lines = ["| variable | `Settings` attribute | default | meaning |", "| --- | --- | --- | --- |"]
+    for variable, group, default, description in reference():
+        field = variable.removeprefix(ENV_PREFIX).lower()
+        attribute = f"{group}.{field}" if group else field
+        lines.append(
+            f"| `{variable}` | `{attribute}` | {_default_cell(group, variable, default)} | {_markdown(description)} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())
