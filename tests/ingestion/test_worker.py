@@ -85,7 +85,7 @@ def test_a_serving_loop_survives_an_error_and_a_draining_loop_raises_it(ingestio
 
 
 def test_a_failing_batch_is_retried_then_failed_after_max_attempts(tmp_path: Path) -> None:
-    from tests.conftest import make_settings
+    from tests.support import make_settings
 
     service = Ingestion(make_settings(tmp_path / "h", max_job_attempts=2))
     try:
