@@ -19,12 +19,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, text
-
 from agent.events import DoneEvent, ErrorEvent, TokenEvent
 from agent.session import SessionManager
 from core.access import Principal
 from core.settings import Settings
+from ingestion.catalog import chunks
 from ingestion.service import Ingestion
 
 from .metrics import percentile
@@ -103,11 +102,8 @@ def open_index(dataset: Path, settings: Settings, log: Callable[[str], None] = p
 
 
 def _chunk_texts(service: Ingestion, chunk_ids: list[str]) -> dict[str, str]:
-    if not chunk_ids:
-        return {}
-    statement = text("SELECT id, text FROM chunks WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
     with service.db.read() as conn:
-        return {r[0]: r[1] for r in conn.execute(statement, {"ids": chunk_ids})}
+        return chunks.chunk_texts(conn, chunk_ids)
 
 
 async def ask_all(

@@ -21,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import text
-
 from core.access import Principal
 from core.settings import Settings
+from ingestion.catalog import documents as catalog
 from ingestion.catalog.documents import chunk_ids, update_document
 from ingestion.service import Ingestion
 from tools.search import RetrievalConfig, Retriever, SearchType
@@ -40,7 +39,7 @@ SHARES = {"u75": 0.75, "u20": 0.20, "u4": 0.045, "u05": 0.005}
 def _hand_out(service: Ingestion, seed: int) -> None:
     """Give every document one of the users as owner, in the catalog and in Chroma's metadata."""
     with service.db.read() as conn:
-        documents = sorted(r[0] for r in conn.execute(text("SELECT id FROM documents")))
+        documents = sorted(d.id for d in catalog.list_documents(conn)[0])
     random.Random(seed).shuffle(documents)
     start = 0
     for number, (user, share) in enumerate(SHARES.items()):

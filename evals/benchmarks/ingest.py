@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from core.settings import Settings
+from ingestion.catalog.chunks import first_chunks
 from ingestion.service import Ingestion
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "beir" / "scifact" / "corpus.jsonl"
@@ -102,12 +103,7 @@ def main() -> None:
         try:
             ingest = ingest_corpus(service, _beir_lines(args.corpus, args.limit))
             with service.db.read() as conn:
-                from sqlalchemy import text
-
-                rows = conn.execute(
-                    text("SELECT breadcrumb, text FROM chunks ORDER BY id LIMIT :n"), {"n": args.compare_sample}
-                )
-                texts = [f"{b}\n{t}" for b, t in rows]
+                texts = [f"{b}\n{t}" for b, t in first_chunks(conn, args.compare_sample)]
             compare = compare_embedders(service, texts)
         finally:
             service.close()

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from core.settings import Settings
+from ingestion.catalog.chunks import chunk_documents
 from tools.fusion import FusionConfig, fuse
 from tools.search import Legs, RetrievalConfig, Retriever
 
@@ -52,10 +53,8 @@ def _tune(args: argparse.Namespace, k1: float, b: float) -> None:
     service = open_index(dataset, Settings())
     retriever = Retriever(service, RetrievalConfig(k1=k1, b=b))
     to_beir = _beir_ids(service)
-    from sqlalchemy import text
-
     with service.db.read() as conn:
-        chunk_doc = {c: to_beir[d] for c, d in conn.execute(text("SELECT id, document_id FROM chunks")) if d in to_beir}
+        chunk_doc = {c: to_beir[d] for c, d in chunk_documents(conn).items() if d in to_beir}
     scope = retriever.scopes.resolve(EVAL_PRINCIPAL, None, None, "any", None)  # the eval home holds only the dataset
     legs: dict[str, Legs] = {
         q: retriever.legs(text_, scope, "hybrid", args.depth) for q, text_ in dataset.queries.items()

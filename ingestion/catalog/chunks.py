@@ -74,3 +74,22 @@ def reference_first_chunks(conn: Connection, principal: Principal, collection: s
 
 def chunk_ids_of_documents(conn: Connection, document_ids: Iterable[str]) -> list[str]:
     return [r[0] for r in conn.execute(_CHUNKS_OF_DOCUMENTS, {"documents": sorted(document_ids)})]
+
+
+def chunk_texts(conn: Connection, chunk_ids: list[str]) -> dict[str, str]:
+    """The stored text of each chunk, by id (answer evals grade against it)."""
+    if not chunk_ids:
+        return {}
+    statement = text("SELECT id, text FROM chunks WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    return {r[0]: r[1] for r in conn.execute(statement, {"ids": chunk_ids})}
+
+
+def chunk_documents(conn: Connection) -> dict[str, str]:
+    """Every chunk's document (evals map chunk hits back to a dataset's document ids)."""
+    return {r[0]: r[1] for r in conn.execute(text("SELECT id, document_id FROM chunks"))}
+
+
+def first_chunks(conn: Connection, limit: int) -> list[tuple[str, str]]:
+    """(breadcrumb, text) of the first ``limit`` chunks by id: a stable sample for benchmarks."""
+    rows = conn.execute(text("SELECT breadcrumb, text FROM chunks ORDER BY id LIMIT :n"), {"n": limit})
+    return [(r[0], r[1]) for r in rows]
