@@ -20,9 +20,9 @@ from agent.events import ChatAnswer
 from agent.store import SessionRecord, StoredMessage
 
 from ..deps import ChatPrincipal, ListingPrincipal, ServicesDep
-from ..errors import request_id
+from ..errors import KEYED, error_responses, request_id
 
-router = APIRouter(prefix="/v1/chat", tags=["chat"])
+router = APIRouter(prefix="/v1/chat", tags=["chat"], responses=KEYED)
 
 
 class NewSession(BaseModel):
@@ -40,7 +40,7 @@ class SessionHistory(BaseModel):
 
 
 class NewMessage(BaseModel):
-    content: str = Field(min_length=1, max_length=20_000)
+    content: str = Field(min_length=1, max_length=20_000, pattern=r"\S", description="not only spaces")
     model: str | None = None
     tags: list[str] | None = None
     document_ids: list[str] | None = None
@@ -59,13 +59,13 @@ def list_sessions(services: ServicesDep, principal: ListingPrincipal) -> list[Se
     return services.sessions.list(principal=principal)[0]
 
 
-@router.get("/sessions/{session_id}", response_model=SessionHistory)
+@router.get("/sessions/{session_id}", response_model=SessionHistory, responses=error_responses(404))
 def get_session(session_id: str, services: ServicesDep, principal: ListingPrincipal) -> SessionHistory:
     session = services.sessions.load(session_id, principal=principal)
     return SessionHistory(session=session.record, messages=session.history())
 
 
-@router.delete("/sessions/{session_id}", status_code=204)
+@router.delete("/sessions/{session_id}", status_code=204, responses=error_responses(404))
 def delete_session(session_id: str, services: ServicesDep, principal: ChatPrincipal) -> Response:
     services.sessions.delete(session_id, principal=principal)
     return Response(status_code=204)
@@ -74,7 +74,10 @@ def delete_session(session_id: str, services: ServicesDep, principal: ChatPrinci
 @router.post(
     "/sessions/{session_id}/messages",
     response_model=ChatAnswer,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE events, or the answer as JSON"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "SSE events, or the answer as JSON"},
+        **error_responses(404, 502, 503),
+    },
 )
 async def send_message(
     session_id: str, body: NewMessage, request: Request, services: ServicesDep, principal: ChatPrincipal

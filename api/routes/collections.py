@@ -5,25 +5,31 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Body, File, Query, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from core.db import utcnow
-from core.errors import DocumentNotFound, InvalidJsonl
+from core.errors import DocumentNotFound
 from ingestion.catalog.documents import Document
+from ingestion.collection_docs import MAX_DOCID_CHARS
 from ingestion.service import validate_collection_name
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
+from ..errors import KEYED, error_responses
 from ..services import Services
-from .files import visible_document
+from .files import COLLECTION_NAME, MAX_PAGE, visible_document
 
-router = APIRouter(prefix="/v1/collections", tags=["collections"])
+router = APIRouter(prefix="/v1/collections", tags=["collections"], responses=KEYED)
+WritableCollection = Annotated[str, PathParam(min_length=1, max_length=128, pattern=COLLECTION_NAME)]
+"""A collection a write names: the shape ``validate_collection_name`` accepts."""
+_NOT_FOUND = error_responses(404)
 
 
 class NewCollection(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=128, pattern=COLLECTION_NAME)
 
 
 class CollectionInfo(BaseModel):
@@ -32,8 +38,8 @@ class CollectionInfo(BaseModel):
 
 
 class CollectionDocumentIn(BaseModel):
-    docid: str = Field(min_length=1)
-    text: str
+    docid: str = Field(min_length=1, max_length=MAX_DOCID_CHARS, pattern=r"\S")
+    text: str = Field(min_length=1, pattern=r"\S")
     title: str | None = None
     ref: str | None = Field(default=None, alias="__ref")
     tags: list[str] | None = Field(default=None, alias="__tags")
@@ -97,23 +103,24 @@ def list_collections(services: ServicesDep, principal: ListingPrincipal) -> list
     return [CollectionInfo(name=n, document_count=int(counts.get(n, 0))) for n in sorted(set(counts) | named)]
 
 
-@router.post("/{collection}/documents", response_model=list[DocumentResult])
+@router.post("/{collection}/documents", response_model=list[DocumentResult], responses=error_responses(400, 413))
 def push_jsonl(
-    collection: str, file: Annotated[UploadFile, File(description="JSONL, one document per line")],
+    collection: WritableCollection, file: Annotated[UploadFile, File(description="JSONL, one document per line")],
     services: ServicesDep, principal: WritePrincipal,
 ) -> list[DocumentResult]:  # fmt: skip
     results = services.ingestion.add_collection_jsonl(file.file, collection=collection, owner=principal.user_id)
     return [DocumentResult(**r.__dict__) for r in results]
 
 
-@router.put("/{collection}/documents", response_model=list[DocumentResult])
+@router.put("/{collection}/documents", response_model=list[DocumentResult], responses=error_responses(400, 413))
 def upsert_documents(
-    collection: str, documents: list[CollectionDocumentIn], services: ServicesDep, principal: WritePrincipal
-) -> list[DocumentResult]:
-    """Create or modify by ``docid``: each result says ``Created`` or ``Modified``."""
-    if not documents:
-        raise InvalidJsonl("send at least one document")
-    lines = [json.dumps(d.model_dump(by_alias=True, exclude_none=True)) for d in documents]
+    collection: WritableCollection, documents: Annotated[list[CollectionDocumentIn], Body(min_length=1)],
+    services: ServicesDep, principal: WritePrincipal,
+) -> list[DocumentResult]:  # fmt: skip
+    """Create or modify by ``docid``: each result says ``Created`` or ``Modified``. A ``docid`` sent
+    twice is written once, with its last version (as two PUTs in a row would leave it)."""
+    last = {d.docid: d for d in documents}
+    lines = [json.dumps(d.model_dump(by_alias=True, exclude_none=True)) for d in last.values()]
     results = services.ingestion.add_collection_jsonl(lines, collection=collection, owner=principal.user_id)
     return [DocumentResult(**r.__dict__) for r in results]
 
@@ -121,7 +128,7 @@ def upsert_documents(
 @router.get("/{collection}/documents", response_model=CollectionDocuments)
 def list_documents(
     collection: str, services: ServicesDep, principal: ListingPrincipal,
-    page: Annotated[int, Query(ge=1)] = 1, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1, limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> CollectionDocuments:  # fmt: skip
     docs, total = services.ingestion.list_documents(
         visible_to=None if principal.is_admin else principal.user_id, collection=collection, kind="collection",
@@ -132,7 +139,7 @@ def list_documents(
     )
 
 
-@router.get("/{collection}/documents/{document_id}", response_model=CollectionDocument)
+@router.get("/{collection}/documents/{document_id}", response_model=CollectionDocument, responses=_NOT_FOUND)
 def get_document(collection: str, document_id: str, services: ServicesDep, principal: ListingPrincipal) -> Any:
     doc = visible_document(services, principal, document_id)
     if doc.collection != collection:
@@ -140,7 +147,7 @@ def get_document(collection: str, document_id: str, services: ServicesDep, princ
     return CollectionDocument.of(doc)
 
 
-@router.delete("/{collection}/documents/{document_id}", status_code=204)
+@router.delete("/{collection}/documents/{document_id}", status_code=204, responses=error_responses(403, 404))
 def delete_document(collection: str, document_id: str, services: ServicesDep, principal: WritePrincipal) -> Response:
     require_admin(principal)
     doc = services.ingestion.get(document_id)

@@ -25,9 +25,9 @@ from agent.store import StoredMessage, new_id
 from core.db import utcnow
 
 from ..deps import ChatPrincipal, ServicesDep
-from ..errors import ApiError, request_id
+from ..errors import KEYED, ApiError, error_responses, request_id
 
-router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=KEYED)
 
 
 class OpenAIMessage(BaseModel):
@@ -41,9 +41,26 @@ class OpenAIMessage(BaseModel):
         return self.content or ""
 
 
+_TEXT = {"type": "string", "pattern": r"\S"}
+_HAS_QUESTION: dict[str, Any] = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"const": "user"},
+        "content": {"anyOf": [_TEXT, {"type": "array", "contains": {
+            "type": "object", "required": ["type", "text"], "properties": {"type": {"const": "text"}, "text": _TEXT},
+        }}]},
+    },
+}  # fmt: skip
+"""The rule the route checks, in the schema: some user message holds text that is not only spaces."""
+
+
 class CompletionRequest(BaseModel):
     model: str = "lectern"
-    messages: list[OpenAIMessage] = Field(min_length=1)
+    messages: list[OpenAIMessage] = Field(
+        min_length=1, json_schema_extra={"contains": _HAS_QUESTION},
+        description="the last user message with text is the question; earlier user and assistant messages are the history",
+    )  # fmt: skip
     stream: bool = False
 
 
@@ -68,14 +85,22 @@ class CompletionResponse(BaseModel):
     citations: list[Citation]
 
 
-@router.post("/chat/completions", response_model=CompletionResponse)
+@router.post(
+    "/chat/completions",
+    response_model=CompletionResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "the completion, or chunks over SSE with stream=true"},
+        **error_responses(400, 502, 503),
+    },
+)  # fmt: skip
 async def completions(body: CompletionRequest, request: Request, services: ServicesDep, principal: ChatPrincipal) -> Any:
-    question = next((m.text for m in reversed(body.messages) if m.role == "user"), "").strip()
-    if not question:
+    asked = [n for n, m in enumerate(body.messages) if m.role == "user" and m.text.strip()]
+    if not asked:
         raise ApiError(400, "INVALID_REQUEST", "the messages hold no user question", field="messages")
+    question = body.messages[asked[-1]].text.strip()
     collection = body.model.split(":", 1)[1] if body.model.startswith("lectern:") else None
     session = services.sessions.create(principal=principal, title="openai-compatible")
-    earlier = [m for m in body.messages[:-1] if m.role in ("user", "assistant") and m.text]
+    earlier = [m for m in body.messages[: asked[-1]] if m.role in ("user", "assistant") and m.text]
     if earlier:
         services.sessions.store.add(*[
             StoredMessage(id=new_id("msg"), session_id=session.id, seq=0, role=m.role, content=m.text,  # type: ignore[arg-type]
