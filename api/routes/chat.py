@@ -17,16 +17,18 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from agent.events import ChatAnswer
+from agent.local_model import LOCAL_MODEL
+from agent.session import TEST_MODEL
 from agent.store import SessionRecord, StoredMessage
 
 from ..deps import ChatPrincipal, ListingPrincipal, ServicesDep
-from ..errors import KEYED, error_responses, request_id
+from ..errors import KEYED, ApiError, error_responses, request_id
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"], responses=KEYED)
 
 
 class NewSession(BaseModel):
-    model: str | None = None
+    model: str | None = Field(default=None, description="a litellm model string; 404 MODEL_NOT_FOUND if none fits")
     title: str | None = Field(default=None, max_length=200)
 
 
@@ -47,9 +49,25 @@ class NewMessage(BaseModel):
     collection: str | None = None
 
 
-@router.post("/sessions", response_model=SessionCreated, status_code=201)
+def _require_known_model(name: str | None) -> None:
+    """A model litellm cannot place would fail only when the turn reaches it, as a 502 for what is
+    the caller's typo: refuse it up front, as OpenAI does, with 404 ``MODEL_NOT_FOUND``."""
+    if name is None or name in (TEST_MODEL, LOCAL_MODEL):
+        return
+    import litellm  # the chat path loads it anyway
+
+    litellm.suppress_debug_info = True
+    try:
+        litellm.get_llm_provider(model=name)
+    except Exception:
+        raise ApiError(404, "MODEL_NOT_FOUND", f"no model {name!r}: name it with its provider "
+                       f"(e.g. openai/gpt-4o-mini), or use {LOCAL_MODEL!r}", model=name) from None  # fmt: skip
+
+
+@router.post("/sessions", response_model=SessionCreated, status_code=201, responses=error_responses(404))
 def create_session(services: ServicesDep, principal: ChatPrincipal, body: NewSession | None = None) -> SessionCreated:
     body = body or NewSession()
+    _require_known_model(body.model)
     session = services.sessions.create(principal=principal, model=body.model, title=body.title)
     return SessionCreated(session_id=session.id)
 
@@ -83,6 +101,7 @@ async def send_message(
     session_id: str, body: NewMessage, request: Request, services: ServicesDep, principal: ChatPrincipal
 ) -> Any:
     session = services.sessions.load(session_id, principal=principal)
+    _require_known_model(body.model)
     options: dict[str, Any] = {
         "model": body.model, "tags": body.tags, "document_ids": body.document_ids,
         "collection": body.collection, "request_id": request_id(request),

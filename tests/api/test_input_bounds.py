@@ -171,3 +171,17 @@ async def test_every_error_status_is_documented_as_the_envelope(api: Api) -> Non
                 assert schema == {"$ref": envelope}, (method, path, code)
     assert "404" in spec["paths"]["/v1/files/{file_id}"]["get"]["responses"]
     assert "*/*" in spec["paths"]["/v1/files/{file_id}/content"]["get"]["responses"]["200"]["content"]
+
+
+async def test_an_unknown_model_is_a_404_up_front_not_a_502(api: Api) -> None:
+    await upload(api, api.alice, "kettle.md", KETTLE)
+    created = await api.client.post("/v1/chat/sessions", headers=api.alice, json={"model": "0"})
+    assert created.status_code == 404
+    _envelope(created.json(), "MODEL_NOT_FOUND")
+    session = (await api.client.post("/v1/chat/sessions", headers=api.alice)).json()["session_id"]
+    url = f"/v1/chat/sessions/{session}/messages"
+    refused = await api.client.post(url, headers=api.alice, json={"content": "How often to descale?", "model": "0"})
+    assert refused.status_code == 404
+    _envelope(refused.json(), "MODEL_NOT_FOUND")
+    answered = await api.client.post(url, headers=api.alice, json={"content": "How often to descale?", "model": "test"})
+    assert answered.status_code == 200 and answered.json()["citations"], answered.text
