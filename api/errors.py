@@ -59,6 +59,11 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorEnvelope, "description": _MEANINGS[status]} for status in statuses}
 
 
+NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
+r"""A schema pattern for "not only whitespace" that means the same to ECMA, to pydantic's Rust regex and
+to Python's ``str.strip()`` (which the routes and ingestion check with): ``\S`` alone differs on
+U+001C-U+001F and U+0085."""
+
 KEYED = error_responses(401, 422, 429)
 """What every route behind an API key can answer, besides its own statuses."""
 

@@ -22,7 +22,7 @@ from agent.session import TEST_MODEL
 from agent.store import SessionRecord, StoredMessage
 
 from ..deps import ChatPrincipal, ListingPrincipal, ServicesDep
-from ..errors import KEYED, ApiError, error_responses, request_id
+from ..errors import KEYED, NOT_BLANK, ApiError, error_responses, request_id
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"], responses=KEYED)
 
@@ -42,7 +42,7 @@ class SessionHistory(BaseModel):
 
 
 class NewMessage(BaseModel):
-    content: str = Field(min_length=1, max_length=20_000, pattern=r"\S", description="not only spaces")
+    content: str = Field(min_length=1, max_length=20_000, pattern=NOT_BLANK, description="not only spaces")
     model: str | None = None
     tags: list[str] | None = None
     document_ids: list[str] | None = None

@@ -18,7 +18,7 @@ from ingestion.collection_docs import MAX_DOCID_CHARS
 from ingestion.service import validate_collection_name
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
-from ..errors import KEYED, error_responses
+from ..errors import KEYED, NOT_BLANK, error_responses
 from ..services import Services
 from .files import COLLECTION_NAME, MAX_PAGE, visible_document
 
@@ -38,8 +38,8 @@ class CollectionInfo(BaseModel):
 
 
 class CollectionDocumentIn(BaseModel):
-    docid: str = Field(min_length=1, max_length=MAX_DOCID_CHARS, pattern=r"\S")
-    text: str = Field(min_length=1, pattern=r"\S")
+    docid: str = Field(min_length=1, max_length=MAX_DOCID_CHARS, pattern=NOT_BLANK)
+    text: str = Field(min_length=1, pattern=NOT_BLANK)
     title: str | None = None
     ref: str | None = Field(default=None, alias="__ref")
     tags: list[str] | None = Field(default=None, alias="__tags")

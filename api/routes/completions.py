@@ -25,7 +25,7 @@ from agent.store import StoredMessage, new_id
 from core.db import utcnow
 
 from ..deps import ChatPrincipal, ServicesDep
-from ..errors import KEYED, ApiError, error_responses, request_id
+from ..errors import KEYED, NOT_BLANK, ApiError, error_responses, request_id
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=KEYED)
 
@@ -41,7 +41,7 @@ class OpenAIMessage(BaseModel):
         return self.content or ""
 
 
-_TEXT = {"type": "string", "pattern": r"\S"}
+_TEXT = {"type": "string", "pattern": NOT_BLANK}
 _HAS_QUESTION: dict[str, Any] = {
     "type": "object",
     "required": ["role", "content"],

@@ -23,7 +23,7 @@ _MEDIA_BY_SHORT = {short: media for media, short in detect.SHORT_NAMES.items()}
 FileType = Literal["pdf", "docx", "txt", "md", "html", "csv", "jsonl"]
 DocumentStatus = Literal["pending", "processing", "completed", "failed"]
 MAX_PAGE = 1_000_000
-"""Pages past this would need an offset SQLite cannot hold (2^63) at the largest limits; no listing is that long."""
+"""Far below where page x limit overflows a 64-bit SQL offset (which was a 500); no listing is that long."""
 COLLECTION_NAME = r"^[\w.\- ]*[\w\-][\w.\- ]*$"
 """``validate_collection_name`` as a schema: 1-128 letters, digits, spaces, '.', '-' or '_', not only spaces and dots."""
 CollectionName = Annotated[str, Form(min_length=1, max_length=128, pattern=COLLECTION_NAME)]

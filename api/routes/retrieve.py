@@ -11,7 +11,7 @@ from core.errors import LecternError
 from tools.search import MAX_QUERY_CHARS, SearchType
 
 from ..deps import RetrievalPrincipal, ServicesDep
-from ..errors import KEYED, ApiError, error_responses
+from ..errors import KEYED, NOT_BLANK, ApiError, error_responses
 
 router = APIRouter(prefix="/v1", tags=["retrieval"], responses=KEYED)
 
@@ -38,7 +38,7 @@ class RetrieveResponse(BaseModel):
     processing_time_ms: float
 
 
-_Q_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": r"\S"}
+_Q_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": NOT_BLANK}
 """Documented, not enforced by FastAPI: a bad ``q`` is refused by the route as 400 ``INVALID_QUERY``
 (its own code, which clients match on), not as a 422."""
 
