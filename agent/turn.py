@@ -21,6 +21,7 @@ import prompts
 from core.db import utcnow
 from core.tokens import count_tokens
 from tools.agent_tools import TOOL_SCHEMAS, DocumentTools, ToolArgumentError, ToolOutput
+from tools.search import MAX_QUERY_CHARS
 
 from .attribution import attribute
 from .citations import CitationStream, Sources, strip_markers
@@ -163,7 +164,7 @@ class Turn:
         budget = self.setup.budget
         query = await self._standalone_query(history) if history else self.question
         call_id = new_id("call")
-        arguments = {"query": query}
+        arguments = {"query": query[:MAX_QUERY_CHARS]}  # a long message is answered; its start is the search
         yield ToolCallEvent(id=call_id, name="search_documents", arguments=arguments)
         output = await self.setup.tools.run("search_documents", arguments)
         system = prompts.load("system")

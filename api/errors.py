@@ -32,6 +32,32 @@ _HTTP_CODES = {
 }
 
 
+_MEANINGS = {
+    400: "the request breaks a rule its schema cannot express (see the message)",
+    401: "no API key, or not a valid one",
+    403: "the key may not do this",
+    404: "no such resource (or not one this key may see)",
+    409: "the resource is not in a state that allows this",
+    413: "the body is larger than the upload limit",
+    415: "the file's type is not supported",
+    422: "a parameter or body field does not match the schema",
+    429: "the key's rate limit for this kind of request is used up",
+    502: "the chat model failed while answering",
+    503: "the chat model is not configured",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer with: each one is the envelope,
+    so the description tells clients (and the schemathesis run in the tests) the truth."""
+    return {status: {"model": ErrorEnvelope, "description": _MEANINGS[status]} for status in statuses}
+
+
+
+KEYED = error_responses(401, 422, 429)
+"""What every route behind an API key can answer, besides its own statuses."""
+
+
 class ApiError(LecternError):
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any):
         super().__init__(message, **details)

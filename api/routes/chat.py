@@ -16,17 +16,35 @@ from fastapi.responses import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from agent.events import ChatAnswer
+from agent.local_model import LOCAL_MODEL
+from agent.session import TEST_MODEL
 
 from ..deps import ChatPrincipal, ListingPrincipal, ServicesDep
-from ..errors import request_id
+from ..errors import KEYED, ApiError, error_responses, request_id
 from ..schemas.chat import NewMessage, NewSession, SessionCreated, SessionHistory, SessionRecord, StoredMessage
 
-router = APIRouter(prefix="/v1/chat", tags=["chat"])
+router = APIRouter(prefix="/v1/chat", tags=["chat"], responses=KEYED)
 
 
-@router.post("/sessions", response_model=SessionCreated, status_code=201)
+def _require_known_model(name: str | None) -> None:
+    """A model litellm cannot place would fail only when the turn reaches it, as a 502 for what is
+    the caller's typo: refuse it up front, as OpenAI does, with 404 ``MODEL_NOT_FOUND``."""
+    if name is None or name in (TEST_MODEL, LOCAL_MODEL):
+        return
+    import litellm  # the chat path loads it anyway
+
+    litellm.suppress_debug_info = True
+    try:
+        litellm.get_llm_provider(model=name)
+    except Exception:
+        raise ApiError(404, "MODEL_NOT_FOUND", f"no model {name!r}: name it with its provider "
+                       f"(e.g. openai/gpt-4o-mini), or use {LOCAL_MODEL!r}", model=name) from None  # fmt: skip
+
+
+@router.post("/sessions", response_model=SessionCreated, status_code=201, responses=error_responses(404))
 def create_session(services: ServicesDep, principal: ChatPrincipal, body: NewSession | None = None) -> SessionCreated:
     body = body or NewSession()
+    _require_known_model(body.model)
     session = services.sessions.create(principal=principal, model=body.model, title=body.title)
     return SessionCreated(session_id=session.id)
 
@@ -36,7 +54,7 @@ def list_sessions(services: ServicesDep, principal: ListingPrincipal) -> list[Se
     return [SessionRecord.model_validate(record) for record in services.sessions.list(principal=principal)[0]]
 
 
-@router.get("/sessions/{session_id}", response_model=SessionHistory)
+@router.get("/sessions/{session_id}", response_model=SessionHistory, responses=error_responses(404))
 def get_session(session_id: str, services: ServicesDep, principal: ListingPrincipal) -> SessionHistory:
     session = services.sessions.load(session_id, principal=principal)
     return SessionHistory(
@@ -45,7 +63,7 @@ def get_session(session_id: str, services: ServicesDep, principal: ListingPrinci
     )
 
 
-@router.delete("/sessions/{session_id}", status_code=204)
+@router.delete("/sessions/{session_id}", status_code=204, responses=error_responses(404))
 def delete_session(session_id: str, services: ServicesDep, principal: ChatPrincipal) -> Response:
     services.sessions.delete(session_id, principal=principal)
     return Response(status_code=204)
@@ -54,12 +72,16 @@ def delete_session(session_id: str, services: ServicesDep, principal: ChatPrinci
 @router.post(
     "/sessions/{session_id}/messages",
     response_model=ChatAnswer,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE events, or the answer as JSON"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "SSE events, or the answer as JSON"},
+        **error_responses(404, 502, 503),
+    },
 )
 async def send_message(
     session_id: str, body: NewMessage, request: Request, services: ServicesDep, principal: ChatPrincipal
 ) -> Any:
     session = services.sessions.load(session_id, principal=principal)
+    _require_known_model(body.model)
     options: dict[str, Any] = {
         "model": body.model, "tags": body.tags, "document_ids": body.document_ids,
         "collection": body.collection, "request_id": request_id(request),

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Body, File, Query, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from core.access import Principal
-from core.errors import DocumentNotFound, InvalidJsonl
+from core.errors import DocumentNotFound
 from ingestion.catalog import collections
 from ingestion.service import validate_collection_name
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
+from ..errors import KEYED, error_responses
 from ..schemas.collections import (
     CollectionDocument,
     CollectionDocumentIn,
@@ -22,10 +24,14 @@ from ..schemas.collections import (
     DocumentResult,
     NewCollection,
 )
+from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
 from ..services import Services
 from .files import visible_document
 
-router = APIRouter(prefix="/v1/collections", tags=["collections"])
+router = APIRouter(prefix="/v1/collections", tags=["collections"], responses=KEYED)
+WritableCollection = Annotated[str, PathParam(min_length=1, max_length=128, pattern=COLLECTION_NAME)]
+"""A collection a write names: the shape ``validate_collection_name`` accepts."""
+_NOT_FOUND = error_responses(404)
 
 
 @router.post("", response_model=CollectionInfo, status_code=201)
@@ -44,23 +50,24 @@ def list_collections(services: ServicesDep, principal: ListingPrincipal) -> list
     return [CollectionInfo(name=name, document_count=counts[name]) for name in sorted(counts)]
 
 
-@router.post("/{collection}/documents", response_model=list[DocumentResult])
+@router.post("/{collection}/documents", response_model=list[DocumentResult], responses=error_responses(400, 413))
 def push_jsonl(
-    collection: str, file: Annotated[UploadFile, File(description="JSONL, one document per line")],
+    collection: WritableCollection, file: Annotated[UploadFile, File(description="JSONL, one document per line")],
     services: ServicesDep, principal: WritePrincipal,
 ) -> list[DocumentResult]:  # fmt: skip
     results = services.ingestion.add_collection_jsonl(file.file, collection=collection, owner=principal.user_id)
     return [DocumentResult(**r.__dict__) for r in results]
 
 
-@router.put("/{collection}/documents", response_model=list[DocumentResult])
+@router.put("/{collection}/documents", response_model=list[DocumentResult], responses=error_responses(400, 413))
 def upsert_documents(
-    collection: str, documents: list[CollectionDocumentIn], services: ServicesDep, principal: WritePrincipal
-) -> list[DocumentResult]:
-    """Create or modify by ``docid``: each result says ``Created`` or ``Modified``."""
-    if not documents:
-        raise InvalidJsonl("send at least one document")
-    lines = [json.dumps(d.model_dump(by_alias=True, exclude_none=True)) for d in documents]
+    collection: WritableCollection, documents: Annotated[list[CollectionDocumentIn], Body(min_length=1)],
+    services: ServicesDep, principal: WritePrincipal,
+) -> list[DocumentResult]:  # fmt: skip
+    """Create or modify by ``docid``: each result says ``Created`` or ``Modified``. A ``docid`` sent
+    twice is written once, with its last version (as two PUTs in a row would leave it)."""
+    last = {d.docid: d for d in documents}
+    lines = [json.dumps(d.model_dump(by_alias=True, exclude_none=True)) for d in last.values()]
     results = services.ingestion.add_collection_jsonl(lines, collection=collection, owner=principal.user_id)
     return [DocumentResult(**r.__dict__) for r in results]
 
@@ -68,7 +75,7 @@ def upsert_documents(
 @router.get("/{collection}/documents", response_model=CollectionDocuments)
 def list_documents(
     collection: str, services: ServicesDep, principal: ListingPrincipal,
-    page: Annotated[int, Query(ge=1)] = 1, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1, limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> CollectionDocuments:  # fmt: skip
     docs, total = services.ingestion.list_documents(
         principal=principal, collection=collection, kind="collection", limit=limit, offset=(page - 1) * limit,
@@ -78,7 +85,7 @@ def list_documents(
     )
 
 
-@router.get("/{collection}/documents/{document_id}", response_model=CollectionDocument)
+@router.get("/{collection}/documents/{document_id}", response_model=CollectionDocument, responses=_NOT_FOUND)
 def get_document(collection: str, document_id: str, services: ServicesDep, principal: ListingPrincipal) -> Any:
     doc = visible_document(services, principal, document_id)
     if doc.collection != collection:
@@ -86,7 +93,7 @@ def get_document(collection: str, document_id: str, services: ServicesDep, princ
     return CollectionDocument.of(doc)
 
 
-@router.delete("/{collection}/documents/{document_id}", status_code=204)
+@router.delete("/{collection}/documents/{document_id}", status_code=204, responses=error_responses(403, 404))
 def delete_document(collection: str, document_id: str, services: ServicesDep, principal: WritePrincipal) -> Response:
     require_admin(principal)
     doc = services.ingestion.get(document_id)

@@ -24,20 +24,28 @@ from agent.store import StoredMessage, new_id
 from core.db import utcnow
 
 from ..deps import ChatPrincipal, ServicesDep
-from ..errors import ApiError, request_id
+from ..errors import KEYED, ApiError, error_responses, request_id
 from ..schemas.completions import CompletionChoice, CompletionMessage, CompletionRequest, CompletionResponse
 
-router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=KEYED)
 
 
-@router.post("/chat/completions", response_model=CompletionResponse)
+@router.post(
+    "/chat/completions",
+    response_model=CompletionResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "the completion, or chunks over SSE with stream=true"},
+        **error_responses(400, 502, 503),
+    },
+)  # fmt: skip
 async def completions(body: CompletionRequest, request: Request, services: ServicesDep, principal: ChatPrincipal) -> Any:
-    question = next((m.text for m in reversed(body.messages) if m.role == "user"), "").strip()
-    if not question:
+    asked = [n for n, m in enumerate(body.messages) if m.role == "user" and m.text.strip()]
+    if not asked:
         raise ApiError(400, "INVALID_REQUEST", "the messages hold no user question", field="messages")
+    question = body.messages[asked[-1]].text.strip()
     collection = body.model.split(":", 1)[1] if body.model.startswith("lectern:") else None
     session = services.sessions.create(principal=principal, title="openai-compatible")
-    earlier = [m for m in body.messages[:-1] if m.role in ("user", "assistant") and m.text]
+    earlier = [m for m in body.messages[: asked[-1]] if m.role in ("user", "assistant") and m.text]
     if earlier:
         services.sessions.store.add(*[
             StoredMessage(id=new_id("msg"), session_id=session.id, seq=0, role=m.role, content=m.text,  # type: ignore[arg-type]

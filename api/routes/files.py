@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
+from pydantic import BeforeValidator
 
 from core.access import Principal
-from core.errors import DocumentNotFound, FileTooLarge, InvalidRequest, LecternError
+from core.errors import DocumentNotFound, FileTooLarge, LecternError
 from ingestion import detect
 from ingestion.catalog.documents import Document, assign, readable_document
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
+from ..errors import KEYED, error_responses
 from ..schemas.files import Assignment, ChunkOut, FileInfo, FileList, FileStatus, FileText, PageOut
+from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
 from ..schemas.uploads import BatchItem, BatchResult, UploadResult
 from ..services import Services
 
-router = APIRouter(prefix="/v1/files", tags=["files"])
+router = APIRouter(prefix="/v1/files", tags=["files"], responses=KEYED)
 _MEDIA_BY_SHORT = {short: media for media, short in detect.SHORT_NAMES.items()}
+FileType = Literal["pdf", "docx", "txt", "md", "html", "csv", "jsonl"]
+DocumentStatus = Literal["pending", "processing", "completed", "failed"]
+CollectionName = Annotated[str, Form(min_length=1, max_length=128, pattern=COLLECTION_NAME)]
+_NOT_FOUND = error_responses(404)
+UNNAMED = "upload"
+"""The name of a file part sent without one (multipart cannot make a filename required)."""
 
 
 def visible_document(services: Services, principal: Principal, file_id: str) -> Document:
@@ -30,11 +39,15 @@ def visible_document(services: Services, principal: Principal, file_id: str) -> 
     return doc
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _tags(raw: str | None) -> list[str]:
     return [t.strip() for t in (raw or "").split(",") if t.strip()]
 
 
-@router.post("/upload", response_model=UploadResult, status_code=201)
+@router.post("/upload", response_model=UploadResult, status_code=201, responses=error_responses(400, 413, 415))
 def upload(
     request: Request,
     services: ServicesDep,
@@ -42,7 +55,7 @@ def upload(
     file: Annotated[UploadFile, File()],
     skip_duplicates: Annotated[bool, Form()] = False,
     tags: Annotated[str | None, Form(description="comma-separated")] = None,
-    collection: Annotated[str, Form()] = "default",
+    collection: CollectionName = "default",
     reference: Annotated[str | None, Form()] = None,
     key: Annotated[str | None, Form(description="create or replace the document with this key")] = None,
 ) -> UploadResult:
@@ -50,10 +63,9 @@ def upload(
     declared = int(request.headers.get("content-length") or 0)
     if declared > cap + 64 * 1024:
         raise FileTooLarge(f"the upload is larger than {cap} bytes", limit=cap)
-    if not file.filename:
-        raise InvalidRequest("the file part has no filename", field="file")
+    # A part without a filename is still a file: its type is read from its bytes.
     result = services.ingestion.add_file(
-        file.file, file.filename, owner=principal.user_id, collection=collection, tags=_tags(tags),
+        file.file, file.filename or UNNAMED, owner=principal.user_id, collection=collection, tags=_tags(tags),
         reference=reference, key=key, skip_duplicates=skip_duplicates,
     )  # fmt: skip
     doc = result.document
@@ -63,25 +75,21 @@ def upload(
 MAX_BATCH = 100
 
 
-@router.post("/upload/batch", response_model=BatchResult)
+@router.post("/upload/batch", response_model=BatchResult, responses=error_responses(413))
 def upload_batch(
     request: Request,
     services: ServicesDep,
     principal: WritePrincipal,
-    files: Annotated[list[UploadFile], File()],
+    files: Annotated[list[UploadFile], File(min_length=1, max_length=MAX_BATCH)],
     skip_duplicates: Annotated[bool, Form()] = False,
     tags: Annotated[str | None, Form(description="comma-separated, applied to every file")] = None,
-    collection: Annotated[str, Form()] = "default",
+    collection: CollectionName = "default",
 ) -> BatchResult:
     """1-100 files; each gets its own result, and one failing does not fail its neighbours."""
-    if not 1 <= len(files) <= MAX_BATCH:
-        raise InvalidRequest(f"send between 1 and {MAX_BATCH} files", field="files")
     items: list[BatchItem] = []
     for upload_file in files:
-        name = upload_file.filename or ""
+        name = upload_file.filename or UNNAMED
         try:
-            if not name:
-                raise InvalidRequest("a file part has no filename", field="files")
             result = services.ingestion.add_file(
                 upload_file.file, name, owner=principal.user_id, collection=collection, tags=_tags(tags),
                 skip_duplicates=skip_duplicates,
@@ -99,19 +107,15 @@ def upload_batch(
 def list_files(
     services: ServicesDep,
     principal: ListingPrincipal,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    file_type: str | None = None,
+    file_type: Annotated[FileType | None, BeforeValidator(_lower), Query(description="any case")] = None,
     name: str | None = None,
     tags: str | None = None,
-    status: str | None = None,
+    status: DocumentStatus | None = None,
     collection: str | None = None,
 ) -> FileList:
-    media = None
-    if file_type is not None:
-        media = _MEDIA_BY_SHORT.get(file_type.lower())
-        if media is None:
-            raise InvalidRequest(f"file_type must be one of {', '.join(sorted(_MEDIA_BY_SHORT))}", field="file_type")
+    media = None if file_type is None else _MEDIA_BY_SHORT[file_type]
     docs, total = services.ingestion.list_documents(
         principal=principal, kind="file", media_type=media, name=name,
         tags=_tags(tags), status=status, collection=collection, limit=limit, offset=(page - 1) * limit,
@@ -119,26 +123,26 @@ def list_files(
     return FileList(files=[FileInfo.of(d) for d in docs], page=page, limit=limit, total_count=total)
 
 
-@router.get("/{file_id}", response_model=FileInfo)
+@router.get("/{file_id}", response_model=FileInfo, responses=_NOT_FOUND)
 def get_file(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileInfo:
     return FileInfo.of(visible_document(services, principal, file_id))
 
 
-@router.get("/{file_id}/status", response_model=FileStatus)
+@router.get("/{file_id}/status", response_model=FileStatus, responses=_NOT_FOUND)
 def get_status(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileStatus:
     doc = visible_document(services, principal, file_id)
     return FileStatus(file_id=doc.id, status=doc.status, failure_reason=doc.failure_reason,
                       failure_detail=doc.failure_detail)  # fmt: skip
 
 
-@router.get("/{file_id}/text", response_model=FileText)
+@router.get("/{file_id}/text", response_model=FileText, responses=_NOT_FOUND)
 def get_text(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileText:
     doc = visible_document(services, principal, file_id)
     pages = services.ingestion.pages(doc.id)
     return FileText(file_id=doc.id, text="\n\n".join(p.text for p in pages))
 
 
-@router.get("/{file_id}/chunks", response_model=list[ChunkOut])
+@router.get("/{file_id}/chunks", response_model=list[ChunkOut], responses=_NOT_FOUND)
 def get_chunks(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> list[ChunkOut]:
     doc = visible_document(services, principal, file_id)
     return [
@@ -148,7 +152,7 @@ def get_chunks(file_id: str, services: ServicesDep, principal: ListingPrincipal)
     ]
 
 
-@router.get("/{file_id}/pages", response_model=list[PageOut])
+@router.get("/{file_id}/pages", response_model=list[PageOut], responses=_NOT_FOUND)
 def get_pages(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> list[PageOut]:
     doc = visible_document(services, principal, file_id)
     return [
@@ -157,7 +161,15 @@ def get_pages(file_id: str, services: ServicesDep, principal: ListingPrincipal) 
     ]
 
 
-@router.get("/{file_id}/content")
+@router.get(
+    "/{file_id}/content",
+    response_class=Response,
+    responses={
+        200: {"description": "the original bytes, with the document's media type",
+              "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+        **_NOT_FOUND,
+    },
+)  # fmt: skip
 def download(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> Response:
     doc = visible_document(services, principal, file_id)
     safe = doc.filename.replace('"', "").replace("\\", "")
@@ -168,14 +180,14 @@ def download(file_id: str, services: ServicesDep, principal: ListingPrincipal) -
     )
 
 
-@router.delete("/{file_id}", status_code=204)
+@router.delete("/{file_id}", status_code=204, responses=error_responses(403, 404))
 def delete_file(file_id: str, services: ServicesDep, principal: WritePrincipal) -> Response:
     require_admin(principal)
     services.ingestion.delete(services.ingestion.get(file_id).id)
     return Response(status_code=204)
 
 
-@router.post("/{file_id}/assignments", status_code=201, response_model=Assignment)
+@router.post("/{file_id}/assignments", status_code=201, response_model=Assignment, responses=error_responses(403, 404))
 def assign_file(file_id: str, body: Assignment, services: ServicesDep, principal: WritePrincipal) -> Assignment:
     require_admin(principal)
     doc = services.ingestion.get(file_id)

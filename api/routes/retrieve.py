@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -10,10 +10,16 @@ from core.errors import LecternError
 from tools.search import MAX_QUERY_CHARS, SearchType
 
 from ..deps import RetrievalPrincipal, ServicesDep
-from ..errors import ApiError
+from ..errors import KEYED, ApiError, error_responses
+from ..schemas.patterns import NOT_BLANK
 from ..schemas.retrieve import RetrievedChunk, RetrieveResponse
 
-router = APIRouter(prefix="/v1", tags=["retrieval"])
+router = APIRouter(prefix="/v1", tags=["retrieval"], responses=KEYED)
+
+
+_Q_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": NOT_BLANK}
+"""Documented, not enforced by FastAPI: a bad ``q`` is refused by the route as 400 ``INVALID_QUERY``
+(its own code, which clients match on), not as a 422."""
 
 
 def _split(raw: str | None) -> list[str] | None:
@@ -21,11 +27,12 @@ def _split(raw: str | None) -> list[str] | None:
     return values or None
 
 
-@router.get("/retrieve", response_model=RetrieveResponse)
+@router.get("/retrieve", response_model=RetrieveResponse, responses=error_responses(400))
 def retrieve(
     services: ServicesDep,
     principal: RetrievalPrincipal,
-    q: Annotated[str, Query(description=f"the query, 1-{MAX_QUERY_CHARS} characters")] = "",
+    q: Annotated[str, Query(description=f"the query, 1-{MAX_QUERY_CHARS} characters, not only spaces "
+                                        "(400 INVALID_QUERY otherwise)", json_schema_extra=_Q_SCHEMA)],
     top_k: Annotated[int, Query(alias="topK", ge=1, le=100)] = 10,
     search_type: SearchType = "hybrid",
     document_ids: Annotated[str | None, Query(description="comma-separated")] = None,

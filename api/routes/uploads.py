@@ -20,14 +20,14 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
-from core.errors import FileTooLarge, InvalidRequest
+from core.errors import FileTooLarge
 
 from ..deps import ServicesDep, WritePrincipal
-from ..errors import ApiError
+from ..errors import KEYED, ApiError, error_responses
 from ..schemas.uploads import CompleteUpload, NewUpload, PartStored, UploadResult, UploadStarted
 from ..services import Services
 
-router = APIRouter(prefix="/v1/files/uploads", tags=["files"])
+router = APIRouter(prefix="/v1/files/uploads", tags=["files"], responses=KEYED)
 MAX_PARTS = 10_000
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -55,7 +55,7 @@ def start(body: NewUpload, services: ServicesDep, principal: WritePrincipal) -> 
     return UploadStarted(upload_id=upload_id, part_size_limit=services.settings.ingestion.max_upload_bytes)
 
 
-@router.put("/{upload_id}/parts/{part}", response_model=PartStored)
+@router.put("/{upload_id}/parts/{part}", response_model=PartStored, responses=error_responses(404, 413))
 async def put_part(
     upload_id: str, part: Annotated[int, PathParam(ge=1, le=MAX_PARTS)], request: Request,
     services: ServicesDep, principal: WritePrincipal,
@@ -78,13 +78,18 @@ async def put_part(
     return PartStored(part=part, size=size, sha256=digest.hexdigest())
 
 
-@router.post("/{upload_id}/complete", response_model=UploadResult, status_code=201)
+@router.post(
+    "/{upload_id}/complete", response_model=UploadResult, status_code=201,
+    responses=error_responses(400, 404, 409, 413, 415),
+)  # fmt: skip
 def complete(upload_id: str, body: CompleteUpload, services: ServicesDep, principal: WritePrincipal) -> UploadResult:
     folder = _dir(services, upload_id, principal.user_id)
     parts = _parts(folder)
     numbers = [int(p.name.split("-")[1]) for p in parts]
     if not parts or numbers != list(range(1, len(parts) + 1)):
-        raise InvalidRequest("parts must be numbered 1..n without gaps", parts=numbers)
+        # The request is fine; the upload is not finished yet: a state conflict, like completing twice.
+        raise ApiError(409, "UPLOAD_INCOMPLETE", "parts must be numbered 1..n without gaps; send the missing ones",
+                       parts=numbers)  # fmt: skip
     joined = folder / "joined"
     digest = hashlib.sha256()
     with joined.open("wb") as out:
@@ -107,7 +112,7 @@ def complete(upload_id: str, body: CompleteUpload, services: ServicesDep, princi
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
 
 
-@router.delete("/{upload_id}", status_code=204)
+@router.delete("/{upload_id}", status_code=204, responses=error_responses(404))
 def abort(upload_id: str, services: ServicesDep, principal: WritePrincipal) -> Response:
     shutil.rmtree(_dir(services, upload_id, principal.user_id), ignore_errors=True)
     return Response(status_code=204)

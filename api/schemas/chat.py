@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.events import ChatAnswer, ChatEvent, Citation, Usage
 
+from .patterns import NOT_BLANK
+
 __all__ = [
     "ChatAnswer", "ChatEvent", "Citation", "NewMessage", "NewSession", "SessionCreated", "SessionHistory",
     "SessionRecord", "StoredMessage", "Usage",
@@ -52,7 +54,7 @@ class StoredMessage(BaseModel):
 
 
 class NewSession(BaseModel):
-    model: str | None = None
+    model: str | None = Field(default=None, description="a litellm model string; 404 MODEL_NOT_FOUND if none fits")
     title: str | None = Field(default=None, max_length=200)
 
 
@@ -66,7 +68,7 @@ class SessionHistory(BaseModel):
 
 
 class NewMessage(BaseModel):
-    content: str = Field(min_length=1, max_length=20_000)
+    content: str = Field(min_length=1, max_length=20_000, pattern=NOT_BLANK, description="not only spaces")
     model: str | None = None
     tags: list[str] | None = None
     document_ids: list[str] | None = None

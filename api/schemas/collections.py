@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from .patterns import COLLECTION_NAME, MAX_DOCID_CHARS, NOT_BLANK
+
 if TYPE_CHECKING:  # the catalog needs SQLAlchemy; the SDK only ever validates JSON into these
     from ingestion.catalog.documents import Document
 
 
 class NewCollection(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=128, pattern=COLLECTION_NAME)
 
 
 class CollectionInfo(BaseModel):
@@ -20,8 +22,8 @@ class CollectionInfo(BaseModel):
 
 
 class CollectionDocumentIn(BaseModel):
-    docid: str = Field(min_length=1)
-    text: str
+    docid: str = Field(min_length=1, max_length=MAX_DOCID_CHARS, pattern=NOT_BLANK)
+    text: str = Field(min_length=1, pattern=NOT_BLANK)
     title: str | None = None
     ref: str | None = Field(default=None, alias="__ref")
     tags: list[str] | None = Field(default=None, alias="__tags")

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 from agent.events import Citation
 
+from .patterns import NOT_BLANK
+
 
 class OpenAIMessage(BaseModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
@@ -20,9 +22,26 @@ class OpenAIMessage(BaseModel):
         return self.content or ""
 
 
+_TEXT = {"type": "string", "pattern": NOT_BLANK}
+_HAS_QUESTION: dict[str, Any] = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"const": "user"},
+        "content": {"anyOf": [_TEXT, {"type": "array", "contains": {
+            "type": "object", "required": ["type", "text"], "properties": {"type": {"const": "text"}, "text": _TEXT},
+        }}]},
+    },
+}  # fmt: skip
+"""The rule the route checks, in the schema: some user message holds text that is not only spaces."""
+
+
 class CompletionRequest(BaseModel):
     model: str = "lectern"
-    messages: list[OpenAIMessage] = Field(min_length=1)
+    messages: list[OpenAIMessage] = Field(
+        min_length=1, json_schema_extra={"contains": _HAS_QUESTION},
+        description="the last user message with text is the question; earlier user and assistant messages are the history",
+    )  # fmt: skip
     stream: bool = False
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ingestion import detect
 
@@ -84,4 +84,4 @@ class PageOut(BaseModel):
 
 
 class Assignment(BaseModel):
-    user_id: str
+    user_id: str = Field(min_length=1, max_length=200)

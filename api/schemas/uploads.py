@@ -7,6 +7,8 @@ from typing import overload
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from .patterns import COLLECTION_NAME
+
 
 class UploadResult(BaseModel):
     file_id: str
@@ -72,7 +74,7 @@ class BatchResult(BaseModel):
 class NewUpload(BaseModel):
     filename: str = Field(min_length=1, max_length=255)
     tags: list[str] = []
-    collection: str = "default"
+    collection: str = Field(default="default", min_length=1, max_length=128, pattern=COLLECTION_NAME)
     reference: str | None = None
     key: str | None = None
     skip_duplicates: bool = False

@@ -74,3 +74,10 @@ def test_search_types_match_retrieval() -> None:
     from tools.search import SearchType as RetrievalSearchType
 
     assert typing.get_args(SearchType) == typing.get_args(RetrievalSearchType)
+
+
+def test_the_docid_limit_in_the_schema_is_the_one_ingestion_enforces() -> None:
+    from api.schemas.patterns import MAX_DOCID_CHARS
+    from ingestion.collection_docs import MAX_DOCID_CHARS as ENFORCED
+
+    assert MAX_DOCID_CHARS == ENFORCED
