@@ -9,43 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Literal
-
-from pydantic import BaseModel
+from typing import Any
 
 from core.db import Database, utcnow
 from ingestion.catalog import sessions
 
-from .events import Citation, Usage
+from .records import MessageStatus, SessionRecord, StoredMessage
 
-MessageStatus = Literal["complete", "partial", "error"]
-
-
-class SessionRecord(BaseModel):
-    id: str
-    owner: str
-    title: str | None
-    model: str | None
-    created_at: str
-    updated_at: str
-
-
-class StoredMessage(BaseModel):
-    id: str
-    session_id: str
-    seq: int
-    role: Literal["user", "assistant", "tool"]
-    content: str
-    status: MessageStatus
-    tool_calls: list[dict[str, Any]] | None = None
-    tool_call_id: str | None = None
-    tool_name: str | None = None
-    tool_results: list[dict[str, Any]] | None = None
-    citations: list[Citation] = []
-    usage: Usage | None = None
-    model: str | None = None
-    created_at: str
-
+__all__ = ["MessageStatus", "SessionRecord", "SessionStore", "StoredMessage", "new_id"]
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:24]}"

@@ -20,7 +20,8 @@ from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from agent.events import DoneEvent, ErrorEvent, TokenEvent
-from agent.store import StoredMessage, new_id
+from agent.records import StoredMessage
+from agent.store import new_id
 from core.db import utcnow
 
 from ..deps import ChatPrincipal, ServicesDep

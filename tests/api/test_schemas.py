@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import typing
 
-import pytest
-from pydantic import BaseModel
-
 from api.schemas import (
     BatchItem,
     BatchResult,
@@ -54,20 +51,10 @@ def test_paged_listings_share_items() -> None:
     assert "items" not in files.model_dump() and documents.model_dump()["total_count"] == 7
 
 
-@pytest.mark.parametrize("wire", [SessionRecord, StoredMessage])
-def test_session_models_match_the_stores_records(wire: type[BaseModel]) -> None:
-    """The SDK cannot import ``agent.store`` (SQLAlchemy), so these twins are kept equal here."""
-    from agent import store
+def test_the_wire_session_models_are_the_agents_records() -> None:
+    from agent import records
 
-    stored: type[BaseModel] = getattr(store, wire.__name__)
-    assert wire is not stored and wire.model_json_schema() == stored.model_json_schema()
-
-
-def test_session_models_read_the_stores_records() -> None:
-    from agent import store
-
-    record = store.SessionRecord(id="ses_1", owner="alice", title=None, model=None, created_at="t", updated_at="t")
-    assert SessionRecord.model_validate(record).model_dump() == record.model_dump()
+    assert SessionRecord is records.SessionRecord and StoredMessage is records.StoredMessage
 
 
 def test_search_types_match_retrieval() -> None:
