@@ -143,3 +143,91 @@ class Server:
         out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--role", role, "--name", name],
                              cwd=REPO, env=env, capture_output=True, text=True, check=True)  # fmt: skip
         return out.stdout.split()[0]
+
+
+# --- a Chroma server (tests/tools, tests/ingestion: the vector store's server path) ---
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the OS picks it)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ChromaServer:
+    """``chroma run`` from the running interpreter's venv on 127.0.0.1, persisting under ``path``.
+
+    It is the Rust engine the embedded client runs in-process; it sends no product telemetry
+    and exports traces only when a config file names a collector, which this one never gets."""
+
+    path: Path
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        """Starts the server and waits for its heartbeat; a server that does not come up fails the test."""
+        import time
+
+        import httpx
+        import pytest
+
+        chroma = Path(sys.executable).parent / "chroma"
+        if not chroma.exists():
+            pytest.fail(f"cannot start a Chroma server: {chroma} is missing (chromadb not installed in this venv?)")
+        args = [str(chroma), "run", "--host", "127.0.0.1", "--port", str(self.port), "--path", str(self.path)]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        tail = self.log.read_text(errors="replace")[-2000:]
+        self.stop()
+        pytest.fail(f"the Chroma server on {self.url} did not answer its heartbeat within {timeout_s} s:\n{tail}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def reset(self) -> None:
+        """Drops Lectern's collection, so each test starts from an empty store as it does embedded."""
+        import httpx
+
+        from ingestion.vectors import CHROMA_COLLECTION
+
+        path = f"/api/v2/tenants/default_tenant/databases/default_database/collections/{CHROMA_COLLECTION}"
+        response = httpx.delete(f"{self.url}{path}", timeout=10.0)
+        assert response.status_code in (200, 404), response.text
+
+
+def start_chroma_server(root: Path) -> ChromaServer:
+    root.mkdir(parents=True, exist_ok=True)
+    server = ChromaServer(path=root / "data", port=free_port(), log=root / "chroma.log")
+    server.start()
+    return server
+
+
+VECTOR_BACKENDS = ("embedded", "server")
+"""The two places vectors can live; store tests run on both (``vector_backend`` and ``backend_settings`` in conftest)."""

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 import pytest
 
 from core.access import Principal
+from core.settings import Settings
 from ingestion.service import Ingestion
+from tests.support import VECTOR_BACKENDS
 from tools.search import RetrievalConfig, Retriever
 from tools.vector_leg import PlanCosts, Planner, VectorLeg, VectorScope
 
@@ -19,6 +21,17 @@ EXPENSIVE_WHERE = PlanCosts(where_per_corpus_chunk=10.0)
 
 ESPRESSO = [f"Espresso tip {i}: grind finer, tamp evenly and pull the shot for {20 + i} seconds." for i in range(16)]
 GARDEN = [f"Garden note {i}: water the tomato plants at dawn and mulch the beds." for i in range(6)]
+
+
+@pytest.fixture(params=VECTOR_BACKENDS)
+def vector_backend(request: pytest.FixtureRequest) -> str:
+    """Every test here that stores vectors runs on embedded Chroma and on a Chroma server."""
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend_settings: Settings) -> Settings:
+    return backend_settings
 
 
 @pytest.fixture
