@@ -8,9 +8,17 @@ from sqlalchemy import text
 from core.errors import FileTooLarge, InvalidJsonl, InvalidRequest, UnsupportedMediaType
 from core.settings import Settings
 from ingestion.service import Ingestion
-from tests.support import make_settings
+from tests.support import VECTOR_BACKENDS, make_settings
 
 DEMO = Path(__file__).parents[2] / "api" / "demo" / "docs"
+
+on_both_vector_stores = pytest.mark.parametrize("vector_backend", VECTOR_BACKENDS)
+"""The tests that write and delete vectors run on embedded Chroma and on a Chroma server."""
+
+
+@pytest.fixture
+def settings(backend_settings: Settings) -> Settings:
+    return backend_settings
 
 
 def _keyword_rows(ingestion: Ingestion, document_id: str) -> int:
@@ -22,6 +30,7 @@ def _keyword_rows(ingestion: Ingestion, document_id: str) -> int:
         )
 
 
+@on_both_vector_stores
 def test_a_pdf_becomes_chunks_in_chroma_with_metadata(ingestion: Ingestion) -> None:
     added = ingestion.add_file(
         DEMO / "aurora-x2-quick-start.pdf", "quick.pdf", owner="u1", tags=["manual", "demo"], reference="ax2"
@@ -49,6 +58,7 @@ def test_duplicates_are_detected_by_sha256(ingestion: Ingestion) -> None:
     assert not separate.deduplicated and separate.document.id != first.document.id
 
 
+@on_both_vector_stores
 def test_upsert_by_key_replaces_chunks_in_place(ingestion: Ingestion) -> None:
     one = ingestion.add_file(b"The first version mentions bananas.", "notes.txt", owner="u1", key="notes")
     ingestion.run_until_idle()
@@ -62,6 +72,7 @@ def test_upsert_by_key_replaces_chunks_in_place(ingestion: Ingestion) -> None:
     assert sorted(ingestion.vectors.ids_for_document(one.document.id)) == sorted(c.id for c in new_chunks)
 
 
+@on_both_vector_stores
 def test_collection_jsonl_create_then_modify_never_duplicates(ingestion: Ingestion) -> None:
     lines = [
         json.dumps({"docid": "a", "text": "Alpha text about boilers.", "__ref": "r1", "__tags": ["x"]}),
@@ -113,6 +124,7 @@ def test_jsonl_line_limit_is_enforced_and_named(tmp_path: Path) -> None:
         service.close()
 
 
+@on_both_vector_stores
 def test_delete_removes_blob_rows_vectors_and_postings(ingestion: Ingestion) -> None:
     shared = b"Shared bytes about the warranty period of two years."
     keep = ingestion.add_file(shared, "keep.txt", owner="u1")

@@ -6,13 +6,23 @@ from sqlalchemy import text
 
 from core.access import Principal
 from core.errors import InvalidRequest
+from core.settings import Settings
 from ingestion.catalog.documents import assign
 from ingestion.service import Ingestion
+from tests.support import VECTOR_BACKENDS
 from tools.search import Retriever
 
 ADMIN = Principal("root", "admin")
 ALICE = Principal("alice", "user")
 BOB = Principal("bob", "user")
+
+on_both_vector_stores = pytest.mark.parametrize("vector_backend", VECTOR_BACKENDS)
+"""Hybrid search's tests that exercise the vector leg run on embedded Chroma and on a Chroma server."""
+
+
+@pytest.fixture
+def settings(backend_settings: Settings) -> Settings:
+    return backend_settings
 
 
 @pytest.fixture
@@ -57,6 +67,7 @@ def _names(response) -> list[str]:  # type: ignore[no-untyped-def]
     return [h.title for h in response.results]
 
 
+@on_both_vector_stores
 @pytest.mark.parametrize("search_type", ["hybrid", "vector", "keyword"])
 def test_each_search_type_finds_the_right_passage(retriever: Retriever, search_type: str) -> None:
     response = retriever.search(
@@ -79,6 +90,7 @@ def test_hybrid_hits_carry_both_leg_scores_and_snippets(retriever: Retriever) ->
     assert hit.document_type == "txt" and hit.collection == "kb" and hit.url.endswith(hit.document_id)
 
 
+@on_both_vector_stores
 def test_users_never_see_each_others_documents(retriever: Retriever) -> None:
     for search_type in ("hybrid", "vector", "keyword"):
         alice = retriever.search("boiler pressure secret", principal=ALICE, search_type=search_type, top_k=20)  # type: ignore[arg-type]
@@ -97,6 +109,7 @@ def test_assignment_grants_access(retriever: Retriever, ingestion: Ingestion) ->
         assert "bob.txt" in names
 
 
+@on_both_vector_stores
 def test_collection_tags_and_document_filters(retriever: Retriever, ingestion: Ingestion) -> None:
     assert "other.txt" not in _names(retriever.search("boiler", principal=ALICE, collection="kb", top_k=20))
     assert _names(retriever.search("boiler", principal=ALICE, collection="other", top_k=20)) == ["other.txt"]
@@ -164,6 +177,7 @@ def test_hits_use_the_catalogs_display_title(retriever: Retriever, ingestion: In
     assert {"bob.txt", "other.txt", "boiler"} <= {h.title for h in hits}
 
 
+@on_both_vector_stores
 def test_index_follows_add_replace_and_delete(retriever: Retriever, ingestion: Ingestion) -> None:
     assert retriever.search("pomegranate", principal=ALICE, search_type="keyword").results == []
     added = ingestion.add_file(b"Pomegranate syrup pairs with a flat white.", "fruit.txt", owner="alice", key="fruit")
