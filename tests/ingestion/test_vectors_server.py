@@ -116,3 +116,29 @@ def test_a_stuck_server_times_out_instead_of_hanging(ingestion: Ingestion, serve
         os.kill(server.process.pid, signal.SIGCONT)
     assert impatient.query(query, 3) == []
     ChromaVectorStore(ingestion.embedder, url=server.url)  # the shared client's usual timeout again
+
+
+def test_the_http_api_answers_503_in_the_error_envelope_while_the_server_is_down(
+    settings: Settings, server: ChromaServer
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.services import Services
+
+    services = Services.build(settings)
+    try:
+        headers = {"Authorization": f"Bearer {services.keys.create(role='admin', name='root')[1]}"}
+        added = services.ingestion.add_file(b"The boiler heats water to 93 degrees.", "boiler.txt", owner="root")
+        services.ingestion.run_until_idle()
+        client = TestClient(create_app(services=services), raise_server_exceptions=False)
+        server.stop()
+        down = client.get("/v1/retrieve", params={"q": "boiler temperature"}, headers=headers)
+        assert down.status_code == 503, down.text
+        assert down.json()["error_code"] == "VECTOR_STORE_UNAVAILABLE" and down.json()["request_id"].startswith("req-")
+        server.start()
+        back = client.get("/v1/retrieve", params={"q": "boiler temperature"}, headers=headers)
+        assert back.status_code == 200, back.text
+        assert added.document.id in back.text
+    finally:
+        services.close()
