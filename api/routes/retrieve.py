@@ -27,7 +27,7 @@ def _split(raw: str | None) -> list[str] | None:
     return values or None
 
 
-@router.get("/retrieve", response_model=RetrieveResponse, responses=error_responses(400))
+@router.get("/retrieve", response_model=RetrieveResponse, responses=error_responses(400, 503))
 def retrieve(
     services: ServicesDep,
     principal: RetrievalPrincipal,
