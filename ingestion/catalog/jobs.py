@@ -42,14 +42,19 @@ def insert_queued(conn: Connection, job_id: str, document_id: str) -> None:
 
 
 def claimable(conn: Connection, now: float, limit: int) -> list[Job]:
-    """Queued jobs and running ones whose lease lapsed before ``now``, oldest first.
+    """Queued jobs and running ones whose lease lapsed before ``now``, oldest first, locked for
+    the caller's claim.
 
-    ``attempts`` is the stored count: the caller's claim adds one."""
+    ``attempts`` is the stored count: the caller's claim adds one. SQLite's write transaction
+    already excludes other claimers; on PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED``:
+    a concurrent claimer passes over them instead of waiting, and a row claimed and committed
+    meanwhile is re-checked against the condition, so no job is claimed twice."""
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
     rows = conn.execute(
         text(
             "SELECT id, document_id, attempts FROM jobs "
             "WHERE status = 'queued' OR (status = 'running' AND lease_until < :now) "
-            "ORDER BY created_at, id LIMIT :n"
+            f"ORDER BY created_at, id LIMIT :n{lock}"
         ),
         {"now": now, "n": limit},
     ).all()

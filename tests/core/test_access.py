@@ -1,4 +1,4 @@
-"""Every form of the access rule gives the same answer, on a real SQLite catalog.
+"""Every form of the access rule gives the same answer, on a real SQLite catalog and a real PostgreSQL one.
 
 Four principals against four documents: ``alice`` owns two, ``bob`` owns one and was
 assigned one of alice's, ``carol`` owns and was assigned nothing, ``root`` is an admin.
@@ -36,12 +36,14 @@ EXPECTED = {
     "carol": set(),
     "root": set(OWNERS),
 }
+pytestmark = pytest.mark.both_engines
+
 PRINCIPALS = [Principal("alice"), Principal("bob"), Principal("carol"), Principal("root", "admin")]
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'catalog.db'}")
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
     database.migrate()
     now = utcnow()
     with database.transaction() as conn:
