@@ -22,6 +22,7 @@ from core.db import Database
 from core.settings import Settings
 from ingestion import jobs
 from ingestion.catalog import documents as catalog
+from ingestion.catalog import jobs as job_rows
 from ingestion.catalog import keyword as keyword_rows
 from ingestion.service import Ingestion
 
@@ -179,3 +180,18 @@ def test_the_database_url_setting_selects_the_engine(
         assert service.get(doc_id).status == "completed"
     finally:
         service.close()
+
+
+def test_recovery_releases_only_jobs_still_held_by_the_dead_worker(db: Database) -> None:
+    with db.transaction() as conn:
+        first, second = jobs.enqueue(conn, "d1"), jobs.enqueue(conn, "d2")
+    dead_worker = "ghost-host:1:dead"
+    claimed = jobs.claim(db, dead_worker, lease_s=300, limit=2)
+    assert {job.id for job in claimed} == {first, second}
+    with db.transaction() as conn:
+        held = job_rows.running(conn)
+        jobs.finish(conn, next(job for job in claimed if job.id == second), "done")  # finished meanwhile
+        job_rows.release(conn, held)
+    with db.read() as conn:
+        statuses = dict(conn.execute(text("SELECT id, status FROM jobs")).all())  # type: ignore[arg-type]
+    assert statuses == {first: "queued", second: "done"}
