@@ -100,6 +100,7 @@ def _by_chroma(tmp_path: Path, conn: Connection, principal: Principal) -> set[st
         )
     where: Any = chroma_filter(principal, assigned_document_ids(conn, principal))
     found = collection.get(where=where, include=["metadatas"])
+    client.close()  # its files stay open otherwise, and the suite runs out of descriptors
     return {str(m["document_id"]) for m in found["metadatas"] or []}
 
 

@@ -25,6 +25,7 @@ from ingestion.catalog import documents as catalog
 from ingestion.catalog import jobs as job_rows
 from ingestion.catalog import keyword as keyword_rows
 from ingestion.service import Ingestion
+from tests.support import Postgres
 
 pytestmark = pytest.mark.both_engines
 
@@ -151,8 +152,10 @@ def test_concurrent_assignments_add_one_row_and_move_the_generation_once(ingesti
         assert access_generation(conn) == before + 1
 
 
-def test_processes_starting_together_migrate_once(database_url: str) -> None:
-    databases = [Database(database_url) for _ in range(4)]
+def test_processes_starting_together_migrate_once(postgres: Postgres) -> None:
+    """PostgreSQL only: SQLite's first connections race on switching the file to WAL."""
+    url = postgres.new_database()
+    databases = [Database(url) for _ in range(4)]
     applied: list[list[str]] = []
     try:
         _together(len(databases), lambda i: applied.append(databases[i].migrate()))
@@ -180,6 +183,7 @@ def test_the_database_url_setting_selects_the_engine(
         assert service.get(doc_id).status == "completed"
     finally:
         service.close()
+        service.vectors.client.close()
 
 
 def test_recovery_releases_only_jobs_still_held_by_the_dead_worker(db: Database) -> None:
