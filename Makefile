@@ -6,7 +6,7 @@ STAMP := $(VENV)/.lectern-installed
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test redis lint typecheck unit bench clean
+.PHONY: run test redis postgres lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,13 +19,21 @@ $(STAMP): pyproject.toml Makefile
 run: $(STAMP)
 	$(BIN)/lectern serve --demo
 
-test: $(STAMP) redis lint typecheck unit
+test: $(STAMP) redis postgres lint typecheck unit
 
 # The Redis rate-limit test needs a real server: Debian's, installed when missing (as root).
 redis:
 	@command -v redis-server >/dev/null || apt-get install -y -q redis-server >/dev/null 2>&1 || \
 		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q redis-server >/dev/null 2>&1) || \
 		echo "warning: could not install redis-server; the Redis rate-limit test will fail"
+
+# The catalog suites also run on a real PostgreSQL that the tests start themselves (initdb into a
+# temp dir as the `postgres` user): Debian's server, installed when missing (as root).
+PG_BIN := /usr/lib/postgresql/15/bin
+postgres:
+	@test -x $(PG_BIN)/initdb || apt-get install -y -q postgresql >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1) || \
+		echo "warning: could not install postgresql; the PostgreSQL catalog tests will fail"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

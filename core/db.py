@@ -1,7 +1,8 @@
 """The SQL layer: one SQLAlchemy engine, versioned named migrations, write transactions.
 
 Queries are portable SQL through ``sqlalchemy.text`` so the same catalog runs on
-SQLite (embedded default) and PostgreSQL (``LECTERN_DATABASE_URL``).
+SQLite (embedded default) and PostgreSQL (``LECTERN_DATABASE_URL=postgresql+psycopg://…``);
+the catalog suites run on both (``tests/conftest.py`` starts a real PostgreSQL).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
+_MIGRATION_LOCK = 0x4C45435445524E  # "LECTERN": the advisory lock PostgreSQL migrations hold
 
 
 def utcnow() -> str:
@@ -34,24 +36,37 @@ class Database:
             self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A write transaction; on SQLite it takes the write lock up front so that
-        read-then-write sequences (claiming a job) never fail to upgrade."""
-        with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        """A write transaction.
+
+        SQLite takes the write lock up front (``BEGIN IMMEDIATE``): writers run one at a time,
+        so read-then-write sequences never fail to upgrade. PostgreSQL runs writers side by side
+        at READ COMMITTED, and every read-then-write the catalog does locks what it decides on:
+        job claims ``FOR UPDATE SKIP LOCKED``, upserts by key or hash a transaction-scoped
+        advisory lock on the key, the keyword log's number its primary key (retried in a
+        savepoint), the access generation and a session's messages their row. A stricter level
+        (SERIALIZABLE) would need every caller to retry whole transactions; these locks do not."""
+        options: dict[str, Any] = {"immediate": True} if self.is_sqlite else {"isolation_level": "READ COMMITTED"}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        """A read transaction that sees one snapshot throughout, as SQLite's WAL readers do: on
+        PostgreSQL REPEATABLE READ (read-only transactions at that level never fail to commit)."""
+        options: dict[str, Any] = {} if self.is_sqlite else {"isolation_level": "REPEATABLE READ"}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
             yield conn
 
     def migrate(self) -> list[str]:
         """Apply the pending migrations in order; returns the names applied."""
         applied: list[str] = []
         with self.transaction() as conn:
+            if not self.is_sqlite:  # processes starting together migrate one after the other
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
             conn.execute(
                 text(
                     "CREATE TABLE IF NOT EXISTS schema_migrations "

@@ -65,7 +65,7 @@ def recover_dead_workers(db: Database) -> int:
     """Requeue running jobs whose worker process on this host no longer exists."""
     host = socket.gethostname()
     with db.transaction() as conn:
-        dead = [job_id for job_id, worker in rows.running(conn) if _is_dead_local(worker, host)]
+        dead = [(job_id, worker) for job_id, worker in rows.running(conn) if _is_dead_local(worker, host)]
         rows.release(conn, dead)
     return len(dead)
 

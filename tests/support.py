@@ -231,3 +231,67 @@ def start_chroma_server(root: Path) -> ChromaServer:
 
 VECTOR_BACKENDS = ("embedded", "server")
 """The two places vectors can live; store tests run on both (``vector_backend`` and ``backend_settings`` in conftest)."""
+
+
+# --- a real PostgreSQL (the catalog suites on both engines) ---
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+ENGINES = ("sqlite", "postgresql")
+
+
+@dataclass
+class Postgres:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (socket in its own temp dir), run as ``postgres``.
+
+    PostgreSQL refuses to run as root, so initdb and the server run through ``runuser`` when the
+    tests are root. Durability is switched off: the cluster lives for one test session."""
+
+    root: Path
+    port: int
+    _databases: itertools.count[int]
+
+    @classmethod
+    def start(cls, root: Path) -> Postgres:
+        import shutil
+        import socket
+
+        if not (PG_BIN / "initdb").exists():
+            raise RuntimeError(f"PostgreSQL is not installed ({PG_BIN}/initdb missing): run `make postgres`")
+        root.mkdir(parents=True, exist_ok=True)
+        data = root / "data"
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres", "postgres")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = cls(root=root, port=port, _databases=itertools.count())
+        server._run(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        server._run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-o", options, "-w", "start")
+        return server
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """A fresh empty database (no migrations applied): what a new deployment starts from."""
+        import psycopg
+
+        name = f"lectern_{next(self._databases)}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 STRATEGY FILE_COPY")
+        return self.url(name)
+
+    def stop(self) -> None:
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            log = self.root / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr or done.stdout}\n{tail}")

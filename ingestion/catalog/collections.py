@@ -15,15 +15,12 @@ from core.db import utcnow
 
 
 def create_collection(conn: Connection, owner: str, name: str) -> None:
-    """Idempotent: creating a collection that the owner already has changes nothing."""
-    exists = conn.execute(
-        text("SELECT 1 FROM collections WHERE owner = :o AND name = :n"), {"o": owner, "n": name}
-    ).first()
-    if not exists:
-        conn.execute(
-            text("INSERT INTO collections (owner, name, created_at) VALUES (:o, :n, :t)"),
-            {"o": owner, "n": name, "t": utcnow()},
-        )
+    """Idempotent, also under concurrent requests: creating a collection that the owner already
+    has changes nothing (the primary key decides, not a prior read)."""
+    conn.execute(
+        text("INSERT INTO collections (owner, name, created_at) VALUES (:o, :n, :t) ON CONFLICT DO NOTHING"),
+        {"o": owner, "n": name, "t": utcnow()},
+    )
 
 
 def visible_collections(conn: Connection, principal: Principal) -> dict[str, int]:

@@ -127,7 +127,20 @@ def readable_document(
     return doc if can_read(conn, principal, doc.id, doc.owner) else None
 
 
+def _lock_for_upsert(conn: Connection, *key: str) -> None:
+    """Serialise read-then-insert on one key until this transaction ends.
+
+    SQLite writers already hold the database's write lock (``BEGIN IMMEDIATE``). PostgreSQL
+    runs concurrent writers: two requests for one key would both read "absent" and both
+    insert. A transaction-scoped advisory lock on the key makes the second wait for the first
+    to commit, after which its read (READ COMMITTED) sees the row and it updates instead."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": "\x1f".join(key)})
+
+
 def find_by_key(conn: Connection, owner: str, collection: str, name: str) -> Document | None:
+    """The document with this key; in a write transaction, the key stays locked until commit."""
+    _lock_for_upsert(conn, "key", owner, collection, name)
     row = conn.execute(
         text("SELECT * FROM documents WHERE owner = :o AND collection = :c AND name = :n"),
         {"o": owner, "c": collection, "n": name},
@@ -136,6 +149,10 @@ def find_by_key(conn: Connection, owner: str, collection: str, name: str) -> Doc
 
 
 def find_by_sha(conn: Connection, sha256: str, owner: str | None = None) -> Document | None:
+    """The oldest document with these bytes; for an owner (deduplicating uploads) the pair stays
+    locked until commit, so concurrent uploads of the same bytes create one document."""
+    if owner:
+        _lock_for_upsert(conn, "sha", owner, sha256)
     sql = "SELECT * FROM documents WHERE sha256 = :s" + (" AND owner = :o" if owner else "") + " ORDER BY created_at"
     row = conn.execute(text(sql), {"s": sha256, "o": owner}).first()
     return _document(row) if row else None
@@ -279,13 +296,12 @@ def delete_document_rows(conn: Connection, document_id: str) -> None:
 
 
 def assign(conn: Connection, document_id: str, user_id: str) -> None:
-    exists = conn.execute(
-        text("SELECT 1 FROM assignments WHERE document_id = :d AND principal = :p"), {"d": document_id, "p": user_id}
-    ).first()
-    if not exists:
-        conn.execute(
-            text("INSERT INTO assignments (document_id, principal) VALUES (:d, :p)"), {"d": document_id, "p": user_id}
-        )
+    """Idempotent, also under concurrent requests: the primary key decides, not a prior read."""
+    added = conn.execute(
+        text("INSERT INTO assignments (document_id, principal) VALUES (:d, :p) ON CONFLICT DO NOTHING"),
+        {"d": document_id, "p": user_id},
+    )
+    if added.rowcount:
         bump_access_generation(conn)
 
 

@@ -42,14 +42,19 @@ def insert_queued(conn: Connection, job_id: str, document_id: str) -> None:
 
 
 def claimable(conn: Connection, now: float, limit: int) -> list[Job]:
-    """Queued jobs and running ones whose lease lapsed before ``now``, oldest first.
+    """Queued jobs and running ones whose lease lapsed before ``now``, oldest first, locked for
+    the caller's claim.
 
-    ``attempts`` is the stored count: the caller's claim adds one."""
+    ``attempts`` is the stored count: the caller's claim adds one. SQLite's write transaction
+    already excludes other claimers; on PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED``:
+    a concurrent claimer passes over them instead of waiting, and a row claimed and committed
+    meanwhile is re-checked against the condition, so no job is claimed twice."""
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
     rows = conn.execute(
         text(
             "SELECT id, document_id, attempts FROM jobs "
             "WHERE status = 'queued' OR (status = 'running' AND lease_until < :now) "
-            "ORDER BY created_at, id LIMIT :n"
+            f"ORDER BY created_at, id LIMIT :n{lock}"
         ),
         {"now": now, "n": limit},
     ).all()
@@ -69,8 +74,12 @@ def mark_running(conn: Connection, job_ids: Sequence[str], worker_id: str, lease
 
 
 def holder(conn: Connection, job_id: str) -> tuple[str, str | None] | None:
-    """``(status, worker_id)`` of a job, ``None`` when there is no such job."""
-    row = conn.execute(text("SELECT status, worker_id FROM jobs WHERE id = :id"), {"id": job_id}).first()
+    """``(status, worker_id)`` of a job, ``None`` when there is no such job.
+
+    On PostgreSQL the row stays locked until the caller's transaction ends, so the answer still
+    holds when the caller writes the job's results: no claimer can take it over in between."""
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    row = conn.execute(text(f"SELECT status, worker_id FROM jobs WHERE id = :id{lock}"), {"id": job_id}).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -95,14 +104,20 @@ def running(conn: Connection) -> list[tuple[str, str | None]]:
     return [(r[0], r[1]) for r in conn.execute(text("SELECT id, worker_id FROM jobs WHERE status = 'running'")).all()]
 
 
-def release(conn: Connection, job_ids: Sequence[str]) -> None:
-    """Put running jobs back in the queue without counting an error (their worker died)."""
-    for job_id in job_ids:
+def release(conn: Connection, held: Sequence[tuple[str, str | None]]) -> None:
+    """Put running jobs back in the queue without counting an error (their worker died).
+
+    ``held`` are ``(job id, worker id)`` pairs as :func:`running` read them; a job that has since
+    finished or passed to another worker (possible on PostgreSQL, whose writers run side by
+    side) is left alone."""
+    for job_id, worker_id in held:
+        same_worker = "worker_id IS NULL" if worker_id is None else "worker_id = :w"
         conn.execute(
             text(
-                "UPDATE jobs SET status = 'queued', worker_id = NULL, lease_until = NULL, updated_at = :t WHERE id = :id"
+                "UPDATE jobs SET status = 'queued', worker_id = NULL, lease_until = NULL, updated_at = :t "
+                f"WHERE id = :id AND status = 'running' AND {same_worker}"
             ),
-            {"t": utcnow(), "id": job_id},
+            {"t": utcnow(), "id": job_id, "w": worker_id},
         )
 
 

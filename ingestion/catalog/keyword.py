@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
 ChangeOp = Literal["replace", "delete"]
 
@@ -42,15 +43,30 @@ def insert_terms(conn: Connection, document_id: str, chunks: Sequence[tuple[str,
 
 
 def log_change(conn: Connection, document_id: str, op: ChangeOp) -> None:
-    """Appends to the log every reader replays. Inside a write transaction the MAX read is
-    serialised with the insert, so sequence numbers never collide."""
-    conn.execute(
-        text(
-            "INSERT INTO keyword_changes (seq, document_id, op) "
-            "SELECT COALESCE(MAX(seq), 0) + 1, :d, :o FROM keyword_changes"
-        ),
-        {"d": document_id, "o": op},
-    )
+    """Appends to the log every reader replays, numbered ``MAX(seq) + 1`` so that a number is only
+    ever taken after every lower one committed: readers that remember the last number they
+    replayed never skip a change (a sequence could commit 6 before 5).
+
+    SQLite serialises writers, so the read and the insert cannot race. On PostgreSQL two writers
+    may read the same MAX; the primary key makes the second wait for the first and then fail,
+    and it retries in a savepoint with the new MAX, keeping the rest of its transaction."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(_APPEND_CHANGE, {"d": document_id, "o": op})
+        return
+    for attempt in range(_LOG_RETRIES):
+        try:
+            with conn.begin_nested():
+                conn.execute(_APPEND_CHANGE, {"d": document_id, "o": op})
+            return
+        except IntegrityError:
+            if attempt == _LOG_RETRIES - 1:
+                raise
+
+
+_LOG_RETRIES = 50
+_APPEND_CHANGE = text(
+    "INSERT INTO keyword_changes (seq, document_id, op) SELECT COALESCE(MAX(seq), 0) + 1, :d, :o FROM keyword_changes"
+)
 
 
 # -- reading (the BM25 reader's sync) ------------------------------------------------------------

@@ -57,7 +57,11 @@ def delete_session(conn: Connection, session_id: str) -> None:
 
 
 def next_message_seq(conn: Connection, session_id: str) -> int:
-    """Only meaningful inside the write transaction that then inserts the message."""
+    """Only meaningful inside the write transaction that then inserts the message. SQLite's
+    writers are serialised; on PostgreSQL the session's row is locked first, so two turns
+    appended to one session at once take turns instead of colliding on ``seq``."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT 1 FROM chat_sessions WHERE id = :s FOR UPDATE"), {"s": session_id})
     return int(
         conn.execute(
             text("SELECT COALESCE(MAX(seq), 0) + 1 FROM chat_messages WHERE session_id = :s"), {"s": session_id}

@@ -50,6 +50,7 @@ def test_a_pdf_becomes_chunks_in_chroma_with_metadata(ingestion: Ingestion) -> N
     assert {p.number for p in ingestion.pages(doc.id)} == {1, 2}
 
 
+@pytest.mark.both_engines  # the catalog's upserts, jobs and deletes on PostgreSQL too
 def test_duplicates_are_detected_by_sha256(ingestion: Ingestion) -> None:
     first = ingestion.add_file(b"same bytes in two uploads", "a.txt", owner="u1")
     again = ingestion.add_file(b"same bytes in two uploads", "b.txt", owner="u1", skip_duplicates=True)
@@ -59,6 +60,7 @@ def test_duplicates_are_detected_by_sha256(ingestion: Ingestion) -> None:
 
 
 @on_both_vector_stores
+@pytest.mark.both_engines  # the catalog's upserts, jobs and deletes on PostgreSQL too
 def test_upsert_by_key_replaces_chunks_in_place(ingestion: Ingestion) -> None:
     one = ingestion.add_file(b"The first version mentions bananas.", "notes.txt", owner="u1", key="notes")
     ingestion.run_until_idle()
@@ -73,6 +75,7 @@ def test_upsert_by_key_replaces_chunks_in_place(ingestion: Ingestion) -> None:
 
 
 @on_both_vector_stores
+@pytest.mark.both_engines  # the catalog's upserts, jobs and deletes on PostgreSQL too
 def test_collection_jsonl_create_then_modify_never_duplicates(ingestion: Ingestion) -> None:
     lines = [
         json.dumps({"docid": "a", "text": "Alpha text about boilers.", "__ref": "r1", "__tags": ["x"]}),
@@ -125,6 +128,7 @@ def test_jsonl_line_limit_is_enforced_and_named(tmp_path: Path) -> None:
 
 
 @on_both_vector_stores
+@pytest.mark.both_engines  # the catalog's upserts, jobs and deletes on PostgreSQL too
 def test_delete_removes_blob_rows_vectors_and_postings(ingestion: Ingestion) -> None:
     shared = b"Shared bytes about the warranty period of two years."
     keep = ingestion.add_file(shared, "keep.txt", owner="u1")
@@ -142,6 +146,7 @@ def test_delete_removes_blob_rows_vectors_and_postings(ingestion: Ingestion) -> 
     assert ingestion.get(keep.document.id).status == "completed"
 
 
+@pytest.mark.both_engines  # the catalog's upserts, jobs and deletes on PostgreSQL too
 def test_failed_and_pending_documents_can_be_deleted(ingestion: Ingestion) -> None:
     pending = ingestion.add_file(b"never processed", "p.txt", owner="u1")
     ingestion.delete(pending.document.id)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from core.settings import Settings
 from ingestion import jobs
 from ingestion.pipeline import BatchTimings, PipelineParts
 from ingestion.service import Ingestion
 from ingestion.worker import Worker
+
+pytestmark = pytest.mark.both_engines
 
 
 def _add_notes(ingestion: Ingestion, count: int) -> list[str]:
@@ -84,10 +86,8 @@ def test_a_serving_loop_survives_an_error_and_a_draining_loop_raises_it(ingestio
             ingestion.worker().run()
 
 
-def test_a_failing_batch_is_retried_then_failed_after_max_attempts(tmp_path: Path) -> None:
-    from tests.support import make_settings
-
-    service = Ingestion(make_settings(tmp_path / "h", max_job_attempts=2))
+def test_a_failing_batch_is_retried_then_failed_after_max_attempts(settings: Settings) -> None:
+    service = Ingestion(settings.with_overrides(max_job_attempts=2))
     try:
         (doc_id,) = _add_notes(service, 1)
 

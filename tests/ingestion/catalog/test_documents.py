@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from core.access import Principal
 from ingestion.catalog import chunks, collections
 from ingestion.catalog.documents import (
@@ -14,6 +16,8 @@ from ingestion.catalog.documents import (
     searchable_chunk_counts,
 )
 from ingestion.service import Ingestion
+
+pytestmark = pytest.mark.both_engines
 
 ALICE, BOB, CAROL, ROOT = Principal("alice"), Principal("bob"), Principal("carol"), Principal("root", "admin")
 

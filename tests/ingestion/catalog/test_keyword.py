@@ -1,13 +1,16 @@
 from collections import Counter
-from pathlib import Path
+
+import pytest
 
 from core.db import Database
 from ingestion.catalog import keyword as catalog
 from ingestion.keyword import CatalogKeywordIndex, SqlKeywordWriter, default_analyzer
 
+pytestmark = pytest.mark.both_engines
 
-def _database(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'lectern.db'}")
+
+def _database(url: str) -> Database:
+    db = Database(url)
     db.migrate()
     return db
 
@@ -18,8 +21,8 @@ def test_terms_are_stored_as_compact_json_and_read_back() -> None:
     assert catalog.decode_terms(catalog.encode_terms(tf)) == dict(tf)
 
 
-def test_writer_rows_and_change_log(tmp_path: Path) -> None:
-    db = _database(tmp_path)
+def test_writer_rows_and_change_log(database_url: str) -> None:
+    db = _database(database_url)
     writer = SqlKeywordWriter()
     with db.transaction() as conn:
         writer.replace_document(conn, "d1", [("d1:j:0", "Espresso machines"), ("d1:j:1", "Limescale and water")])
@@ -43,8 +46,8 @@ def test_writer_rows_and_change_log(tmp_path: Path) -> None:
     db.dispose()
 
 
-def test_the_reader_follows_the_writer_through_the_catalog(tmp_path: Path) -> None:
-    db = _database(tmp_path)
+def test_the_reader_follows_the_writer_through_the_catalog(database_url: str) -> None:
+    db = _database(database_url)
     writer = SqlKeywordWriter()
     index = CatalogKeywordIndex(db)
     assert index.search("water", k=5).hits == []
