@@ -10,7 +10,7 @@ the way multiprocessing's spawn does.
 from __future__ import annotations
 
 import json
-import select
+import selectors
 import subprocess
 import sys
 import threading
@@ -88,7 +88,10 @@ class ExtractionSandbox:
 
 
 def _read_line(stream: IO[bytes], timeout: float) -> bytes:
-    ready, _, _ = select.select([stream], [], [], timeout)
-    if not ready:
-        raise TimeoutError
+    """Waits through a selector (epoll/poll), not ``select.select``: a busy server holds more than
+    1,024 descriptors, and ``select`` refuses any numbered above that."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise TimeoutError
     return stream.readline()

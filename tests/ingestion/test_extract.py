@@ -130,3 +130,27 @@ def test_invalid_utf8_text_is_decoded_with_replacement() -> None:
     extracted = _extract(b"caf\xe9 au lait\n\nsecond \xff paragraph", detect.TXT)
     assert "caf\ufffd au lait" in extracted.pages[0].text
     assert len(extracted.pages[0].elements) == 2
+
+
+def test_the_sandbox_waits_on_descriptors_numbered_past_1024(tmp_path: Path) -> None:
+    """A long-running server holds many files open; ``select.select`` refused descriptors above
+    1,023, which turned every extraction into ``extraction_error``."""
+    import os
+    import resource
+
+    from ingestion.extract.sandbox import _read_line
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.fail(f"this test needs more than 1,100 descriptors; the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    read_fd, write_fd = os.pipe()
+    high = os.dup2(read_fd, 1050)
+    try:
+        os.write(write_fd, b"ready\n")
+        with os.fdopen(high, "rb", closefd=False) as stream:
+            assert _read_line(stream, timeout=5) == b"ready\n"
+    finally:
+        for fd in (read_fd, write_fd, high):
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
