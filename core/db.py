@@ -86,6 +86,26 @@ class Database:
                 applied.append(f"{version:04d}_{name}")
         return applied
 
+    def latest_migration(self) -> tuple[int, str] | None:
+        """The newest applied migration (version, name), or None before the first ``migrate``.
+
+        ``/readyz`` reports it: a round trip through the engine that also says which schema
+        the catalog is on, so an operator sees a process and its database disagreeing."""
+        with self.read() as conn:
+            has_table = conn.execute(
+                text(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+                    if self.is_sqlite
+                    else "SELECT to_regclass('schema_migrations')::text"
+                )
+            ).scalar()
+            if not has_table:
+                return None
+            row = conn.execute(
+                text("SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1")
+            ).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -1,9 +1,39 @@
-"""``GET /healthz``."""
+"""``GET /healthz`` and ``GET /readyz``."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 
 class Health(BaseModel):
     status: str
+
+
+class Check(BaseModel):
+    """One backend's answer: ``detail`` says what was checked, or why it failed."""
+
+    ok: bool
+    detail: str
+    elapsed_ms: float = Field(description="How long the check took (bounded by its timeout).")
+
+
+class CatalogCheck(Check):
+    migration_version: int | None = Field(None, description="The newest applied migration; absent when unreadable.")
+    migration_name: str | None = None
+
+
+class ReadyChecks(BaseModel):
+    catalog: CatalogCheck
+    vectors: Check
+    blobs: Check
+    redis: Check | None = Field(None, description="Only when LECTERN_REDIS_URL is set.")
+    model: Check
+
+
+class Readiness(BaseModel):
+    """200 with ``ready`` when every backend answered, 503 with ``not_ready`` otherwise (same body)."""
+
+    status: Literal["ready", "not_ready"]
+    checks: ReadyChecks
