@@ -43,8 +43,9 @@ async def test_readyz_needs_no_key_and_reports_every_backend(api: Api) -> None:
     assert time.monotonic() - started < 2 * CHECK_TIMEOUT_S + 1
 
 
-def test_latest_migration_is_the_newest_applied(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'fresh.db'}")
+@pytest.mark.both_engines
+def test_latest_migration_is_the_newest_applied(database_url: str) -> None:
+    db = Database(database_url)
     try:
         assert db.latest_migration() is None  # nothing applied yet: no schema_migrations table at all
         applied = db.migrate()
