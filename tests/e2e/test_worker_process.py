@@ -1,0 +1,108 @@
+"""An API process that does not index and a separate ``lectern worker`` on one home, as real processes.
+
+The upload is accepted by the API process and stays queued until a worker runs; the worker's
+commit is then visible to the API process's very next search (the keyword index follows the
+catalog's change log), and SIGTERM stops the worker cleanly."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import free_port, run_cli, start_cli, stop_process
+
+pytestmark = pytest.mark.slow
+
+_WORD = "quokkaquartz"  # a term no other text has: a hit can only be the uploaded document
+_BODY = f"The {_WORD} valve is checked every spring. It keeps the boiler pressure under two bar.\n".encode()
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} within {timeout_s} s; log:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Every process the test starts is registered here and ended in teardown, whatever happened."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        stop_process(process, timeout_s=5)
+
+
+def test_uploads_wait_for_a_worker_process_and_are_found_as_soon_as_they_complete(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    home = tmp_path / "home"
+    created = run_cli(home, "keys", "create", "--role", "admin", "--name", "ops")
+    assert created.returncode == 0, created.stderr
+    headers = {"Authorization": f"Bearer {created.stdout.split()[0]}"}
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    api_log = tmp_path / "serve.log"
+    api = start_cli(home, api_log, "serve", "--no-indexing", "--port", str(port), LECTERN_MODEL="test")
+    processes.append(api)
+    _wait_for(lambda: _healthy(base) or api.poll() is not None, 60, "the API process did not answer", api_log)
+    assert api.poll() is None, api_log.read_text()
+
+    uploaded = httpx.post(
+        f"{base}/v1/files/upload", headers=headers, files={"file": ("valves.txt", _BODY, "text/plain")}, timeout=30
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    file_id = uploaded.json()["file_id"]
+
+    def status() -> str:
+        response = httpx.get(f"{base}/v1/files/{file_id}/status", headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return str(response.json()["status"])
+
+    def found(search_type: str) -> list[str]:
+        response = httpx.get(
+            f"{base}/v1/retrieve", params={"q": _WORD, "search_type": search_type}, headers=headers, timeout=30
+        )
+        assert response.status_code == 200, response.text
+        return [hit["document_id"] for hit in response.json()["results"]]
+
+    time.sleep(1.5)  # many times the in-process loop's 0.2 s poll: an indexing API process would have claimed it
+    assert status() == "pending"
+    assert found("keyword") == []
+
+    worker_log = tmp_path / "worker.log"
+    worker = start_cli(home, worker_log, "worker", "--idle-s", "0.1", "--batch-size", "4", LECTERN_MODEL="test")
+    processes.append(worker)
+    _wait_for(lambda: status() != "pending" and status() != "processing", 60, "the upload was not indexed", worker_log)
+    # Read-your-writes across processes: the status and the keyword postings commit together,
+    # and every search first replays the change log past what this process has seen.
+    assert found("keyword") == [file_id]
+    assert status() == "completed"
+    assert file_id in found("hybrid")
+
+    worker.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert worker.wait(timeout=10) == 0, worker_log.read_text()
+    assert time.monotonic() - started < 5
+    lines = worker_log.read_text()
+    assert "batch: 1 document(s)" in lines
+    assert "SIGTERM: stopping after the current batch" in lines
+    assert "stopped: 1 document(s)" in lines
+    assert api.poll() is None  # the API process is unaffected and still serves
+    assert status() == "completed"
