@@ -218,6 +218,8 @@ def cmd_worker(args: argparse.Namespace, ingestion: Ingestion) -> int:
     import signal
     import threading
 
+    from sqlalchemy import make_url
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("lectern.worker")
     stop = threading.Event()
@@ -235,7 +237,7 @@ def cmd_worker(args: argparse.Namespace, ingestion: Ingestion) -> int:
     log.info(
         "worker %s: catalog %s, batches of %d, polling every %.2f s",
         worker.worker_id,
-        ingestion.settings.resolved_database_url.split("@")[-1],
+        make_url(ingestion.settings.resolved_database_url).render_as_string(hide_password=True),
         args.batch_size,
         args.idle_s,
     )

@@ -7,9 +7,11 @@ catalog's change log), and SIGTERM stops the worker cleanly."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -106,3 +108,44 @@ def test_uploads_wait_for_a_worker_process_and_are_found_as_soon_as_they_complet
     assert "stopped: 1 document(s)" in lines
     assert api.poll() is None  # the API process is unaffected and still serves
     assert status() == "completed"
+
+
+def test_sigterm_during_a_batch_finishes_it_and_leaves_the_rest_queued(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    from ingestion.service import Ingestion
+    from tests.support import make_settings
+
+    home = tmp_path / "home"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"note-{n}.txt").write_text(f"Note {n} about the {_WORD} valve and its spring check.\n")
+    # Queue the files without indexing them (`lectern ingest` would drain the queue).
+    ingestion = Ingestion(make_settings(home))
+    try:
+        for path in sorted(folder.iterdir()):
+            ingestion.add_file(path, path.name, owner="admin")
+    finally:
+        ingestion.close()
+
+    def statuses() -> list[str]:
+        with closing(sqlite3.connect(home / "lectern.db", timeout=10)) as conn:
+            return sorted(str(row[0]) for row in conn.execute("SELECT status FROM documents"))
+
+    log = tmp_path / "worker.log"
+    worker = start_cli(home, log, "worker", "--batch-size", "1", "--idle-s", "0.1", LECTERN_MODEL="test")
+    processes.append(worker)
+    # The first batch's document turns `processing` before the embedding model is even loaded.
+    _wait_for(lambda: "processing" in statuses() or "completed" in statuses(), 60, "no batch was claimed", log)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, log.read_text()
+
+    after = statuses()
+    assert "processing" not in after, after  # the batch in hand was finished, not abandoned
+    assert after.count("completed") >= 1 and after.count("pending") >= 1, after  # it stopped early, between batches
+    assert "SIGTERM: stopping after the current batch" in log.read_text()
+
+    again = start_cli(home, log, "worker", "--idle-s", "0.1", LECTERN_MODEL="test")
+    processes.append(again)
+    _wait_for(lambda: statuses() == ["completed"] * 6, 60, "a second worker did not finish the queue", log)
