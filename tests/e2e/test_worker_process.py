@@ -149,3 +149,27 @@ def test_sigterm_during_a_batch_finishes_it_and_leaves_the_rest_queued(
     again = start_cli(home, log, "worker", "--idle-s", "0.1", LECTERN_MODEL="test")
     processes.append(again)
     _wait_for(lambda: statuses() == ["completed"] * 6, 60, "a second worker did not finish the queue", log)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_extraction_child_outlives_a_signal_to_the_process_group(signum: signal.Signals) -> None:
+    """Ctrl-C signals the worker's whole process group: the worker finishes its batch, so the
+    extraction child must not die under it (a PDF in hand would fail as ``extractor_crashed``)."""
+    import os
+
+    from ingestion.extract.sandbox import ExtractionSandbox
+    from tests.support import REPO
+
+    pdf = REPO / "api" / "demo" / "docs" / "aurora-x2-quick-start.pdf"
+    box = ExtractionSandbox(timeout_s=30)
+    try:
+        first = box.extract(pdf, "application/pdf", 10**8)
+        child = box._proc
+        assert child is not None
+        os.kill(child.pid, signum)
+        time.sleep(0.3)
+        assert child.poll() is None
+        assert box.extract(pdf, "application/pdf", 10**8) == first
+        assert box._proc is child  # the same child answered: it was not silently replaced
+    finally:
+        box.close()
