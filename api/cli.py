@@ -4,19 +4,36 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import LecternError
 from core.settings import Settings
 from ingestion import detect
 from ingestion.catalog.documents import Document
+from ingestion.pipeline import BatchTimings
 from ingestion.service import Ingestion
+from ingestion.worker import DEFAULT_BATCH_SIZE
 
 LOCAL_OWNER = "admin"
 DEMO_DIR = Path(__file__).parent / "demo" / "docs"
 DEMO_COLLECTION = "aurora-faq"
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return number
 
 
 def _split_tags(value: str | None) -> list[str]:
@@ -72,7 +89,6 @@ def _index_with_progress(ingestion: Ingestion) -> None:
     from tqdm import tqdm
 
     from ingestion import jobs
-    from ingestion.pipeline import BatchTimings
 
     with tqdm(total=jobs.pending_count(ingestion.db), desc="indexing", unit="doc") as bar:
 
@@ -165,8 +181,68 @@ def cmd_serve(args: argparse.Namespace, ingestion: Ingestion) -> int:
 
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack: for stuck servers
     settings = ingestion.settings
+    if args.no_indexing:
+        settings = settings.with_overrides(indexing="off")
     ingestion.close()  # the app builds its own services from the same settings
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _log_batch(log: logging.Logger, ingestion: Ingestion) -> Callable[[BatchTimings], None]:
+    """One line per batch: what an operator tails to see a worker is alive and how fast it goes."""
+    from ingestion import jobs
+
+    def _line(timings: BatchTimings) -> None:
+        spent = timings.extract_s + timings.chunk_s + timings.embed_s + timings.store_s
+        log.info(
+            "batch: %d document(s), %d chunk(s) in %.2f s (extract %.2f, embed %.2f, store %.2f); %d queued",
+            timings.documents,
+            timings.chunks,
+            spent,
+            timings.extract_s,
+            timings.embed_s,
+            timings.store_s,
+            jobs.pending_count(ingestion.db),
+        )
+
+    return _line
+
+
+def cmd_worker(args: argparse.Namespace, ingestion: Ingestion) -> int:
+    """Drain the job queue until SIGTERM or SIGINT.
+
+    The signal only sets the loop's stop event, which the loop reads between batches: a
+    batch in progress is finished and committed, so nothing is half-indexed and nothing
+    waits for a lease to expire. A second signal exits at once; the running jobs are then
+    requeued by the next worker on this host (its pid is gone) or when their lease expires."""
+    import signal
+    import threading
+
+    from sqlalchemy import make_url
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("lectern.worker")
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            log.warning("second %s: exiting without finishing the batch", signal.Signals(signum).name)
+            raise SystemExit(1)
+        log.info("%s: stopping after the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    worker = ingestion.worker(batch_size=args.batch_size)
+    log.info(
+        "worker %s: catalog %s, batches of %d, polling every %.2f s",
+        worker.worker_id,
+        make_url(ingestion.settings.resolved_database_url).render_as_string(hide_password=True),
+        args.batch_size,
+        args.idle_s,
+    )
+    total = worker.run(stop, idle_s=args.idle_s, on_batch=_log_batch(log, ingestion))
+    log.info("worker %s stopped: %d document(s), %d chunk(s) indexed", worker.worker_id, total.documents, total.chunks)
     return 0
 
 
@@ -230,7 +306,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo", action="store_true", help="ingest the bundled sample documents into an empty store first"
     )
+    serve.add_argument(
+        "--no-indexing",
+        action="store_true",
+        help="never claim ingestion jobs here (like LECTERN_INDEXING=off): uploads wait for `lectern worker`",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="drain the ingestion queue until SIGTERM/SIGINT (beside `serve`)")
+    worker.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, help="jobs claimed at once")
+    worker.add_argument(
+        "--idle-s", type=_positive_float, default=0.2, help="seconds to wait before looking again at an empty queue"
+    )
+    worker.set_defaults(func=cmd_worker)
 
     ingest = sub.add_parser("ingest", help="ingest files or folders (recursively)")
     ingest.add_argument("paths", nargs="+")

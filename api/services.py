@@ -61,7 +61,13 @@ class Services:
         threading.Thread(target=_warm, name="lectern-warm-up", daemon=True).start()
 
     def start_indexing(self, idle_s: float = 0.2) -> None:
-        """Uploads are queued; this thread drains the queue (more processes may share it)."""
+        """Uploads are queued; this thread drains the queue (more processes may share it).
+
+        With ``indexing=off`` the process never claims a job: uploads wait for a
+        ``lectern worker`` process, so API processes stay responsive under heavy ingestion."""
+        if self.settings.ingestion.indexing == "off":
+            log.info("indexing is off in this process (LECTERN_INDEXING=off): uploads wait for `lectern worker`")
+            return
         worker = self.ingestion.worker()
         self._worker = threading.Thread(
             target=worker.run, args=(self._stop,), kwargs={"idle_s": idle_s}, name="lectern-indexer", daemon=True

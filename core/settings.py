@@ -74,6 +74,8 @@ class IngestionSettings(_Group):
     """Attempts before a job's document is failed."""
     job_lease_s: float = 300.0
     """How long a claimed job is held before another worker may take it over."""
+    indexing: Literal["in_process", "off"] = "in_process"
+    """``in_process``: ``lectern serve`` also drains the job queue; ``off``: it never claims jobs (run ``lectern worker``)."""
 
 
 class RetrievalSettings(_Group):

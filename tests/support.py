@@ -46,6 +46,28 @@ def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def start_cli(home: Path, log: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    """``lectern <args>`` left running against ``home`` (a server, a worker); stdout and stderr go to
+    ``log``, never to a pipe, which would block the process once nobody reads it. The caller ends it."""
+    environment = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO), **env}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "api.cli", *args],
+            cwd=REPO, env=environment, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it is still there after ``timeout_s``: teardown never leaves a process behind."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout_s)
+
+
 # --- documents and chat sessions in-process (tests/agent, tests/api) ---
 
 DOCS = {

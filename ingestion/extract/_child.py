@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -26,6 +27,11 @@ def _handle(request: dict) -> dict:
 
 
 def main() -> None:
+    # Ctrl-C (and a service manager's SIGTERM) reach the whole process group; the worker then
+    # finishes its batch, so this child must finish the extraction in hand instead of dying and
+    # failing the document as `extractor_crashed`. It still ends when its stdin closes or is killed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for line in sys.stdin.buffer:
         reply = _handle(json.loads(line))
         sys.stdout.buffer.write(json.dumps(reply).encode() + b"\n")

@@ -1,5 +1,9 @@
+import io
 import json
+import time
 from pathlib import Path
+
+import pytest
 
 from tests.support import run_cli
 
@@ -45,3 +49,40 @@ def test_keys_create_prints_a_working_key_once_and_list_hides_it(tmp_path: Path)
     found = KeyStore(db).authenticate(secret)
     db.dispose()
     assert found is not None and found[1].user_id == "alice" and found[1].role == "user"
+
+
+def test_an_api_process_with_indexing_off_never_claims_a_job(tmp_path: Path) -> None:
+    from api.services import Services
+    from tests.support import make_settings
+
+    off = Services.build(make_settings(tmp_path / "off", indexing="off"))
+    off.ingestion.add_file(io.BytesIO(b"Queued text about pumps."), "pumps.txt", owner="admin")
+    try:
+        off.start_indexing(idle_s=0.01)
+        time.sleep(0.3)  # thirty polls of an indexing loop
+        assert off._worker is None
+        docs, _ = off.ingestion.list_documents()
+        assert [d.status for d in docs] == ["pending"]
+    finally:
+        off.close()
+
+    on = Services.build(make_settings(tmp_path / "on"))  # the default: the API process drains the queue
+    try:
+        on.start_indexing(idle_s=0.01)
+        assert on._worker is not None and on._worker.is_alive()
+    finally:
+        on.close()
+
+
+def test_serve_no_indexing_and_worker_options_parse(tmp_path: Path) -> None:
+    from api.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["serve", "--no-indexing"]).no_indexing is True
+    assert parser.parse_args(["serve"]).no_indexing is False
+    worker = parser.parse_args(["worker", "--batch-size", "8", "--idle-s", "0.5"])
+    assert (worker.batch_size, worker.idle_s) == (8, 0.5)
+    assert parser.parse_args(["worker"]).batch_size == 32
+    for bad in (["worker", "--batch-size", "0"], ["worker", "--idle-s", "0"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
