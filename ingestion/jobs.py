@@ -2,7 +2,9 @@
 
 A job is claimed with a lease. A worker that dies leaves its job ``running``; on
 start, jobs of dead workers on this host go back to the queue at once, and jobs
-of other hosts return when their lease expires. Results are written in the same
+of other hosts return when their lease expires. A job whose batch met a backend outage
+(vector store or catalog connection down) is deferred: back in the queue without the
+attempt counted, claimable only after a delay. Results are written in the same
 transaction that marks the job done, so a retried job never indexes twice.
 
 The rows are read and written by ``catalog.jobs``; this module holds the rules.
@@ -25,6 +27,7 @@ from .catalog.jobs import Job, finish, requeue
 __all__ = [
     "Job",
     "claim",
+    "defer",
     "enqueue",
     "finish",
     "is_current",
@@ -32,6 +35,7 @@ __all__ = [
     "pending_count",
     "recover_dead_workers",
     "requeue",
+    "seconds_until_visible",
 ]
 
 
@@ -54,6 +58,24 @@ def claim(db: Database, worker_id: str, lease_s: float, limit: int = 1) -> list[
         taken = rows.claimable(conn, now, limit)
         rows.mark_running(conn, [job.id for job in taken], worker_id, now + lease_s)
         return [Job(id=job.id, document_id=job.document_id, attempts=job.attempts + 1) for job in taken]
+
+
+def defer(db: Database, batch: list[Job], worker_id: str, delay_s: float, error: str) -> int:
+    """Requeue the batch's jobs, not claimable for ``delay_s`` and with their claim's attempt taken
+    back: an outage is nobody's fault, so it must not use up ``max_job_attempts``. Returns how many
+    jobs were still this worker's to defer."""
+    not_before = time.time() + delay_s
+    with db.transaction() as conn:
+        return sum(rows.defer(conn, job, worker_id, not_before, error) for job in batch)
+
+
+def seconds_until_visible(db: Database) -> float | None:
+    """How long until a deferred job can be claimed (0 when one already can); ``None`` when no
+    queued job is deferred. A draining loop that finds nothing to claim waits this long rather
+    than returning with deferred work left."""
+    with db.read() as conn:
+        visible_at = rows.next_visible(conn)
+    return None if visible_at is None else max(0.0, visible_at - time.time())
 
 
 def is_current(conn: Connection, job: Job, worker_id: str) -> bool:

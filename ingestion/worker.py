@@ -3,6 +3,13 @@ evals and the tests all run it, so claims, retries and crash recovery behave ali
 
 Any number of loops, in threads or processes, may share one catalog: a claim is a
 transaction, so each job goes to one worker at a time.
+
+A backend outage is not a document's failure. A batch that meets a vector store that is
+down or stuck (``VectorStoreUnavailable``) or a catalog connection that was lost goes back
+to the queue without counting an attempt, claimable only after a backoff that doubles per
+consecutive outage (1 s, 2 s, 4 s … capped at 30 s), and the loop sleeps that backoff on its
+stop event instead of spinning through ``max_job_attempts`` in a second. Any other error
+keeps the old rule: requeued at once, failed with ``indexing_error`` after the last attempt.
 """
 
 from __future__ import annotations
@@ -11,16 +18,44 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy.exc import DBAPIError
+
 from core.db import Database
 
 from . import jobs
 from .catalog import documents as catalog
 from .pipeline import BatchTimings, PipelineParts, process_batch
+from .vectors import VectorStoreUnavailable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 32
 _PAUSE_AFTER_ERROR_S = 1.0
+_BACKOFF_FIRST_S = 1.0
+_BACKOFF_MAX_S = 30.0
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A backend that is unavailable, not a document that cannot be indexed.
+
+    The vector store says so itself. For the catalog only a connection SQLAlchemy recognised as
+    lost (``connection_invalidated``: the server closed it, restarted, the network dropped) counts;
+    other ``OperationalError``s, SQLite's "database is locked" among them, keep counting attempts,
+    since nothing says waiting will cure them. The cause chain is followed, so a wrapped outage
+    still counts."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, VectorStoreUnavailable):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def backoff_s(outages: int) -> float:
+    """The wait after the ``outages``-th consecutive outage: doubling from the first, capped."""
+    return min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** max(0, min(outages, 32) - 1))
 
 
 class Worker:
@@ -45,6 +80,8 @@ class Worker:
         self._lease_s = lease_s
         self._max_attempts = max_attempts
         self._batch_size = batch_size
+        self._outages = 0  # consecutive; a batch that gets through resets it
+        self._backoff_s = 0.0  # set when the last batch was deferred; the loop sleeps it
 
     def run(
         self,
@@ -58,23 +95,39 @@ class Worker:
         With ``idle_s`` (a server) an empty queue means wait that long and look again,
         and an error is logged and waited out: one bad batch must not stop indexing
         for everyone. Without it (the CLI, tests) the loop returns when the queue is
-        empty and errors propagate. Returns the summed timings of every batch."""
+        empty and errors propagate, except a backend outage: both kinds of loop wait it
+        out (see the module docstring), so a draining loop returns only once its deferred
+        jobs are done. Returns the summed timings of every batch."""
         stop = stop or threading.Event()
         jobs.recover_dead_workers(self.db)
         total = BatchTimings()
         while not stop.is_set():
             try:
                 timings = self.run_once()
-            except Exception:
+            except Exception as exc:
                 if idle_s is None:
                     raise
-                log.exception("indexing batch failed")
-                stop.wait(_PAUSE_AFTER_ERROR_S)
+                if is_outage(exc):
+                    self._outages += 1
+                    pause = backoff_s(self._outages)
+                    log.warning("a backend is unavailable (%s); looking again in %.1f s", exc, pause)
+                else:
+                    log.exception("indexing batch failed")
+                    pause = _PAUSE_AFTER_ERROR_S
+                stop.wait(pause)
+                continue
+            if self._backoff_s:
+                stop.wait(self._backoff_s)  # the deferred jobs become claimable when this ends
+                self._backoff_s = 0.0
                 continue
             if timings is None:
-                if idle_s is None:
+                if idle_s is not None:
+                    stop.wait(idle_s)
+                    continue
+                deferred_in = jobs.seconds_until_visible(self.db)
+                if deferred_in is None:
                     break
-                stop.wait(idle_s)
+                stop.wait(min(deferred_in, _BACKOFF_MAX_S) + 0.01)  # another loop's deferred jobs
                 continue
             total.add(timings)
             if on_batch is not None:
@@ -83,16 +136,38 @@ class Worker:
 
     def run_once(self) -> BatchTimings | None:
         """Claim and process one batch; ``None`` when the queue is empty. A batch that
-        raises goes back to the queue, or fails its documents after ``max_attempts``."""
+        raises goes back to the queue, or fails its documents after ``max_attempts``; one
+        that met a backend outage is deferred uncounted (empty timings; ``run`` then sleeps
+        the backoff)."""
         batch = jobs.claim(self.db, self.worker_id, self._lease_s, limit=self._batch_size)
         if not batch:
             return None
         try:
-            return process_batch(self._parts(), self.worker_id, batch)
+            timings = process_batch(self._parts(), self.worker_id, batch)
         except Exception as exc:
+            if is_outage(exc):
+                self._defer(batch, exc)
+                return BatchTimings()
             log.exception("batch failed; requeueing its jobs")
             self._retry_or_fail(batch, f"{type(exc).__name__}: {exc}"[:300])
             return BatchTimings()
+        self._outages = 0
+        return timings
+
+    def _defer(self, batch: list[jobs.Job], exc: BaseException) -> None:
+        """The loop's state changes only once the jobs are deferred: a catalog too far gone to
+        take the write raises instead, and the loop's own error handling waits that out."""
+        pause = backoff_s(self._outages + 1)
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        log.warning(
+            "a backend is unavailable (%s); %d job(s) deferred for %.1f s without counting an attempt",
+            error,
+            len(batch),
+            pause,
+        )
+        jobs.defer(self.db, batch, self.worker_id, pause, error)
+        self._outages += 1
+        self._backoff_s = pause
 
     def _retry_or_fail(self, batch: list[jobs.Job], error: str) -> None:
         with self.db.transaction() as conn:

@@ -3,6 +3,10 @@
 The queue's rules (which job a worker may take, how long a lease lasts, which
 worker counts as dead) live in ``ingestion.jobs``; this module only reads and
 writes rows, so the catalog stays the one place that speaks SQL.
+
+``lease_until`` is one column with two meanings by status: on a ``running`` job the end of
+its worker's lease, on a ``queued`` job the moment it becomes claimable (``NULL``: at once).
+A job deferred through a backend outage therefore needs no column of its own.
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ def insert_queued(conn: Connection, job_id: str, document_id: str) -> None:
 
 
 def claimable(conn: Connection, now: float, limit: int) -> list[Job]:
-    """Queued jobs and running ones whose lease lapsed before ``now``, oldest first, locked for
-    the caller's claim.
+    """Queued jobs not deferred past ``now`` and running ones whose lease lapsed before ``now``,
+    oldest first, locked for the caller's claim.
 
     ``attempts`` is the stored count: the caller's claim adds one. SQLite's write transaction
     already excludes other claimers; on PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED``:
@@ -53,7 +57,8 @@ def claimable(conn: Connection, now: float, limit: int) -> list[Job]:
     rows = conn.execute(
         text(
             "SELECT id, document_id, attempts FROM jobs "
-            "WHERE status = 'queued' OR (status = 'running' AND lease_until < :now) "
+            "WHERE (status = 'queued' AND (lease_until IS NULL OR lease_until <= :now)) "
+            "OR (status = 'running' AND lease_until < :now) "
             f"ORDER BY created_at, id LIMIT :n{lock}"
         ),
         {"now": now, "n": limit},
@@ -97,6 +102,31 @@ def requeue(conn: Connection, job: Job, error: str) -> None:
         ),
         {"e": error, "t": utcnow(), "id": job.id},
     )
+
+
+def defer(conn: Connection, job: Job, worker_id: str, not_before: float, error: str) -> bool:
+    """Put a job of ``worker_id`` back in the queue, claimable from ``not_before``, and take back the
+    attempt its claim counted: the backend it needed was down, the document itself did not fail.
+
+    A job that has since finished, been cancelled or passed to another worker is left alone;
+    ``False`` then. The ``WHERE`` is re-checked on the locked row on PostgreSQL, so a concurrent
+    claimer and this update cannot both win."""
+    result = conn.execute(
+        text(
+            "UPDATE jobs SET status = 'queued', attempts = attempts - 1, error = :e, worker_id = NULL, "
+            "lease_until = :nb, updated_at = :t WHERE id = :id AND status = 'running' AND worker_id = :w"
+        ),
+        {"e": error, "nb": not_before, "t": utcnow(), "id": job.id, "w": worker_id},
+    )
+    return bool(result.rowcount)
+
+
+def next_visible(conn: Connection) -> float | None:
+    """When the earliest deferred queued job becomes claimable; ``None`` when none is deferred."""
+    value = conn.execute(
+        text("SELECT MIN(lease_until) FROM jobs WHERE status = 'queued' AND lease_until IS NOT NULL")
+    ).scalar_one()
+    return None if value is None else float(value)
 
 
 def running(conn: Connection) -> list[tuple[str, str | None]]:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections import Counter
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from core.settings import Settings
 from ingestion import jobs
 from ingestion.pipeline import BatchTimings, PipelineParts
 from ingestion.service import Ingestion
-from ingestion.worker import Worker
+from ingestion.vectors import VectorStoreUnavailable
+from ingestion.worker import Worker, backoff_s, is_outage
+from tests.support import ChromaServer
 
 pytestmark = pytest.mark.both_engines
 
@@ -136,6 +140,198 @@ def test_two_loops_in_one_process_index_every_document_exactly_once(ingestion: I
     assert {r[2] for r in rows} <= {w.worker_id for w in loops}
     chunk_ids = [c.id for i in ids for c in ingestion.chunks(i)]
     assert ingestion.vectors.count() == len(chunk_ids) == len(set(chunk_ids))
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production backoff (1 s doubling to 30 s), scaled down so tests wait tenths of a second."""
+    monkeypatch.setattr("ingestion.worker._BACKOFF_FIRST_S", 0.1)
+    monkeypatch.setattr("ingestion.worker._BACKOFF_MAX_S", 0.4)
+
+
+def _job_rows(service: Ingestion) -> list[tuple[str, int]]:
+    with service.db.read() as conn:
+        return [(r[0], r[1]) for r in conn.execute(text("SELECT status, attempts FROM jobs ORDER BY id")).all()]
+
+
+def test_the_backoff_doubles_per_consecutive_outage_up_to_its_cap() -> None:
+    assert [backoff_s(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 30, 30, 30]
+    assert backoff_s(10_000) == 30
+
+
+def test_only_backend_outages_count_as_outages() -> None:
+    lost = OperationalError("SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True)
+    locked = OperationalError("SELECT 1", {}, Exception("database is locked"))
+    assert is_outage(VectorStoreUnavailable("down"))
+    assert is_outage(lost)
+    wrapped = RuntimeError("embedding failed")
+    wrapped.__cause__ = VectorStoreUnavailable("down")
+    assert is_outage(wrapped)
+    assert not is_outage(locked)
+    assert not is_outage(RuntimeError("no model"))
+
+
+def test_an_outage_defers_the_batch_without_counting_an_attempt(ingestion: Ingestion) -> None:
+    (doc_id,) = _add_notes(ingestion, 1)
+    flaky = _FlakyVectors(failures=1)
+    worker = _flaky_worker(ingestion, flaky, max_attempts=1)  # a counted attempt would fail the document
+    assert worker.run_once() == BatchTimings()
+    assert _job_rows(ingestion) == [("queued", 0)]
+    assert jobs.claim(ingestion.db, "someone", 60) == []  # not claimable during the backoff
+    wait = jobs.seconds_until_visible(ingestion.db)
+    assert wait is not None and 0 < wait <= 1.0  # the first backoff: 1 s
+    with ingestion.db.read() as conn:
+        error = conn.execute(text("SELECT error FROM jobs")).scalar_one()
+    assert error.startswith("VectorStoreUnavailable:")
+    assert ingestion.get(doc_id).status != "failed"
+
+
+def test_a_draining_loop_waits_out_an_outage_and_the_document_completes(
+    ingestion: Ingestion, quick_backoff: None
+) -> None:
+    (doc_id,) = _add_notes(ingestion, 1)
+    flaky = _FlakyVectors(failures=4)
+    worker = _flaky_worker(ingestion, flaky, max_attempts=2)  # fewer attempts than outages
+    claims = _count_claims()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jobs, "claim", claims)
+        started = time.monotonic()
+        total = worker.run()
+        elapsed = time.monotonic() - started
+    assert total.documents == 1 and ingestion.get(doc_id).status == "completed"
+    assert _job_rows(ingestion) == [("done", 1)]  # four outages, one attempt
+    assert flaky.upserts == 5
+    assert 0.1 + 0.2 + 0.4 + 0.4 <= elapsed < 30  # it backed off: 0.1, 0.2, 0.4 (capped), 0.4
+    assert claims.calls <= 8  # five claims that found the job and the one that found the queue empty, give or take
+
+
+def test_a_serving_loop_sleeps_its_backoff_on_the_stop_event(ingestion: Ingestion) -> None:
+    _add_notes(ingestion, 1)
+    flaky = _FlakyVectors(failures=1_000)
+    worker = _flaky_worker(ingestion, flaky, max_attempts=1)
+    thread = threading.Thread(target=worker.run, args=(stop := threading.Event(),), kwargs={"idle_s": 0.01})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while flaky.upserts == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # well inside the first backoff (1 s): no second try, no spinning
+        assert flaky.upserts == 1
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()  # woken by its event, not at the end of the backoff
+    assert _job_rows(ingestion) == [("queued", 0)]
+
+
+def test_a_lost_catalog_connection_is_an_outage_too(ingestion: Ingestion, quick_backoff: None) -> None:
+    (doc_id,) = _add_notes(ingestion, 1)
+    real_parts = ingestion._pipeline_parts
+    calls = 0
+
+    def parts() -> PipelineParts:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True)
+        return real_parts()
+
+    Worker(ingestion.db, parts, lease_s=60, max_attempts=1).run()
+    assert ingestion.get(doc_id).status == "completed"
+    assert _job_rows(ingestion) == [("done", 1)]
+
+
+@pytest.mark.parametrize("vector_backend", ["server"])
+def test_a_chroma_server_stopped_mid_drain_costs_no_document(
+    backend_settings: Settings, chroma_server: ChromaServer, quick_backoff: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = Ingestion(backend_settings.with_overrides(max_job_attempts=1))
+    restarter: threading.Thread | None = None
+    try:
+        ids = _add_notes(service, 12)
+        processed: Counter[str] = Counter()
+        lock = threading.Lock()
+        real_parts = service._pipeline_parts
+
+        def counting_parts() -> PipelineParts:
+            parts = real_parts()
+            return dataclasses.replace(parts, keyword=_CountingKeyword(parts.keyword, processed, lock))
+
+        def stop_after_first_batch(_: BatchTimings) -> None:
+            nonlocal restarter
+            if restarter is None:
+                chroma_server.stop()
+                restarter = threading.Thread(target=_restart_later, args=(chroma_server, 2.0))
+                restarter.start()
+
+        worker = Worker(service.db, counting_parts, lease_s=300, max_attempts=1, batch_size=3)
+        total = worker.run(on_batch=stop_after_first_batch)
+        assert restarter is not None
+        restarter.join(timeout=60)
+        assert total.documents == len(ids)
+        assert processed == Counter({doc_id: 1 for doc_id in ids})
+        assert {service.get(i).status for i in ids} == {"completed"}
+        assert set(_job_rows(service)) == {("done", 1)}
+        deferrals = [r.getMessage() for r in caplog.records if "deferred" in r.getMessage()]
+        assert deferrals and all("VectorStoreUnavailable" in m for m in deferrals)  # the outage was met
+        chunk_ids = [c.id for i in ids for c in service.chunks(i)]
+        assert service.vectors.count() == len(chunk_ids) == len(set(chunk_ids))
+    finally:
+        if restarter is not None:
+            restarter.join(timeout=60)
+        if chroma_server.process is None:
+            chroma_server.start()
+        service.close()
+        if "vectors" in service.__dict__:
+            service.vectors.client.close()
+
+
+def _restart_later(server: ChromaServer, delay_s: float) -> None:
+    time.sleep(delay_s)
+    server.start()
+
+
+class _FlakyVectors:
+    """Stands in for the vector store's writes: unavailable ``failures`` times, then the real store."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.upserts = 0
+        self.inner: object = None
+
+    def upsert(self, *args: object) -> None:
+        self.upserts += 1
+        if self.upserts <= self.failures:
+            raise VectorStoreUnavailable("the Chroma server at http://127.0.0.1:9 is unavailable")
+        self.inner.upsert(*args)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def _flaky_worker(service: Ingestion, flaky: _FlakyVectors, *, max_attempts: int) -> Worker:
+    real_parts = service._pipeline_parts
+
+    def parts() -> PipelineParts:
+        built = real_parts()
+        flaky.inner = built.vectors
+        return dataclasses.replace(built, vectors=flaky)  # type: ignore[arg-type]
+
+    return Worker(service.db, parts, lease_s=60, max_attempts=max_attempts)
+
+
+class _CountingClaims:
+    def __init__(self) -> None:
+        self.calls = 0
+        self._claim = jobs.claim
+
+    def __call__(self, *args: object, **kwargs: object) -> list[jobs.Job]:
+        self.calls += 1
+        return self._claim(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def _count_claims() -> _CountingClaims:
+    return _CountingClaims()
 
 
 class _CountingKeyword:
