@@ -228,3 +228,10 @@ def missing_credentials(model: str) -> list[str]:
     except Exception:
         return []
     return list(found.get("missing_keys") or []) if isinstance(found, dict) else []
+
+
+def missing_api_keys(model: str) -> list[str]:
+    """The credentials a provider model cannot be called without (keys and tokens; litellm also lists
+    optional settings such as base URLs, which do not stop a call). The session refuses such a model
+    and ``/readyz`` reports it, by this one rule."""
+    return [k for k in missing_credentials(model) if k.endswith("_KEY") or k.endswith("_TOKEN")]

@@ -112,7 +112,7 @@ class SessionManager:
             # A 135M model loses the thread with more than about three passages.
             return ResolvedModel(config, local_mode, s.chat_top_k or 3)
         if s.llm_api_base is None:
-            missing = [k for k in llm.missing_credentials(name) if k.endswith("_KEY") or k.endswith("_TOKEN")]
+            missing = llm.missing_api_keys(name)
             if missing:
                 raise ModelNotConfigured(
                     f"the model {name!r} needs {', '.join(missing)} in the environment "

@@ -160,8 +160,7 @@ def _model(services: Services) -> _Outcome:
         if gguf is None or not server_installed():
             raise _NotReady(INSTALL_HINT)
         return f"the local model {gguf.name} and llama.cpp's server are installed (started on first use)", {}
-    # The same keys SessionManager insists on before a provider call.
-    missing = [k for k in llm.missing_credentials(name) if k.endswith("_KEY") or k.endswith("_TOKEN")]
+    missing = llm.missing_api_keys(name)  # the rule SessionManager applies before a provider call
     if missing:
         raise _NotReady(f"the model {name!r} needs {', '.join(missing)} in the environment")
     return f"{name}: the provider's credentials are present (not called)", {}

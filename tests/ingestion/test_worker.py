@@ -6,6 +6,7 @@ import dataclasses
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import text
@@ -110,15 +111,22 @@ def test_a_failing_batch_is_retried_then_failed_after_max_attempts(settings: Set
         service.close()
 
 
-def test_two_loops_in_one_process_index_every_document_exactly_once(ingestion: Ingestion) -> None:
-    ids = _add_notes(ingestion, 24)
-    processed: Counter[str] = Counter()
+def _counting_parts(service: Ingestion, processed: Counter[str]) -> Callable[[], PipelineParts]:
+    """The service's pipeline parts with a keyword writer that counts each document it indexes."""
     lock = threading.Lock()
-    real_parts = ingestion._pipeline_parts
+    real_parts = service._pipeline_parts
 
     def counting_parts() -> PipelineParts:
         parts = real_parts()
         return dataclasses.replace(parts, keyword=_CountingKeyword(parts.keyword, processed, lock))
+
+    return counting_parts
+
+
+def test_two_loops_in_one_process_index_every_document_exactly_once(ingestion: Ingestion) -> None:
+    ids = _add_notes(ingestion, 24)
+    processed: Counter[str] = Counter()
+    counting_parts = _counting_parts(ingestion, processed)
 
     assert ingestion.vectors.count() == 0  # loads the model once, before the threads start
     loops = [
@@ -250,12 +258,7 @@ def test_a_chroma_server_stopped_mid_drain_costs_no_document(
     try:
         ids = _add_notes(service, 12)
         processed: Counter[str] = Counter()
-        lock = threading.Lock()
-        real_parts = service._pipeline_parts
-
-        def counting_parts() -> PipelineParts:
-            parts = real_parts()
-            return dataclasses.replace(parts, keyword=_CountingKeyword(parts.keyword, processed, lock))
+        counting_parts = _counting_parts(service, processed)
 
         def stop_after_first_batch(_: BatchTimings) -> None:
             nonlocal restarter
