@@ -1,11 +1,21 @@
 """Chat and retrieval throughput against a real ``lectern serve`` on 127.0.0.1, with the instant test model.
 
     python -m evals.benchmarks.http_chat [--sessions 50] [--turns 10] [--retrieval-clients 8]
+                                         [--tree DIR] [--profile OUT.svg|OUT.txt]
 
 Starts ``lectern serve --demo`` in a fresh home with ``LECTERN_MODEL=test`` (answers
 at once by quoting source [1]), so the figures are Lectern's: HTTP, auth, rate
 limiting, retrieval, the agent loop, persistence and SSE. Then N concurrent
 sessions each send T messages over SSE, and K clients hammer ``/v1/retrieve``.
+
+``cpu_ms_per_turn`` is the server process's CPU time (user + system, all its threads,
+from ``/proc/<pid>/stat``) over the measured chat phase divided by its turns: unlike
+the latencies it does not depend on how many turns are in flight, so it is the figure
+to compare code by. ``--tree`` serves another checkout (e.g. an old commit's worktree)
+with this driver, so both sides are measured alike. ``--profile`` samples the server
+with py-spy (``pip install py-spy``) during the chat phase: a flame graph for ``.svg``,
+py-spy's collapsed stacks for ``.txt``; its sampling costs the server CPU, so take the
+CPU figure from a run without it.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import argparse
 import asyncio
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -35,15 +46,28 @@ QUESTIONS = [
 ]  # fmt: skip
 
 
-def _start(home: Path) -> tuple[subprocess.Popen[str], str, str]:
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far, all threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _py_spy(pid: int, out: Path, extra: str) -> subprocess.Popen[bytes]:
+    """Sample ``pid`` until stopped (SIGINT writes the file); only running threads, as CPU profiles do."""
+    form = "flamegraph" if out.suffix == ".svg" else "raw"
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--output", str(out), "--format", form,
+                             "--rate", "200", *extra.split()], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def _start(home: Path, tree: Path) -> tuple[subprocess.Popen[str], str, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "LECTERN_HOME": str(home), "LECTERN_MODEL": "test", "PYTHONPATH": str(REPO),
+    env = {**os.environ, "LECTERN_HOME": str(home), "LECTERN_MODEL": "test", "PYTHONPATH": str(tree),
            "LECTERN_RATE_LIMIT_CHAT": "100000", "LECTERN_RATE_LIMIT_RETRIEVAL": "100000",
            "LECTERN_RATE_LIMIT_LISTING": "100000", "LECTERN_RATE_LIMIT_WRITE": "100000"}  # fmt: skip
     process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port)],
-                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=(home.parent / "server.log").open("w"), text=True)  # fmt: skip
+                               cwd=tree, env=env, stdout=subprocess.PIPE, stderr=(home.parent / "server.log").open("w"), text=True)  # fmt: skip
     assert process.stdout is not None
     key = None
     while key is None:
@@ -104,30 +128,37 @@ async def _retrieval(http: httpx.AsyncClient, requests: int, latencies: list[flo
             errors.append(1)
 
 
-async def _run(base: str, key: str, args: argparse.Namespace) -> None:
+async def _run(base: str, key: str, pid: int, args: argparse.Namespace) -> None:
     limits = httpx.Limits(max_connections=args.sessions + 10, max_keepalive_connections=args.sessions + 10)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60, limits=limits) as http:
         warm: dict[str, list[float]] = {"first_event": [], "first_token": [], "turn": [], "events": [], "errors": []}
         await _session(http, 1, 0, warm)  # the server's first turn pays litellm's lazy imports
         print(f"warm-up turn: {warm['turn'][0]:.0f} ms")
         stats: dict[str, list[float]] = {"first_event": [], "first_token": [], "turn": [], "events": [], "errors": []}
-        started = time.perf_counter()
+        profiler = _py_spy(pid, args.profile, args.profile_args) if args.profile else None
+        cpu, started = _cpu_s(pid), time.perf_counter()
         await asyncio.gather(*(_session(http, args.turns, i, stats) for i in range(args.sessions)))
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, _cpu_s(pid) - cpu
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            _, err = profiler.communicate(timeout=120)
+            print(f"profile: {args.profile}" if args.profile.exists() else f"py-spy failed: {err.decode()[-300:]}")
         turns = len(stats["turn"])
         print(f"chat: {args.sessions} concurrent sessions, {turns} turns in {wall:.1f} s, errors {len(stats['errors'])}")
         for name in ("first_event", "first_token", "turn"):
             print(f"  {name:12} p50 {percentile(stats[name], 0.5):8.1f} ms   p95 {percentile(stats[name], 0.95):8.1f} ms")
         print(f"  {sum(stats['events']) / wall:.0f} SSE events/s, {turns / wall:.1f} turns/s")
+        print(f"  cpu_ms_per_turn {cpu * 1000 / max(1, turns):.1f} (server CPU {cpu:.2f} s over {wall:.1f} s)")
 
         latencies: list[float] = []
         errors: list[int] = []
-        started = time.perf_counter()
+        cpu, started = _cpu_s(pid), time.perf_counter()
         await asyncio.gather(*(_retrieval(http, args.retrievals, latencies, errors) for _ in range(args.retrieval_clients)))
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, _cpu_s(pid) - cpu
         print(f"retrieval: {args.retrieval_clients} clients, {len(latencies)} requests in {wall:.1f} s = "
               f"{len(latencies) / wall:.1f} req/s, p50 {percentile(latencies, 0.5):.1f} ms, "
               f"p95 {percentile(latencies, 0.95):.1f} ms, errors {len(errors)}")  # fmt: skip
+        print(f"  cpu_ms_per_request {cpu * 1000 / max(1, len(latencies)):.1f}")
 
 
 def main() -> None:
@@ -136,11 +167,14 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--retrieval-clients", type=int, default=8)
     parser.add_argument("--retrievals", type=int, default=50, help="requests per retrieval client")
+    parser.add_argument("--tree", type=Path, default=REPO, help="the checkout whose `lectern serve` is measured")
+    parser.add_argument("--profile", type=Path, help="py-spy output of the chat phase (.svg flame graph, else raw)")
+    parser.add_argument("--profile-args", default="", help="more py-spy options, e.g. '--gil' (the GIL holder only)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        process, base, key = _start(Path(tmp) / "home")
+        process, base, key = _start(Path(tmp) / "home", args.tree.resolve())
         try:
-            asyncio.run(_run(base, key, args))
+            asyncio.run(_run(base, key, process.pid, args))
         finally:
             process.terminate()
             process.wait(timeout=30)
