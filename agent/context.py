@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from core.tokens import count_tokens, encoding
@@ -18,6 +19,7 @@ from tools.agent_tools import Passage
 
 _PER_MESSAGE = 6
 _MIN_PASSAGE_TOKENS = 48
+_CACHED_TEXT_CHARS = 16_000
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class ContextBudget:
         return max(0, self.window - self.reserve)
 
     def tokens(self, text: str) -> int:
-        return int(count_tokens(text) * self.factor) + _PER_MESSAGE
+        count = _cached_count(text) if len(text) <= _CACHED_TEXT_CHARS else count_tokens(text)
+        return int(count * self.factor) + _PER_MESSAGE
 
     def message_tokens(self, messages: list[dict[str, Any]]) -> int:
         total = 0
@@ -76,6 +79,15 @@ class ContextBudget:
         while kept and kept[0]["role"] != "user":
             kept.pop(0)
         return kept
+
+
+@lru_cache(maxsize=1024)
+def _cached_count(text: str) -> int:
+    """A turn counts the same texts again and again: the system prompt and the frame on every
+    turn, each earlier message of the history on every later turn, the prompt once to fit it
+    and once more to estimate usage. BPE encoding is pure, so those counts are kept (texts up
+    to ``_CACHED_TEXT_CHARS``, so the cache stays a few MB)."""
+    return count_tokens(text)
 
 
 def format_source(n: int, passage: Passage, body: str) -> str:

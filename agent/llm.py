@@ -85,6 +85,26 @@ def _classify(exc: BaseException) -> tuple[str, bool]:
     return code, retryable
 
 
+_FREE = {
+    "input_cost_per_token": 0.0,
+    "output_cost_per_token": 0.0,
+    "cache_creation_input_token_cost": 0.0,
+    "cache_read_input_token_cost": 0.0,
+    "mode": "chat",
+}
+
+
+def register_free_model(model: str, provider: str) -> None:
+    """Tell litellm that ``model`` costs nothing (the bundled local model, the scripted ones).
+
+    litellm prices every response several times per call (for its logging, which Lectern does
+    not read); for a model missing from its price list each lookup walks its fallback
+    patterns first, ~1 ms of CPU per call. An entry makes that a dictionary hit."""
+    litellm = _litellm()
+    if model not in litellm.model_cost:
+        litellm.register_model({model: {**_FREE, "litellm_provider": provider}})
+
+
 def _litellm() -> Any:
     configure_offline_env()
     import litellm
@@ -100,8 +120,27 @@ async def stream_step(
     result: StepResult,
 ) -> AsyncIterator[str]:
     """Yield text as it streams and fill ``result`` with tool calls, finish reason and usage."""
+    async for piece in _step(config, messages, tools, result, stream=config.stream_tool_steps or not tools):
+        yield piece
+
+
+async def complete_step(config: ModelConfig, messages: list[dict[str, Any]], result: StepResult) -> None:
+    """One unstreamed call that fills ``result``: for text nobody watches arrive (the condensed
+    question). litellm's stream wrapper costs about 3 ms of CPU per call on top (per-chunk
+    objects, then rebuilding the whole response for its logging), for nothing here."""
+    async for _ in _step(config, messages, None, result, stream=False):
+        pass
+
+
+async def _step(
+    config: ModelConfig,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None,
+    result: StepResult,
+    *,
+    stream: bool,
+) -> AsyncIterator[str]:
     litellm = _litellm()
-    stream = config.stream_tool_steps or not tools
     kwargs: dict[str, Any] = {
         "model": config.model,
         "messages": messages,

@@ -17,6 +17,8 @@ from typing import Any
 from litellm import CustomLLM, ModelResponse
 from litellm.types.utils import GenericStreamingChunk
 
+from .llm import register_free_model
+
 PROVIDER = "scripted"
 
 
@@ -152,6 +154,7 @@ def register(name: str, model: ScriptedModel) -> str:
     entry: Any = {"provider": PROVIDER, "custom_handler": _PROVIDER}
     if entry not in litellm.custom_provider_map:
         litellm.custom_provider_map = [*litellm.custom_provider_map, entry]
+    register_free_model(f"{PROVIDER}/{name}", PROVIDER)
     return f"{PROVIDER}/{name}"
 
 

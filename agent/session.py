@@ -98,6 +98,7 @@ class SessionManager:
             api_base = s.llm_api_base
             if api_base is None:
                 api_base = self._start_local_model()
+            llm.register_free_model("openai/smollm2", "openai")
             config = llm.ModelConfig(
                 model="openai/smollm2",
                 api_base=api_base,

@@ -53,8 +53,11 @@ class SessionStore:
         """Append messages in one transaction; their ``seq`` is assigned here, inside the write lock."""
         stored: list[StoredMessage] = []
         with self.db.transaction() as conn:
+            next_seq: dict[str, int] = {}  # the write lock holds until commit, so one look per session
             for message in messages:
-                seq = sessions.next_message_seq(conn, message.session_id)
+                sid = message.session_id
+                seq = next_seq[sid] if sid in next_seq else sessions.next_message_seq(conn, sid)
+                next_seq[sid] = seq + 1
                 message = message.model_copy(update={"seq": seq})
                 sessions.insert_message(conn, _row(message))
                 stored.append(message)
@@ -62,6 +65,12 @@ class SessionStore:
                 first = stored[0]
                 sessions.touch_session(conn, first.session_id, first.content[:80] if first.role == "user" else None)
         return stored
+
+    def conversation(self, session_id: str) -> list[tuple[str, str]]:
+        """(role, content) of the questions and answers only: what a turn's history needs, read
+        without the tool rows and without decoding a message's JSON columns into records."""
+        with self.db.read() as conn:
+            return sessions.list_conversation(conn, session_id)
 
     def messages(self, session_id: str) -> list[StoredMessage]:
         with self.db.read() as conn:

@@ -37,7 +37,7 @@ from .events import (
     ToolResultEvent,
     Usage,
 )
-from .llm import ModelConfig, ModelError, StepResult, parse_arguments, stream_step
+from .llm import ModelConfig, ModelError, StepResult, complete_step, parse_arguments, stream_step
 from .store import MessageStatus, SessionStore, StoredMessage, new_id
 
 log = logging.getLogger("lectern.agent")
@@ -123,7 +123,7 @@ class Turn:
         self._question_saved: Future[list[StoredMessage]] = Future()
 
     async def run(self) -> AsyncGenerator[ChatEvent, None]:
-        history = _history_for_model(self.store.messages(self.session_id))
+        history = _history_for_model(self.store.conversation(self.session_id))
         # The question is written on the store's thread while the search runs; tool
         # messages wait and go with the answer, in one transaction at the end.
         self._question_saved = _WRITER.submit(self.store.add, self._message("user", self.question))
@@ -312,8 +312,7 @@ class Turn:
         result = StepResult()
         try:
             async with asyncio.timeout(config.timeout_s):
-                async for _ in stream_step(config, [{"role": "user", "content": prompt}], None, result):
-                    pass
+                await complete_step(config, [{"role": "user", "content": prompt}], result)
         except (ModelError, TimeoutError):
             return self.question
         rewritten = result.text.strip().strip('"').splitlines()[0].strip() if result.text.strip() else ""
@@ -351,12 +350,12 @@ class Turn:
         self._pending = []
 
 
-def _history_for_model(stored: list[StoredMessage]) -> list[dict[str, Any]]:
+def _history_for_model(stored: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """Earlier questions and answers, without tool traffic and without citation markers."""
     history: list[dict[str, Any]] = []
-    for m in stored:
-        if m.role == "user":
-            history.append({"role": "user", "content": m.content})
-        elif m.role == "assistant" and m.content.strip():
-            history.append({"role": "assistant", "content": strip_markers(m.content)})
+    for role, content in stored:
+        if role == "user":
+            history.append({"role": "user", "content": content})
+        elif role == "assistant" and content.strip():
+            history.append({"role": "assistant", "content": strip_markers(content)})
     return history

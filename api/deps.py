@@ -14,7 +14,8 @@ from .keys import ApiKey
 from .services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async, so FastAPI runs it on the event loop: a sync one costs a worker-thread hop per request."""
     services: Services = request.app.state.services
     return services
 

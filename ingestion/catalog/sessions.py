@@ -81,6 +81,19 @@ def touch_session(conn: Connection, session_id: str, title: str | None) -> None:
     )
 
 
+def list_conversation(conn: Connection, session_id: str) -> list[tuple[str, str]]:
+    """(role, content) of the session's questions and answers in order: the history a model sees,
+    without reading (or decoding) the tool rows and the JSON columns."""
+    rows = conn.execute(
+        text(
+            "SELECT role, content FROM chat_messages WHERE session_id = :s AND role IN ('user', 'assistant') "
+            "ORDER BY seq"
+        ),
+        {"s": session_id},
+    )
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
 def list_messages(conn: Connection, session_id: str) -> list[Columns]:
     rows = conn.execute(text("SELECT * FROM chat_messages WHERE session_id = :s ORDER BY seq"), {"s": session_id})
     return [dict(r._mapping) for r in rows]

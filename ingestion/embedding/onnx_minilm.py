@@ -9,6 +9,12 @@ a search's keyword leg, Chroma and the catalog need the same two cores right
 after the query is embedded, and spinning threads hold them (hybrid p50 ~5 %
 lower without: ``python -m evals.benchmarks.query_session``). Batch embedding
 keeps spinning, which is ~5 % faster there.
+
+That session also runs on one thread. A query is one short sequence: split across two
+threads, each of the graph's parallel operators wakes the other thread and waits for it,
+and that hand-off costs more CPU than the split saves (6.4 vs 7.1 ms of CPU per SciFact
+query, wall time no worse on the shared 2-core machine; a chat turn over HTTP went from
+27 to 24 ms of server CPU: ``python -m evals.benchmarks.http_chat``).
 """
 
 from __future__ import annotations
@@ -45,11 +51,11 @@ class OnnxMiniLMEmbedder:
         self._query_lock = threading.Lock()
         self._batch_size = batch_size
 
-    def _new_session(self, *, spinning: bool) -> Any:
+    def _new_session(self, *, spinning: bool, threads: int | None = None) -> Any:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self._threads
+        options.intra_op_num_threads = threads or self._threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if not spinning:
@@ -74,7 +80,7 @@ class OnnxMiniLMEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         with self._query_lock:
             if self._query_session is None:
-                self._query_session = self._new_session(spinning=False)
+                self._query_session = self._new_session(spinning=False, threads=1)
         ids = _truncate(self._tokenizer.encode(text).ids)
         return self._run([ids], self._query_session)[0]
 
