@@ -60,3 +60,10 @@ def test_prompts_load_by_name() -> None:
     for name in prompts.NAMES:
         assert prompts.load(name)
     assert "$" not in prompts.render("condense_question", history="h", question="q")
+
+
+def test_token_counts_are_the_same_for_cached_and_uncached_lengths() -> None:
+    budget = ContextBudget(window=100_000, reserve=0)
+    short, long = "warranty " * 50, "warranty " * 3000  # under and over the cached length
+    assert budget.tokens(short) == budget.tokens(short) == int(count_tokens(short) * budget.factor) + 6
+    assert budget.tokens(long) == int(count_tokens(long) * budget.factor) + 6

@@ -93,6 +93,16 @@ async def test_follow_up_is_condensed_into_a_standalone_query(manager: SessionMa
     assert {"role": "assistant", "content": "The heating element has five years."} in answer_call
 
 
+async def test_the_condensed_question_is_asked_unstreamed_and_the_answer_streams(manager: SessionManager) -> None:
+    script = [Reply.text("Five years [1]."), Reply.text("battery warranty length"), Reply.text("Two years [1].")]
+    session, model = session_with(manager, script, "retrieve_first")
+    await session.send("What is the warranty on the heating element?")
+    events = await collect(session.send("And for batteries?", stream=True))
+    assert [call.stream for call in model.calls] == [True, False, True]
+    assert next(e for e in events if isinstance(e, ToolCallEvent)).arguments == {"query": "battery warranty length"}
+    assert "".join(e.text for e in events if isinstance(e, TokenEvent)).startswith("Two years")
+
+
 async def test_native_mode_runs_multiple_tool_calls_then_answers(manager: SessionManager) -> None:
     script = [
         Reply(tool_calls=[ToolCall("list_documents", {}), ToolCall("search_documents", {"query": "descale kettle"})]),
