@@ -20,11 +20,12 @@ trap 'rm -f "$log"' EXIT
 for benchmark in ${BENCHMARKS:-retrieval_latency chat_overhead}; do
   for round in $(seq "$rounds"); do
     for tree in "$old" "$new"; do
-      echo "== $benchmark $tree round $round"
       if [ "$benchmark" = http_chat ]; then
+        echo "== $benchmark $tree round $round" | tee -a "$log"
         # shellcheck disable=SC2086  # HTTP_ARGS is a list of options
         (cd "$here" && "$py" -m evals.benchmarks.http_chat --tree "$tree" ${HTTP_ARGS:-} 2>&1) | tee -a "$log"
       else
+        echo "== $benchmark $tree round $round"
         (cd "$tree" && "$py" -m "evals.benchmarks.$benchmark" 2>&1 | tail -4)
       fi
     done
