@@ -21,6 +21,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import DBAPIError
 
 from core.db import Database
+from core.errors import CatalogUnavailable
 
 from . import jobs
 from .catalog import documents as catalog
@@ -38,14 +39,15 @@ _BACKOFF_MAX_S = 30.0
 def is_outage(exc: BaseException) -> bool:
     """A backend that is unavailable, not a document that cannot be indexed.
 
-    The vector store says so itself. For the catalog only a connection SQLAlchemy recognised as
+    The vector store says so itself, and so does the catalog (``CatalogUnavailable``: no connection
+    could be made, the server is shutting down). Otherwise only a connection SQLAlchemy recognised as
     lost (``connection_invalidated``: the server closed it, restarted, the network dropped) counts;
     other ``OperationalError``s, SQLite's "database is locked" among them, keep counting attempts,
     since nothing says waiting will cure them. The cause chain is followed, so a wrapped outage
     still counts."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, VectorStoreUnavailable):
+        if isinstance(seen, VectorStoreUnavailable | CatalogUnavailable):
             return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True

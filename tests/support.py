@@ -38,9 +38,9 @@ def make_settings(home: Path, **overrides: object) -> Settings:
     return Settings(home=home, **overrides)  # type: ignore[arg-type]
 
 
-def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``lectern <args>`` in a subprocess against ``home``, as a user types it."""
-    env = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO)}
+def run_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``lectern <args>`` in a subprocess against ``home``, as a user types it (``env``: more variables)."""
+    env = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO), **env}
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
     )
@@ -317,3 +317,47 @@ class Postgres:
             log = self.root / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr or done.stdout}\n{tail}")
+
+
+# --- a real Redis (shared rate limits) ---
+
+
+@dataclass
+class RedisServer:
+    """Debian's ``redis-server`` on a free loopback port, nothing persisted."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @classmethod
+    def start(cls, port: int | None = None) -> RedisServer:
+        """Starts it (on ``port``: a restart) and waits until it accepts connections; a missing
+        binary fails under CI, skips elsewhere."""
+        import shutil
+        import socket
+        import time
+
+        import pytest
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            if os.environ.get("CI"):
+                pytest.fail("redis-server is missing; `make test` installs it")
+            pytest.skip("redis-server is not installed (make test installs it)")
+        port = port or free_port()
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        return cls(port=port, process=process)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
