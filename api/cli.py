@@ -21,6 +21,11 @@ from ingestion.worker import DEFAULT_BATCH_SIZE
 LOCAL_OWNER = "admin"
 DEMO_DIR = Path(__file__).parent / "demo" / "docs"
 DEMO_COLLECTION = "aurora-faq"
+EMBEDDED_CHROMA_SPLIT = (
+    "the vectors are in embedded Chroma, which is not process-safe: an API process that opened it before "
+    "a `lectern worker` wrote vectors does not see them (its vector searches fail or miss them until it "
+    "restarts). With separate workers, run a Chroma server and set LECTERN_CHROMA_URL."
+)
 
 
 def _positive_int(value: str) -> int:
@@ -163,6 +168,8 @@ def cmd_serve(args: argparse.Namespace, ingestion: Ingestion) -> int:
     settings = ingestion.settings
     if args.no_indexing:
         settings = settings.with_overrides(indexing="off")
+        if settings.storage.chroma_url is None:
+            print(f"lectern serve: warning: {EMBEDDED_CHROMA_SPLIT}", file=sys.stderr)
     if args.workers > 1:
         _check_shareable(settings, args.workers)
     if args.demo:
@@ -295,6 +302,8 @@ def cmd_worker(args: argparse.Namespace, ingestion: Ingestion) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    if ingestion.settings.storage.chroma_url is None:
+        log.warning(EMBEDDED_CHROMA_SPLIT)
     worker = ingestion.worker(batch_size=args.batch_size)
     log.info(
         "worker %s: catalog %s, batches of %d, polling every %.2f s",

@@ -1,7 +1,9 @@
-"""Sessions: persistence across restarts, ownership, listing, deleting, and model resolution errors."""
+"""Sessions: persistence across restarts, ownership, listing, deleting, one turn at a time (the lease), model errors."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -97,6 +99,15 @@ async def test_a_second_turn_while_one_runs_is_refused_and_the_session_is_free_a
         assert all(roles[i + 1] != "user" for i, role in enumerate(roles) if role == "user"), " ".join(roles)
     finally:
         other.close()
+
+
+async def test_a_long_turn_keeps_its_lease_by_renewing_it(manager: SessionManager) -> None:
+    session = manager.create()
+    async with manager.turn_lease(session.id, lease_s=0.3) as holder:
+        await asyncio.sleep(1.0)  # more than three lease lengths: only the renewals keep it
+        assert not manager.store.claim_turn(session.id, "another-turn", lease_s=60)
+        assert holder.startswith(f"{os.getpid()}-")  # an operator can tell which process holds it
+    assert manager.store.claim_turn(session.id, "another-turn", lease_s=60)  # given back at the end
 
 
 async def test_an_empty_message_is_refused(manager: SessionManager) -> None:
