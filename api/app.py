@@ -75,6 +75,10 @@ def app_from_environment() -> FastAPI:
     """The app of one ``lectern serve --workers N`` process (``api.app:app_from_environment``, a uvicorn
     factory): uvicorn starts each worker from an import string, so the settings travel as the
     ``LECTERN_*`` environment the parent exported (``core.settings.environment``), not as an object."""
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1)  # as in a single `lectern serve`: `kill -USR1 <pid>` dumps the stacks
     return create_app(Settings())
 
 
