@@ -112,7 +112,7 @@ def test_two_api_processes_and_a_worker_share_one_deployment(
     assert found(b, "keyword") == []  # B has loaded its keyword index before the document completes
 
     def completed_on_b() -> bool:
-        response = httpx.get(f"{b}/v1/files/{file_id}/status", headers=headers, timeout=10)
+        response = httpx.get(f"{b}/v1/files/{file_id}", headers=headers, timeout=10)
         assert response.status_code == 200, response.text
         assert response.json()["status"] != "failed", response.text
         return bool(response.json()["status"] == "completed")
