@@ -208,6 +208,24 @@ def reference() -> Iterator[tuple[str, str, Any, str]]:
             yield f"{ENV_PREFIX}{field_name.upper()}", group_name, default, info.description or ""
 
 
+def environment(settings: Settings) -> dict[str, str | None]:
+    """``settings`` as the ``LECTERN_*`` variables that rebuild it (``Settings()`` in a child process
+    reads back an equal object); None marks a setting that is unset and must stay unset.
+
+    ``lectern serve --workers N`` hands its settings, command-line ones included, to uvicorn's worker
+    processes this way: they are started from an import string and can only read the environment."""
+    values: dict[str, str | None] = {f"{ENV_PREFIX}HOME": str(settings.home)}
+    for group_name in _GROUPS:
+        group = getattr(settings, group_name)
+        for field_name in type(group).model_fields:
+            value = getattr(group, field_name)
+            if value is not None and not isinstance(value, str | int | float | bool | Path):
+                raise TypeError(f"{field_name} ({type(value).__name__}) has no environment form")
+            text = None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+            values[f"{ENV_PREFIX}{field_name.upper()}"] = text
+    return values
+
+
 _MIB = 1024 * 1024
 
 

@@ -10,6 +10,7 @@ and later checks that find the pool full simply time out too.
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Response
 
 from ..deps import ServicesDep
-from ..schemas.health import CatalogCheck, Check, Health, Readiness, ReadyChecks
+from ..schemas.health import CatalogCheck, Check, Health, ProcessInfo, Readiness, ReadyChecks
 from ..services import Services
 
 router = APIRouter(tags=["health"])
@@ -67,7 +68,8 @@ async def readyz(services: ServicesDep, response: Response) -> Readiness:
     ok = all(result.ok for result in results)
     if not ok:
         response.status_code = 503
-    return Readiness(status="ready" if ok else "not_ready", checks=ready)
+    process = ProcessInfo(pid=os.getpid(), indexing=services.indexing)
+    return Readiness(status="ready" if ok else "not_ready", checks=ready, process=process)
 
 
 async def _run(check: Callable[[Services], _Outcome], services: Services, model: type[Check]) -> Check:

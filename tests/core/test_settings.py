@@ -125,3 +125,23 @@ def test_home_comes_from_the_environment(clean_env: pytest.MonkeyPatch, tmp_path
     settings = Settings()
     assert settings.home == tmp_path
     assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'lectern.db'}"
+
+
+def test_the_environment_form_rebuilds_equal_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``lectern serve --workers N`` hands its worker processes: every setting, non-defaults,
+    unset optionals, booleans and paths included, reads back as the same ``Settings``."""
+    from core.settings import environment
+
+    for variable, *_ in reference():
+        monkeypatch.delenv(variable, raising=False)
+    original = Settings(
+        home=tmp_path / "h", indexing="off", chroma_url="http://127.0.0.1:9", embed_breadcrumb=False,
+        bm25_k1=1.25, rate_limit_chat=7, model="test",
+    )  # fmt: skip
+    env = environment(original)
+    assert set(env) == {variable for variable, *_ in reference()}
+    assert env[f"{ENV_PREFIX}EMBED_BREADCRUMB"] == "false" and env[f"{ENV_PREFIX}REDIS_URL"] is None
+    for variable, value in env.items():
+        if value is not None:
+            monkeypatch.setenv(variable, value)
+    assert Settings() == original

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +18,7 @@ from api.routes import health
 from api.routes.health import CHECK_TIMEOUT_S
 from api.services import Services
 from core.db import Database
-from tests.support import Api, ChromaServer, free_port, make_settings
+from tests.support import REPO, Api, ChromaServer, free_port, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -36,8 +37,13 @@ async def test_readyz_needs_no_key_and_reports_every_backend(api: Api) -> None:
     assert set(checks) == {"catalog", "vectors", "blobs", "model"}  # no Redis configured, so no Redis check
     assert all(check["ok"] and check["detail"] for check in checks.values()), checks
     catalog = checks["catalog"]
-    assert catalog["migration_version"] == 4 and catalog["migration_name"] == "access_generation"
-    assert "0004_access_generation" in catalog["detail"]
+    newest = max(path.stem for path in (REPO / "core" / "migrations").glob("[0-9]*.sql"))
+    assert f"{catalog['migration_version']:04d}_{catalog['migration_name']}" == newest
+    assert newest in catalog["detail"]
+    # Which process answered, for operators running several: this one, and it does not index
+    # (the fixture's services never started their indexing thread).
+    assert body["process"] == {"pid": os.getpid(), "indexing": False}
+    assert response.headers["x-lectern-process"] == str(os.getpid())
     assert "embedded Chroma" in checks["vectors"]["detail"]
     assert "writable" in checks["blobs"]["detail"]
     assert time.monotonic() - started < 2 * CHECK_TIMEOUT_S + 1
