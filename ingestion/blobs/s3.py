@@ -27,10 +27,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .base import CHUNK, BlobStore, BlobStoreUnavailable, check_key, check_sha
 
 CONNECT_TIMEOUT_S = 2.0
-READ_TIMEOUT_S = 20.0
-"""A request without a byte for this long counts as an object store that is gone."""
+READ_TIMEOUT_S = 10.0
+"""A request without a byte for this long counts as an object store that is gone (an 8 MiB part
+upload is well inside it on any link worth using)."""
 MAX_ATTEMPTS = 2
-"""One retry: a blip is absorbed, an outage is reported within seconds."""
+"""Attempts in all, the first included: a blip is absorbed; a store that refuses connections is
+reported at once, one that accepts and never answers after about ``MAX_ATTEMPTS * READ_TIMEOUT_S``."""
 _MULTIPART_BYTES = 8 * 1024 * 1024
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
@@ -46,14 +48,16 @@ class S3BlobStore(BlobStore):
         region: str | None = None,
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        read_timeout_s: float = READ_TIMEOUT_S,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self._scratch = scratch
         config = Config(
-            connect_timeout=CONNECT_TIMEOUT_S,
-            read_timeout=READ_TIMEOUT_S,
-            retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+            connect_timeout=connect_timeout_s,
+            read_timeout=read_timeout_s,
+            retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
             signature_version="s3v4",
             # S3-compatible servers (MinIO, moto, Ceph) are addressed by path; AWS picks for itself.
             s3={"addressing_style": "path" if endpoint_url else "auto"},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -10,8 +12,8 @@ import pytest
 
 from core.errors import FileTooLarge
 from core.settings import Settings
-from ingestion.blobs import BlobStore, LocalBlobStore, open_blob_store
-from ingestion.blobs.s3 import S3BlobStore
+from ingestion.blobs import BlobStore, BlobStoreUnavailable, LocalBlobStore, open_blob_store
+from ingestion.blobs.s3 import MAX_ATTEMPTS, S3BlobStore
 from ingestion.service import Ingestion
 from tests.support import BLOB_BACKENDS, MotoServer, make_settings
 
@@ -160,3 +162,23 @@ def test_a_real_file_is_ingested_from_the_object_store(
         service.close()
         if "vectors" in service.__dict__:
             service.vectors.client.close()
+
+
+def test_a_stuck_object_store_is_unavailable_after_the_timeouts_not_a_hang(tmp_path: Path) -> None:
+    # A port that accepts connections (the kernel's backlog) but never answers: a hung server.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        store = S3BlobStore(
+            "bucket", "p", scratch=tmp_path / "tmp", endpoint_url=endpoint, region="us-east-1",
+            access_key_id="k", secret_access_key="s", connect_timeout_s=0.5, read_timeout_s=0.5,
+        )  # fmt: skip
+        started = time.monotonic()
+        with pytest.raises(BlobStoreUnavailable, match=f"cannot reach the object store at {endpoint}"):
+            store.put_bytes(DATA, max_bytes=len(DATA))
+        elapsed = time.monotonic() - started
+        with pytest.raises(BlobStoreUnavailable):
+            store.check()
+    assert 0.5 * MAX_ATTEMPTS <= elapsed < 0.5 * MAX_ATTEMPTS + 1.5  # each attempt waits out its read timeout
+    assert list((tmp_path / "tmp").iterdir()) == []
