@@ -85,6 +85,7 @@ class Ingestion:
 
     def close(self) -> None:
         self.sandbox.close()
+        self.blobs.close()
         self.db.dispose()
 
     # -- adding --------------------------------------------------------------------------

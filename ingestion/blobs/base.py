@@ -183,6 +183,10 @@ class BlobStore(ABC):
         cannot sign."""
 
     @abstractmethod
+    def close(self) -> None:
+        """Releases connections (the object store's pool)."""
+
+    @abstractmethod
     def check(self) -> str:
         """One cheap question that shows the store can serve (``/readyz``); returns what was found,
         raises ``BlobStoreUnavailable`` with the reason."""

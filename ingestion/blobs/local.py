@@ -63,6 +63,9 @@ class LocalBlobStore(BlobStore):
         check_key(key)
         return None
 
+    def close(self) -> None:
+        """Nothing to release: no connections, no open files between calls."""
+
     def check(self) -> str:
         """A real write in the temporary directory: a read-only or full disk fails here."""
         try:

@@ -188,6 +188,9 @@ class S3BlobStore(BlobStore):
         params = {"Bucket": self.bucket, "Key": self.object_key(key)}
         return str(self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_s))
 
+    def close(self) -> None:
+        self.client.close()
+
     def check(self) -> str:
         try:
             with self._guard(f"access to the bucket {self.bucket!r}"):
