@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Response
+
+from ingestion.blobs import BlobStoreUnavailable
 
 from ..deps import ServicesDep
 from ..schemas.health import CatalogCheck, Check, Health, ProcessInfo, Readiness, ReadyChecks
@@ -116,15 +117,12 @@ def _vectors(services: Services) -> _Outcome:
 
 
 def _blobs(services: Services) -> _Outcome:
-    """A real write in the blob store's temporary directory: a read-only or full disk fails here."""
-    root = services.ingestion.blobs.root
+    """The store's own probe: a real write in the local directory's temporary folder (a read-only or full
+    disk fails here), or ``HeadBucket`` on the object store (down, wrong credentials, no such bucket)."""
     try:
-        with tempfile.NamedTemporaryFile(dir=root / "tmp", prefix="readyz-") as probe:
-            probe.write(b"ok")
-            probe.flush()
-    except OSError as exc:
-        raise _NotReady(f"cannot write in the blob directory {root}: {exc.strerror or exc}") from exc
-    return f"{root} is writable", {}
+        return services.ingestion.blobs.check(), {}
+    except BlobStoreUnavailable as exc:
+        raise _NotReady(exc.message) from exc
 
 
 def _redis(services: Services) -> _Outcome:
