@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,7 +40,6 @@ from tests.support import (
 
 pytestmark = pytest.mark.slow
 
-_BUCKET = "lectern-topology"
 _PREFIX = "blobs"
 _SETTLE_S = 300.0
 _RETRIEVAL_LIMIT = 6  # per user key and minute; the shared count is checked against it
@@ -58,6 +58,7 @@ class _Upload:
     name: str
     body: bytes
     form: dict[str, str] = field(default_factory=dict)
+    hostile: bool = False  # may be refused at the door (a 4xx envelope) instead of failing in the queue
 
 
 def _procfile() -> dict[str, list[str]]:
@@ -99,13 +100,13 @@ def _keyed(k: int, version: str) -> bytes:
 def _wave_one() -> list[_Upload]:
     uploads = [_Upload(f"notes/note-{n:03d}.md", _note(n)) for n in range(200)]
     uploads += [_Upload(f"keyed-{k}.txt", _keyed(k, "one"), {"key": f"k{k}"}) for k in range(20)]
-    uploads += [_Upload(*_pdf(path)) for path in _HOSTILE]
+    uploads += [_Upload(*_pdf(path), hostile=True) for path in _HOSTILE]
     real = _pdf(SHARED_DATA / "docs" / "pdf" / "004-pdflatex-4-pages")[1]
     uploads += [
-        _Upload("truncated.pdf", real[: len(real) // 3]),
-        _Upload("garbage.pdf", b"%PDF-1.7\n" + os.urandom(4096)),
-        _Upload("nul.txt", b"plain words\x00 with a NUL byte in the middle\n"),
-        _Upload("control.md", b"# Heading\n\n" + bytes(range(1, 32)) * 8 + b"\n"),
+        _Upload("truncated.pdf", real[: len(real) // 3], hostile=True),
+        _Upload("garbage.pdf", b"%PDF-1.7\n" + os.urandom(4096), hostile=True),
+        _Upload("nul.txt", b"plain words\x00 with a NUL byte in the middle\n", hostile=True),
+        _Upload("control.md", b"# Heading\n\n" + bytes(range(1, 32)) * 8 + b"\n", hostile=True),
     ]
     assert len(uploads) == 230
     return uploads
@@ -129,8 +130,12 @@ async def _send(bases: list[str], headers: dict[str, str], uploads: list[_Upload
                 f"{bases[index % len(bases)]}/v1/files/upload", headers=headers,
                 files={"file": (upload.name, upload.body)}, data=upload.form,
             )  # fmt: skip
+        body = dict(response.json())
+        if upload.hostile and 400 <= response.status_code < 500:
+            assert body["error_code"] and body["message"], body  # refused with a reason, nothing stored
+            return {"refused": body["error_code"], "name": upload.name}
         assert response.status_code == 201, (upload.name, response.text)
-        return dict(response.json())
+        return body
 
     async with httpx.AsyncClient(timeout=60) as client:
         return list(await asyncio.gather(*(_one(client, i, u) for i, u in enumerate(uploads))))
@@ -153,38 +158,28 @@ def _answers(base: str) -> bool:
 
 
 @pytest.fixture
-def engines(tmp_path: Path, postgres: Postgres) -> Iterator[dict[str, object]]:
-    """A fresh catalog database, a Chroma server, Redis and an S3 bucket, all on loopback."""
-    import boto3
-
+def engines(tmp_path: Path, postgres: Postgres, s3_server: MotoServer) -> Iterator[dict[str, object]]:
+    """A fresh catalog database, a Chroma server of its own (it gets restarted), Redis and an
+    S3 bucket, all on loopback; the settings every Lectern process gets as ``LECTERN_*``."""
     chroma = ChromaServer(path=tmp_path / "chroma-data", port=free_port(), log=tmp_path / "chroma.log")
     chroma.start()
     redis = RedisServer.start()
-    s3 = MotoServer.start(tmp_path / "s3")
-    s3_client = boto3.client(
-        "s3", endpoint_url=s3.url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    s3_client.create_bucket(Bucket=_BUCKET)
+    bucket = s3_server.new_bucket()
     env = {
         "LECTERN_DATABASE_URL": postgres.new_database(),
         "LECTERN_CHROMA_URL": chroma.url,
         "LECTERN_REDIS_URL": redis.url,
-        "LECTERN_BLOB_URL": f"s3://{_BUCKET}/{_PREFIX}",
-        "LECTERN_S3_ENDPOINT_URL": s3.url,
-        "LECTERN_S3_REGION": "us-east-1",
-        "LECTERN_S3_ACCESS_KEY_ID": "testing",
-        "LECTERN_S3_SECRET_ACCESS_KEY": "testing",
+        **{f"LECTERN_{name.upper()}": str(value) for name, value in s3_server.settings(bucket, _PREFIX).items()},
         "LECTERN_MODEL": "test",
         "LECTERN_RATE_LIMIT_WRITE": "100000",
         "LECTERN_RATE_LIMIT_LISTING": "100000",
         "LECTERN_RATE_LIMIT_RETRIEVAL": str(_RETRIEVAL_LIMIT),
     }
     try:
-        yield {"env": env, "chroma": chroma, "s3": s3_client}
+        yield {"env": env, "chroma": chroma, "s3": s3_server.client(), "bucket": bucket}
     finally:
         chroma.stop()
         redis.stop()
-        s3.stop()
 
 
 def test_two_api_processes_and_two_workers_on_real_engines_survive_a_killed_worker_and_a_chroma_restart(
@@ -239,7 +234,7 @@ def test_two_api_processes_and_two_workers_on_real_engines_survive_a_killed_work
             _wait_for(catalog.settled, _SETTLE_S, "the queue did not settle")
             _check_catalog(catalog, first, second)
             _check_vectors(catalog, chroma)
-            _check_blobs(catalog, engines["s3"])
+            _check_blobs(catalog, engines["s3"], str(engines["bucket"]))
         finally:
             catalog.close()
 
@@ -278,14 +273,18 @@ class _Catalog:
 
 
 def _check_catalog(catalog: _Catalog, first: list[dict], second: list[dict]) -> None:
-    documents = {row[0]: row[1:] for row in catalog.rows("SELECT id, status, failure_reason, chunk_count FROM documents")}
-    assert len(documents) == 200 + 30 + 20 + len(_HOSTILE) + 4  # notes, keyed (replaced in place), hostile
+    documents = {
+        row[0]: row[1:] for row in catalog.rows("SELECT id, status, failure_reason, chunk_count FROM documents")
+    }
+    accepted = [r for r in first + second if "file_id" in r]
+    hostile_accepted = sum(1 for r in first[220:] if "file_id" in r)
+    assert len(documents) == 200 + 30 + 20 + hostile_accepted  # notes, keyed (replaced in place), hostile
     for doc_id, (status, reason, chunk_count) in documents.items():
         assert status in ("completed", "failed"), (doc_id, status)
         assert (status == "failed") == bool(reason), (doc_id, status, reason)
         if status == "completed":
             assert chunk_count and chunk_count > 0, doc_id
-    assert {r["file_id"] for r in first + second} == set(documents)
+    assert {r["file_id"] for r in accepted} == set(documents)
     # Duplicates sent with skip_duplicates came back as the original, and made nothing new.
     originals = {f"notes/note-{n:03d}.md": r["file_id"] for n, r in enumerate(first[:20])}
     for n, result in enumerate(second[20:40]):
@@ -300,7 +299,7 @@ def _check_catalog(catalog: _Catalog, first: list[dict], second: list[dict]) -> 
     assert {d: c for d, (s, _, c) in documents.items() if s == "completed"} == counts
     repeated = catalog.rows("SELECT document_id, chunk_index FROM chunks GROUP BY 1, 2 HAVING COUNT(*) > 1")
     assert repeated == []
-    assert documents[first[200 + 20]["file_id"]][0] == "failed"  # the password-protected PDF
+    assert documents[first[220]["file_id"]][0] == "failed"  # the password-protected PDF: queued, then failed
 
 
 def _check_vectors(catalog: _Catalog, chroma: ChromaServer) -> None:
@@ -315,9 +314,9 @@ def _check_vectors(catalog: _Catalog, chroma: ChromaServer) -> None:
     assert set(ids) == set(chunk_ids)  # no orphans, nothing missing
 
 
-def _check_blobs(catalog: _Catalog, s3: object) -> None:
+def _check_blobs(catalog: _Catalog, s3: Any, bucket: str) -> None:
     keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=_BUCKET, Prefix=f"{_PREFIX}/"):  # type: ignore[attr-defined]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{_PREFIX}/"):
         keys += [item["Key"] for item in page.get("Contents", [])]
     blobs = {"".join(key.split("/")[-2:]) for key in keys if "/uploads/" not in key}
     assert blobs == {sha for (sha,) in catalog.rows("SELECT DISTINCT sha256 FROM documents")}
@@ -345,9 +344,13 @@ def _check_chat_continues(bases: list[str], headers: dict[str, str]) -> None:
         assert answer.status_code == 200, answer.text
     history = httpx.get(f"{bases[1]}/v1/chat/sessions/{session}", headers=headers, timeout=30)
     assert history.status_code == 200, history.text
-    turns = [(m["role"], m["content"]) for m in history.json()["messages"] if m["role"] in ("user", "assistant")]
+    turns = [  # the questions and the answers; the assistant's tool-call messages go between them
+        (m["role"], m["content"]) for m in history.json()["messages"]
+        if m["role"] == "user" or (m["role"] == "assistant" and not m.get("tool_calls"))
+    ]  # fmt: skip
     assert [r for r, _ in turns] == ["user", "assistant", "user", "assistant"], turns
     assert turns[0][1].endswith("topo005q report?") and turns[2][1] == "And unit 7?"
+    assert "topo005q" in turns[1][1] and "topo007q" in turns[3][1]  # each answer came from the shared index
 
 
 def _check_shared_rate_limit(bases: list[str], headers: dict[str, str]) -> None:
