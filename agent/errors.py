@@ -15,3 +15,13 @@ class ModelNotConfigured(LecternError):
 
     code = "MODEL_NOT_CONFIGURED"
     status = 503
+
+
+class SessionBusy(LecternError):
+    """Another turn of this session is running (in this process or another): turns never interleave.
+
+    Refused rather than queued, so what a client sees does not depend on which API process its
+    request reached, and a double-submitted message is not answered twice."""
+
+    code = "SESSION_BUSY"
+    status = 409

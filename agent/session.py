@@ -11,7 +11,10 @@ The HTTP routes and the SDK's session speak the same ``send``/``stream`` interfa
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import threading
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ from tools.agent_tools import ChatScope, DocumentTools
 from tools.search import Retriever
 
 from . import llm
-from .errors import ModelNotConfigured, SessionNotFound
+from .errors import ModelNotConfigured, SessionBusy, SessionNotFound
 from .events import ChatAnswer, ChatEvent, DoneEvent, ErrorEvent
 from .local_model import LOCAL_CONTEXT, LOCAL_MODEL, LocalModelServer, LocalModelUnavailable
 from .store import SessionRecord, SessionStore, StoredMessage
@@ -35,6 +38,11 @@ TEST_MODEL = "test"
 """An instant deterministic model (quotes source [1]) for benchmarks and trying the API; never for answers."""
 LOCAL_PRINCIPAL = Principal("admin", "admin")
 """In-process use acts as the local owner, the same one ``lectern ingest`` stores documents for."""
+TURN_LEASE_S = 30.0
+"""How long a turn's claim on its session lasts unless renewed (every third of it while the turn
+runs): a process that dies mid-turn blocks its session for at most this long."""
+
+log = logging.getLogger("lectern.agent")
 
 
 class ChatError(LecternError):
@@ -71,7 +79,6 @@ class SessionManager:
         self.store = SessionStore(self.ingestion.db)
         self._local: LocalModelServer | None = None
         self._resolved: dict[str, ResolvedModel] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
         self._resolve_lock = threading.Lock()
 
     # -- models --------------------------------------------------------------------------------
@@ -183,9 +190,40 @@ class SessionManager:
         async with chat:
             yield chat
 
-    def lock(self, session_id: str) -> asyncio.Lock:
-        """Turns of one session run one at a time, whichever surface they come from."""
-        return self._locks.setdefault(session_id, asyncio.Lock())
+    @asynccontextmanager
+    async def turn_lease(self, session_id: str, lease_s: float = TURN_LEASE_S) -> AsyncIterator[str]:
+        """Turns of one session run one at a time, whichever surface and whichever process they come
+        from: the claim is a lease in the catalog (``SessionBusy`` while another turn holds it),
+        renewed while the turn runs and given back when it ends. Yields the holder id."""
+        holder = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # the pid tells an operator which process holds it
+        claimed = await asyncio.to_thread(self.store.claim_turn, session_id, holder, lease_s)
+        if not claimed:
+            if self.store.get(session_id) is None:
+                raise SessionNotFound(f"no chat session {session_id}", session_id=session_id)
+            raise SessionBusy(
+                f"another turn of chat session {session_id} is running; send the message when it has finished",
+                session_id=session_id,
+            )
+        renewal = asyncio.create_task(self._renew(session_id, holder, lease_s), name=f"lectern-lease-{session_id}")
+        try:
+            yield holder
+        finally:
+            renewal.cancel()
+            # Synchronous on purpose, like the answer's save before it: a cancelled stream (the client
+            # went away) must still give the session back, and an await here would be cancelled too.
+            self.store.release_turn(session_id, holder)
+
+    async def _renew(self, session_id: str, holder: str, lease_s: float) -> None:
+        while True:
+            await asyncio.sleep(lease_s / 3)
+            try:
+                held = await asyncio.to_thread(self.store.renew_turn, session_id, holder, lease_s)
+            except Exception as exc:  # the catalog is down: the turn goes on; the lease may lapse
+                log.warning("could not renew the turn lease of session %s: %s", session_id, exc)
+                continue
+            if not held:
+                log.warning("the turn lease of session %s lapsed; another turn may run beside this one", session_id)
+                return
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -276,7 +314,7 @@ class ChatSession:
             top_k=resolved.top_k, relevance_threshold=s.relevance_threshold,
         )  # fmt: skip
         setup = TurnSetup(resolved.config, resolved.tool_mode, tools, s.agent_max_steps, s.attribute_uncited)
-        async with manager.lock(self.id):
+        async with manager.turn_lease(self.id):
             turn = Turn(setup, manager.store, self.id, question, request_id=request_id)
             run = turn.run()
             try:

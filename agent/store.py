@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.db import Database, utcnow
@@ -17,6 +18,7 @@ from ingestion.catalog import sessions
 from .records import MessageStatus, SessionRecord, StoredMessage
 
 __all__ = ["MessageStatus", "SessionRecord", "SessionStore", "StoredMessage", "new_id"]
+
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:24]}"
@@ -72,10 +74,30 @@ class SessionStore:
         with self.db.read() as conn:
             return sessions.list_conversation(conn, session_id)
 
+    def claim_turn(self, session_id: str, holder: str, lease_s: float) -> bool:
+        """The session's turn lease for ``lease_s`` seconds, or False while another turn holds it."""
+        now = datetime.now(UTC)
+        with self.db.transaction() as conn:
+            return sessions.claim_turn(conn, session_id, holder, _stamp(now), _stamp(now + timedelta(seconds=lease_s)))
+
+    def renew_turn(self, session_id: str, holder: str, lease_s: float) -> bool:
+        expires = datetime.now(UTC) + timedelta(seconds=lease_s)
+        with self.db.transaction() as conn:
+            return sessions.renew_turn(conn, session_id, holder, _stamp(expires))
+
+    def release_turn(self, session_id: str, holder: str) -> None:
+        with self.db.transaction() as conn:
+            sessions.release_turn(conn, session_id, holder)
+
     def messages(self, session_id: str) -> list[StoredMessage]:
         with self.db.read() as conn:
             rows = sessions.list_messages(conn, session_id)
         return [_message(r) for r in rows]
+
+
+def _stamp(moment: datetime) -> str:
+    """The catalog's timestamp format (``core.db.utcnow``), so lease times compare as strings."""
+    return moment.isoformat(timespec="milliseconds")
 
 
 def _row(message: StoredMessage) -> dict[str, Any]:

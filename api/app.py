@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -70,9 +71,21 @@ def create_app(
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one ``lectern serve --workers N`` process (``api.app:app_from_environment``, a uvicorn
+    factory): uvicorn starts each worker from an import string, so the settings travel as the
+    ``LECTERN_*`` environment the parent exported (``core.settings.environment``), not as an object."""
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1)  # as in a single `lectern serve`: `kill -USR1 <pid>` dumps the stacks
+    return create_app(Settings())
+
+
 class _RequestHeaders:
     """Pure ASGI (so SSE streams and disconnects pass straight through): gives each request an id
-    and puts ``X-Request-ID`` and the rate-limit headers on every response."""
+    and puts ``X-Request-ID``, ``X-Lectern-Process`` (the pid that answered: with several API
+    processes, the one whose log to read) and the rate-limit headers on every response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -88,7 +101,11 @@ class _RequestHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                extra = {"x-request-id": state["request_id"], **{k.lower(): v for k, v in state.get("rate_headers", {}).items()}}
+                extra = {
+                    "x-request-id": state["request_id"],
+                    "x-lectern-process": str(os.getpid()),  # per call: a forked child is another process
+                    **{k.lower(): v for k, v in state.get("rate_headers", {}).items()},
+                }
                 headers += [(k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in present]
                 message["headers"] = headers
             await send(message)

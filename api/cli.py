@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +21,11 @@ from ingestion.worker import DEFAULT_BATCH_SIZE
 LOCAL_OWNER = "admin"
 DEMO_DIR = Path(__file__).parent / "demo" / "docs"
 DEMO_COLLECTION = "aurora-faq"
+EMBEDDED_CHROMA_SPLIT = (
+    "the vectors are in embedded Chroma, which is not process-safe: an API process that opened it before "
+    "a `lectern worker` wrote vectors does not see them (its vector searches fail or miss them until it "
+    "restarts). With separate workers, run a Chroma server and set LECTERN_CHROMA_URL."
+)
 
 
 def _positive_int(value: str) -> int:
@@ -159,33 +165,96 @@ def load_demo(ingestion: Ingestion) -> None:
 def cmd_serve(args: argparse.Namespace, ingestion: Ingestion) -> int:
     import uvicorn
 
-    from .app import create_app
-    from .keys import KeyStore
-
+    settings = ingestion.settings
+    if args.no_indexing:
+        settings = settings.with_overrides(indexing="off")
+        if settings.storage.chroma_url is None:
+            print(f"lectern serve: warning: {EMBEDDED_CHROMA_SPLIT}", file=sys.stderr)
+    if args.workers > 1:
+        _check_shareable(settings, args.workers)
     if args.demo:
-        load_demo(ingestion)
-        _, secret = KeyStore(ingestion.db).create(role="admin", name="demo-admin", user_id=LOCAL_OWNER)
-        base = f"http://{args.host}:{args.port}"
-        print(f"Lectern home: {ingestion.settings.home}")
-        print(f"Admin API key (shown once): {secret}")
-        print("Try:")
-        print(f'  curl -H "Authorization: Bearer {secret}" "{base}/v1/retrieve?q=warranty"')
-        print(
-            f'  curl -N -H "Authorization: Bearer {secret}" -H "Accept: text/event-stream" '
-            f'-H "Content-Type: application/json" -d \'{{"content": "How long is the warranty?"}}\' '
-            f'"{base}/v1/chat/sessions/$(curl -s -X POST -H "Authorization: Bearer {secret}" '
-            f'{base}/v1/chat/sessions | python3 -c "import json,sys; print(json.load(sys.stdin)[\'session_id\'])")/messages"'
-        )
+        load_demo(ingestion)  # once, here, before any worker process starts
+        _print_demo_help(ingestion, args.host, args.port)
     import faulthandler
     import signal
 
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack: for stuck servers
-    settings = ingestion.settings
-    if args.no_indexing:
-        settings = settings.with_overrides(indexing="off")
     ingestion.close()  # the app builds its own services from the same settings
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    if args.workers == 1:
+        from .app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        return 0
+    from core.settings import environment
+
+    # Each worker process imports the app and builds its settings from the environment: every
+    # setting, command-line ones included, travels there (spawned children inherit os.environ).
+    for variable, value in environment(settings).items():
+        if value is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = value
+    uvicorn.run(
+        "api.app:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+    )
     return 0
+
+
+def _check_shareable(settings: Settings, workers: int) -> None:
+    """Several API processes share the catalog and the vectors; refuse a store that cannot be shared.
+
+    Embedded Chroma keeps its index and SQLite metadata in one persistent directory that its client
+    caches in memory and writes without coordinating with other processes, so a second process
+    opening it reads stale data at best; a Chroma server is one process that every worker talks to.
+    The SQLite catalog is shared safely (WAL, ``BEGIN IMMEDIATE``): writers queue for its lock."""
+    if settings.storage.chroma_url is None:
+        raise SystemExit(
+            f"lectern serve --workers {workers}: the vectors are in embedded Chroma ({settings.chroma_dir}), "
+            "which only one process may open. Run a Chroma server (`chroma run --path DIR --port 8001`) and set "
+            "LECTERN_CHROMA_URL=http://127.0.0.1:8001, or serve with --workers 1."
+        )
+    agent = settings.agent
+    if agent.model == "local" and agent.llm_api_base is None:
+        if agent.local_model_port is not None:
+            raise SystemExit(
+                f"lectern serve --workers {workers}: each process starts its own local model server, and "
+                f"LECTERN_LOCAL_MODEL_PORT={agent.local_model_port} gives them all one port. Unset it, or run one "
+                "llama.cpp server yourself and point LECTERN_LLM_API_BASE at it."
+            )
+        print(
+            f"lectern serve: each of the {workers} processes starts its own local model server on first use "
+            "(memory and threads times the processes); LECTERN_LLM_API_BASE can point them all at one",
+            file=sys.stderr,
+        )
+    if settings.storage.database_url is None:
+        print(
+            f"lectern serve: {workers} processes share the SQLite catalog {settings.home / 'lectern.db'} "
+            "(WAL: reads run side by side, writes queue for its one lock); "
+            "LECTERN_DATABASE_URL=postgresql+psycopg://… scales writes further",
+            file=sys.stderr,
+        )
+
+
+def _print_demo_help(ingestion: Ingestion, host: str, port: int) -> None:
+    from .keys import KeyStore
+
+    _, secret = KeyStore(ingestion.db).create(role="admin", name="demo-admin", user_id=LOCAL_OWNER)
+    base = f"http://{host}:{port}"
+    print(f"Lectern home: {ingestion.settings.home}")
+    print(f"Admin API key (shown once): {secret}")
+    print("Try:")
+    print(f'  curl -H "Authorization: Bearer {secret}" "{base}/v1/retrieve?q=warranty"')
+    print(
+        f'  curl -N -H "Authorization: Bearer {secret}" -H "Accept: text/event-stream" '
+        f'-H "Content-Type: application/json" -d \'{{"content": "How long is the warranty?"}}\' '
+        f'"{base}/v1/chat/sessions/$(curl -s -X POST -H "Authorization: Bearer {secret}" '
+        f'{base}/v1/chat/sessions | python3 -c "import json,sys; print(json.load(sys.stdin)[\'session_id\'])")/messages"'
+    )
 
 
 def _log_batch(log: logging.Logger, ingestion: Ingestion) -> Callable[[BatchTimings], None]:
@@ -233,6 +302,8 @@ def cmd_worker(args: argparse.Namespace, ingestion: Ingestion) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    if ingestion.settings.storage.chroma_url is None:
+        log.warning(EMBEDDED_CHROMA_SPLIT)
     worker = ingestion.worker(batch_size=args.batch_size)
     log.info(
         "worker %s: catalog %s, batches of %d, polling every %.2f s",
@@ -311,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="never claim ingestion jobs here (like LECTERN_INDEXING=off): uploads wait for `lectern worker`",
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="API processes sharing the port (N > 1 needs a Chroma server, LECTERN_CHROMA_URL)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="drain the ingestion queue until SIGTERM/SIGINT (beside `serve`)")
@@ -342,7 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=cmd_search)
 
-    keys = sub.add_parser("keys", help="API keys for the HTTP service").add_subparsers(dest="keys_command", required=True)
+    keys = sub.add_parser("keys", help="API keys for the HTTP service").add_subparsers(
+        dest="keys_command", required=True
+    )
     create = keys.add_parser("create", help="create a key (printed once)")
     create.add_argument("--role", choices=["admin", "user"], required=True)
     create.add_argument("--name", required=True)

@@ -43,7 +43,7 @@ _MEANINGS = {
     422: "a parameter or body field does not match the schema",
     429: "the key's rate limit for this kind of request is used up",
     502: "the chat model failed while answering",
-    503: "a backend is unavailable: the chat model is not configured, or the vector store cannot be reached",
+    503: "a backend is unavailable: the chat model is not configured, or the catalog, vector store, blob store or rate limiter cannot be reached",
 }
 
 

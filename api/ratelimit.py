@@ -14,10 +14,19 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from core.errors import LecternError
+
 RouteClass = Literal["listing", "retrieval", "chat", "write"]
 WINDOW_S = 60.0
 USER_LIMITS: dict[str, int] = {"listing": 120, "retrieval": 60, "chat": 20, "write": 60}
 ADMIN_FACTOR = 5
+
+
+class RateLimiterUnavailable(LecternError):
+    """Redis, which holds the shared counts, did not answer in time; retrying later may succeed."""
+
+    code = "RATE_LIMITER_UNAVAILABLE"
+    status = 503
 
 
 @dataclass
@@ -67,7 +76,8 @@ class RedisRateLimiter:
     def __init__(self, url: str, limits: dict[str, int] | None = None, admin_factor: int = ADMIN_FACTOR) -> None:
         import redis
 
-        self.client: Any = redis.Redis.from_url(url, socket_timeout=2.0)
+        self.client: Any = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError,)
         self.limits = limits or dict(USER_LIMITS)
         self.admin_factor = admin_factor
 
@@ -76,9 +86,13 @@ class RedisRateLimiter:
         now = time.time()
         window = int(now // WINDOW_S)
         name = f"lectern:ratelimit:{key_id}:{route_class}:{window}"
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, int(WINDOW_S) + 5)
-            count = int(pipe.execute()[0])
+        try:
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, int(WINDOW_S) + 5)
+                count = int(pipe.execute()[0])
+        except self._errors as exc:
+            # Closed, not open: without the shared count no process can tell whether a key is over its limit.
+            raise RateLimiterUnavailable(f"the rate limiter's Redis cannot be reached: {exc}") from exc
         reset = (window + 1) * WINDOW_S - now
         return Decision(count <= limit, limit, max(0, limit - count), reset)

@@ -38,7 +38,9 @@ class Services:
             "write": settings.http.rate_limit_write,
         }
         if limiter is None:
-            limiter = RedisRateLimiter(settings.http.redis_url, limits) if settings.http.redis_url else RateLimiter(limits)
+            limiter = (
+                RedisRateLimiter(settings.http.redis_url, limits) if settings.http.redis_url else RateLimiter(limits)
+            )
         retriever = Retriever(ingestion)
         return cls(
             settings=settings,
@@ -73,6 +75,11 @@ class Services:
             target=worker.run, args=(self._stop,), kwargs={"idle_s": idle_s}, name="lectern-indexer", daemon=True
         )
         self._worker.start()
+
+    @property
+    def indexing(self) -> bool:
+        """Whether this process drains the job queue (``start_indexing`` ran with indexing on)."""
+        return self._worker is not None and self._worker.is_alive()
 
     def close(self) -> None:
         self._stop.set()

@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
+
+from .errors import CatalogUnavailable
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 _MIGRATION_LOCK = 0x4C45435445524E  # "LECTERN": the advisory lock PostgreSQL migrations hold
+_CONNECT_TIMEOUT_S = 5  # a catalog server that does not answer fails the request, never hangs it
+_SERVER_GONE = ("57P01", "57P02", "57P03")  # admin shutdown, crash shutdown, cannot connect now
 
 
 def utcnow() -> str:
@@ -36,7 +41,10 @@ class Database:
             self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self.engine = create_engine(
+                url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=30,
+                connect_args={"connect_timeout": _CONNECT_TIMEOUT_S},
+            )  # fmt: skip
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -50,7 +58,7 @@ class Database:
         savepoint), the access generation and a session's messages their row. A stricter level
         (SERIALIZABLE) would need every caller to retry whole transactions; these locks do not."""
         options: dict[str, Any] = {"immediate": True} if self.is_sqlite else {"isolation_level": "READ COMMITTED"}
-        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+        with self._connection(options) as conn:
             yield conn
 
     @contextmanager
@@ -58,8 +66,21 @@ class Database:
         """A read transaction that sees one snapshot throughout, as SQLite's WAL readers do: on
         PostgreSQL REPEATABLE READ (read-only transactions at that level never fail to commit)."""
         options: dict[str, Any] = {} if self.is_sqlite else {"isolation_level": "REPEATABLE READ"}
-        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+        with self._connection(options) as conn:
             yield conn
+
+    @contextmanager
+    def _connection(self, options: dict[str, Any]) -> Iterator[Connection]:
+        """One transaction; a lost catalog server becomes ``CatalogUnavailable`` (503 in the envelope),
+        whether it was gone at connect or went away mid-transaction. The pool's pre-ping drops
+        dead connections, so the first request after the server returns succeeds."""
+        try:
+            with self.engine.connect().execution_options(**options) as conn, conn.begin():
+                yield conn
+        except DBAPIError as exc:
+            if self.is_sqlite or not is_disconnect(exc):
+                raise
+            raise CatalogUnavailable(f"the catalog database cannot be reached: {_first_line(exc.orig)}") from exc
 
     def migrate(self) -> list[str]:
         """Apply the pending migrations in order; returns the names applied."""
@@ -108,6 +129,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def is_disconnect(exc: DBAPIError) -> bool:
+    """A connection problem, not a statement problem: SQLAlchemy saw the connection die, or
+    the driver failed to connect (no SQLSTATE, or class 08), or the server is shutting down."""
+    if exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None)
+    return type(exc.orig).__name__ == "OperationalError" and (
+        state is None or state.startswith("08") or state in _SERVER_GONE
+    )
+
+
+def _first_line(error: BaseException | None) -> str:
+    return str(error).strip().splitlines()[0] if error is not None and str(error).strip() else "no answer"
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -40,3 +40,10 @@ class DocumentNotFound(LecternError):
 class InvalidRequest(LecternError):
     code = "INVALID_REQUEST"
     status = 400
+
+
+class CatalogUnavailable(LecternError):
+    """The catalog's database server cannot be reached or dropped the connection; retrying later may succeed."""
+
+    code = "CATALOG_UNAVAILABLE"
+    status = 503

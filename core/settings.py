@@ -13,8 +13,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,12 +32,35 @@ class _Group(BaseSettings):
 
 
 class StorageSettings(_Group):
-    """Where the catalog and the vectors live when not under ``home``."""
+    """Where the catalog, the vectors and the original files live when not under ``home``."""
 
     database_url: str | None = None
     """SQLAlchemy URL of the catalog; default: SQLite at ``$LECTERN_HOME/lectern.db``."""
     chroma_url: str | None = None
     """A Chroma server (``http://host:port``); default: embedded Chroma under ``$LECTERN_HOME/chroma``."""
+    blob_url: str | None = None
+    """Original files in an S3-compatible object store (``s3://bucket/prefix``); default: ``$LECTERN_HOME/blobs``."""
+    s3_endpoint_url: str | None = None
+    """The object store's endpoint (MinIO, Ceph, ``http://host:port``); default: AWS S3."""
+    s3_region: str | None = None
+    """The object store's region; default: boto3's own configuration."""
+    s3_access_key_id: str | None = None
+    """Access key of the object store; default: boto3's credential chain (environment, profile, role)."""
+    s3_secret_access_key: SecretStr | None = None
+    """Secret key of the object store (never shown); default: boto3's credential chain."""
+
+    @field_validator("blob_url")
+    @classmethod
+    def _blob_url(cls, value: str | None) -> str | None:
+        """Fail at start-up with the reason, not at the first upload."""
+        if value is None or value == "":
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme != "s3":
+            raise ValueError(f"LECTERN_BLOB_URL must be s3://bucket[/prefix], not {value!r} (unset it for local files)")
+        if not parsed.netloc or parsed.query or parsed.fragment:
+            raise ValueError(f"LECTERN_BLOB_URL must name a bucket, as s3://bucket[/prefix]: {value!r}")
+        return value
 
 
 class EmbeddingSettings(_Group):
@@ -206,6 +230,26 @@ def reference() -> Iterator[tuple[str, str, Any, str]]:
         for field_name, info in group.model_fields.items():
             default = info.get_default(call_default_factory=False)
             yield f"{ENV_PREFIX}{field_name.upper()}", group_name, default, info.description or ""
+
+
+def environment(settings: Settings) -> dict[str, str | None]:
+    """``settings`` as the ``LECTERN_*`` variables that rebuild it (``Settings()`` in a child process
+    reads back an equal object); None marks a setting that is unset and must stay unset.
+
+    ``lectern serve --workers N`` hands its settings, command-line ones included, to uvicorn's worker
+    processes this way: they are started from an import string and can only read the environment."""
+    values: dict[str, str | None] = {f"{ENV_PREFIX}HOME": str(settings.home)}
+    for group_name in _GROUPS:
+        group = getattr(settings, group_name)
+        for field_name in type(group).model_fields:
+            value = getattr(group, field_name)
+            if isinstance(value, SecretStr):  # a child process needs the secret itself
+                value = value.get_secret_value()
+            if value is not None and not isinstance(value, str | int | float | bool | Path):
+                raise TypeError(f"{field_name} ({type(value).__name__}) has no environment form")
+            text = None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+            values[f"{ENV_PREFIX}{field_name.upper()}"] = text
+    return values
 
 
 _MIB = 1024 * 1024

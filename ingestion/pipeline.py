@@ -21,7 +21,7 @@ from core.db import Database
 from core.settings import ChunkingSettings
 
 from . import detect, jobs
-from .blobs import BlobStore
+from .blobs import BlobStore, BlobStoreUnavailable
 from .catalog import documents as catalog
 from .chunking import Chunk, ChunkingConfig, chunk_document, fit_to_embedder
 from .embedding import Embedder
@@ -103,14 +103,15 @@ def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
 
 def _extract(parts: PipelineParts, work: _Work) -> None:
     doc = work.document
-    path = parts.blobs.path_for(doc.sha256)
     if doc.size_bytes > parts.max_extract_bytes:
         raise ExtractionFailed("too_large_for_extraction", f"{doc.size_bytes} bytes (limit {parts.max_extract_bytes})")
     media_type = doc.media_type or detect.TXT
-    if media_type in IN_PROCESS_TYPES:
-        work.extracted = extract_bytes(path.read_bytes(), media_type, max_docx_uncompressed=0)
-    else:
-        work.extracted = parts.sandbox.extract(path, media_type, parts.max_docx_uncompressed_bytes)
+    # The local store hands over its own file; an object store downloads to a temporary one.
+    with parts.blobs.open_local(doc.sha256) as path:
+        if media_type in IN_PROCESS_TYPES:
+            work.extracted = extract_bytes(path.read_bytes(), media_type, max_docx_uncompressed=0)
+        else:
+            work.extracted = parts.sandbox.extract(path, media_type, parts.max_docx_uncompressed_bytes)
 
 
 def process_batch(parts: PipelineParts, worker_id: str, batch: list[jobs.Job]) -> BatchTimings:
@@ -164,6 +165,8 @@ def _extract_and_chunk(parts: PipelineParts, work_items: list[_Work], timings: B
             timings.chunk_s += time.perf_counter() - started
         except ExtractionFailed as exc:
             work.failure = exc
+        except BlobStoreUnavailable:
+            raise  # an outage, not this document's fault: the worker defers the whole batch
         except Exception as exc:  # never let one document kill the worker
             log.exception("extracting %s failed", work.document.id)
             work.failure = ExtractionFailed("extraction_error", f"{type(exc).__name__}: {exc}"[:300])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePath
@@ -19,13 +19,14 @@ from core.settings import Settings
 from core.tokens import configure_offline_env, count_tokens
 
 from . import detect, jobs
-from .blobs import BlobStore, StoredBlob
+from .blobs import StoredBlob, open_blob_store
 from .catalog import documents as catalog
 from .collection_docs import CollectionDoc, parse_jsonl
 from .embedding import Embedder, build_embedder
 from .extract.sandbox import ExtractionSandbox
 from .keyword import SqlKeywordWriter
 from .pipeline import BatchTimings, PipelineParts
+from .uploads import ResumableUploads
 from .vectors import ChromaVectorStore
 from .worker import DEFAULT_BATCH_SIZE, Worker
 
@@ -67,7 +68,8 @@ class Ingestion:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.settings.resolved_database_url)
         self.db.migrate()
-        self.blobs = BlobStore(self.settings.blob_dir)
+        self.blobs = open_blob_store(self.settings)
+        self.uploads = ResumableUploads(self.blobs, self.settings.ingestion.max_upload_bytes)
         self.keyword = SqlKeywordWriter()
         self.sandbox = ExtractionSandbox(self.settings.ingestion.extraction_timeout_s)
         self._embedder_lock = threading.Lock()
@@ -83,6 +85,7 @@ class Ingestion:
 
     def close(self) -> None:
         self.sandbox.close()
+        self.blobs.close()
         self.db.dispose()
 
     # -- adding --------------------------------------------------------------------------
@@ -232,6 +235,11 @@ class Ingestion:
 
     def content(self, document_id: str) -> bytes:
         return self.blobs.read(self.get(document_id).sha256)
+
+    def content_stream(self, document_id: str) -> Iterator[bytes]:
+        """The original bytes in pieces; the store is asked before this returns, so a missing blob or an
+        outage is raised here, not halfway through a response."""
+        return self.blobs.iter_read(self.get(document_id).sha256)
 
     # -- deleting --------------------------------------------------------------------------
     def delete(self, document_id: str) -> None:

@@ -4,8 +4,9 @@ evals and the tests all run it, so claims, retries and crash recovery behave ali
 Any number of loops, in threads or processes, may share one catalog: a claim is a
 transaction, so each job goes to one worker at a time.
 
-A backend outage is not a document's failure. A batch that meets a vector store that is
-down or stuck (``VectorStoreUnavailable``) or a catalog connection that was lost goes back
+A backend outage is not a document's failure. A batch that meets a vector store or a blob store
+that is down or stuck (``VectorStoreUnavailable``, ``BlobStoreUnavailable``) or a catalog
+connection that was lost goes back
 to the queue without counting an attempt, claimable only after a backoff that doubles per
 consecutive outage (1 s, 2 s, 4 s … capped at 30 s), and the loop sleeps that backoff on its
 stop event instead of spinning through ``max_job_attempts`` in a second. Any other error
@@ -21,8 +22,10 @@ from collections.abc import Callable
 from sqlalchemy.exc import DBAPIError
 
 from core.db import Database
+from core.errors import CatalogUnavailable
 
 from . import jobs
+from .blobs import BlobStoreUnavailable
 from .catalog import documents as catalog
 from .pipeline import BatchTimings, PipelineParts, process_batch
 from .vectors import VectorStoreUnavailable
@@ -38,14 +41,15 @@ _BACKOFF_MAX_S = 30.0
 def is_outage(exc: BaseException) -> bool:
     """A backend that is unavailable, not a document that cannot be indexed.
 
-    The vector store says so itself. For the catalog only a connection SQLAlchemy recognised as
+    The vector and blob stores say so themselves, and so does the catalog (``CatalogUnavailable``: no
+    connection could be made, the server is shutting down). Otherwise only a connection SQLAlchemy recognised as
     lost (``connection_invalidated``: the server closed it, restarted, the network dropped) counts;
     other ``OperationalError``s, SQLite's "database is locked" among them, keep counting attempts,
     since nothing says waiting will cure them. The cause chain is followed, so a wrapped outage
     still counts."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, VectorStoreUnavailable):
+        if isinstance(seen, VectorStoreUnavailable | BlobStoreUnavailable | CatalogUnavailable):
             return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True

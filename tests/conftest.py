@@ -9,7 +9,16 @@ import pytest
 from core.settings import Settings
 from core.tokens import configure_offline_env
 from ingestion.service import Ingestion
-from tests.support import ENGINES, SHARED_DATA, ChromaServer, Postgres, make_settings, start_chroma_server
+from tests.support import (
+    ENGINES,
+    SHARED_DATA,
+    ChromaServer,
+    MotoServer,
+    Postgres,
+    make_settings,
+    start_chroma_server,
+    start_moto_server,
+)
 
 configure_offline_env()
 
@@ -108,3 +117,31 @@ def backend_settings(
         server.start()  # a test that stopped it (and failed before restarting) must not break the next
     server.reset()
     return make_settings(tmp_path / "home", chroma_url=server.url, **catalog)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One moto S3 server on a free loopback port for the whole session, started only when a test asks."""
+    server = start_moto_server(tmp_path_factory.mktemp("moto-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def blob_backend() -> str:
+    """Where ``blob_overrides`` keeps originals: the local directory, unless a test parametrizes this name
+    over ``BLOB_BACKENDS`` (``@pytest.mark.parametrize("blob_backend", BLOB_BACKENDS)``)."""
+    return "local"
+
+
+@pytest.fixture
+def blob_overrides(request: pytest.FixtureRequest, blob_backend: str) -> dict[str, object]:
+    """Settings keywords for the blob backend: none for the local directory, or a fresh bucket on the
+    session's S3 server (restarted first if a test stopped it)."""
+    if blob_backend == "local":
+        return {}
+    assert blob_backend == "s3", blob_backend
+    server: MotoServer = request.getfixturevalue("s3_server")
+    if server.process is None or server.process.poll() is not None:
+        server.start()
+    return server.settings(server.new_bucket())

@@ -7,6 +7,7 @@ inside the helpers, so a test that only needs ``make_settings`` does not pay for
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import subprocess
@@ -14,7 +15,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
@@ -38,9 +39,9 @@ def make_settings(home: Path, **overrides: object) -> Settings:
     return Settings(home=home, **overrides)  # type: ignore[arg-type]
 
 
-def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``lectern <args>`` in a subprocess against ``home``, as a user types it."""
-    env = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO)}
+def run_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``lectern <args>`` in a subprocess against ``home``, as a user types it (``env``: more variables)."""
+    env = {**os.environ, "LECTERN_HOME": str(home), "PYTHONPATH": str(REPO), **env}
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
     )
@@ -255,6 +256,86 @@ VECTOR_BACKENDS = ("embedded", "server")
 """The two places vectors can live; store tests run on both (``vector_backend`` and ``backend_settings`` in conftest)."""
 
 
+# --- an S3 API server (the blob store's object-store path) ---
+
+
+@dataclass
+class MotoServer:
+    """moto's standalone server (``python -m moto.server``) on 127.0.0.1: a real HTTP server speaking the
+    S3 API, keeping its buckets in memory (so a restart empties it). Any credentials are accepted."""
+
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    _buckets: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        """Starts the server and waits until it answers; a server that does not come up fails the test."""
+        import time
+
+        import httpx
+        import pytest
+
+        args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if httpx.get(f"{self.url}/moto-api/", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        tail = self.log.read_text(errors="replace")[-2000:]
+        self.stop()
+        pytest.fail(f"the moto S3 server on {self.url} did not answer within {timeout_s} s:\n{tail}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+    def settings(self, bucket: str, prefix: str = "lectern") -> dict[str, object]:
+        """The settings that put a test's blobs in ``bucket`` on this server."""
+        return {
+            "blob_url": f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}",
+            "s3_endpoint_url": self.url,
+            "s3_region": "us-east-1",
+            "s3_access_key_id": "testing",
+            "s3_secret_access_key": "testing",
+        }
+
+    def new_bucket(self) -> str:
+        """A fresh empty bucket, so tests sharing the server never see each other's objects."""
+        name = f"lectern-test-{next(self._buckets)}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3", endpoint_url=self.url, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+
+
+def start_moto_server(root: Path) -> MotoServer:
+    root.mkdir(parents=True, exist_ok=True)
+    server = MotoServer(port=free_port(), log=root / "moto.log")
+    server.start()
+    return server
+
+
+BLOB_BACKENDS = ("local", "s3")
+"""Where originals can live; blob-store tests run on both (``blob_backend`` and ``blob_overrides`` in conftest)."""
+
+
 # --- a real PostgreSQL (the catalog suites on both engines) ---
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -317,3 +398,47 @@ class Postgres:
             log = self.root / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr or done.stdout}\n{tail}")
+
+
+# --- a real Redis (shared rate limits) ---
+
+
+@dataclass
+class RedisServer:
+    """Debian's ``redis-server`` on a free loopback port, nothing persisted."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @classmethod
+    def start(cls, port: int | None = None) -> RedisServer:
+        """Starts it (on ``port``: a restart) and waits until it accepts connections; a missing
+        binary fails under CI, skips elsewhere."""
+        import shutil
+        import socket
+        import time
+
+        import pytest
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            if os.environ.get("CI"):
+                pytest.fail("redis-server is missing; `make test` installs it")
+            pytest.skip("redis-server is not installed (make test installs it)")
+        port = port or free_port()
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        return cls(port=port, process=process)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)

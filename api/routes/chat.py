@@ -74,7 +74,7 @@ def delete_session(session_id: str, services: ServicesDep, principal: ChatPrinci
     response_model=ChatAnswer,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "SSE events, or the answer as JSON"},
-        **error_responses(404, 502, 503),
+        **error_responses(404, 409, 502, 503),
     },
 )
 async def send_message(
@@ -89,9 +89,14 @@ async def send_message(
     if "text/event-stream" not in request.headers.get("accept", ""):
         return await session.send(body.content, **options)
 
+    stream = session.send(body.content, stream=True, **options)
+    # The first event comes once the turn holds the session's lease: a session busy with another
+    # turn (on any process) is answered 409 here, before a 200 and an event stream have started.
+    first = await anext(stream)
+
     async def _events() -> AsyncIterator[ServerSentEvent]:
-        stream = session.send(body.content, stream=True, **options)
         try:
+            yield ServerSentEvent(data=first.model_dump_json(), event=first.type)
             async for event in stream:
                 yield ServerSentEvent(data=event.model_dump_json(), event=event.type)
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BeforeValidator
 
 from core.access import Principal
@@ -47,7 +47,7 @@ def _tags(raw: str | None) -> list[str]:
     return [t.strip() for t in (raw or "").split(",") if t.strip()]
 
 
-@router.post("/upload", response_model=UploadResult, status_code=201, responses=error_responses(400, 413, 415))
+@router.post("/upload", response_model=UploadResult, status_code=201, responses=error_responses(400, 413, 415, 503))
 def upload(
     request: Request,
     services: ServicesDep,
@@ -167,16 +167,17 @@ def get_pages(file_id: str, services: ServicesDep, principal: ListingPrincipal) 
     responses={
         200: {"description": "the original bytes, with the document's media type",
               "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
-        **_NOT_FOUND,
+        **error_responses(404, 503),
     },
 )  # fmt: skip
 def download(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> Response:
+    # Streamed from the blob store, which is asked first: a store that is down is still a 503 envelope.
     doc = visible_document(services, principal, file_id)
     safe = doc.filename.replace('"', "").replace("\\", "")
-    return Response(
-        services.ingestion.content(doc.id),
+    return StreamingResponse(
+        services.ingestion.content_stream(doc.id),
         media_type=doc.media_type or "application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+        headers={"Content-Disposition": f'attachment; filename="{safe}"', "Content-Length": str(doc.size_bytes)},
     )
 
 

@@ -10,7 +10,7 @@ and later checks that find the pool full simply time out too.
 from __future__ import annotations
 
 import asyncio
-import tempfile
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +19,10 @@ from urllib.parse import urlparse
 
 from fastapi import APIRouter, Response
 
+from ingestion.blobs import BlobStoreUnavailable
+
 from ..deps import ServicesDep
-from ..schemas.health import CatalogCheck, Check, Health, Readiness, ReadyChecks
+from ..schemas.health import CatalogCheck, Check, Health, ProcessInfo, Readiness, ReadyChecks
 from ..services import Services
 
 router = APIRouter(tags=["health"])
@@ -67,7 +69,8 @@ async def readyz(services: ServicesDep, response: Response) -> Readiness:
     ok = all(result.ok for result in results)
     if not ok:
         response.status_code = 503
-    return Readiness(status="ready" if ok else "not_ready", checks=ready)
+    process = ProcessInfo(pid=os.getpid(), indexing=services.indexing)
+    return Readiness(status="ready" if ok else "not_ready", checks=ready, process=process)
 
 
 async def _run(check: Callable[[Services], _Outcome], services: Services, model: type[Check]) -> Check:
@@ -114,15 +117,12 @@ def _vectors(services: Services) -> _Outcome:
 
 
 def _blobs(services: Services) -> _Outcome:
-    """A real write in the blob store's temporary directory: a read-only or full disk fails here."""
-    root = services.ingestion.blobs.root
+    """The store's own probe: a real write in the local directory's temporary folder (a read-only or full
+    disk fails here), or ``HeadBucket`` on the object store (down, wrong credentials, no such bucket)."""
     try:
-        with tempfile.NamedTemporaryFile(dir=root / "tmp", prefix="readyz-") as probe:
-            probe.write(b"ok")
-            probe.flush()
-    except OSError as exc:
-        raise _NotReady(f"cannot write in the blob directory {root}: {exc.strerror or exc}") from exc
-    return f"{root} is writable", {}
+        return services.ingestion.blobs.check(), {}
+    except BlobStoreUnavailable as exc:
+        raise _NotReady(exc.message) from exc
 
 
 def _redis(services: Services) -> _Outcome:

@@ -32,8 +32,16 @@ class ReadyChecks(BaseModel):
     model: Check
 
 
+class ProcessInfo(BaseModel):
+    """Which API process answered: with ``lectern serve --workers N`` or several servers, each has its own."""
+
+    pid: int
+    indexing: bool = Field(description="Whether this process also drains the ingestion queue (LECTERN_INDEXING).")
+
+
 class Readiness(BaseModel):
     """200 with ``ready`` when every backend answered, 503 with ``not_ready`` otherwise (same body)."""
 
     status: Literal["ready", "not_ready"]
     checks: ReadyChecks
+    process: ProcessInfo

@@ -45,7 +45,9 @@ def list_sessions(conn: Connection, owner: str | None, limit: int, offset: int) 
     where, params = ("WHERE owner = :o", {"o": owner}) if owner is not None else ("", {})
     total = int(conn.execute(text(f"SELECT COUNT(*) FROM chat_sessions {where}"), params).scalar_one())
     rows = conn.execute(
-        text(f"SELECT * FROM chat_sessions {where} ORDER BY updated_at DESC, id LIMIT {int(limit)} OFFSET {int(offset)}"),
+        text(
+            f"SELECT * FROM chat_sessions {where} ORDER BY updated_at DESC, id LIMIT {int(limit)} OFFSET {int(offset)}"
+        ),
         params,
     )
     return [dict(r._mapping) for r in rows], total
@@ -97,3 +99,37 @@ def list_conversation(conn: Connection, session_id: str) -> list[tuple[str, str]
 def list_messages(conn: Connection, session_id: str) -> list[Columns]:
     rows = conn.execute(text("SELECT * FROM chat_messages WHERE session_id = :s ORDER BY seq"), {"s": session_id})
     return [dict(r._mapping) for r in rows]
+
+
+def claim_turn(conn: Connection, session_id: str, holder: str, now: str, expires_at: str) -> bool:
+    """Take the session's turn lease (migration 0005) if nobody holds it or its holder's lease ran out.
+
+    One conditional UPDATE, so the check and the claim are one step: SQLite serialises writers,
+    and PostgreSQL re-checks the WHERE on the row a concurrent claim just committed (READ
+    COMMITTED), so of two turns claiming at once exactly one gets the row. Timestamps are
+    ``utcnow()`` strings, which sort as they compare."""
+    claimed = conn.execute(
+        text(
+            "UPDATE chat_sessions SET turn_holder = :h, turn_expires_at = :e "
+            "WHERE id = :s AND (turn_holder IS NULL OR turn_expires_at <= :now)"
+        ),
+        {"h": holder, "e": expires_at, "s": session_id, "now": now},
+    )
+    return claimed.rowcount == 1
+
+
+def renew_turn(conn: Connection, session_id: str, holder: str, expires_at: str) -> bool:
+    """Push the lease's expiry out; False when ``holder`` no longer holds it."""
+    renewed = conn.execute(
+        text("UPDATE chat_sessions SET turn_expires_at = :e WHERE id = :s AND turn_holder = :h"),
+        {"e": expires_at, "s": session_id, "h": holder},
+    )
+    return renewed.rowcount == 1
+
+
+def release_turn(conn: Connection, session_id: str, holder: str) -> None:
+    """Give the lease back, only if ``holder`` still holds it (an expired one may be someone else's now)."""
+    conn.execute(
+        text("UPDATE chat_sessions SET turn_holder = NULL, turn_expires_at = NULL WHERE id = :s AND turn_holder = :h"),
+        {"s": session_id, "h": holder},
+    )

@@ -1,13 +1,15 @@
-"""Sessions: persistence across restarts, ownership, listing, deleting, and model resolution errors."""
+"""Sessions: persistence across restarts, ownership, listing, deleting, one turn at a time (the lease), model errors."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
 import pytest
 
 from agent import local_model
-from agent.errors import ModelNotConfigured, SessionNotFound
+from agent.errors import ModelNotConfigured, SessionBusy, SessionNotFound
 from agent.scripted import quote_first_source
 from agent.session import SessionManager
 from core.access import Principal
@@ -66,6 +68,48 @@ async def test_users_see_only_their_own_sessions(manager: SessionManager) -> Non
         manager.load(mine.id, principal=alice)
 
 
+async def test_a_second_turn_while_one_runs_is_refused_and_the_session_is_free_after(manager: SessionManager) -> None:
+    """One turn at a time per session, through the catalog's lease: a second ``SessionManager`` (as
+    another API process would) gets ``SessionBusy``, and a turn that ends, normally or because its
+    consumer went away, gives the session back."""
+    name, _ = scripted(quote_first_source)
+    manager.settings.agent.tool_mode = "retrieve_first"
+    session = manager.create(model=name)
+    other = SessionManager(ingestion=manager.ingestion)
+    try:
+        running = session.send("How often should I descale?", stream=True)
+        first = await anext(running)  # the turn holds the lease from its first event on
+        assert first.type == "session"
+        for chat in (session, other.load(session.id)):
+            with pytest.raises(SessionBusy) as busy:
+                await chat.send("And the warranty?")
+            assert busy.value.status == 409 and busy.value.details == {"session_id": session.id}
+        rest = [event.type async for event in running]
+        assert rest[-1] == "done"
+        answer = await other.load(session.id).send("And the warranty?")  # free again, from either manager
+        assert answer.content
+
+        cut = session.send("How long is the warranty?", stream=True)
+        assert [(await anext(cut)).type for _ in range(2)] == ["session", "tool_call"]
+        await cut.aclose()  # the client disconnected mid-turn: the partial answer is stored, the lease given back
+        assert (await session.send("Thanks?")).content
+        # Never interleaved: each question is followed by its own turn's messages.
+        roles = [m.role for m in session.history()]
+        assert roles.count("user") == 4
+        assert all(roles[i + 1] != "user" for i, role in enumerate(roles) if role == "user"), " ".join(roles)
+    finally:
+        other.close()
+
+
+async def test_a_long_turn_keeps_its_lease_by_renewing_it(manager: SessionManager) -> None:
+    session = manager.create()
+    async with manager.turn_lease(session.id, lease_s=0.3) as holder:
+        await asyncio.sleep(1.0)  # more than three lease lengths: only the renewals keep it
+        assert not manager.store.claim_turn(session.id, "another-turn", lease_s=60)
+        assert holder.startswith(f"{os.getpid()}-")  # an operator can tell which process holds it
+    assert manager.store.claim_turn(session.id, "another-turn", lease_s=60)  # given back at the end
+
+
 async def test_an_empty_message_is_refused(manager: SessionManager) -> None:
     session = manager.create()
     with pytest.raises(InvalidRequest):
@@ -99,7 +143,9 @@ def test_user_documents_stay_private_in_chat(chat_ingestion: Ingestion, tmp_path
     from tools.agent_tools import DocumentTools
     from tools.search import Retriever
 
-    add_docs(chat_ingestion, tmp_path / "alice", owner="alice", docs={"alice.md": "# Secret\n\nThe vault code is 4711.\n"})
+    add_docs(
+        chat_ingestion, tmp_path / "alice", owner="alice", docs={"alice.md": "# Secret\n\nThe vault code is 4711.\n"}
+    )
     retriever = Retriever(chat_ingestion)
     bob = DocumentTools(chat_ingestion, retriever, Principal("bob"))
     alice = DocumentTools(chat_ingestion, retriever, Principal("alice"))

@@ -19,9 +19,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
+def services(tmp_path: Path, blob_overrides: dict[str, object]) -> Iterator[Services]:
+    """Originals in the local directory, or in a bucket for tests parametrized over ``blob_backend``."""
     model = register("api-tests", ScriptedModel(quote_first_source))
-    settings = make_settings(tmp_path / "home", model=model, tool_mode="retrieve_first")
+    settings = make_settings(tmp_path / "home", model=model, tool_mode="retrieve_first", **blob_overrides)
     built = Services.build(settings, RateLimiter({"listing": 50, "retrieval": 5, "chat": 20, "write": 50}))
     yield built
     built.close()

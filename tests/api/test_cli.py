@@ -86,3 +86,12 @@ def test_serve_no_indexing_and_worker_options_parse(tmp_path: Path) -> None:
     for bad in (["worker", "--batch-size", "0"], ["worker", "--idle-s", "0"]):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
+
+
+def test_serve_with_several_workers_refuses_embedded_chroma(tmp_path: Path) -> None:
+    """Several processes must not open one embedded Chroma directory: a clear refusal, before any demo load."""
+    result = run_cli(tmp_path / "home", "serve", "--workers", "2", "--demo")
+    assert result.returncode == 1
+    assert "LECTERN_CHROMA_URL" in result.stderr and "only one process" in result.stderr
+    assert "Admin API key" not in result.stdout
+    assert run_cli(tmp_path / "home", "serve", "--workers", "0").returncode == 2  # argparse: at least 1

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from api.ratelimit import RateLimiter, RedisRateLimiter
-from tests.support import Api
+from api.ratelimit import RateLimiter, RateLimiterUnavailable, RedisRateLimiter
+from tests.support import Api, RedisServer
 
 
 def test_in_process_windows_count_per_key_and_class() -> None:
@@ -26,26 +21,11 @@ def test_in_process_windows_count_per_key_and_class() -> None:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing; `make test` installs it")
-        pytest.skip("redis-server is not installed (make test installs it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = RedisServer.start()
     try:
-        for _ in range(100):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
 
 
 def test_redis_windows_are_shared_between_processes(redis_url: str) -> None:
@@ -59,6 +39,25 @@ def test_redis_windows_are_shared_between_processes(redis_url: str) -> None:
     assert 0 < refused.reset_s <= 60
     assert first.hit("k2", "listing", False).allowed
     assert second.hit("admin", "listing", True).limit == 15
+
+
+def test_a_lost_redis_refuses_with_503_at_once_and_counting_resumes_when_it_returns() -> None:
+    import time
+
+    server = RedisServer.start()
+    limiter = RedisRateLimiter(server.url, {"listing": 3, "retrieval": 1, "chat": 1, "write": 1})
+    try:
+        assert limiter.hit("k", "listing", False).remaining == 2
+        server.stop()
+        started = time.monotonic()
+        with pytest.raises(RateLimiterUnavailable) as refused:
+            limiter.hit("k", "listing", False)
+        assert time.monotonic() - started < 5  # an error in the envelope, never a hang
+        assert refused.value.status == 503 and refused.value.code == "RATE_LIMITER_UNAVAILABLE"
+        server = RedisServer.start(port=server.port)  # an empty Redis: the window starts again
+        assert limiter.hit("k", "listing", False).remaining == 2
+    finally:
+        server.stop()
 
 
 @pytest.mark.anyio

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from core.settings import _GROUPS, ENV_PREFIX, Settings, markdown_table, reference
 
@@ -91,8 +91,14 @@ def test_with_overrides_routes_flat_fields_and_keeps_the_rest(clean_env: pytest.
     assert base.retrieval.vector_weight == 0.45
 
 
-def _other_value(annotation: Any, default: Any) -> tuple[str, Any]:
+_VALID = {"blob_url": "s3://lectern-blobs/originals"}
+"""Values for fields whose own validator refuses an arbitrary string."""
+
+
+def _other_value(field: str, annotation: Any, default: Any) -> tuple[str, Any]:
     """An environment string that differs from the default, and the value it must parse to."""
+    if field in _VALID:
+        return _VALID[field], _VALID[field]
     args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         annotation = args[0]
@@ -107,6 +113,8 @@ def _other_value(annotation: Any, default: Any) -> tuple[str, Any]:
         return "0.25", 0.25
     if annotation is Path:
         return "/tmp/lectern-settings-test", Path("/tmp/lectern-settings-test")
+    if annotation is SecretStr:
+        return "from-the-environment", SecretStr("from-the-environment")
     assert annotation is str, f"no test value for {annotation}"
     return "from-the-environment", "from-the-environment"
 
@@ -115,7 +123,7 @@ def _other_value(annotation: Any, default: Any) -> tuple[str, Any]:
 def test_every_variable_lands_in_its_group(clean_env: pytest.MonkeyPatch, variable: str, group: str) -> None:
     field = variable.removeprefix(ENV_PREFIX).lower()
     info = _GROUPS[group].model_fields[field]
-    raw, parsed = _other_value(info.annotation, info.get_default(call_default_factory=True))
+    raw, parsed = _other_value(field, info.annotation, info.get_default(call_default_factory=True))
     clean_env.setenv(variable, raw)
     assert getattr(getattr(Settings(), group), field) == parsed
 
@@ -125,3 +133,47 @@ def test_home_comes_from_the_environment(clean_env: pytest.MonkeyPatch, tmp_path
     settings = Settings()
     assert settings.home == tmp_path
     assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'lectern.db'}"
+
+
+def test_the_environment_form_rebuilds_equal_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``lectern serve --workers N`` hands its worker processes: every setting, non-defaults,
+    unset optionals, booleans and paths included, reads back as the same ``Settings``."""
+    from core.settings import environment
+
+    for variable, *_ in reference():
+        monkeypatch.delenv(variable, raising=False)
+    original = Settings(
+        home=tmp_path / "h", indexing="off", chroma_url="http://127.0.0.1:9", embed_breadcrumb=False,
+        bm25_k1=1.25, rate_limit_chat=7, model="test", s3_secret_access_key="s3cr3t",
+    )  # fmt: skip
+    env = environment(original)
+    assert set(env) == {variable for variable, *_ in reference()}
+    assert env[f"{ENV_PREFIX}EMBED_BREADCRUMB"] == "false" and env[f"{ENV_PREFIX}REDIS_URL"] is None
+    assert env[f"{ENV_PREFIX}S3_SECRET_ACCESS_KEY"] == "s3cr3t"  # the secret itself, not its mask
+    for variable, value in env.items():
+        if value is not None:
+            monkeypatch.setenv(variable, value)
+    assert Settings() == original
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://bucket/prefix", "must be s3://bucket"),
+        ("/var/blobs", "must be s3://bucket"),
+        ("s3:///prefix", "name a bucket"),
+    ],
+)
+def test_a_blob_url_that_is_not_an_s3_bucket_is_refused_with_the_reason(
+    clean_env: pytest.MonkeyPatch, url: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        Settings(blob_url=url)  # type: ignore[call-arg]
+
+
+def test_object_store_settings_and_a_secret_that_is_never_shown(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("LECTERN_BLOB_URL", "s3://lectern-blobs")
+    clean_env.setenv("LECTERN_S3_SECRET_ACCESS_KEY", "very-secret")
+    storage = Settings().storage
+    assert storage.blob_url == "s3://lectern-blobs" and Settings(blob_url="").storage.blob_url is None  # type: ignore[call-arg]
+    assert storage.s3_secret_access_key is not None and storage.s3_secret_access_key.get_secret_value() == "very-secret"
+    assert "very-secret" not in repr(Settings())

@@ -135,14 +135,13 @@ def test_delete_removes_blob_rows_vectors_and_postings(ingestion: Ingestion) -> 
     gone = ingestion.add_file(shared, "gone.txt", owner="u2")
     unique = ingestion.add_file(b"Unique bytes about steam wands.", "unique.txt", owner="u1")
     ingestion.run_until_idle()
-    blob = ingestion.blobs.path_for(unique.document.sha256)
     ingestion.delete(unique.document.id)
-    assert not blob.exists()
+    assert not ingestion.blobs.exists(unique.document.sha256)
     assert ingestion.vectors.ids_for_document(unique.document.id) == []
     assert _keyword_rows(ingestion, unique.document.id) == 0
     assert ingestion.list_documents()[1] == 2
     ingestion.delete(gone.document.id)
-    assert ingestion.blobs.path_for(keep.document.sha256).exists()  # still used by `keep`
+    assert ingestion.blobs.exists(keep.document.sha256)  # still used by `keep`
     assert ingestion.get(keep.document.id).status == "completed"
 
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -14,11 +15,12 @@ from sqlalchemy.exc import OperationalError
 
 from core.settings import Settings
 from ingestion import jobs
+from ingestion.blobs import BlobStoreUnavailable
 from ingestion.pipeline import BatchTimings, PipelineParts
 from ingestion.service import Ingestion
 from ingestion.vectors import VectorStoreUnavailable
 from ingestion.worker import Worker, backoff_s, is_outage
-from tests.support import ChromaServer
+from tests.support import ChromaServer, make_settings, start_moto_server
 
 pytestmark = pytest.mark.both_engines
 
@@ -171,6 +173,7 @@ def test_only_backend_outages_count_as_outages() -> None:
     lost = OperationalError("SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True)
     locked = OperationalError("SELECT 1", {}, Exception("database is locked"))
     assert is_outage(VectorStoreUnavailable("down"))
+    assert is_outage(BlobStoreUnavailable("down"))
     assert is_outage(lost)
     wrapped = RuntimeError("embedding failed")
     wrapped.__cause__ = VectorStoreUnavailable("down")
@@ -211,6 +214,24 @@ def test_a_draining_loop_waits_out_an_outage_and_the_document_completes(
     assert flaky.upserts == 5
     assert 0.1 + 0.2 + 0.4 + 0.4 <= elapsed < 30  # it backed off: 0.1, 0.2, 0.4 (capped), 0.4
     assert claims.calls <= 8  # five claims that found the job and the one that found the queue empty, give or take
+
+
+def test_an_object_store_outage_during_extraction_defers_the_batch(tmp_path: Path) -> None:
+    server = start_moto_server(tmp_path / "moto")
+    service = Ingestion(make_settings(tmp_path / "home", max_job_attempts=1, **server.settings(server.new_bucket())))
+    try:
+        (doc_id,) = _add_notes(service, 1)
+        server.stop()  # the original is in the bucket; the worker cannot fetch it for extraction
+        assert service.worker().run_once() == BatchTimings()
+        assert _job_rows(service) == [("queued", 0)]  # deferred, no attempt counted
+        with service.db.read() as conn:
+            assert conn.execute(text("SELECT error FROM jobs")).scalar_one().startswith("BlobStoreUnavailable:")
+        assert service.get(doc_id).status != "failed"
+    finally:
+        server.stop()
+        service.close()
+        if "vectors" in service.__dict__:
+            service.vectors.client.close()
 
 
 def test_a_serving_loop_sleeps_its_backoff_on_the_stop_event(ingestion: Ingestion) -> None:

@@ -29,7 +29,9 @@ async def test_chat_over_sse_and_as_json(api: Api) -> None:
     await upload(api, api.alice, "kettle.md", PUBLIC)
     session = (await api.client.post("/v1/chat/sessions", headers=api.alice)).json()["session_id"]
     url = f"/v1/chat/sessions/{session}/messages"
-    streamed = await api.client.post(url, headers={**api.alice, "Accept": "text/event-stream"}, json={"content": "How often to descale?"})
+    streamed = await api.client.post(
+        url, headers={**api.alice, "Accept": "text/event-stream"}, json={"content": "How often to descale?"}
+    )
     assert streamed.headers["content-type"].startswith("text/event-stream")
     assert streamed.headers["x-accel-buffering"] == "no"
     events = [json.loads(line[5:]) for line in streamed.text.splitlines() if line.startswith("data:")]
@@ -43,3 +45,21 @@ async def test_chat_over_sse_and_as_json(api: Api) -> None:
     assert (await api.client.get(f"/v1/chat/sessions/{session}", headers=api.bob)).status_code == 404
     empty = await api.client.post(url, headers=api.alice, json={"content": ""})
     assert empty.status_code == 422
+
+
+async def test_a_message_to_a_session_busy_with_another_turn_is_a_409_before_any_stream(api: Api) -> None:
+    """The turn's lease is claimed before the response starts, so SSE clients get a status, not a
+    200 stream that fails; the lease here is held as another API process's running turn would."""
+    session = (await api.client.post("/v1/chat/sessions", headers=api.alice)).json()["session_id"]
+    assert api.services.sessions.store.claim_turn(session, "another-process", lease_s=60)
+    url = f"/v1/chat/sessions/{session}/messages"
+    for accept in ("text/event-stream", "application/json"):
+        busy = await api.client.post(url, headers={**api.alice, "Accept": accept}, json={"content": "Descale?"})
+        assert busy.status_code == 409, busy.text
+        assert busy.headers["content-type"] == "application/json"
+        assert busy.json()["error_code"] == "SESSION_BUSY"
+    history = (await api.client.get(f"/v1/chat/sessions/{session}", headers=api.alice)).json()
+    assert history["messages"] == []  # a refused turn writes nothing
+    api.services.sessions.store.release_turn(session, "another-process")
+    done = await api.client.post(url, headers=api.alice, json={"content": "Descale?"})
+    assert done.status_code == 200, done.text

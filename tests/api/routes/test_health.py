@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +18,7 @@ from api.routes import health
 from api.routes.health import CHECK_TIMEOUT_S
 from api.services import Services
 from core.db import Database
-from tests.support import Api, ChromaServer, free_port, make_settings
+from tests.support import PUBLIC, REPO, Api, ChromaServer, free_port, make_settings, start_moto_server
 
 pytestmark = pytest.mark.anyio
 
@@ -36,8 +37,13 @@ async def test_readyz_needs_no_key_and_reports_every_backend(api: Api) -> None:
     assert set(checks) == {"catalog", "vectors", "blobs", "model"}  # no Redis configured, so no Redis check
     assert all(check["ok"] and check["detail"] for check in checks.values()), checks
     catalog = checks["catalog"]
-    assert catalog["migration_version"] == 4 and catalog["migration_name"] == "access_generation"
-    assert "0004_access_generation" in catalog["detail"]
+    newest = max(path.stem for path in (REPO / "core" / "migrations").glob("[0-9]*.sql"))
+    assert f"{catalog['migration_version']:04d}_{catalog['migration_name']}" == newest
+    assert newest in catalog["detail"]
+    # Which process answered, for operators running several: this one, and it does not index
+    # (the fixture's services never started their indexing thread).
+    assert body["process"] == {"pid": os.getpid(), "indexing": False}
+    assert response.headers["x-lectern-process"] == str(os.getpid())
     assert "embedded Chroma" in checks["vectors"]["detail"]
     assert "writable" in checks["blobs"]["detail"]
     assert time.monotonic() - started < 2 * CHECK_TIMEOUT_S + 1
@@ -173,3 +179,47 @@ async def test_a_stopped_chroma_server_is_not_ready_and_recovers(tmp_path: Path,
 
         chroma.start()
         assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_an_object_store_outage_is_a_quick_503_and_not_ready_until_it_is_back(tmp_path: Path) -> None:
+    # A server of its own: stopping the session's would disturb other tests' buckets.
+    server = start_moto_server(tmp_path / "moto")
+    try:
+        bucket = server.new_bucket()
+        async for client, services in _client(tmp_path, **server.settings(bucket)):
+            key = {"Authorization": f"Bearer {services.keys.create(role='user', name='alice')[1]}"}
+            file_id = await _upload_is_stored(client, key, b"before the outage: " + PUBLIC)
+            ready = (await client.get("/readyz")).json()["checks"]["blobs"]
+            assert ready["ok"] is True and server.url in ready["detail"]
+
+            server.stop()
+            started = time.monotonic()
+            refused = await client.post("/v1/files/upload", headers=key, files={"file": ("k.md", PUBLIC)})
+            assert time.monotonic() - started < 5, "an unreachable object store must fail fast, not hang"
+            assert refused.status_code == 503, refused.text
+            body = refused.json()
+            assert body["error_code"] == "BLOB_STORE_UNAVAILABLE" and body["request_id"].startswith("req-")
+            assert server.url in body["message"]
+            download = await client.get(f"/v1/files/{file_id}/content", headers=key)
+            assert download.status_code == 503 and download.json()["error_code"] == "BLOB_STORE_UNAVAILABLE"
+            started = time.monotonic()
+            response = await client.get("/readyz")
+            assert time.monotonic() - started < 2 * CHECK_TIMEOUT_S + 1
+            assert response.status_code == 503, response.text
+            blobs = response.json()["checks"]["blobs"]
+            assert blobs["ok"] is False and f"cannot reach the object store at {server.url}" in blobs["detail"]
+
+            server.start()  # moto keeps buckets in memory: a restarted server has to be given its bucket again
+            server.client().create_bucket(Bucket=bucket)
+            assert (await client.get("/readyz")).status_code == 200
+            await _upload_is_stored(client, key, b"after the outage: " + PUBLIC)
+    finally:
+        server.stop()
+
+
+async def _upload_is_stored(client: httpx.AsyncClient, key: dict[str, str], body: bytes) -> str:
+    stored = await client.post("/v1/files/upload", headers=key, files={"file": ("k.md", body)})
+    assert stored.status_code == 201, stored.text
+    content = await client.get(f"/v1/files/{stored.json()['file_id']}/content", headers=key)
+    assert content.status_code == 200 and content.content == body
+    return str(stored.json()["file_id"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import PUBLIC, Api, assert_needs_a_key
+from tests.support import BLOB_BACKENDS, PUBLIC, Api, assert_needs_a_key
 
 pytestmark = pytest.mark.anyio
 
@@ -22,6 +22,7 @@ async def test_every_route_needs_a_key(api: Api, method: str, path: str) -> None
     await assert_needs_a_key(api, method, path)
 
 
+@pytest.mark.parametrize("blob_backend", BLOB_BACKENDS)  # parts in the home's folder, or objects in a bucket
 async def test_resumable_upload_in_parts_with_a_checksum(api: Api) -> None:
     import hashlib
 

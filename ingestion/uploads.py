@@ -1,0 +1,125 @@
+"""Resumable uploads kept in the blob store, so any API process sharing the store can continue one.
+
+An upload is a folder of objects, ``uploads/<id>/``: ``upload.json`` (its owner and the fields given
+when it started) and one ``part-<n>`` per part. A part is streamed into a local spool (hashed, and
+capped together with the parts already stored) and only then stored, so a failed part is simply sent
+again. Completing joins the parts in order into one local file, checks the SHA-256 the client gives,
+and hands the file to the caller; a bad checksum keeps the parts so the client can repair and retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import AsyncIterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import LecternError
+
+from .blobs import BlobStore
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_PART = re.compile(r"^part-([0-9]+)$")
+_META = "upload.json"
+
+
+class UploadNotFound(LecternError):
+    code = "UPLOAD_NOT_FOUND"
+    status = 404
+
+
+class UploadIncomplete(LecternError):
+    """The request is fine; the upload is not finished yet: a state conflict, like completing twice."""
+
+    code = "UPLOAD_INCOMPLETE"
+    status = 409
+
+
+class ChecksumMismatch(LecternError):
+    code = "CHECKSUM_MISMATCH"
+    status = 400
+
+
+@dataclass(frozen=True)
+class StoredPart:
+    part: int
+    size: int
+    sha256: str
+
+
+class ResumableUploads:
+    def __init__(self, store: BlobStore, max_bytes: int) -> None:
+        self.store = store
+        self.max_bytes = max_bytes
+
+    def start(self, owner: str, fields: dict[str, Any]) -> str:
+        upload_id = uuid.uuid4().hex
+        self.store.put_object_bytes(f"{_folder(upload_id)}/{_META}", json.dumps({"owner": owner, **fields}).encode())
+        return upload_id
+
+    def fields(self, upload_id: str, owner: str) -> dict[str, Any]:
+        """The fields given at the start; an unknown id, or another owner's upload, is not found."""
+        if not _ID.match(upload_id):
+            raise UploadNotFound("no such upload")
+        try:
+            meta = json.loads(self.store.read_object(f"{_folder(upload_id)}/{_META}"))
+        except FileNotFoundError:
+            raise UploadNotFound("no such upload") from None
+        if meta.pop("owner", None) != owner:
+            raise UploadNotFound("no such upload")
+        return dict(meta)
+
+    async def put_part(self, upload_id: str, owner: str, part: int, chunks: AsyncIterable[bytes]) -> StoredPart:
+        """Streams one part in (the store's calls run in a thread: an S3 round trip must not block the loop)."""
+        await asyncio.to_thread(self.fields, upload_id, owner)
+        stored = await asyncio.to_thread(self._parts, upload_id)
+        already = sum(size for number, (_, size) in stored.items() if number != part)
+        with self.store.spool(self.max_bytes, already=already, what="the upload") as spool:
+            async for chunk in chunks:
+                spool.write(chunk)
+            sha = spool.finish()
+            await asyncio.to_thread(self.store.put_object_file, f"{_folder(upload_id)}/part-{part}", spool.path)
+            return StoredPart(part, spool.size, sha)
+
+    @contextmanager
+    def joined(self, upload_id: str, owner: str, sha256: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+        """The parts joined in order into one local file (removed after the block), with the upload's
+        fields; raises when parts are missing or the bytes do not match ``sha256``."""
+        fields = self.fields(upload_id, owner)
+        parts = self._parts(upload_id)
+        numbers = sorted(parts)
+        if not numbers or numbers != list(range(1, len(numbers) + 1)):
+            raise UploadIncomplete("parts must be numbered 1..n without gaps; send the missing ones", parts=numbers)
+        with self.store.spool(self.max_bytes, what="the upload") as spool:
+            for number in numbers:
+                for piece in self.store.iter_object(parts[number][0]):
+                    spool.write(piece)
+            received = spool.finish()
+            if received != sha256.lower():
+                raise ChecksumMismatch(
+                    "the parts do not add up to that SHA-256; resend the wrong part",
+                    expected=sha256.lower(), received=received,
+                )  # fmt: skip
+            yield spool.path, fields
+
+    def discard(self, upload_id: str, owner: str) -> None:
+        self.fields(upload_id, owner)
+        self.store.delete_objects(_folder(upload_id))
+
+    def _parts(self, upload_id: str) -> dict[int, tuple[str, int]]:
+        """Part number -> (key, size) of the parts stored so far."""
+        found: dict[int, tuple[str, int]] = {}
+        for key, size in self.store.list_objects(_folder(upload_id)).items():
+            match = _PART.match(key.rsplit("/", 1)[-1])
+            if match:
+                found[int(match.group(1))] = (key, size)
+        return found
+
+
+def _folder(upload_id: str) -> str:
+    return f"uploads/{upload_id}"
