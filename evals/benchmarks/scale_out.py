@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,16 +89,27 @@ class WorkersRound:
     def chunks_per_s(self) -> float:
         return self.chunks / self.drain_s
 
+    @property
+    def docs_per_worker_cpu_s(self) -> float:
+        """Documents per CPU second of the workers: how much work a document costs, whatever share
+        of the cores the workers won from other load."""
+        return self.documents / self.cpu_s["workers"]
+
     def busy_cores(self, part: str) -> float:
         """Cores ``part`` kept busy on average while the workers ran."""
         return self.cpu_s.get(part, 0.0) / self.wall_s
 
 
-def _scratch(prefix: str) -> Path:
-    """A temp dir the ``postgres`` user may traverse to its cluster's directory inside (mkdtemp makes it 0700)."""
+@contextmanager
+def _scratch(prefix: str) -> Iterator[Path]:
+    """A temp dir, removed afterwards, that the ``postgres`` user may traverse to its cluster's
+    directory inside (mkdtemp makes it 0700)."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o711)
-    return root
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _worker_env(home: Path, database_url: str, chroma_url: str) -> dict[str, str]:
@@ -156,6 +167,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        _stop(process)
+
+
 def _indexed_by(log: Path) -> int:
     """The document total a worker logs when it stops (``… stopped: N document(s), …``)."""
     for line in reversed(log.read_text(errors="replace").splitlines()):
@@ -166,11 +182,13 @@ def _indexed_by(log: Path) -> int:
 
 def workers_round(lines: list[str], workers: int, batch_size: int | None, timeout_s: float) -> WorkersRound:
     """Queue ``lines`` in a fresh PostgreSQL + Chroma server deployment and drain it with ``workers`` processes."""
-    root = _scratch("lectern-scale-out-")
-    postgres = Postgres.start(root / "pg")
-    chroma = start_chroma_server(root / "chroma")
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
+    with _scratch("lectern-scale-out-") as root, ExitStack() as cleanup:
+        postgres = Postgres.start(root / "pg")
+        cleanup.callback(postgres.stop)
+        chroma = start_chroma_server(root / "chroma")
+        cleanup.callback(chroma.stop)
+        processes: list[subprocess.Popen[bytes]] = []
+        cleanup.callback(_stop_all, processes)
         database_url = postgres.new_database()
         home = root / "home"
         settings = Settings(home=home).with_overrides(database_url=database_url, chroma_url=chroma.url)
@@ -232,12 +250,6 @@ def workers_round(lines: list[str], workers: int, batch_size: int | None, timeou
             cpu_s={name: round(value, 1) for name, value in cpu_s.items()},
             per_worker_documents=[_indexed_by(log) for log in logs],
         )
-    finally:
-        for process in processes:
-            _stop(process)
-        chroma.stop()
-        postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _any_running(service: Ingestion) -> bool:
@@ -271,6 +283,8 @@ def run_workers(args: argparse.Namespace) -> dict[str, Any]:
             "median_chunks_per_s": round(statistics.median(r.chunks_per_s for r in mine), 2),
             "median_startup_s": round(statistics.median(r.startup_s for r in mine), 2),
             "median_wall_s": round(statistics.median(r.wall_s for r in mine), 1),
+            "docs_per_worker_cpu_s": [round(r.docs_per_worker_cpu_s, 2) for r in mine],
+            "cpu_s": [r.cpu_s for r in mine],
             "per_worker_documents": [r.per_worker_documents for r in mine],
             "median_busy_cores": {
                 part: round(statistics.median(r.busy_cores(part) for r in mine), 2) for part in mine[0].cpu_s
@@ -282,7 +296,8 @@ def run_workers(args: argparse.Namespace) -> dict[str, Any]:
         s = summary[f"workers_{workers}"]
         print(
             f"{workers} worker(s): median {s['median_docs_per_s']} docs/s, {s['median_chunks_per_s']} chunks/s "
-            f"(rounds {s['docs_per_s']}), start-up {s['median_startup_s']} s, busy cores {s['median_busy_cores']}"
+            f"(rounds {s['docs_per_s']}), start-up {s['median_startup_s']} s, busy cores {s['median_busy_cores']}, "
+            f"docs per worker CPU second {s['docs_per_worker_cpu_s']}"
         )
     print(f"2 workers / 1 worker: {ratio:.2f}x docs/s")
     return summary
@@ -339,12 +354,14 @@ class _CatalogClock:
 def run_catalogs(args: argparse.Namespace) -> dict[str, Any]:
     dataset = load(args.dataset, args.split)
     sqlite = open_index(dataset, Settings())
-    root = _scratch("lectern-catalogs-")
-    postgres = Postgres.start(root / "pg")
-    try:
+    with _scratch("lectern-catalogs-") as root, ExitStack() as cleanup:
+        postgres = Postgres.start(root / "pg")
+        cleanup.callback(postgres.stop)
         database_url = postgres.new_database()
         started = time.perf_counter()
-        copied = copy_catalog(sqlite.db, Database(database_url))
+        target = Database(database_url)
+        copied = copy_catalog(sqlite.db, target)
+        target.dispose()
         print(f"copied the catalog into PostgreSQL in {time.perf_counter() - started:.1f} s: {copied}")
         pg = Ingestion(sqlite.settings.with_overrides(database_url=database_url))
         # One Chroma client and one embedder for both: the vector leg is the same object, only the catalog differs.
@@ -376,9 +393,6 @@ def run_catalogs(args: argparse.Namespace) -> dict[str, Any]:
         transactions = {name: clock.transactions - transactions[name] for name, clock in clocks.items()}
         pg.close()
         sqlite.close()
-    finally:
-        postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
     summary: dict[str, Any] = {"queries": len(queries), "top_k": args.top_k, "results_differ": results_differ}
     for name, values in timings.items():
