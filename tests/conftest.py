@@ -15,6 +15,7 @@ from tests.support import (
     ChromaServer,
     MotoServer,
     Postgres,
+    ServerStartError,
     make_settings,
     start_chroma_server,
     start_moto_server,
@@ -87,8 +88,12 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
-    """One ``chroma run`` on a free loopback port for the whole session, stopped at its end."""
-    server = start_chroma_server(tmp_path_factory.mktemp("chroma-server"))
+    """One ``chroma run`` on a free loopback port for the whole session, stopped at its end. A server
+    that does not come up fails the tests that need it, with its log's tail."""
+    try:
+        server = start_chroma_server(tmp_path_factory.mktemp("chroma-server"))
+    except ServerStartError as exc:
+        pytest.fail(str(exc))
     yield server
     server.stop()
 

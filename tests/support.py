@@ -17,6 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evals.benchmarks.servers import (  # noqa: F401  (re-exported: tests import the launchers from here)
+    PG_BIN,
+    ChromaServer,
+    Postgres,
+    ServerStartError,
+    free_port,
+    start_chroma_server,
+)
+
 if TYPE_CHECKING:
     import httpx
 
@@ -168,89 +177,8 @@ class Server:
         return out.stdout.split()[0]
 
 
-# --- a Chroma server (tests/tools, tests/ingestion: the vector store's server path) ---
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (the OS picks it)."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ChromaServer:
-    """``chroma run`` from the running interpreter's venv on 127.0.0.1, persisting under ``path``.
-
-    It is the Rust engine the embedded client runs in-process; it sends no product telemetry
-    and exports traces only when a config file names a collector, which this one never gets."""
-
-    path: Path
-    port: int
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float = 30.0) -> None:
-        """Starts the server and waits for its heartbeat; a server that does not come up fails the test."""
-        import time
-
-        import httpx
-        import pytest
-
-        chroma = Path(sys.executable).parent / "chroma"
-        if not chroma.exists():
-            pytest.fail(f"cannot start a Chroma server: {chroma} is missing (chromadb not installed in this venv?)")
-        args = [str(chroma), "run", "--host", "127.0.0.1", "--port", str(self.port), "--path", str(self.path)]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        tail = self.log.read_text(errors="replace")[-2000:]
-        self.stop()
-        pytest.fail(f"the Chroma server on {self.url} did not answer its heartbeat within {timeout_s} s:\n{tail}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def reset(self) -> None:
-        """Drops Lectern's collection, so each test starts from an empty store as it does embedded."""
-        import httpx
-
-        from ingestion.vectors import CHROMA_COLLECTION
-
-        path = f"/api/v2/tenants/default_tenant/databases/default_database/collections/{CHROMA_COLLECTION}"
-        response = httpx.delete(f"{self.url}{path}", timeout=10.0)
-        assert response.status_code in (200, 404), response.text
-
-
-def start_chroma_server(root: Path) -> ChromaServer:
-    root.mkdir(parents=True, exist_ok=True)
-    server = ChromaServer(path=root / "data", port=free_port(), log=root / "chroma.log")
-    server.start()
-    return server
-
+# --- a Chroma server and a real PostgreSQL (the store and catalog suites on the scaled engines) ---
+# The launchers live in evals.benchmarks.servers, which the scale-out benchmark shares (evals may not import tests).
 
 VECTOR_BACKENDS = ("embedded", "server")
 """The two places vectors can live; store tests run on both (``vector_backend`` and ``backend_settings`` in conftest)."""
@@ -336,68 +264,9 @@ BLOB_BACKENDS = ("local", "s3")
 """Where originals can live; blob-store tests run on both (``blob_backend`` and ``blob_overrides`` in conftest)."""
 
 
-# --- a real PostgreSQL (the catalog suites on both engines) ---
+# --- a real PostgreSQL (the catalog suites on both engines; the launcher is in evals.benchmarks.servers) ---
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ENGINES = ("sqlite", "postgresql")
-
-
-@dataclass
-class Postgres:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (socket in its own temp dir), run as ``postgres``.
-
-    PostgreSQL refuses to run as root, so initdb and the server run through ``runuser`` when the
-    tests are root. Durability is switched off: the cluster lives for one test session."""
-
-    root: Path
-    port: int
-    _databases: itertools.count[int]
-
-    @classmethod
-    def start(cls, root: Path) -> Postgres:
-        import shutil
-        import socket
-
-        if not (PG_BIN / "initdb").exists():
-            raise RuntimeError(f"PostgreSQL is not installed ({PG_BIN}/initdb missing): run `make postgres`")
-        root.mkdir(parents=True, exist_ok=True)
-        data = root / "data"
-        if os.geteuid() == 0:
-            shutil.chown(root, "postgres", "postgres")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = cls(root=root, port=port, _databases=itertools.count())
-        server._run(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        options = (
-            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        server._run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-o", options, "-w", "start")
-        return server
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def new_database(self) -> str:
-        """A fresh empty database (no migrations applied): what a new deployment starts from."""
-        import psycopg
-
-        name = f"lectern_{next(self._databases)}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 STRATEGY FILE_COPY")
-        return self.url(name)
-
-    def stop(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
-
-    def _run(self, *command: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            log = self.root / "server.log"
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr or done.stdout}\n{tail}")
 
 
 # --- a real Redis (shared rate limits) ---

@@ -27,7 +27,8 @@ from ingestion.service import Ingestion
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "beir" / "scifact" / "corpus.jsonl"
 
 
-def _beir_lines(corpus: Path, limit: int | None) -> list[str]:
+def beir_lines(corpus: Path, limit: int | None) -> list[str]:
+    """SciFact rows as JSONL collection documents (``docid``, ``title``, ``text``); the first ``limit`` only."""
     lines = []
     with corpus.open(encoding="utf-8") as f:
         for i, line in enumerate(f):
@@ -101,7 +102,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lectern-bench-") as home:
         service = Ingestion(Settings(home=Path(home)))
         try:
-            ingest = ingest_corpus(service, _beir_lines(args.corpus, args.limit))
+            ingest = ingest_corpus(service, beir_lines(args.corpus, args.limit))
             with service.db.read() as conn:
                 texts = [f"{b}\n{t}" for b, t in first_chunks(conn, args.compare_sample)]
             compare = compare_embedders(service, texts)
