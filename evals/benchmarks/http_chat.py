@@ -36,6 +36,7 @@ from pathlib import Path
 import httpx
 
 from ..metrics import percentile
+from .servers import start_chroma_server
 
 REPO = Path(__file__).resolve().parents[2]
 QUESTIONS = [
@@ -47,9 +48,24 @@ QUESTIONS = [
 
 
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far, all threads (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of a process and its descendants, all threads (Linux
+    ``/proc``): with ``--api-processes N`` the server is uvicorn's supervisor and N children."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_s(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def _py_spy(pid: int, out: Path, extra: str) -> subprocess.Popen[bytes]:
@@ -59,14 +75,17 @@ def _py_spy(pid: int, out: Path, extra: str) -> subprocess.Popen[bytes]:
                              "--rate", "200", *extra.split()], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
 
 
-def _start(home: Path, tree: Path) -> tuple[subprocess.Popen[str], str, str]:
+def _start(home: Path, tree: Path, processes: int = 1, chroma_url: str | None = None) -> tuple[subprocess.Popen[str], str, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "LECTERN_HOME": str(home), "LECTERN_MODEL": "test", "PYTHONPATH": str(tree),
            "LECTERN_RATE_LIMIT_CHAT": "100000", "LECTERN_RATE_LIMIT_RETRIEVAL": "100000",
            "LECTERN_RATE_LIMIT_LISTING": "100000", "LECTERN_RATE_LIMIT_WRITE": "100000"}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port)],
+    if chroma_url:
+        env["LECTERN_CHROMA_URL"] = chroma_url
+    workers = ["--workers", str(processes)] if processes > 1 else []
+    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port), *workers],
                                cwd=tree, env=env, stdout=subprocess.PIPE, stderr=(home.parent / "server.log").open("w"), text=True)  # fmt: skip
     assert process.stdout is not None
     key = None
@@ -170,14 +189,25 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=REPO, help="the checkout whose `lectern serve` is measured")
     parser.add_argument("--profile", type=Path, help="py-spy output of the chat phase (.svg flame graph, else raw)")
     parser.add_argument("--profile-args", default="", help="more py-spy options, e.g. '--gil' (the GIL holder only)")
+    parser.add_argument("--api-processes", type=int, default=1,
+                        help="`lectern serve --workers N`; above 1 implies --chroma-server")  # fmt: skip
+    parser.add_argument("--chroma-server", action="store_true",
+                        help="vectors on a `chroma run` server the benchmark starts (for 1 vs N processes alike)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        process, base, key = _start(Path(tmp) / "home", args.tree.resolve())
+        chroma = start_chroma_server(Path(tmp) / "chroma") if args.chroma_server or args.api_processes > 1 else None
         try:
-            asyncio.run(_run(base, key, process.pid, args))
+            url = chroma.url if chroma else None
+            process, base, key = _start(Path(tmp) / "home", args.tree.resolve(), args.api_processes, url)
+            print(f"api processes: {args.api_processes}; vectors: {url or 'embedded'}")
+            try:
+                asyncio.run(_run(base, key, process.pid, args))
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            if chroma is not None:
+                chroma.stop()
 
 
 if __name__ == "__main__":
