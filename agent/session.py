@@ -196,7 +196,12 @@ class SessionManager:
         from: the claim is a lease in the catalog (``SessionBusy`` while another turn holds it),
         renewed while the turn runs and given back when it ends. Yields the holder id."""
         holder = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # the pid tells an operator which process holds it
-        claimed = await asyncio.to_thread(self.store.claim_turn, session_id, holder, lease_s)
+        claim = asyncio.ensure_future(asyncio.to_thread(self.store.claim_turn, session_id, holder, lease_s))
+        try:
+            claimed = await asyncio.shield(claim)
+        except asyncio.CancelledError:  # the request went away; the thread may still commit the claim
+            claim.add_done_callback(lambda done: self._release_if_claimed(done, session_id, holder))
+            raise
         if not claimed:
             if self.store.get(session_id) is None:
                 raise SessionNotFound(f"no chat session {session_id}", session_id=session_id)
@@ -211,6 +216,11 @@ class SessionManager:
             renewal.cancel()
             # Synchronous on purpose, like the answer's save before it: a cancelled stream (the client
             # went away) must still give the session back, and an await here would be cancelled too.
+            self.store.release_turn(session_id, holder)
+
+    def _release_if_claimed(self, claim: asyncio.Future[bool], session_id: str, holder: str) -> None:
+        """A claim whose request was cancelled while it ran is given back at once, not left to lapse."""
+        if not claim.cancelled() and claim.exception() is None and claim.result():
             self.store.release_turn(session_id, holder)
 
     async def _renew(self, session_id: str, holder: str, lease_s: float) -> None:

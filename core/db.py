@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .errors import CatalogUnavailable
 
@@ -43,7 +44,10 @@ class Database:
         else:
             self.engine = create_engine(
                 url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=30,
-                connect_args={"connect_timeout": _CONNECT_TIMEOUT_S},
+                connect_args={  # a dead peer (partition, frozen host) is noticed in seconds, not TCP's ~15 min
+                    "connect_timeout": _CONNECT_TIMEOUT_S, "tcp_user_timeout": _CONNECT_TIMEOUT_S * 2000,
+                    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+                },
             )  # fmt: skip
 
     @contextmanager
@@ -81,6 +85,8 @@ class Database:
             if self.is_sqlite or not is_disconnect(exc):
                 raise
             raise CatalogUnavailable(f"the catalog database cannot be reached: {_first_line(exc.orig)}") from exc
+        except PoolTimeout as exc:  # every pooled connection busy for pool_timeout: overloaded, try later
+            raise CatalogUnavailable("the catalog's connections are all in use; retry shortly") from exc
 
     def migrate(self) -> list[str]:
         """Apply the pending migrations in order; returns the names applied."""

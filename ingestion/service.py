@@ -4,6 +4,7 @@ the keyword writer and the extraction sandbox, all built from one ``Settings``."
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import uuid
@@ -13,13 +14,15 @@ from functools import cached_property
 from pathlib import Path, PurePath
 from typing import BinaryIO, Literal
 
+from sqlalchemy import Connection
+
 from core.db import Database, utcnow
 from core.errors import DocumentNotFound, InvalidRequest, UnsupportedMediaType
 from core.settings import Settings
 from core.tokens import configure_offline_env, count_tokens
 
 from . import detect, jobs
-from .blobs import StoredBlob, open_blob_store
+from .blobs import BlobStoreUnavailable, StoredBlob, open_blob_store
 from .catalog import documents as catalog
 from .collection_docs import CollectionDoc, parse_jsonl
 from .embedding import Embedder, build_embedder
@@ -29,6 +32,8 @@ from .pipeline import BatchTimings, PipelineParts
 from .uploads import ResumableUploads
 from .vectors import ChromaVectorStore
 from .worker import DEFAULT_BATCH_SIZE, Worker
+
+log = logging.getLogger("lectern.ingestion")
 
 DEFAULT_COLLECTION = "default"
 _NAME_OK = re.compile(r"^[\w.\- ]{1,128}$")
@@ -115,6 +120,7 @@ class Ingestion:
         if media_type == detect.JSONL:
             raise InvalidRequest("JSONL files are collection documents: use add_collection_jsonl", filename=filename)
         with self.db.transaction() as conn:
+            self._hold_blob(conn, blob.sha256, source)
             if skip_duplicates:
                 existing = catalog.find_by_sha(conn, blob.sha256, owner)
                 if existing is not None:
@@ -160,8 +166,10 @@ class Ingestion:
         validate_collection_name(collection)
         blobs = [self.blobs.put_bytes(d.text.encode("utf-8"), self.settings.ingestion.max_upload_bytes) for d in docs]
         results: list[CollectionResult] = []
+        replaced: set[str] = set()
         with self.db.transaction() as conn:
             for doc, blob in zip(docs, blobs):
+                self._hold_blob(conn, blob.sha256, doc.text.encode("utf-8"))
                 tokens = count_tokens(doc.text)
                 fields = dict(
                     filename=safe_filename(doc.docid),
@@ -197,10 +205,26 @@ class Ingestion:
                             conn, doc_id, **fields, status="pending", failure_reason=None, failure_detail=None
                         )
                         jobs.enqueue(conn, doc_id)
+                    if current.sha256 != blob.sha256:
+                        replaced.add(current.sha256)
                 results.append(
                     CollectionResult(doc.docid, doc_id, status, tokens > self.settings.chunking.max_chunk_tokens, tokens)
                 )
+        for sha256 in replaced - {blob.sha256 for blob in blobs}:
+            self._drop_blob_if_unused(sha256)
         return results
+
+    def _hold_blob(self, conn: Connection, sha256: str, source: BinaryIO | bytes | Path) -> None:
+        """Inside the transaction that records a document on ``sha256``: lock the blob and make sure
+        it is still there. Another process may have found it unused and deleted it between this
+        upload's store (which skips bytes already present) and now; then the bytes go in again."""
+        catalog.lock_blob(conn, sha256)
+        if self.blobs.exists(sha256):
+            return
+        if not isinstance(source, bytes | Path):
+            source.seek(0)
+        if self._store(source).sha256 != sha256:
+            raise InvalidRequest("the upload changed while it was stored; send it again")
 
     def _store(self, source: BinaryIO | bytes | Path) -> StoredBlob:
         limit = self.settings.ingestion.max_upload_bytes
@@ -236,10 +260,14 @@ class Ingestion:
     def content(self, document_id: str) -> bytes:
         return self.blobs.read(self.get(document_id).sha256)
 
-    def content_stream(self, document_id: str) -> Iterator[bytes]:
-        """The original bytes in pieces; the store is asked before this returns, so a missing blob or an
-        outage is raised here, not halfway through a response."""
-        return self.blobs.iter_read(self.get(document_id).sha256)
+    def content_stream(self, document: catalog.Document) -> Iterator[bytes]:
+        """The original bytes of ``document`` as read (a replacement racing the download does not mix
+        versions), in pieces; the store is asked before this returns, so a missing blob or an outage
+        is raised here, not halfway through a response."""
+        try:
+            return self.blobs.iter_read(document.sha256)
+        except FileNotFoundError as exc:
+            raise DocumentNotFound(f"the original of {document.id} is gone", document_id=document.id) from exc
 
     # -- deleting --------------------------------------------------------------------------
     def delete(self, document_id: str) -> None:
@@ -253,9 +281,16 @@ class Ingestion:
         self._drop_blob_if_unused(doc.sha256)
 
     def _drop_blob_if_unused(self, sha256: str) -> None:
-        with self.db.read() as conn:
-            if catalog.count_sha(conn, sha256) == 0:
-                self.blobs.delete(sha256)
+        """Delete an original no document uses, under the blob's lock (see ``_hold_blob``). It runs
+        after the change that freed the blob has committed, so a store outage here only leaves an
+        orphan behind (logged), never a failed request for a change that happened."""
+        try:
+            with self.db.transaction() as conn:
+                catalog.lock_blob(conn, sha256)
+                if catalog.count_sha(conn, sha256) == 0:
+                    self.blobs.delete(sha256)
+        except BlobStoreUnavailable as exc:
+            log.warning("the unused original %s stays in the blob store: %s", sha256, exc)
 
     # -- processing --------------------------------------------------------------------------
     def worker(self, worker_id: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> Worker:

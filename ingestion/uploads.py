@@ -96,9 +96,12 @@ class ResumableUploads:
         if not numbers or numbers != list(range(1, len(numbers) + 1)):
             raise UploadIncomplete("parts must be numbered 1..n without gaps; send the missing ones", parts=numbers)
         with self.store.spool(self.max_bytes, what="the upload") as spool:
-            for number in numbers:
-                for piece in self.store.iter_object(parts[number][0]):
-                    spool.write(piece)
+            try:
+                for number in numbers:
+                    for piece in self.store.iter_object(parts[number][0]):
+                        spool.write(piece)
+            except FileNotFoundError as exc:  # a retried ``complete`` elsewhere finished it meanwhile
+                raise UploadNotFound("no such upload") from exc
             received = spool.finish()
             if received != sha256.lower():
                 raise ChecksumMismatch(

@@ -175,7 +175,7 @@ def download(file_id: str, services: ServicesDep, principal: ListingPrincipal) -
     doc = visible_document(services, principal, file_id)
     safe = doc.filename.replace('"', "").replace("\\", "")
     return StreamingResponse(
-        services.ingestion.content_stream(doc.id),
+        services.ingestion.content_stream(doc),
         media_type=doc.media_type or "application/octet-stream",
         headers={"Content-Disposition": f'attachment; filename="{safe}"', "Content-Length": str(doc.size_bytes)},
     )

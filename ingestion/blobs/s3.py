@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import boto3
-from boto3.exceptions import S3UploadFailedError
+from boto3.exceptions import RetriesExceededError, S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -107,7 +107,7 @@ class S3BlobStore(BlobStore):
             yield
         except ClientError as exc:
             self._raise_client_error(exc, what)
-        except (BotoCoreError, S3UploadFailedError) as exc:
+        except (BotoCoreError, S3UploadFailedError, RetriesExceededError) as exc:  # the last: a download stalled
             raise BlobStoreUnavailable(
                 f"cannot reach the object store at {self.endpoint}: {exc}", endpoint=self.endpoint
             ) from exc

@@ -158,6 +158,12 @@ def find_by_sha(conn: Connection, sha256: str, owner: str | None = None) -> Docu
     return _document(row) if row else None
 
 
+def lock_blob(conn: Connection, sha256: str) -> None:
+    """Hold the original with these bytes until this transaction ends: a process deciding the blob
+    is unused (and deleting it) and one recording a new document on it take turns."""
+    _lock_for_upsert(conn, "blob", sha256)
+
+
 def count_sha(conn: Connection, sha256: str) -> int:
     return int(conn.execute(text("SELECT COUNT(*) FROM documents WHERE sha256 = :s"), {"s": sha256}).scalar_one())
 

@@ -243,3 +243,35 @@ def test_settings_read_lectern_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     settings = Settings()
     assert settings.home == tmp_path / "envhome" and settings.chunking.max_chunk_tokens == 123
     assert settings.resolved_database_url.endswith("envhome/lectern.db")
+
+
+def test_a_blob_deleted_by_another_process_before_the_record_is_stored_again(
+    ingestion: Ingestion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Process A found the bytes unused and deleted them just after this upload stored them (the
+    store skips bytes already present): the record's transaction puts them back, under the lock."""
+    body = b"# Pumps\n\nThe pump is primed before the valve opens.\n"
+    store, calls = ingestion._store, []
+
+    def _store_then_lose(source: object) -> object:
+        blob = store(source)  # type: ignore[arg-type]
+        calls.append(blob.sha256)
+        if len(calls) == 1:
+            ingestion.blobs.delete(blob.sha256)  # what the other process's cleanup did meanwhile
+        return blob
+
+    monkeypatch.setattr(ingestion, "_store", _store_then_lose)
+    added = ingestion.add_file(io.BytesIO(body), "pumps.md", owner="admin")
+    assert ingestion.blobs.exists(added.document.sha256) and len(calls) == 2  # stored, lost, stored again
+    ingestion.run_until_idle()
+    assert ingestion.get(added.document.id).status == "completed"
+
+
+def test_a_modified_collection_document_leaves_no_orphan_blob(ingestion: Ingestion) -> None:
+    ingestion.add_collection_jsonl([json.dumps({"docid": "faq-1", "text": "Version one of the answer."})],
+                                   collection="faq", owner="admin")  # fmt: skip
+    first = ingestion.list_documents(collection="faq")[0][0].sha256
+    ingestion.add_collection_jsonl([json.dumps({"docid": "faq-1", "text": "Version two of the answer."})],
+                                   collection="faq", owner="admin")  # fmt: skip
+    second = ingestion.list_documents(collection="faq")[0][0].sha256
+    assert first != second and ingestion.blobs.exists(second) and not ingestion.blobs.exists(first)

@@ -73,6 +73,14 @@ async def test_upload_download_and_listing(api: Api) -> None:
     assert bad.json()["details"]["errors"][0]["field"] == "query.limit"
 
 
+async def test_a_download_whose_original_is_gone_is_a_404_envelope(api: Api) -> None:
+    first = await upload(api, api.alice, "lost.md", b"# Lost\n\nThis original will vanish from the store.\n")
+    doc = api.services.ingestion.get(first["file_id"])
+    api.services.ingestion.blobs.delete(doc.sha256)
+    response = await api.client.get(f"/v1/files/{first['file_id']}/content", headers=api.alice)
+    assert response.status_code == 404 and response.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+
+
 async def test_unsupported_and_oversized_uploads_are_refused(api: Api, services) -> None:  # type: ignore[no-untyped-def]
     response = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("x.bin", bytes(range(256)) * 4)})
     assert response.status_code == 415 and response.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
