@@ -271,6 +271,9 @@ class Turn:
                     "page": passage.page,
                     "snippet": passage.snippet,
                     "score": passage.score,
+                    "filename": passage.filename,
+                    "document_type": passage.document_type,
+                    "url": passage.url,
                 }
             )
         return "\n".join(blocks), results

@@ -15,9 +15,10 @@ from typing import Any
 from core.access import Principal
 from core.errors import LecternError
 from ingestion.catalog.documents import readable_document
+from ingestion.detect import SHORT_NAMES
 from ingestion.service import Ingestion
 
-from .search import Retriever, SearchHit
+from .search import Retriever, SearchHit, document_url
 
 MAX_TOOL_TOP_K = 10
 MAX_READ_CHUNKS = 6
@@ -97,6 +98,10 @@ class Passage:
     snippet: str
     text: str
     score: float | None = None
+    filename: str | None = None
+    document_type: str | None = None
+    url: str | None = None
+    """Where the client reads the document; the three ride along in the ``tool_result`` event, as on a ``/v1/retrieve`` hit."""
 
 
 @dataclass
@@ -178,15 +183,22 @@ class DocumentTools:
             doc = readable_document(conn, self.principal, document_id, status="completed")
         if doc is None:
             raise not_found
-        title = doc.display_title
+        title, kind = doc.display_title, SHORT_NAMES.get(doc.media_type or "", "txt")
+        url = document_url(doc.collection, doc.kind, doc.id, doc.name)
         chunks = [c for c in self.ingestion.chunks(document_id) if not page or c.page == page]
         return ToolOutput(
-            passages=[Passage(c.id, document_id, title, c.page, c.text[:200], c.text) for c in chunks[:MAX_READ_CHUNKS]]
+            passages=[
+                Passage(c.id, document_id, title, c.page, c.text[:200], c.text, None, doc.filename, kind, url)
+                for c in chunks[:MAX_READ_CHUNKS]
+            ]
         )
 
 
 def _passage(hit: SearchHit) -> Passage:
-    return Passage(hit.chunk_id, hit.document_id, hit.title, hit.page, hit.snippet, hit.text, hit.score)
+    return Passage(
+        hit.chunk_id, hit.document_id, hit.title, hit.page, hit.snippet, hit.text, hit.score,
+        hit.filename, hit.document_type, hit.url,
+    )  # fmt: skip
 
 
 def _required(arguments: dict[str, Any], key: str) -> str:

@@ -41,6 +41,7 @@ class SearchHit(BaseModel):
     chunk_id: str
     document_id: str
     title: str
+    filename: str
     document_type: str
     collection: str
     snippet: str
@@ -217,6 +218,7 @@ class Retriever:
             chunk_id=row.id,
             document_id=row.document_id,
             title=row.display_title,
+            filename=row.filename,
             document_type=SHORT_NAMES.get(row.media_type or "", "txt"),
             collection=row.collection,
             snippet=snippet,

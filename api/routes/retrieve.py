@@ -22,6 +22,9 @@ _Q_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_QUERY_CHARS, "patt
 (its own code, which clients match on), not as a 422."""
 
 
+_THRESHOLD = "drop hits whose `score` (the score of the `search_type` asked for, 0..1) is below this"
+
+
 def _split(raw: str | None) -> list[str] | None:
     values = [v.strip() for v in (raw or "").split(",") if v.strip()]
     return values or None
@@ -38,7 +41,7 @@ def retrieve(
     document_ids: Annotated[str | None, Query(description="comma-separated")] = None,
     tags: Annotated[str | None, Query(description="comma-separated; any of them")] = None,
     collection: str | None = None,
-    similarity_threshold: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    similarity_threshold: Annotated[float | None, Query(ge=0.0, le=1.0, description=_THRESHOLD)] = None,
 ) -> RetrieveResponse:
     if not q.strip() or len(q) > MAX_QUERY_CHARS:
         raise ApiError(400, "INVALID_QUERY", f"q must be 1 to {MAX_QUERY_CHARS} characters", field="q")
@@ -52,7 +55,7 @@ def retrieve(
             raise ApiError(400, "INVALID_QUERY", exc.message, field="q") from exc
         raise
     return RetrieveResponse(
-        results=[RetrievedChunk(**hit.model_dump()) for hit in response.results],
+        results=[RetrievedChunk(**hit.model_dump(), content=hit.text) for hit in response.results],
         query=response.query,
         search_type=response.search_type,
         total_results=response.total_results,

@@ -155,4 +155,9 @@ def test_user_documents_stay_private_in_chat(chat_ingestion: Ingestion, tmp_path
     secret_id = alice.list_documents({}).listing[0]["document_id"]
     with pytest.raises(Exception, match="no document"):
         bob.read_document({"document_id": secret_id})
-    assert "4711" in alice.read_document({"document_id": secret_id}).passages[0].text
+    read = alice.read_document({"document_id": secret_id}).passages[0]
+    assert "4711" in read.text
+    # Both tools say where a passage came from, as a /v1/retrieve hit does.
+    found = alice.search({"query": "vault code"}).passages[0]
+    for passage in (read, found):
+        assert (passage.filename, passage.document_type, passage.url) == ("alice.md", "md", f"/v1/files/{secret_id}")

@@ -41,6 +41,9 @@ async def test_retrieve_first_streams_a_cited_answer(manager: SessionManager) ->
     assert call.arguments == {"query": "How long is the warranty on the heating element?"}
     result = events[2]
     assert isinstance(result, ToolResultEvent) and result.results[0]["title"] == "Warranty"
+    row = result.results[0]
+    assert (row["filename"], row["document_type"]) == ("warranty.md", "md")
+    assert row["url"] == f"/v1/files/{row['document_id']}"
     done = events[-1]
     assert isinstance(done, DoneEvent)
     assert "five-year warranty" in done.answer and done.answer.endswith("[1]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import Api, assert_needs_a_key
+from tests.support import Api, assert_needs_a_key, upload
 
 pytestmark = pytest.mark.anyio
 
@@ -23,3 +23,42 @@ async def test_retrieve_validates_the_query(api: Api) -> None:
     for q in ("", "   ", "x" * 2001):
         response = await api.client.get("/v1/retrieve", params={"q": q}, headers=api.alice)
         assert response.status_code == 400 and response.json()["error_code"] == "INVALID_QUERY"
+
+
+LONG = (
+    "# Descaling guide\n\n"
+    + " ".join(f"Step {i}: pour the citric acid solution into the kettle and wait a while." for i in range(1, 9))
+    + "\n"
+).encode()
+
+
+async def test_a_hit_carries_the_chunk_text_a_short_snippet_and_where_it_came_from(api: Api) -> None:
+    file_id = (await upload(api, api.alice, "descaling.md", LONG))["file_id"]
+    response = await api.client.get("/v1/retrieve", params={"q": "citric acid kettle", "topK": 3}, headers=api.alice)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["query"] == "citric acid kettle" and body["search_type"] == "hybrid"
+    assert body["total_results"] == len(body["results"]) >= 1 and body["processing_time_ms"] >= 0
+    hit = body["results"][0]
+    stored = {c.id: c.text for c in api.services.ingestion.chunks(file_id)}
+    assert hit["content"] == stored[hit["chunk_id"]] and len(hit["content"].split()) > 40
+    words = [w for w in hit["snippet"].split() if w != "…"]
+    assert 0 < len(words) <= 40 and " ".join(words) in " ".join(hit["content"].split())
+    assert hit["filename"] == "descaling.md" and hit["document_type"] == "md"
+    assert hit["url"] == f"/v1/files/{file_id}" and hit["title"] and 0 < hit["score"] <= 1
+    assert "page" in hit and "description" not in hit and "metadata" not in hit
+
+
+async def test_similarity_threshold_drops_hits_below_the_returned_score(api: Api) -> None:
+    await upload(api, api.alice, "descaling.md", LONG)
+    params = {"q": "citric acid kettle", "search_type": "vector"}
+    found = (await api.client.get("/v1/retrieve", params=params, headers=api.alice)).json()["results"]
+    best = found[0]["score"]
+    assert 0.01 < best < 1  # a vector score: cosine similarity, clipped at 0
+    above = await api.client.get("/v1/retrieve", params={**params, "similarity_threshold": min(1.0, best + 0.001)},
+                                 headers=api.alice)  # fmt: skip
+    assert above.json()["results"] == [] and above.json()["total_results"] == 0
+    at = await api.client.get("/v1/retrieve", params={**params, "similarity_threshold": best - 0.001},
+                              headers=api.alice)  # fmt: skip
+    assert at.status_code == 200, (best, at.text)
+    assert at.json()["results"][0]["chunk_id"] == found[0]["chunk_id"]
