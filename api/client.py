@@ -61,10 +61,18 @@ M = TypeVar("M", bound=BaseModel)
 class LecternAPIError(Exception):
     """An error envelope from the server."""
 
-    def __init__(self, status: int, error_code: str, message: str, details: dict[str, Any], request_id: str | None):
+    def __init__(self, status: int, error_code: str, message: str, details: dict[str, Any], request_id: str | None,
+                 envelope: ErrorEnvelope | None = None):  # fmt: skip
         super().__init__(f"{status} {error_code}: {message}")
         self.status, self.error_code, self.message = status, error_code, message
         self.details, self.request_id = details, request_id
+        self.envelope = envelope
+        """The whole envelope when the server sent one: a 429's ``retry_after``, ``reset_time``, ..."""
+
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds to wait before retrying, on a 429 (None otherwise)."""
+        return self.envelope.retry_after if self.envelope is not None else None
 
 
 async def _raise_for_envelope(response: httpx.Response) -> None:
@@ -76,7 +84,7 @@ async def _raise_for_envelope(response: httpx.Response) -> None:
     except ValidationError:  # not Lectern's envelope (a proxy's page, say): keep what there is
         raise LecternAPIError(response.status_code, "HTTP_ERROR", response.text[:200], {}, None) from None
     raise LecternAPIError(
-        response.status_code, envelope.error_code, envelope.message, envelope.details, envelope.request_id
+        response.status_code, envelope.error_code, envelope.message, envelope.details, envelope.request_id, envelope
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,6 +12,7 @@ from core.access import Principal
 
 from .errors import ApiError
 from .keys import ApiKey
+from .ratelimit import Decision
 from .services import Services
 
 
@@ -43,11 +45,23 @@ def limited(route_class: str) -> Callable[..., Principal]:
         decision = services.limiter.hit(key.id, route_class, principal.is_admin)
         request.state.rate_headers = decision.headers
         if not decision.allowed:
-            raise ApiError(429, "RATE_LIMIT_EXCEEDED", f"too many {route_class} requests; retry later",
-                           retry_after=decision.reset_s, headers={"Retry-After": decision.headers["X-RateLimit-Reset"]})  # fmt: skip
+            raise _rate_limited(route_class, decision)
         return principal
 
     return _dependency
+
+
+def _rate_limited(route_class: str, decision: Decision) -> ApiError:
+    """The 429: ``details.retry_after`` as before, plus the clinical API's top-level ``retry_after``,
+    ``requests_remaining`` and ``reset_time``; ``Retry-After`` in seconds (``X-RateLimit-Reset`` is a Unix time)."""
+    top_level = {
+        "retry_after": decision.retry_after_s,
+        "requests_remaining": decision.remaining,
+        "reset_time": datetime.fromtimestamp(decision.reset_at, UTC),
+    }
+    return ApiError(429, "RATE_LIMIT_EXCEEDED", f"too many {route_class} requests; retry later",
+                    headers={"Retry-After": str(decision.retry_after_s)}, top_level=top_level,
+                    retry_after=decision.reset_s)  # fmt: skip
 
 
 ListingPrincipal = Annotated[Principal, Depends(limited("listing"))]

@@ -59,11 +59,14 @@ KEYED = error_responses(401, 422, 429)
 
 
 class ApiError(LecternError):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 top_level: dict[str, Any] | None = None, **details: Any):  # fmt: skip
+        """``top_level``: optional envelope fields beside ``details`` (``ErrorEnvelope``'s 429 ones)."""
         super().__init__(message, **details)
         self.status = status
         self.code = code
         self.headers = headers or {}
+        self.top_level = top_level or {}
 
 
 def request_id(request: Request) -> str:
@@ -74,18 +77,21 @@ def request_id(request: Request) -> str:
 
 
 def envelope(request: Request, status: int, code: str, message: str, details: dict[str, Any] | None = None,
-             headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
-    body = ErrorEnvelope(error_code=code, message=message, details=details or {}, request_id=request_id(request))
+             headers: dict[str, str] | None = None, top_level: dict[str, Any] | None = None) -> JSONResponse:  # fmt: skip
+    body = ErrorEnvelope(error_code=code, message=message, details=details or {}, request_id=request_id(request),
+                         **(top_level or {}))  # fmt: skip
     merged = {**headers} if headers else {}
     merged.update(getattr(request.state, "rate_headers", {}))
     merged["X-Request-ID"] = body.request_id  # also on a 500, which leaves outside the header middleware
-    return JSONResponse(body.model_dump(), status_code=status, headers=merged)
+    # The optional top-level fields are left out, not sent as null, where they do not apply.
+    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status, headers=merged)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(LecternError)
     async def _lectern(request: Request, exc: LecternError) -> JSONResponse:
-        return envelope(request, exc.status, exc.code, exc.message, _jsonable(exc.details), getattr(exc, "headers", None))
+        return envelope(request, exc.status, exc.code, exc.message, _jsonable(exc.details), getattr(exc, "headers", None),
+                        getattr(exc, "top_level", None))  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,5 +1,8 @@
 """Rate limits per key and route class, with ``X-RateLimit-*`` headers on every response.
 
+``X-RateLimit-Reset`` is the Unix time (seconds) at which the window ends, as the clinical
+API documents it; ``Retry-After`` and a 429's ``retry_after`` are the seconds until then.
+
 A fixed one-minute window per (key, class); limits come from Settings
 (``LECTERN_RATE_LIMIT_*``). Admin keys get five times the allowance. In process by
 default; with ``LECTERN_REDIS_URL`` the counters live in Redis, so several server
@@ -11,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from core.errors import LecternError
@@ -35,13 +38,29 @@ class Decision:
     limit: int
     remaining: int
     reset_s: float
+    """Seconds until the window ends."""
+    decided_at: float = field(default_factory=time.time)
+    """Wall-clock time of the decision: the in-process windows run on the monotonic clock,
+    so the Unix time of the reset is derived from this, not from the window's start."""
+
+    @property
+    def reset_at(self) -> int:
+        """Unix time (whole seconds, rounded up) at which the window ends, as the clinical API's header has it."""
+        # Rounded to the millisecond first: Redis windows end on a whole second, and float noise
+        # in now + (end - now) must not push the header one second past it.
+        return math.ceil(round(self.decided_at + self.reset_s, 3))
+
+    @property
+    def retry_after_s(self) -> int:
+        """Whole seconds to wait (at least 1): the ``Retry-After`` header and the 429 body's ``retry_after``."""
+        return max(1, math.ceil(self.reset_s))
 
     @property
     def headers(self) -> dict[str, str]:
         return {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(math.ceil(self.reset_s)),
+            "X-RateLimit-Reset": str(self.reset_at),
         }
 
 
@@ -95,4 +114,4 @@ class RedisRateLimiter:
             # Closed, not open: without the shared count no process can tell whether a key is over its limit.
             raise RateLimiterUnavailable(f"the rate limiter's Redis cannot be reached: {exc}") from exc
         reset = (window + 1) * WINDOW_S - now
-        return Decision(count <= limit, limit, max(0, limit - count), reset)
+        return Decision(count <= limit, limit, max(0, limit - count), reset, now)
