@@ -48,3 +48,20 @@ def test_a_corrupt_secret_file_fails_at_start_with_the_remedy(tmp_path: Path) ->
     (tmp_path / SECRET_FILE).write_text("\n")
     with pytest.raises(RuntimeError, match="delete it"):
         DownloadUrls.from_settings(make_settings(tmp_path))
+
+
+def test_a_signed_token_of_another_format_is_invalid_not_a_crash(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    signer = DownloadUrls.from_settings(make_settings(tmp_path, url_secret="k" * 32))
+    for text in ("2:doc1:" + SHA + ":9999999999", "1:doc1:" + SHA, "1:doc1:" + SHA + ":soon", "\xff"):
+        payload = base64.urlsafe_b64encode(text.encode("latin-1")).rstrip(b"=").decode()
+        mac = hmac.new(b"k" * 32, payload.encode(), hashlib.sha256).digest()
+        with pytest.raises(ApiError) as refused:
+            signer.verify(f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}")
+        assert (
+            refused.value.code == "DOWNLOAD_URL_INVALID"
+            and refused.value.details["reason"] == "the token's format is unknown"
+        )
