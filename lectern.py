@@ -18,6 +18,7 @@ from api.schemas import (
     CollectionDocuments,
     CollectionInfo,
     DocumentResult,
+    DownloadUrl,
     ErrorEnvelope,
     FileInfo,
     FileList,
@@ -32,7 +33,7 @@ from api.schemas import (
 
 __all__ = [
     "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "Client", "CollectionDocument",
-    "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "DocumentResult", "ErrorEnvelope", "FileInfo",
+    "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "DocumentResult", "DownloadUrl", "ErrorEnvelope", "FileInfo",
     "FileList", "FileStatus", "LecternAPIError", "PageOut", "RemoteChatSession", "RetrieveResponse", "RetrievedChunk",
     "SessionHistory", "SyncClient", "UploadResult", "Usage",
 ]  # fmt: skip

@@ -41,6 +41,7 @@ from .schemas import (
     CollectionDocuments,
     CollectionInfo,
     DocumentResult,
+    DownloadUrl,
     ErrorEnvelope,
     FileInfo,
     FileList,
@@ -161,6 +162,12 @@ class Files(_Resource):
         response = await self._client._http.get(f"/v1/files/{file_id}/content")
         await _raise_for_envelope(response)
         return response.content
+
+    async def download_url(self, file_id: str, *, expires_in: int | None = None) -> DownloadUrl:
+        """A signed URL that downloads the original with a plain GET and no key, until ``.expires_at``
+        (the server's default is an hour; at most 7 days) or until the file is deleted or replaced."""
+        body = None if expires_in is None else {"expires_in": expires_in}
+        return await self._model(DownloadUrl, "POST", f"/v1/files/{file_id}/download-url", json=body)
 
     async def delete(self, file_id: str) -> None:
         await self._json("DELETE", f"/v1/files/{file_id}")

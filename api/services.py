@@ -11,6 +11,7 @@ from core.settings import Settings
 from ingestion.service import Ingestion
 from tools.search import Retriever
 
+from .download_urls import DownloadUrls
 from .keys import KeyStore
 from .ratelimit import Limiter, RateLimiter, RedisRateLimiter
 
@@ -25,6 +26,7 @@ class Services:
     sessions: SessionManager
     keys: KeyStore
     limiter: Limiter
+    download_urls: DownloadUrls
     _stop: threading.Event = field(default_factory=threading.Event)
     _worker: threading.Thread | None = None
 
@@ -49,6 +51,7 @@ class Services:
             sessions=SessionManager(ingestion=ingestion, retriever=retriever),
             keys=KeyStore(ingestion.db),
             limiter=limiter,
+            download_urls=DownloadUrls.from_settings(settings),
         )
 
     def warm_up(self) -> None:

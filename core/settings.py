@@ -161,6 +161,16 @@ class HttpSettings(_Group):
     """Likewise for chat turns."""
     rate_limit_write: int = 60
     """Likewise for uploads, deletes and other writes."""
+    url_secret: SecretStr | None = None
+    """Signs download URLs (at least 32 characters; never shown). Default: one generated into ``$LECTERN_HOME/url_secret``; API processes that do not share a home must all be given the same one."""
+
+    @field_validator("url_secret")
+    @classmethod
+    def _url_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """A short secret makes download URLs guessable: refuse it at start-up."""
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("LECTERN_URL_SECRET must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
 
 
 _GROUPS: dict[str, type[_Group]] = {

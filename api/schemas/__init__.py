@@ -25,6 +25,7 @@ from .collections import (
     NewCollection,
 )
 from .completions import CompletionChoice, CompletionMessage, CompletionRequest, CompletionResponse, OpenAIMessage
+from .downloads import DownloadUrl, DownloadUrlRequest
 from .errors import ErrorEnvelope
 from .files import Assignment, ChunkOut, FileInfo, FileList, FileStatus, FileText, PageOut
 from .health import Health
@@ -34,7 +35,8 @@ from .uploads import BatchItem, BatchResult, CompleteUpload, NewUpload, PartStor
 __all__ = [
     "Assignment", "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "CollectionDocument",
     "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "CompleteUpload", "CompletionChoice",
-    "CompletionMessage", "CompletionRequest", "CompletionResponse", "DocumentResult", "ErrorEnvelope", "FileInfo",
+    "CompletionMessage", "CompletionRequest", "CompletionResponse", "DocumentResult", "DownloadUrl", "DownloadUrlRequest",
+    "ErrorEnvelope", "FileInfo",
     "FileList", "FileStatus", "FileText", "Health", "NewCollection", "NewMessage", "NewSession", "NewUpload",
     "OpenAIMessage", "PageOut", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
     "SessionHistory", "SessionRecord", "StoredMessage", "UploadResult", "UploadStarted", "Usage",

@@ -109,3 +109,19 @@ async def test_an_error_that_is_not_lecterns_envelope_still_raises_the_sdk_error
     assert missing.value.details == {"document_id": "missing"}
     assert (gateway.value.status, gateway.value.error_code, gateway.value.request_id) == (502, "HTTP_ERROR", None)
     assert gateway.value.message == "<html>Bad Gateway</html>"
+
+
+async def test_the_sdk_hands_out_download_urls(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from lectern import Client, DownloadUrl, LecternAPIError
+
+    key = api.alice["Authorization"].split()[1]
+    (tmp_path / "kettle.md").write_bytes(PUBLIC)
+    async with Client(base_url="http://lectern.test", api_key=key, transport=api.client._transport) as client:
+        uploaded = await client.files.upload(tmp_path / "kettle.md")
+        issued = await client.files.download_url(uploaded.file_id, expires_in=120)
+        assert isinstance(issued, DownloadUrl) and issued.url.startswith("http://lectern.test/v1/files/download/")
+        assert (await api.client.get(issued.url)).content == PUBLIC  # fetched with no key at all
+        assert (await client.files.download_url(uploaded.file_id)).expires_at > issued.expires_at  # default: an hour
+        with pytest.raises(LecternAPIError) as refused:
+            await client.files.download_url(uploaded.file_id, expires_in=0)
+        assert refused.value.status == 422 and refused.value.error_code == "INVALID_REQUEST"

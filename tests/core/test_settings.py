@@ -114,7 +114,8 @@ def _other_value(field: str, annotation: Any, default: Any) -> tuple[str, Any]:
     if annotation is Path:
         return "/tmp/lectern-settings-test", Path("/tmp/lectern-settings-test")
     if annotation is SecretStr:
-        return "from-the-environment", SecretStr("from-the-environment")
+        secret = "from-the-environment, long enough for any secret"  # LECTERN_URL_SECRET wants 32+ characters
+        return secret, SecretStr(secret)
     assert annotation is str, f"no test value for {annotation}"
     return "from-the-environment", "from-the-environment"
 

@@ -171,6 +171,7 @@ def engines(tmp_path: Path, postgres: Postgres, s3_server: MotoServer) -> Iterat
         "LECTERN_REDIS_URL": redis.url,
         **{f"LECTERN_{name.upper()}": str(value) for name, value in s3_server.settings(bucket, _PREFIX).items()},
         "LECTERN_MODEL": "test",
+        "LECTERN_URL_SECRET": "topology-" + "0123456789abcdef" * 3,  # as deploy/scale-out.env: one for every process
         "LECTERN_RATE_LIMIT_WRITE": "100000",
         "LECTERN_RATE_LIMIT_LISTING": "100000",
         "LECTERN_RATE_LIMIT_RETRIEVAL": str(_RETRIEVAL_LIMIT),
@@ -239,6 +240,7 @@ def test_two_api_processes_and_two_workers_on_real_engines_survive_a_killed_work
             catalog.close()
 
         _check_same_results(bases, headers)
+        _check_download_url_crosses_processes(bases, headers, first[0]["file_id"])
         _check_chat_continues(bases, headers)
         _check_shared_rate_limit(bases, carol_headers)
         assert all(p.poll() is None for p in processes.values()), {n: p.poll() for n, p in processes.items()}
@@ -331,6 +333,19 @@ def _check_same_results(bases: list[str], headers: dict[str, str]) -> None:
     for query in ("topo017q valve pressure", "kv3two procedure", "seals intact inspection"):
         on_a, on_b = _hits(bases[0], query), _hits(bases[1], query)
         assert on_a and on_a == on_b, (query, on_a, on_b)
+
+
+def _check_download_url_crosses_processes(bases: list[str], headers: dict[str, str], file_id: str) -> None:
+    """A URL signed by one API process is honoured by the other (they share ``LECTERN_URL_SECRET``,
+    not a home): it redirects to the object store's presigned GET, which needs no key either."""
+    original = httpx.get(f"{bases[0]}/v1/files/{file_id}/content", headers=headers, timeout=30)
+    assert original.status_code == 200, original.text
+    issued = httpx.post(f"{bases[0]}/v1/files/{file_id}/download-url", headers=headers, timeout=30)
+    assert issued.status_code == 200, issued.text
+    on_b = bases[1] + issued.json()["url"].removeprefix(bases[0])
+    fetched = httpx.get(on_b, follow_redirects=True, timeout=30)
+    assert fetched.status_code == 200 and fetched.content == original.content
+    assert [r.status_code for r in fetched.history] == [307]
 
 
 def _check_chat_continues(bases: list[str], headers: dict[str, str]) -> None:

@@ -91,6 +91,18 @@ def _detail(path: str) -> Probe:
     return probe
 
 
+async def _download_url(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    """Whoever may read a document may sign a URL to it (which then serves its bytes without a key)."""
+    response = await world.api.client.post(f"/v1/files/{secret.document_id}/download-url", headers=headers)
+    assert response.status_code in (200, 404), response.text
+    if response.status_code == 404:
+        assert response.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+        return False
+    fetched = await world.api.client.get(response.json()["url"])
+    assert fetched.status_code == 200 and secret.words.encode() in fetched.content
+    return True
+
+
 async def _files_list(world: World, headers: dict[str, str], secret: Secret) -> bool:
     found = (await world.api.client.get("/v1/files", params={"limit": 100}, headers=headers)).json()
     return secret.document_id in {f["file_id"] for f in found["files"]}
@@ -144,12 +156,14 @@ FILE_ROUTES: dict[str, Probe] = {
     "GET /v1/files/{id}/chunks": _detail("/v1/files/{id}/chunks"),
     "GET /v1/files/{id}/pages": _detail("/v1/files/{id}/pages"),
     "GET /v1/files/{id}/content": _detail("/v1/files/{id}/content"),
+    "POST /v1/files/{id}/download-url": _download_url,
     "GET /v1/retrieve": _retrieve,
 }
 COLLECTION_ROUTES: dict[str, Probe] = {
     "GET /v1/collections/ledger/documents": _collection_documents,
     "GET /v1/collections/ledger/documents/{id}": _detail("/v1/collections/ledger/documents/{id}"),
     "GET /v1/files/{id} (a collection document)": _detail("/v1/files/{id}"),
+    "POST /v1/files/{id}/download-url (a collection document)": _download_url,
     "GET /v1/retrieve (a collection document)": _retrieve,
 }
 CHAT_ROUTES: dict[str, Probe] = {

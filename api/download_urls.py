@@ -1,0 +1,121 @@
+"""Signed, expiring download URLs: ``POST /v1/files/{id}/download-url`` issues a token and
+``GET /v1/files/download/{token}`` honours it without an API key (api/routes/downloads.py).
+
+A token is ``<payload>.<signature>``, both base64url: the payload names the document id, the
+SHA-256 of the bytes it had when the URL was issued and the expiry (Unix seconds); the signature
+is HMAC-SHA256 over the payload with the server's URL secret. So a token cannot be forged or
+stretched without the secret, and it stops working when the document is deleted or its bytes
+are replaced (the SHA-256 no longer matches). The secret is ``LECTERN_URL_SECRET`` when set (several
+API processes on several machines must share one), else a random one generated into
+``$LECTERN_HOME/url_secret`` (mode 0600) by the first process that starts on that home.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.settings import Settings
+
+from .errors import ApiError
+
+SECRET_FILE = "url_secret"
+MIN_SECRET_CHARS = 32
+_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a valid token allows: the bytes ``sha256`` of ``document_id`` until ``expires_at`` (Unix s)."""
+
+    document_id: str
+    sha256: str
+    expires_at: int
+
+
+def invalid(reason: str) -> ApiError:
+    """403 ``DOWNLOAD_URL_INVALID``: tampered, malformed, or revoked (deleted or replaced document)."""
+    return ApiError(403, "DOWNLOAD_URL_INVALID", f"the download URL is not valid: {reason}", reason=reason)
+
+
+@dataclass
+class DownloadUrls:
+    """Issues and checks tokens. ``clock`` (Unix seconds) is injectable so tests can expire a URL."""
+
+    secret: bytes
+    clock: Callable[[], float] = field(default=time.time)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DownloadUrls:
+        configured = settings.http.url_secret
+        if configured is not None:
+            return cls(configured.get_secret_value().encode("utf-8"))
+        return cls(_home_secret(settings.home).encode("utf-8"))
+
+    def issue(self, document_id: str, sha256: str, expires_in: int) -> tuple[str, int]:
+        """A token for the document's current bytes and its expiry (Unix seconds)."""
+        expires_at = int(self.clock()) + expires_in
+        payload = _b64(":".join((_VERSION, document_id, sha256, str(expires_at))).encode("utf-8"))
+        return f"{payload}.{self._sign(payload)}", expires_at
+
+    def verify(self, token: str) -> Grant:
+        """The grant of an authentic, unexpired token. The signature is checked first, in constant
+        time, so nothing else about a forged token is looked at (nor any document read)."""
+        payload, dot, signature = token.partition(".")
+        if not dot or not hmac.compare_digest(signature.encode("utf-8"), self._sign(payload).encode("ascii")):
+            raise invalid("the signature does not match")
+        try:
+            version, document_id, sha256, expiry = _unb64(payload).decode("utf-8").split(":")
+            expires_at = int(expiry)
+        except ValueError:  # bad base64 or UTF-8, or too few fields: signed by us, so only another version
+            raise invalid("the token's format is unknown") from None
+        if version != _VERSION:
+            raise invalid("the token's format is unknown")
+        if self.clock() >= expires_at:
+            raise ApiError(
+                403, "DOWNLOAD_URL_EXPIRED", "the download URL has expired; ask for a new one", expired_at=expires_at
+            )
+        return Grant(document_id, sha256, expires_at)
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self.secret, payload.encode("utf-8"), hashlib.sha256).digest())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _home_secret(home: Path) -> str:
+    """The home's secret, created on first use. Several processes may start at once on one home:
+    each writes a candidate to its own 0600 file and hard-links it into place, which only one can
+    do; the others read the winner's, so all of them sign with the same secret."""
+    path = home / SECRET_FILE
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        candidate = home / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(secrets.token_urlsafe(48))
+                out.flush()
+                os.fsync(out.fileno())
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process won the race: use its secret
+        finally:
+            candidate.unlink(missing_ok=True)
+    secret = path.read_text(encoding="ascii").strip()
+    if len(secret) < MIN_SECRET_CHARS:
+        raise RuntimeError(f"{path} holds no usable URL secret (delete it to generate a new one)")
+    return secret

@@ -1,0 +1,67 @@
+"""The URL secret and tokens (api/download_urls.py); the routes are in tests/api/routes/test_downloads.py."""
+
+from __future__ import annotations
+
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from api.download_urls import SECRET_FILE, DownloadUrls
+from api.errors import ApiError
+from tests.support import make_settings
+
+SHA = "ab" * 32
+
+
+def test_the_home_secret_is_generated_once_private_and_shared(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with ThreadPoolExecutor(8) as pool:  # API processes starting together on one home agree on one secret
+        signers = list(pool.map(lambda _: DownloadUrls.from_settings(make_settings(home)), range(8)))
+    assert len({s.secret for s in signers}) == 1 and len(signers[0].secret) >= 32
+    path = home / SECRET_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in home.iterdir()) == [SECRET_FILE]  # no candidate left behind
+    token, _ = signers[0].issue("doc1", SHA, 60)
+    assert DownloadUrls.from_settings(make_settings(home)).verify(token).document_id == "doc1"  # a restart
+    assert DownloadUrls.from_settings(make_settings(tmp_path / "other")).secret != signers[0].secret
+
+
+def test_the_setting_overrides_the_home_secret(tmp_path: Path) -> None:
+    shared = "s" * 40
+    machine_a = DownloadUrls.from_settings(make_settings(tmp_path / "a", url_secret=shared))
+    machine_b = DownloadUrls.from_settings(make_settings(tmp_path / "b", url_secret=shared))
+    token, expires_at = machine_a.issue("doc1", SHA, 60)
+    grant = machine_b.verify(token)
+    assert (grant.document_id, grant.sha256, grant.expires_at) == ("doc1", SHA, expires_at)
+    assert not (tmp_path / "a" / SECRET_FILE).exists()
+    with pytest.raises(ApiError) as refused:
+        DownloadUrls.from_settings(make_settings(tmp_path / "a")).verify(token)
+    assert refused.value.code == "DOWNLOAD_URL_INVALID" and refused.value.status == 403
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        make_settings(tmp_path / "c", url_secret="short")
+
+
+def test_a_corrupt_secret_file_fails_at_start_with_the_remedy(tmp_path: Path) -> None:
+    (tmp_path / SECRET_FILE).write_text("\n")
+    with pytest.raises(RuntimeError, match="delete it"):
+        DownloadUrls.from_settings(make_settings(tmp_path))
+
+
+def test_a_signed_token_of_another_format_is_invalid_not_a_crash(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    signer = DownloadUrls.from_settings(make_settings(tmp_path, url_secret="k" * 32))
+    for text in ("2:doc1:" + SHA + ":9999999999", "1:doc1:" + SHA, "1:doc1:" + SHA + ":soon", "\xff"):
+        payload = base64.urlsafe_b64encode(text.encode("latin-1")).rstrip(b"=").decode()
+        mac = hmac.new(b"k" * 32, payload.encode(), hashlib.sha256).digest()
+        with pytest.raises(ApiError) as refused:
+            signer.verify(f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}")
+        assert (
+            refused.value.code == "DOWNLOAD_URL_INVALID"
+            and refused.value.details["reason"] == "the token's format is unknown"
+        )
