@@ -161,6 +161,8 @@ class HttpSettings(_Group):
     """Likewise for chat turns."""
     rate_limit_write: int = 60
     """Likewise for uploads, deletes and other writes."""
+    delete_policy: Literal["owner", "admin"] = "owner"
+    """Who may delete a document: its owner or an admin (`owner`), or admins only (`admin`)."""
 
 
 _GROUPS: dict[str, type[_Group]] = {
