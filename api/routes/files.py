@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -254,12 +255,22 @@ def get_pages(file_id: str, services: ServicesDep, principal: ListingPrincipal) 
 def download(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> Response:
     # Streamed from the blob store, which is asked first: a store that is down is still a 503 envelope.
     doc = visible_document(services, principal, file_id)
-    safe = basename(doc.filename).replace('"', "").replace("\\", "")
     return StreamingResponse(
         services.ingestion.content_stream(doc),
         media_type=doc.media_type or "application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{safe}"', "Content-Length": str(doc.size_bytes)},
+        headers={"Content-Disposition": _attachment(doc.filename), "Content-Length": str(doc.size_bytes)},
     )
+
+
+def _attachment(filename: str) -> str:
+    """The download's name is the display path's last segment. Headers are Latin-1, so a name
+    outside ASCII goes in ``filename*`` (RFC 6266/5987) with an ASCII ``filename`` fallback;
+    before, such a name made the download a 500."""
+    name = basename(filename)
+    fallback = name.encode("ascii", "replace").decode("ascii").replace('"', "").replace("\\", "")
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 @router.delete("/{file_id}", response_model=DeletedDocument, responses=error_responses(403, 404))

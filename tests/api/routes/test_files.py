@@ -146,6 +146,16 @@ async def test_upload_download_and_listing(api: Api) -> None:
     assert bad.json()["details"]["errors"][0]["field"] == "query.limit"
 
 
+async def test_a_name_outside_ascii_is_found_and_downloaded(api: Api) -> None:
+    uploaded = await upload(api, api.alice, "berichte/文件 1.md", PUBLIC)
+    found = await api.client.get("/v1/files/by-name/berichte/文件 1.md", headers=api.alice)
+    assert found.status_code == 200 and found.json()["file_id"] == uploaded["file_id"]
+    content = await api.client.get(f"/v1/files/{uploaded['file_id']}/content", headers=api.alice)
+    assert content.status_code == 200 and content.content == PUBLIC
+    disposition = content.headers["content-disposition"]
+    assert disposition == "attachment; filename=\"?? 1.md\"; filename*=UTF-8''%E6%96%87%E4%BB%B6%201.md"
+
+
 async def test_a_download_whose_original_is_gone_is_a_404_envelope(api: Api) -> None:
     first = await upload(api, api.alice, "lost.md", b"# Lost\n\nThis original will vanish from the store.\n")
     doc = api.services.ingestion.get(first["file_id"])
