@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import PUBLIC, SECRET, Api, assert_needs_a_key, upload
+from tests.support import BLOB_BACKENDS, PUBLIC, SECRET, Api, assert_needs_a_key, upload
 
 pytestmark = pytest.mark.anyio
 
@@ -54,8 +54,10 @@ async def test_a_user_never_sees_another_users_document(api: Api) -> None:
     assert (await api.client.get(f"/v1/files/{file_id}", headers=api.bob)).status_code == 200
 
 
+@pytest.mark.parametrize("blob_backend", BLOB_BACKENDS)  # the owner's delete drops the original on either store
 async def test_owners_delete_their_own_files_and_only_admins_assign(api: Api) -> None:
     file_id = (await upload(api, api.alice, "vault.md", SECRET))["file_id"]
+    sha256 = api.services.ingestion.get(file_id).sha256
     denied = await api.client.post(f"/v1/files/{file_id}/assignments", headers=api.alice, json={"user_id": "bob"})
     assert denied.status_code == 403 and denied.json()["error_code"] == "ACCESS_DENIED"
     assert (await api.client.post(f"/v1/files/{file_id}/assignments", headers=api.admin, json={"user_id": "bob"})).status_code == 201
@@ -68,6 +70,7 @@ async def test_owners_delete_their_own_files_and_only_admins_assign(api: Api) ->
     assert deleted.json()["deleted_at"].startswith("20")
     for headers in (api.alice, api.admin):
         assert (await api.client.get(f"/v1/files/{file_id}", headers=headers)).status_code == 404
+    assert not api.services.ingestion.blobs.exists(sha256)
     again = await api.client.delete(f"/v1/files/{file_id}", headers=api.alice)
     assert again.status_code == 404 and again.json()["error_code"] == "DOCUMENT_NOT_FOUND"
 
