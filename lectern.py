@@ -7,6 +7,7 @@ models in ``api/schemas``, and imports no FastAPI, Chroma, litellm or onnxruntim
 
 from api.client import Client, LecternAPIError, RemoteChatSession, SyncClient
 from api.schemas import (
+    Assignees,
     BatchItem,
     BatchResult,
     ChatAnswer,
@@ -17,6 +18,7 @@ from api.schemas import (
     CollectionDocumentIn,
     CollectionDocuments,
     CollectionInfo,
+    DeletedDocument,
     DocumentResult,
     DownloadUrl,
     ErrorEnvelope,
@@ -32,8 +34,9 @@ from api.schemas import (
 )
 
 __all__ = [
-    "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "Client", "CollectionDocument",
-    "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "DocumentResult", "DownloadUrl", "ErrorEnvelope", "FileInfo",
+    "Assignees", "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "Client", "CollectionDocument",
+    "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "DeletedDocument", "DocumentResult", "DownloadUrl",
+    "ErrorEnvelope", "FileInfo",
     "FileList", "FileStatus", "LecternAPIError", "PageOut", "RemoteChatSession", "RetrieveResponse", "RetrievedChunk",
     "SessionHistory", "SyncClient", "UploadResult", "Usage",
 ]  # fmt: skip

@@ -27,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -34,12 +35,14 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from agent.events import ChatAnswer, ChatEvent, DoneEvent, ErrorEvent
 
 from .schemas import (
+    Assignees,
     BatchResult,
     ChunkOut,
     CollectionDocument,
     CollectionDocumentIn,
     CollectionDocuments,
     CollectionInfo,
+    DeletedDocument,
     DocumentResult,
     DownloadUrl,
     ErrorEnvelope,
@@ -115,7 +118,10 @@ class Files(_Resource):
         collection: str | None = None,
         reference: str | None = None,
         key: str | None = None,
+        filename: str | None = None,
     ) -> UploadResult:
+        """``filename`` is the display name to keep (a relative path such as ``trials/2024/protocol.docx``,
+        found again with ``get_by_name``); by default the file's own name."""
         path = Path(path)
         form: dict[str, str] = {"skip_duplicates": str(skip_duplicates).lower()}
         if tags:
@@ -124,7 +130,7 @@ class Files(_Resource):
             if value is not None:
                 form[name] = value
         with path.open("rb") as f:
-            return await self._model(UploadResult, "POST", "/v1/files/upload", files={"file": (path.name, f)}, data=form)
+            return await self._model(UploadResult, "POST", "/v1/files/upload", files={"file": (filename or path.name, f)}, data=form)
 
     async def upload_batch(self, paths: Sequence[str | Path], *, tags: Sequence[str] = (), skip_duplicates: bool = False) -> BatchResult:
         with contextlib.ExitStack() as stack:
@@ -169,11 +175,29 @@ class Files(_Resource):
         body = None if expires_in is None else {"expires_in": expires_in}
         return await self._model(DownloadUrl, "POST", f"/v1/files/{file_id}/download-url", json=body)
 
-    async def delete(self, file_id: str) -> None:
-        await self._json("DELETE", f"/v1/files/{file_id}")
+    async def get_by_name(self, filename: str, *, collection: str | None = None) -> FileInfo:
+        """The newest visible document with this display filename (a relative path is fine)."""
+        params = {"collection": collection} if collection else None
+        return await self._model(FileInfo, "GET", f"/v1/files/by-name/{quote(filename, safe='/')}", params=params)
+
+    async def get_by_key(self, key: str, *, collection: str | None = None) -> FileInfo:
+        """The newest visible document uploaded with this ``key`` (or pushed with this ``docid``)."""
+        params = {"collection": collection} if collection else None
+        return await self._model(FileInfo, "GET", f"/v1/files/by-key/{quote(key, safe='')}", params=params)
+
+    async def delete(self, file_id: str) -> DeletedDocument:
+        return await self._model(DeletedDocument, "DELETE", f"/v1/files/{file_id}")
 
     async def assign(self, file_id: str, user_id: str) -> None:
         await self._json("POST", f"/v1/files/{file_id}/assignments", json={"user_id": user_id})
+
+    async def assignees(self, file_id: str) -> list[str]:
+        """The user ids the document is assigned to (owner or admin keys only)."""
+        found = await self._model(Assignees, "GET", f"/v1/files/{file_id}/assignments")
+        return [a.user_id for a in found.assignees]
+
+    async def unassign(self, file_id: str, user_id: str) -> None:
+        await self._json("DELETE", f"/v1/files/{file_id}/assignments/{quote(user_id, safe='')}")
 
     # Last in the class: the name ``list`` would shadow the builtin in annotations after it.
     async def list(self, **filters: Any) -> FileList:
@@ -207,8 +231,8 @@ class Collections(_Resource):
     async def get(self, collection: str, document_id: str) -> CollectionDocument:
         return await self._model(CollectionDocument, "GET", f"/v1/collections/{collection}/documents/{document_id}")
 
-    async def delete(self, collection: str, document_id: str) -> None:
-        await self._json("DELETE", f"/v1/collections/{collection}/documents/{document_id}")
+    async def delete(self, collection: str, document_id: str) -> DeletedDocument:
+        return await self._model(DeletedDocument, "DELETE", f"/v1/collections/{collection}/documents/{document_id}")
 
     async def list(self) -> list[CollectionInfo]:
         return await self._models(CollectionInfo, "GET", "/v1/collections")

@@ -37,6 +37,11 @@ class DocumentNotFound(LecternError):
     status = 404
 
 
+class AssignmentNotFound(LecternError):
+    code = "ASSIGNMENT_NOT_FOUND"
+    status = 404
+
+
 class InvalidRequest(LecternError):
     code = "INVALID_REQUEST"
     status = 400

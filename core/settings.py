@@ -161,6 +161,8 @@ class HttpSettings(_Group):
     """Likewise for chat turns."""
     rate_limit_write: int = 60
     """Likewise for uploads, deletes and other writes."""
+    delete_policy: Literal["owner", "admin"] = "owner"
+    """Who may delete a document: its owner or an admin (`owner`), or admins only (`admin`)."""
     url_secret: SecretStr | None = None
     """Signs download URLs (at least 32 characters; never shown). Default: one generated into ``$LECTERN_HOME/url_secret``; API processes that do not share a home must all be given the same one."""
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import BinaryIO, Literal
 
 from sqlalchemy import Connection
@@ -28,6 +28,7 @@ from .collection_docs import CollectionDoc, parse_jsonl
 from .embedding import Embedder, build_embedder
 from .extract.sandbox import ExtractionSandbox
 from .keyword import SqlKeywordWriter
+from .names import normalise_path
 from .pipeline import BatchTimings, PipelineParts
 from .uploads import ResumableUploads
 from .vectors import ChromaVectorStore
@@ -55,9 +56,9 @@ class CollectionResult:
 
 
 def safe_filename(name: str) -> str:
-    """Keep only the last path component: a name is a label, never a location."""
-    base = PurePath(name.replace("\\", "/")).name.strip().replace("\x00", "")
-    return base if base not in ("", ".", "..") else "upload"
+    """The uploaded relative path as a display name (``names.normalise_path``); ``upload`` when
+    nothing is left. A name is a label, never a location: originals are stored by hash."""
+    return normalise_path(name) or "upload"
 
 
 def validate_collection_name(name: str) -> str:
@@ -208,7 +209,9 @@ class Ingestion:
                     if current.sha256 != blob.sha256:
                         replaced.add(current.sha256)
                 results.append(
-                    CollectionResult(doc.docid, doc_id, status, tokens > self.settings.chunking.max_chunk_tokens, tokens)
+                    CollectionResult(
+                        doc.docid, doc_id, status, tokens > self.settings.chunking.max_chunk_tokens, tokens
+                    )
                 )
         for sha256 in replaced - {blob.sha256 for blob in blobs}:
             self._drop_blob_if_unused(sha256)
@@ -270,15 +273,18 @@ class Ingestion:
             raise DocumentNotFound(f"the original of {document.id} is gone", document_id=document.id) from exc
 
     # -- deleting --------------------------------------------------------------------------
-    def delete(self, document_id: str) -> None:
+    def delete(self, document_id: str) -> str:
         """Vectors first (a crash leaves a catalog row to retry the delete on), then every
-        catalog row and keyword posting in one transaction, then the blob if unshared."""
+        catalog row and keyword posting in one transaction, then the blob if unshared.
+        Returns when the catalog rows went (``deleted_at``, UTC ISO 8601)."""
         doc = self.get(document_id)
         self.vectors.delete_document(document_id)
         with self.db.transaction() as conn:
             catalog.delete_document_rows(conn, document_id)
             self.keyword.delete_document(conn, document_id)
+            deleted_at = utcnow()
         self._drop_blob_if_unused(doc.sha256)
+        return deleted_at
 
     def _drop_blob_if_unused(self, sha256: str) -> None:
         """Delete an original no document uses, under the blob's lock (see ``_hold_blob``). It runs

@@ -7,14 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Query, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import Response
 
 from core.access import Principal
 from core.errors import DocumentNotFound
 from ingestion.catalog import collections
 from ingestion.service import validate_collection_name
 
-from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
+from ..deps import ListingPrincipal, ServicesDep, WritePrincipal
 from ..errors import KEYED, error_responses
 from ..schemas.collections import (
     CollectionDocument,
@@ -24,9 +23,10 @@ from ..schemas.collections import (
     DocumentResult,
     NewCollection,
 )
+from ..schemas.files import DeletedDocument
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
 from ..services import Services
-from .files import visible_document
+from .files import delete_visible, visible_document
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"], responses=KEYED)
 WritableCollection = Annotated[str, PathParam(min_length=1, max_length=128, pattern=COLLECTION_NAME)]
@@ -93,14 +93,13 @@ def get_document(collection: str, document_id: str, services: ServicesDep, princ
     return CollectionDocument.of(doc)
 
 
-@router.delete("/{collection}/documents/{document_id}", status_code=204, responses=error_responses(403, 404))
-def delete_document(collection: str, document_id: str, services: ServicesDep, principal: WritePrincipal) -> Response:
-    require_admin(principal)
-    doc = services.ingestion.get(document_id)
-    if doc.collection != collection:
-        raise DocumentNotFound(f"no document {document_id} in {collection}", document_id=document_id)
-    services.ingestion.delete(doc.id)
-    return Response(status_code=204)
+@router.delete("/{collection}/documents/{document_id}", response_model=DeletedDocument,
+               responses=error_responses(403, 404))  # fmt: skip
+def delete_document(
+    collection: str, document_id: str, services: ServicesDep, principal: WritePrincipal
+) -> DeletedDocument:
+    """Who may delete follows ``LECTERN_DELETE_POLICY``, as for files."""
+    return delete_visible(services, principal, document_id, collection)
 
 
 def _count(services: Services, principal: Principal, collection: str) -> int:

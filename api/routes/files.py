@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BeforeValidator
 
 from core.access import Principal
-from core.errors import DocumentNotFound, FileTooLarge, LecternError
+from core.errors import AssignmentNotFound, DocumentNotFound, FileTooLarge, InvalidRequest, LecternError
 from ingestion import detect
-from ingestion.catalog.documents import Document, assign, readable_document
+from ingestion.catalog.documents import Document, assign, assignees, newest_readable, readable_document, unassign
+from ingestion.names import basename, normalise_path
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
-from ..errors import KEYED, error_responses
-from ..schemas.files import Assignment, ChunkOut, FileInfo, FileList, FileStatus, FileText, PageOut
+from ..errors import KEYED, ApiError, error_responses
+from ..schemas.files import (
+    Assignees,
+    Assignment,
+    ChunkOut,
+    DeletedDocument,
+    FileInfo,
+    FileList,
+    FileStatus,
+    FileText,
+    PageOut,
+)
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
 from ..schemas.uploads import BatchItem, BatchResult, UploadResult
 from ..services import Services
@@ -37,6 +50,29 @@ def visible_document(services: Services, principal: Principal, file_id: str) -> 
     if doc is None:
         raise DocumentNotFound(f"no document {file_id}", document_id=file_id)
     return doc
+
+
+def changeable_document(services: Services, principal: Principal, file_id: str) -> Document:
+    """The document if this principal may change who sees it or delete it: an admin, or its owner.
+    A document the principal cannot see is a 404 (as for reads); one it sees only through an
+    assignment is a 403, since it knows the document exists."""
+    doc = visible_document(services, principal, file_id)
+    if not (principal.is_admin or doc.owner == principal.user_id):
+        raise ApiError(403, "ACCESS_DENIED", "only the document's owner or an admin key may do this")
+    return doc
+
+
+def delete_visible(
+    services: Services, principal: Principal, file_id: str, collection: str | None = None
+) -> DeletedDocument:
+    """``LECTERN_DELETE_POLICY``: ``owner`` lets owners delete their own documents (and admins any);
+    ``admin`` keeps deleting to admin keys. Shared by the files and collection documents routes."""
+    if services.settings.http.delete_policy == "admin":
+        require_admin(principal)
+    doc = changeable_document(services, principal, file_id)
+    if collection is not None and doc.collection != collection:
+        raise DocumentNotFound(f"no document {file_id} in {collection}", document_id=file_id)
+    return DeletedDocument(document_id=doc.id, deleted_at=services.ingestion.delete(doc.id))
 
 
 def _lower(value: Any) -> Any:
@@ -123,6 +159,46 @@ def list_files(
     return FileList(files=[FileInfo.of(d) for d in docs], page=page, limit=limit, total_count=total)
 
 
+# Before every ``/{file_id}...`` route: ``/by-name/status`` must not reach ``/{file_id}/status``.
+@router.get("/by-name/{path:path}", response_model=FileInfo, responses=error_responses(400, 404))
+def get_file_by_name(
+    services: ServicesDep,
+    principal: ListingPrincipal,
+    path: Annotated[
+        str,
+        PathParam(min_length=1, max_length=4096, description="the display filename, e.g. trials/2024/protocol.docx"),
+    ],
+    collection: str | None = None,
+) -> FileInfo:
+    """The newest document this key may see whose display filename is exactly ``path``, after the
+    normalisation uploads get (so ``./a//b.md`` finds ``a/b.md``); optionally in one collection."""
+    name = normalise_path(path)
+    if not name:
+        raise InvalidRequest("the path names no file once '.', '..', empty segments and control characters go",
+                             field="path")  # fmt: skip
+    with services.ingestion.db.read() as conn:
+        doc = newest_readable(conn, principal, filename=name, collection=collection)
+    if doc is None:
+        raise DocumentNotFound(f"no document named {name}", filename=name)
+    return FileInfo.of(doc)
+
+
+@router.get("/by-key/{key}", response_model=FileInfo, responses=_NOT_FOUND)
+def get_file_by_key(
+    services: ServicesDep,
+    principal: ListingPrincipal,
+    key: Annotated[str, PathParam(min_length=1, max_length=1024)],
+    collection: str | None = None,
+) -> FileInfo:
+    """The newest document this key may see that was uploaded with this ``key`` (or pushed with this
+    ``docid``); a user's key is unique per collection, so ``collection`` picks one exactly."""
+    with services.ingestion.db.read() as conn:
+        doc = newest_readable(conn, principal, key=key, collection=collection)
+    if doc is None:
+        raise DocumentNotFound(f"no document with key {key}", key=key)
+    return FileInfo.of(doc)
+
+
 @router.get("/{file_id}", response_model=FileInfo, responses=_NOT_FOUND)
 def get_file(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileInfo:
     return FileInfo.of(visible_document(services, principal, file_id))
@@ -146,8 +222,14 @@ def get_text(file_id: str, services: ServicesDep, principal: ListingPrincipal) -
 def get_chunks(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> list[ChunkOut]:
     doc = visible_document(services, principal, file_id)
     return [
-        ChunkOut(chunk_id=c.id, index=c.chunk_index, page=c.page, breadcrumb=c.breadcrumb, text=c.text,
-                 token_count=c.token_count)  # fmt: skip
+        ChunkOut(
+            chunk_id=c.id,
+            index=c.chunk_index,
+            page=c.page,
+            breadcrumb=c.breadcrumb,
+            text=c.text,
+            token_count=c.token_count,
+        )  # fmt: skip
         for c in services.ingestion.chunks(doc.id)
     ]
 
@@ -173,19 +255,27 @@ def get_pages(file_id: str, services: ServicesDep, principal: ListingPrincipal) 
 def download(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> Response:
     # Streamed from the blob store, which is asked first: a store that is down is still a 503 envelope.
     doc = visible_document(services, principal, file_id)
-    safe = doc.filename.replace('"', "").replace("\\", "")
     return StreamingResponse(
         services.ingestion.content_stream(doc),
         media_type=doc.media_type or "application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{safe}"', "Content-Length": str(doc.size_bytes)},
+        headers={"Content-Disposition": _attachment(doc.filename), "Content-Length": str(doc.size_bytes)},
     )
 
 
-@router.delete("/{file_id}", status_code=204, responses=error_responses(403, 404))
-def delete_file(file_id: str, services: ServicesDep, principal: WritePrincipal) -> Response:
-    require_admin(principal)
-    services.ingestion.delete(services.ingestion.get(file_id).id)
-    return Response(status_code=204)
+def _attachment(filename: str) -> str:
+    """The download's name is the display path's last segment. Headers are Latin-1, so a name
+    outside ASCII goes in ``filename*`` (RFC 6266/5987) with an ASCII ``filename`` fallback;
+    before, such a name made the download a 500."""
+    name = basename(filename)
+    fallback = name.encode("ascii", "replace").decode("ascii").replace('"', "").replace("\\", "")
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@router.delete("/{file_id}", response_model=DeletedDocument, responses=error_responses(403, 404))
+def delete_file(file_id: str, services: ServicesDep, principal: WritePrincipal) -> DeletedDocument:
+    return delete_visible(services, principal, file_id)
 
 
 @router.post("/{file_id}/assignments", status_code=201, response_model=Assignment, responses=error_responses(403, 404))
@@ -195,3 +285,24 @@ def assign_file(file_id: str, body: Assignment, services: ServicesDep, principal
     with services.ingestion.db.transaction() as conn:
         assign(conn, doc.id, body.user_id)
     return body
+
+
+@router.get("/{file_id}/assignments", response_model=Assignees, responses=error_responses(403, 404))
+def list_assignees(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> Assignees:
+    """The users this document is assigned to, by user id; for its owner and admins."""
+    doc = changeable_document(services, principal, file_id)
+    with services.ingestion.db.read() as conn:
+        users = assignees(conn, doc.id)
+    return Assignees(document_id=doc.id, assignees=[Assignment(user_id=u) for u in users])
+
+
+@router.delete("/{file_id}/assignments/{user_id}", status_code=204, responses=error_responses(403, 404))
+def unassign_file(file_id: str, user_id: str, services: ServicesDep, principal: WritePrincipal) -> Response:
+    """Take the document away from ``user_id`` (the owner or an admin may: it only narrows who sees
+    it; granting stays with admins). A user it was not assigned to is a 404 ``ASSIGNMENT_NOT_FOUND``."""
+    doc = changeable_document(services, principal, file_id)
+    with services.ingestion.db.transaction() as conn:
+        removed = unassign(conn, doc.id, user_id)
+    if not removed:
+        raise AssignmentNotFound(f"{doc.id} is not assigned to {user_id}", document_id=doc.id, user_id=user_id)
+    return Response(status_code=204)

@@ -27,16 +27,16 @@ from .collections import (
 from .completions import CompletionChoice, CompletionMessage, CompletionRequest, CompletionResponse, OpenAIMessage
 from .downloads import DownloadUrl, DownloadUrlRequest
 from .errors import ErrorEnvelope
-from .files import Assignment, ChunkOut, FileInfo, FileList, FileStatus, FileText, PageOut
+from .files import Assignees, Assignment, ChunkOut, DeletedDocument, FileInfo, FileList, FileStatus, FileText, PageOut
 from .health import Health
 from .retrieve import RetrievedChunk, RetrieveResponse, SearchType
 from .uploads import BatchItem, BatchResult, CompleteUpload, NewUpload, PartStored, UploadResult, UploadStarted
 
 __all__ = [
-    "Assignment", "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "CollectionDocument",
+    "Assignees", "Assignment", "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "CollectionDocument",
     "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "CompleteUpload", "CompletionChoice",
-    "CompletionMessage", "CompletionRequest", "CompletionResponse", "DocumentResult", "DownloadUrl", "DownloadUrlRequest",
-    "ErrorEnvelope", "FileInfo",
+    "CompletionMessage", "CompletionRequest", "CompletionResponse", "DeletedDocument", "DocumentResult", "DownloadUrl",
+    "DownloadUrlRequest", "ErrorEnvelope", "FileInfo",
     "FileList", "FileStatus", "FileText", "Health", "NewCollection", "NewMessage", "NewSession", "NewUpload",
     "OpenAIMessage", "PageOut", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
     "SessionHistory", "SessionRecord", "StoredMessage", "UploadResult", "UploadStarted", "Usage",

@@ -85,3 +85,16 @@ class PageOut(BaseModel):
 
 class Assignment(BaseModel):
     user_id: str = Field(min_length=1, max_length=200)
+
+
+class Assignees(BaseModel):
+    """Who a document is assigned to (besides its owner and admins, who always see it)."""
+
+    document_id: str
+    assignees: list[Assignment]
+
+
+class DeletedDocument(BaseModel):
+    document_id: str
+    deleted_at: str
+    """When the catalog rows went (UTC, ISO 8601); search and listings no longer show it."""

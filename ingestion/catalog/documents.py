@@ -127,6 +127,34 @@ def readable_document(
     return doc if can_read(conn, principal, doc.id, doc.owner) else None
 
 
+def newest_readable(
+    conn: Connection,
+    principal: Principal,
+    *,
+    filename: str | None = None,
+    key: str | None = None,
+    collection: str | None = None,
+) -> Document | None:
+    """The newest document ``principal`` may read with exactly this display ``filename`` or this
+    ``key`` (optionally in one ``collection``); None when there is none.
+
+    Several can match: one user's key is unique per collection, a name is not unique at all, and
+    other users' documents assigned to the principal join in. The rule is newest first (by
+    ``created_at``, then id, so the answer is stable); replacing a document by key keeps its
+    ``created_at``, so a replaced document does not jump ahead of a newer upload."""
+    access = sql_predicate(principal)
+    where, params = [access.sql], dict(access.params)
+    for column, value in (("filename", filename), ("name", key), ("collection", collection)):
+        if value is not None:
+            where.append(f"{column} = :{column}")
+            params[column] = value
+    row = conn.execute(
+        text(f"SELECT * FROM documents WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT 1"),
+        params,
+    ).first()
+    return _document(row) if row else None
+
+
 def _lock_for_upsert(conn: Connection, *key: str) -> None:
     """Serialise read-then-insert on one key until this transaction ends.
 
@@ -309,6 +337,24 @@ def assign(conn: Connection, document_id: str, user_id: str) -> None:
     )
     if added.rowcount:
         bump_access_generation(conn)
+
+
+def unassign(conn: Connection, document_id: str, user_id: str) -> bool:
+    """Remove one assignment; False when there was none. Like :func:`assign`, it moves the access
+    generation (only when something changed), so cached scopes drop the document at once."""
+    removed = conn.execute(
+        text("DELETE FROM assignments WHERE document_id = :d AND principal = :p"), {"d": document_id, "p": user_id}
+    )
+    if removed.rowcount:
+        bump_access_generation(conn)
+    return bool(removed.rowcount)
+
+
+def assignees(conn: Connection, document_id: str) -> list[str]:
+    rows = conn.execute(
+        text("SELECT principal FROM assignments WHERE document_id = :d ORDER BY principal"), {"d": document_id}
+    )
+    return [r[0] for r in rows]
 
 
 def get_chunks(conn: Connection, document_id: str) -> list[ChunkRow]:

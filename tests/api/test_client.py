@@ -33,8 +33,10 @@ async def test_the_sdk_speaks_the_same_routes(api: Api, tmp_path) -> None:  # ty
             kinds = [e.type async for e in session.stream("And how long does it take?")]
         assert answer.citations and kinds[0] == "session" and kinds[-1] == "done"
         with pytest.raises(LecternAPIError) as denied:
-            await client.files.delete(batch.results[0].result.file_id)  # type: ignore[union-attr]
+            await client.files.assign(batch.results[0].result.file_id, "bob")  # type: ignore[union-attr]
         assert denied.value.status == 403 and denied.value.error_code == "ACCESS_DENIED"
+        deleted = await client.files.delete(batch.results[0].result.file_id)  # type: ignore[union-attr]  # its owner
+        assert deleted.document_id == batch.results[0].result.file_id and deleted.deleted_at  # type: ignore[union-attr]
 
 
 async def test_the_sdk_returns_typed_results(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -125,3 +127,30 @@ async def test_the_sdk_hands_out_download_urls(api: Api, tmp_path) -> None:  # t
         with pytest.raises(LecternAPIError) as refused:
             await client.files.download_url(uploaded.file_id, expires_in=0)
         assert refused.value.status == 422 and refused.value.error_code == "INVALID_REQUEST"
+
+
+async def test_the_sdk_looks_up_by_name_and_key_and_manages_assignees(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from lectern import Client, DeletedDocument, FileInfo, LecternAPIError
+
+    (tmp_path / "protocol.md").write_bytes(PUBLIC)
+    alice, admin = (h["Authorization"].split()[1] for h in (api.alice, api.admin))
+    transport = api.client._transport
+    async with Client(base_url="http://lectern.test", api_key=alice, transport=transport) as client, \
+            Client(base_url="http://lectern.test", api_key=admin, transport=transport) as root:  # fmt: skip
+        uploaded = await client.files.upload(tmp_path / "protocol.md", filename="trials/2024/protocol.md", key="p 1")
+        assert uploaded.filename == "trials/2024/protocol.md"
+        found = await client.files.get_by_name("trials/2024/protocol.md")
+        assert isinstance(found, FileInfo) and found.file_id == uploaded.file_id
+        assert (await client.files.get_by_key("p 1")).file_id == uploaded.file_id
+        with pytest.raises(LecternAPIError) as missing:
+            await client.files.get_by_key("p 1", collection="elsewhere")
+        assert missing.value.error_code == "DOCUMENT_NOT_FOUND"
+        await root.files.assign(uploaded.file_id, "bob")
+        assert await client.files.assignees(uploaded.file_id) == ["bob"]
+        await client.files.unassign(uploaded.file_id, "bob")
+        assert await root.files.assignees(uploaded.file_id) == []
+        with pytest.raises(LecternAPIError) as unknown:
+            await client.files.unassign(uploaded.file_id, "bob")
+        assert unknown.value.status == 404 and unknown.value.error_code == "ASSIGNMENT_NOT_FOUND"
+        deleted = await client.files.delete(uploaded.file_id)
+        assert isinstance(deleted, DeletedDocument) and deleted.document_id == uploaded.file_id

@@ -10,7 +10,8 @@ route. The checks, and why these:
   what the description says (the error envelope included).
 - ``positive_data_acceptance``: input the schema admits is not refused. Allowed besides
   2xx: 404 (a drawn id names nothing), 409, 413 and 429, which the routes document; and for
-  the operations that take file bytes, 400/415 for what only the bytes decide (``_BY_CONTENT``).
+  the operations that take file bytes, 400/415 for what only the bytes decide, and for the
+  lookup by name, 400 for a path that normalises to nothing (``_BY_CONTENT``).
 
 ``negative_data_rejection`` is left out on purpose: FastAPI ignores unknown query
 parameters and body fields, a tolerance the routes keep for forward compatibility.
@@ -46,6 +47,8 @@ _BY_CONTENT = {
     "POST /v1/files/uploads/{upload_id}/complete": ["400", "415"],
     # Likewise whether a download token carries the server's signature (and has not expired).
     "GET /v1/files/download/{token}": ["403"],
+    # Likewise a path that names no file once normalised ('.', '..', only slashes or control characters).
+    "GET /v1/files/by-name/{path}": ["400"],
 }
 
 

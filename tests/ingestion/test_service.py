@@ -173,10 +173,12 @@ def test_bad_inputs_get_specific_outcomes(ingestion: Ingestion) -> None:
 
 
 def test_filenames_are_labels_never_paths(ingestion: Ingestion) -> None:
+    """The relative path is kept as the display name (issue 15: lookup by name), never climbing
+    out ('..' dropped) and never used as a location: the original is stored by hash."""
     added = ingestion.add_file(b"harmless", "../../etc/passwd", owner="u1")
-    assert added.document.filename == "passwd"
+    assert added.document.filename == "etc/passwd"
     assert ingestion.add_file(b"x", "..", owner="u1").document.filename == "upload"
-    assert ingestion.add_file(b"y", "C:\\Users\\me\\evil.txt", owner="u1").document.filename == "evil.txt"
+    assert ingestion.add_file(b"y", "C:\\Users\\me\\evil.txt", owner="u1").document.filename == "C:/Users/me/evil.txt"
     assert not (ingestion.settings.home.parent / "etc").exists()
     with pytest.raises(InvalidRequest):
         ingestion.add_file(b"z", "z.txt", owner="u1", collection="../escape")

@@ -43,5 +43,18 @@ async def test_collections_push_upsert_list_and_delete(api: Api) -> None:
     bad = await api.client.post("/v1/collections/faq/documents", headers=api.alice, files={"file": ("x.jsonl", b'{"text": "no id"}\n')})
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_JSONL"
     doc_id = listed["documents"][0]["document_id"]
-    assert (await api.client.delete(f"/v1/collections/faq/documents/{doc_id}", headers=api.alice)).status_code == 403
-    assert (await api.client.delete(f"/v1/collections/faq/documents/{doc_id}", headers=api.admin)).status_code == 204
+    assert (await api.client.delete(f"/v1/collections/faq/documents/{doc_id}", headers=api.bob)).status_code == 404
+    assert (await api.client.delete(f"/v1/collections/other/documents/{doc_id}", headers=api.alice)).status_code == 404
+    deleted = await api.client.delete(f"/v1/collections/faq/documents/{doc_id}", headers=api.alice)  # its owner
+    assert deleted.status_code == 200 and deleted.json()["document_id"] == doc_id
+
+
+async def test_under_the_admin_delete_policy_a_user_may_not_delete_its_collection_document(api: Api) -> None:
+    api.services.settings.http.delete_policy = "admin"
+    pushed = await api.client.put("/v1/collections/faq/documents", headers=api.alice, json=[{"docid": "a", "text": "A."}])
+    doc_id = pushed.json()[0]["document_id"]
+    denied = await api.client.delete(f"/v1/collections/faq/documents/{doc_id}", headers=api.alice)
+    assert denied.status_code == 403 and denied.json()["error_code"] == "ACCESS_DENIED"
+    assert (await api.client.get(f"/v1/collections/faq/documents/{doc_id}", headers=api.alice)).status_code == 200
+    deleted = await api.client.delete(f"/v1/collections/faq/documents/{doc_id}", headers=api.admin)
+    assert deleted.status_code == 200 and deleted.json()["document_id"] == doc_id

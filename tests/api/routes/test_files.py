@@ -1,10 +1,10 @@
-"""``/v1/files`` (api/routes/files.py): upload, batch upload, list, read, download, delete, assign."""
+"""``/v1/files`` (api/routes/files.py): upload, batch upload, list, read, look up, download, delete, assign."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support import PUBLIC, SECRET, Api, assert_needs_a_key, upload
+from tests.support import BLOB_BACKENDS, PUBLIC, SECRET, Api, assert_needs_a_key, upload
 
 pytestmark = pytest.mark.anyio
 
@@ -20,6 +20,10 @@ ROUTES = [
     ("GET", "/v1/files/x/content"),
     ("DELETE", "/v1/files/x"),
     ("POST", "/v1/files/x/assignments"),
+    ("GET", "/v1/files/x/assignments"),
+    ("DELETE", "/v1/files/x/assignments/bob"),
+    ("GET", "/v1/files/by-name/a/b.md"),
+    ("GET", "/v1/files/by-key/k"),
     ("POST", "/v1/files/upload/batch"),
 ]
 
@@ -50,27 +54,109 @@ async def test_a_user_never_sees_another_users_document(api: Api) -> None:
     assert (await api.client.get(f"/v1/files/{file_id}", headers=api.bob)).status_code == 200
 
 
-async def test_only_admins_delete_and_assign(api: Api) -> None:
+@pytest.mark.parametrize("blob_backend", BLOB_BACKENDS)  # the owner's delete drops the original on either store
+async def test_owners_delete_their_own_files_and_only_admins_assign(api: Api) -> None:
     file_id = (await upload(api, api.alice, "vault.md", SECRET))["file_id"]
-    for method, path, body in (("DELETE", f"/v1/files/{file_id}", None), ("POST", f"/v1/files/{file_id}/assignments", {"user_id": "bob"})):
-        response = await api.client.request(method, path, headers=api.alice, json=body)
-        assert response.status_code == 403 and response.json()["error_code"] == "ACCESS_DENIED"
-    assert (await api.client.delete(f"/v1/files/{file_id}", headers=api.admin)).status_code == 204
-    assert (await api.client.get(f"/v1/files/{file_id}", headers=api.admin)).status_code == 404
+    sha256 = api.services.ingestion.get(file_id).sha256
+    denied = await api.client.post(f"/v1/files/{file_id}/assignments", headers=api.alice, json={"user_id": "bob"})
+    assert denied.status_code == 403 and denied.json()["error_code"] == "ACCESS_DENIED"
+    assert (await api.client.post(f"/v1/files/{file_id}/assignments", headers=api.admin, json={"user_id": "bob"})).status_code == 201
+    # bob sees it through the assignment but may not delete it; carol does not see it at all.
+    carol = {"Authorization": f"Bearer {api.services.keys.create(role='user', name='carol')[1]}"}
+    assert (await api.client.delete(f"/v1/files/{file_id}", headers=api.bob)).json()["error_code"] == "ACCESS_DENIED"
+    assert (await api.client.delete(f"/v1/files/{file_id}", headers=carol)).json()["error_code"] == "DOCUMENT_NOT_FOUND"
+    deleted = await api.client.delete(f"/v1/files/{file_id}", headers=api.alice)
+    assert deleted.status_code == 200 and deleted.json()["document_id"] == file_id
+    assert deleted.json()["deleted_at"].startswith("20")
+    for headers in (api.alice, api.admin):
+        assert (await api.client.get(f"/v1/files/{file_id}", headers=headers)).status_code == 404
+    assert not api.services.ingestion.blobs.exists(sha256)
+    again = await api.client.delete(f"/v1/files/{file_id}", headers=api.alice)
+    assert again.status_code == 404 and again.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+
+
+async def test_the_admin_delete_policy_keeps_deleting_to_admins(api: Api) -> None:
+    api.services.settings.http.delete_policy = "admin"
+    file_id = (await upload(api, api.alice, "vault.md", SECRET))["file_id"]
+    denied = await api.client.delete(f"/v1/files/{file_id}", headers=api.alice)
+    assert denied.status_code == 403 and denied.json()["error_code"] == "ACCESS_DENIED"
+    assert (await api.client.get(f"/v1/files/{file_id}", headers=api.alice)).status_code == 200, "nothing changed"
+    deleted = await api.client.delete(f"/v1/files/{file_id}", headers=api.admin)
+    assert deleted.status_code == 200 and deleted.json()["document_id"] == file_id
+
+
+async def test_owners_and_admins_list_and_remove_assignees(api: Api) -> None:
+    file_id = (await upload(api, api.alice, "vault.md", SECRET))["file_id"]
+    for user in ("bob", "carol"):
+        await api.client.post(f"/v1/files/{file_id}/assignments", headers=api.admin, json={"user_id": user})
+    listed = await api.client.get(f"/v1/files/{file_id}/assignments", headers=api.alice)
+    assert listed.json() == {"document_id": file_id, "assignees": [{"user_id": "bob"}, {"user_id": "carol"}]}
+    denied = await api.client.get(f"/v1/files/{file_id}/assignments", headers=api.bob)
+    assert denied.status_code == 403 and denied.json()["error_code"] == "ACCESS_DENIED"
+    assert (await api.client.delete(f"/v1/files/{file_id}/assignments/carol", headers=api.bob)).status_code == 403
+    removed = await api.client.delete(f"/v1/files/{file_id}/assignments/bob", headers=api.alice)
+    assert removed.status_code == 204
+    gone = await api.client.get(f"/v1/files/{file_id}", headers=api.bob)
+    assert gone.status_code == 404 and gone.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+    found = (await api.client.get("/v1/retrieve", params={"q": "vault code Zurich"}, headers=api.bob)).json()
+    assert all(r["document_id"] != file_id for r in found["results"]), "the search scope dropped it at once"
+    unknown = await api.client.delete(f"/v1/files/{file_id}/assignments/bob", headers=api.admin)
+    assert unknown.status_code == 404 and unknown.json()["error_code"] == "ASSIGNMENT_NOT_FOUND"
+    listed = await api.client.get(f"/v1/files/{file_id}/assignments", headers=api.admin)
+    assert listed.json()["assignees"] == [{"user_id": "carol"}]
+    foreign = await api.client.get("/v1/files/nope/assignments", headers=api.alice)
+    assert foreign.status_code == 404 and foreign.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+
+
+async def test_lookup_by_name_or_key(api: Api) -> None:
+    """By the uploaded relative path or by key; the newest visible match; never another user's."""
+    old = await upload(api, api.alice, "trials/2024/protocol.docx.md", PUBLIC, key="proto")
+    new = await upload(api, api.alice, "trials/2024/protocol.docx.md", SECRET)
+    assert new["filename"] == "trials/2024/protocol.docx.md"
+    by_name = await api.client.get("/v1/files/by-name/trials/2024/protocol.docx.md", headers=api.alice)
+    assert by_name.status_code == 200 and by_name.json()["file_id"] == new["file_id"], "newest first"
+    normalised = await api.client.get("/v1/files/by-name/trials//2024/./protocol.docx.md", headers=api.alice)
+    assert normalised.json()["file_id"] == new["file_id"], "lookups normalise as uploads do"
+    by_key = await api.client.get("/v1/files/by-key/proto", headers=api.alice)
+    assert by_key.status_code == 200 and by_key.json()["file_id"] == old["file_id"]
+    for path in ("/v1/files/by-name/trials/2024/protocol.docx.md", "/v1/files/by-key/proto", "/v1/files/by-name/protocol.docx.md"):
+        missing = await api.client.get(path, headers=api.bob)
+        assert missing.status_code == 404 and missing.json()["error_code"] == "DOCUMENT_NOT_FOUND", path
+    bad = await api.client.get("/v1/files/by-name/%2E%2E/%2E", headers=api.alice)
+    assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_REQUEST"
+    assert bad.json()["details"]["field"] == "path"
+    # Names that look like the sub-resources of /v1/files/{file_id} still reach the lookups.
+    status = await upload(api, api.alice, "status", PUBLIC, key="content")
+    assert (await api.client.get("/v1/files/by-name/status", headers=api.alice)).json()["file_id"] == status["file_id"]
+    assert (await api.client.get("/v1/files/by-key/content", headers=api.alice)).json()["file_id"] == status["file_id"]
+    elsewhere = await api.client.get("/v1/files/by-key/proto", params={"collection": "other"}, headers=api.alice)
+    assert elsewhere.status_code == 404
 
 
 async def test_upload_download_and_listing(api: Api) -> None:
+    # The uploaded relative path is kept as the display name (found by /by-name), with '..' and
+    # the leading '/' dropped: it is a label only, originals are stored by hash, never by name.
     first = await upload(api, api.alice, "../../etc/passwd.md", PUBLIC, tags="a,b")
-    assert first["filename"] == "passwd.md" and first["deduplicated"] is False
+    assert first["filename"] == "etc/passwd.md" and first["deduplicated"] is False
     again = await upload(api, api.alice, "copy.md", PUBLIC, skip_duplicates="true")
     assert again["deduplicated"] is True and again["file_id"] == first["file_id"]
     content = await api.client.get(f"/v1/files/{first['file_id']}/content", headers=api.alice)
-    assert content.content == PUBLIC and 'filename="passwd.md"' in content.headers["content-disposition"]
+    assert content.content == PUBLIC and 'filename="passwd.md"' in content.headers["content-disposition"]  # the last segment
     listed = (await api.client.get("/v1/files", params={"tags": "a", "file_type": "md", "limit": 1}, headers=api.alice)).json()
     assert listed["total_count"] == 1 and listed["files"][0]["status"] == "completed"
     bad = await api.client.get("/v1/files", params={"limit": 500}, headers=api.alice)
     assert bad.status_code == 422 and bad.json()["error_code"] == "INVALID_REQUEST"
     assert bad.json()["details"]["errors"][0]["field"] == "query.limit"
+
+
+async def test_a_name_outside_ascii_is_found_and_downloaded(api: Api) -> None:
+    uploaded = await upload(api, api.alice, "berichte/文件 1.md", PUBLIC)
+    found = await api.client.get("/v1/files/by-name/berichte/文件 1.md", headers=api.alice)
+    assert found.status_code == 200 and found.json()["file_id"] == uploaded["file_id"]
+    content = await api.client.get(f"/v1/files/{uploaded['file_id']}/content", headers=api.alice)
+    assert content.status_code == 200 and content.content == PUBLIC
+    disposition = content.headers["content-disposition"]
+    assert disposition == "attachment; filename=\"?? 1.md\"; filename*=UTF-8''%E6%96%87%E4%BB%B6%201.md"
 
 
 async def test_a_download_whose_original_is_gone_is_a_404_envelope(api: Api) -> None:

@@ -34,6 +34,8 @@ class Secret:
     document_id: str
     question: str
     words: str
+    filename: str
+    key: str
 
 
 @dataclass
@@ -48,7 +50,7 @@ class World:
 
 async def _world(api: Api) -> World:
     carol = {"Authorization": f"Bearer {api.services.keys.create(role='user', name='carol')[1]}"}
-    vault = (await upload(api, api.alice, "vault.md", VAULT))["file_id"]
+    vault = (await upload(api, api.alice, "offices/vault.md", VAULT, key="vault-key"))["file_id"]
     kettle = (await upload(api, carol, "kettle.md", KETTLE))["file_id"]
     pushed = await api.client.post(
         "/v1/collections/ledger/documents", headers=api.alice, files={"file": ("ledger.jsonl", GATE + GATE_SECOND)}
@@ -64,8 +66,8 @@ async def _world(api: Api) -> World:
     return World(
         api=api,
         keys={"owner": api.alice, "assignee": api.bob, "stranger": carol, "admin": api.admin},
-        vault=Secret(vault, "What is the vault code for the Zurich office?", "4711"),
-        gate=Secret(gate, "What is the harbour gate password?", "marlin-9"),
+        vault=Secret(vault, "What is the vault code for the Zurich office?", "4711", "offices/vault.md", "vault-key"),
+        gate=Secret(gate, "What is the harbour gate password?", "marlin-9", "gate", "gate"),
         crane_id=crane,
         carols=kettle,
     )
@@ -101,6 +103,22 @@ async def _download_url(world: World, headers: dict[str, str], secret: Secret) -
     fetched = await world.api.client.get(response.json()["url"])
     assert fetched.status_code == 200 and secret.words.encode() in fetched.content
     return True
+
+
+def _lookup(kind: str) -> Probe:
+    """``/v1/files/by-name/...`` or ``/v1/files/by-key/...``: 200 with this document, or a 404."""
+
+    async def probe(world: World, headers: dict[str, str], secret: Secret) -> bool:
+        value = secret.filename if kind == "name" else secret.key
+        response = await world.api.client.get(f"/v1/files/by-{kind}/{value}", headers=headers)
+        assert response.status_code in (200, 404), (kind, response.status_code, response.text)
+        if response.status_code == 404:
+            assert response.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+            return False
+        assert response.json()["file_id"] == secret.document_id
+        return True
+
+    return probe
 
 
 async def _files_list(world: World, headers: dict[str, str], secret: Secret) -> bool:
@@ -157,6 +175,8 @@ FILE_ROUTES: dict[str, Probe] = {
     "GET /v1/files/{id}/pages": _detail("/v1/files/{id}/pages"),
     "GET /v1/files/{id}/content": _detail("/v1/files/{id}/content"),
     "POST /v1/files/{id}/download-url": _download_url,
+    "GET /v1/files/by-name/{path}": _lookup("name"),
+    "GET /v1/files/by-key/{key}": _lookup("key"),
     "GET /v1/retrieve": _retrieve,
 }
 COLLECTION_ROUTES: dict[str, Probe] = {
@@ -164,6 +184,7 @@ COLLECTION_ROUTES: dict[str, Probe] = {
     "GET /v1/collections/ledger/documents/{id}": _detail("/v1/collections/ledger/documents/{id}"),
     "GET /v1/files/{id} (a collection document)": _detail("/v1/files/{id}"),
     "POST /v1/files/{id}/download-url (a collection document)": _download_url,
+    "GET /v1/files/by-key/{docid} (a collection document)": _lookup("key"),
     "GET /v1/retrieve (a collection document)": _retrieve,
 }
 CHAT_ROUTES: dict[str, Probe] = {
@@ -193,6 +214,20 @@ async def test_collection_routes_show_a_document_to_exactly_its_owner_assignee_a
 async def test_chat_routes_answer_from_a_document_for_exactly_its_owner_assignee_and_admins(world: World) -> None:
     await _walk(world, CHAT_ROUTES, world.vault)
     await _walk(world, CHAT_ROUTES, world.gate)
+
+
+MANAGES = {"owner": 200, "assignee": 403, "stranger": 404, "admin": 200}
+"""Who may see a document's assignees (and un-assign): its owner and admins; an assignee knows the
+document exists (403), a stranger does not (404, as for reads)."""
+
+
+async def test_only_the_owner_and_admins_see_a_documents_assignees(world: World) -> None:
+    for secret in (world.vault, world.gate):
+        for who in WHO:
+            response = await world.api.client.get(f"/v1/files/{secret.document_id}/assignments", headers=world.keys[who])
+            assert response.status_code == MANAGES[who], (who, response.text)
+            if response.status_code == 200:
+                assert response.json()["assignees"] == [{"user_id": "bob"}], who
 
 
 async def test_listings_hold_exactly_what_each_caller_sees(world: World) -> None:

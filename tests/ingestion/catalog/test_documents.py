@@ -6,14 +6,17 @@ import json
 
 import pytest
 
-from core.access import Principal
+from core.access import Principal, access_generation
 from ingestion.catalog import chunks, collections
 from ingestion.catalog.documents import (
     assign,
+    assignees,
     display_title,
     list_documents,
+    newest_readable,
     readable_document,
     searchable_chunk_counts,
+    unassign,
 )
 from ingestion.service import Ingestion
 
@@ -78,3 +81,36 @@ def test_one_title_rule_for_documents_and_hydrated_hits(ingestion: Ingestion) ->
             doc = readable_document(conn, ROOT, document_id)
             assert doc is not None and rows and {r.display_title for r in rows.values()} == {doc.display_title}
         assert chunks.hit_rows(conn, ["missing"]) == {}
+
+
+def test_lookup_by_name_or_key_is_the_newest_readable_match(ingestion: Ingestion) -> None:
+    """Exact name or key, the access rule, then newest first: bob's newer upload of the same name
+    wins for bob once alice's is assigned to him, and alice never sees bob's."""
+    name = "trials/2024/protocol.docx"
+    alices = ingestion.add_file(b"Alice's protocol.", name, owner="alice", key="p1").document
+    bobs = ingestion.add_file(b"Bob's protocol.", name, owner="bob").document
+    ingestion.add_file(b"Another name.", "trials/2024/other.docx", owner="alice")
+    with ingestion.db.transaction() as conn:
+        assign(conn, alices.id, "bob")
+    with ingestion.db.read() as conn:
+        assert alices.filename == name
+        found = {p.user_id: newest_readable(conn, p, filename=name) for p in (ALICE, BOB, CAROL, ROOT)}
+        assert {who: d.id if d else None for who, d in found.items()} == {
+            "alice": alices.id, "bob": bobs.id, "carol": None, "root": bobs.id,
+        }  # fmt: skip
+        assert newest_readable(conn, BOB, key="p1") is not None and newest_readable(conn, CAROL, key="p1") is None
+        assert newest_readable(conn, ALICE, filename="protocol.docx") is None  # exact, not a suffix
+        assert newest_readable(conn, ALICE, key="p1", collection="other") is None
+
+
+def test_unassign_removes_one_assignment_and_moves_the_access_generation(ingestion: Ingestion) -> None:
+    doc = ingestion.add_file(b"Alice's memo.", "memo.txt", owner="alice").document
+    with ingestion.db.transaction() as conn:
+        assign(conn, doc.id, "carol")
+        assign(conn, doc.id, "bob")
+        before = access_generation(conn)
+        assert assignees(conn, doc.id) == ["bob", "carol"]
+        assert unassign(conn, doc.id, "bob") is True and access_generation(conn) == before + 1
+        assert unassign(conn, doc.id, "bob") is False and access_generation(conn) == before + 1
+        assert assignees(conn, doc.id) == ["carol"]
+        assert readable_document(conn, BOB, doc.id) is None
