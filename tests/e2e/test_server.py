@@ -114,7 +114,10 @@ def test_a_user_key_sees_nothing_of_the_admins_demo(server: Server) -> None:
     admin_files = httpx.get(f"{server.base_url}/v1/files", headers=server.admin).json()["files"]
     target = admin_files[0]["file_id"]
     assert httpx.get(f"{server.base_url}/v1/files/{target}/content", headers=headers).status_code == 404
-    assert httpx.delete(f"{server.base_url}/v1/files/{target}", headers=headers).status_code == 403
+    # Owners delete their own files now; another user's file is not even visible to carol: 404, as for a read.
+    refused = httpx.delete(f"{server.base_url}/v1/files/{target}", headers=headers)
+    assert refused.status_code == 404 and refused.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+    assert httpx.get(f"{server.base_url}/v1/files/{target}", headers=server.admin).status_code == 200  # still there
 
 
 def test_openai_client_talks_to_chat_completions(server: Server) -> None:
