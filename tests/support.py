@@ -12,7 +12,7 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,29 @@ def start_cli(home: Path, log: Path, *args: str, **env: str) -> subprocess.Popen
             [sys.executable, "-m", "api.cli", *args],
             cwd=REPO, env=environment, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str, logs: Sequence[Path] = ()) -> None:
+    """Polls ``condition`` until it holds; otherwise fails with ``what`` and the tail of each log."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    tails = "\n".join(f"--- {log}\n{log.read_text(errors='replace')[-2000:]}" for log in logs if log.exists())
+    raise AssertionError(f"{what} within {timeout_s} s; logs:\n{tails}")
+
+
+def healthy(base: str) -> bool:
+    """``/healthz`` answers 200: the server at ``base`` is up."""
+    import httpx
+
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:

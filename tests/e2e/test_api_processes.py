@@ -13,37 +13,19 @@ import os
 import signal
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import ChromaServer, Postgres, free_port, start_cli, stop_process
+from tests.support import ChromaServer, Postgres, free_port, healthy, start_cli, stop_process, wait_for
 
 pytestmark = pytest.mark.slow
 
 _WORD = "wombatwolfram"  # a term no other text has: a hit can only be the uploaded document
 _BODY = f"The {_WORD} gasket is replaced every autumn. It seals the boiler door against steam.\n".encode()
-
-
-def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str, logs: list[Path]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    tails = "\n".join(f"--- {log}\n{log.read_text(errors='replace')[-2000:]}" for log in logs if log.exists())
-    raise AssertionError(f"{what} within {timeout_s} s; logs:\n{tails}")
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture
@@ -86,7 +68,7 @@ def test_two_api_processes_and_a_worker_share_one_deployment(
         logs.append(log)
     a, b = bases
     for base in bases:
-        _wait_for(functools.partial(_healthy, base), 90, f"{base} did not answer", logs)
+        wait_for(functools.partial(healthy, base), 90, f"{base} did not answer", logs)
     ready = [httpx.get(f"{base}/readyz", timeout=10).json() for base in bases]
     assert [r["process"] for r in ready] == [{"pid": p.pid, "indexing": False} for p in processes]
     assert all(r["status"] == "ready" and "postgresql" in r["checks"]["catalog"]["detail"] for r in ready), ready
@@ -117,7 +99,7 @@ def test_two_api_processes_and_a_worker_share_one_deployment(
         assert response.json()["status"] != "failed", response.text
         return bool(response.json()["status"] == "completed")
 
-    _wait_for(completed_on_b, 90, "the upload was not indexed", logs)
+    wait_for(completed_on_b, 90, "the upload was not indexed", logs)
     # Read-your-writes: B said `completed`, so B's very next search finds it, on both legs.
     assert found(b, "keyword") == [file_id]
     assert found(b, "vector")[:1] == [file_id]
@@ -221,7 +203,7 @@ def test_serve_with_two_workers_runs_two_answering_processes(
         return len(seen) >= 2
 
     try:
-        _wait_for(both_answered, 120, "two distinct worker processes did not answer", [log])
+        wait_for(both_answered, 120, "two distinct worker processes did not answer", [log])
         workers = _children(server.pid)
         assert set(seen) <= workers and len(seen) == 2, (seen, workers)  # the supervisor's own children
         # --no-indexing reached every worker process through the environment.

@@ -17,7 +17,7 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,11 @@ from tests.support import (
     Postgres,
     RedisServer,
     free_port,
+    healthy,
     run_cli,
     start_cli,
     stop_process,
+    wait_for,
 )
 
 pytestmark = pytest.mark.slow
@@ -141,22 +143,6 @@ async def _send(bases: list[str], headers: dict[str, str], uploads: list[_Upload
         return list(await asyncio.gather(*(_one(client, i, u) for i, u in enumerate(uploads))))
 
 
-def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} within {timeout_s} s")
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture
 def engines(tmp_path: Path, postgres: Postgres, s3_server: MotoServer) -> Iterator[dict[str, object]]:
     """A fresh catalog database, a Chroma server of its own (it gets restarted), Redis and an
@@ -208,7 +194,12 @@ def test_two_api_processes_and_two_workers_on_real_engines_survive_a_killed_work
             _start(name, port)
         for name in ("worker-1", "worker-2"):
             _start(name)
-        _wait_for(lambda: all(_answers(b) for b in bases), 90, "the API processes did not answer")
+        wait_for(
+            lambda: all(healthy(b) for b in bases),
+            90,
+            "the API processes did not answer",
+            sorted(tmp_path.glob("*.log")),
+        )
         for base in bases:
             ready = httpx.get(f"{base}/readyz", timeout=30)
             assert ready.status_code == 200, ready.text
@@ -218,7 +209,12 @@ def test_two_api_processes_and_two_workers_on_real_engines_survive_a_killed_work
         try:
             # SIGKILL a worker while it holds claimed jobs, then start it again.
             victim = processes["worker-1"]
-            _wait_for(lambda: catalog.running_jobs_of(victim.pid) > 0, 120, "worker-1 never held a batch")
+            wait_for(
+                lambda: catalog.running_jobs_of(victim.pid) > 0,
+                120,
+                "worker-1 never held a batch",
+                sorted(tmp_path.glob("*.log")),
+            )
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait(timeout=10)
             _start("worker-1")
@@ -232,7 +228,7 @@ def test_two_api_processes_and_two_workers_on_real_engines_survive_a_killed_work
             chroma.start()
 
             second = asyncio.run(_send(bases, headers, _wave_two()))
-            _wait_for(catalog.settled, _SETTLE_S, "the queue did not settle")
+            wait_for(catalog.settled, _SETTLE_S, "the queue did not settle", sorted(tmp_path.glob("*.log")))
             _check_catalog(catalog, first, second)
             _check_vectors(catalog, chroma)
             _check_blobs(catalog, engines["s3"], str(engines["bucket"]))

@@ -10,35 +10,19 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import free_port, run_cli, start_cli, stop_process
+from tests.support import free_port, healthy, run_cli, start_cli, stop_process, wait_for
 
 pytestmark = pytest.mark.slow
 
 _WORD = "quokkaquartz"  # a term no other text has: a hit can only be the uploaded document
 _BODY = f"The {_WORD} valve is checked every spring. It keeps the boiler pressure under two bar.\n".encode()
-
-
-def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} within {timeout_s} s; log:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture
@@ -63,7 +47,7 @@ def test_uploads_wait_for_a_worker_process_and_are_found_as_soon_as_they_complet
     api_log = tmp_path / "serve.log"
     api = start_cli(home, api_log, "serve", "--no-indexing", "--port", str(port), LECTERN_MODEL="test")
     processes.append(api)
-    _wait_for(lambda: _healthy(base) or api.poll() is not None, 60, "the API process did not answer", api_log)
+    wait_for(lambda: healthy(base) or api.poll() is not None, 60, "the API process did not answer", [api_log])
     assert api.poll() is None, api_log.read_text()
 
     uploaded = httpx.post(
@@ -91,7 +75,7 @@ def test_uploads_wait_for_a_worker_process_and_are_found_as_soon_as_they_complet
     worker_log = tmp_path / "worker.log"
     worker = start_cli(home, worker_log, "worker", "--idle-s", "0.1", "--batch-size", "4", LECTERN_MODEL="test")
     processes.append(worker)
-    _wait_for(lambda: status() != "pending" and status() != "processing", 60, "the upload was not indexed", worker_log)
+    wait_for(lambda: status() != "pending" and status() != "processing", 60, "the upload was not indexed", [worker_log])
     # Read-your-writes across processes: the status and the keyword postings commit together,
     # and every search first replays the change log past what this process has seen.
     assert found("keyword") == [file_id]
@@ -137,7 +121,7 @@ def test_sigterm_during_a_batch_finishes_it_and_leaves_the_rest_queued(
     worker = start_cli(home, log, "worker", "--batch-size", "1", "--idle-s", "0.1", LECTERN_MODEL="test")
     processes.append(worker)
     # The first batch's document turns `processing` before the embedding model is even loaded.
-    _wait_for(lambda: "processing" in statuses() or "completed" in statuses(), 60, "no batch was claimed", log)
+    wait_for(lambda: "processing" in statuses() or "completed" in statuses(), 60, "no batch was claimed", [log])
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0, log.read_text()
 
@@ -148,7 +132,7 @@ def test_sigterm_during_a_batch_finishes_it_and_leaves_the_rest_queued(
 
     again = start_cli(home, log, "worker", "--idle-s", "0.1", LECTERN_MODEL="test")
     processes.append(again)
-    _wait_for(lambda: statuses() == ["completed"] * 6, 60, "a second worker did not finish the queue", log)
+    wait_for(lambda: statuses() == ["completed"] * 6, 60, "a second worker did not finish the queue", [log])
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
