@@ -23,6 +23,7 @@ from evals.benchmarks.servers import (  # noqa: F401  (re-exported: tests import
     Postgres,
     ServerStartError,
     free_port,
+    start_answering,
     start_chroma_server,
 )
 
@@ -226,25 +227,13 @@ class MotoServer:
 
     def start(self, timeout_s: float = 30.0) -> None:
         """Starts the server and waits until it answers; a server that does not come up fails the test."""
-        import time
-
-        import httpx
         import pytest
 
         args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if httpx.get(f"{self.url}/moto-api/", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        tail = self.log.read_text(errors="replace")[-2000:]
-        self.stop()
-        pytest.fail(f"the moto S3 server on {self.url} did not answer within {timeout_s} s:\n{tail}")
+        try:
+            self.process = start_answering(args, self.log, f"{self.url}/moto-api/", timeout_s)
+        except ServerStartError as exc:
+            pytest.fail(f"the moto S3 server on {self.url} did not start: {exc}")
 
     def stop(self) -> None:
         if self.process is not None:

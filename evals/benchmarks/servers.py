@@ -33,6 +33,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_answering(args: list[str], log: Path, probe_url: str, timeout_s: float) -> subprocess.Popen[bytes]:
+    """Starts ``args`` (output appended to ``log``) and waits until ``GET probe_url`` answers 200.
+    A server that exits or stays silent is stopped and raises :class:`ServerStartError` with its log's tail."""
+    import httpx
+
+    with log.open("ab") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(probe_url, timeout=1.0).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    process.wait(timeout=10)
+    tail = log.read_text(errors="replace")[-2000:]
+    raise ServerStartError(f"{args[0]} did not answer {probe_url} within {timeout_s} s:\n{tail}")
+
+
 @dataclass
 class ChromaServer:
     """``chroma run`` from the running interpreter's venv on 127.0.0.1, persisting under ``path``.
@@ -51,29 +72,11 @@ class ChromaServer:
 
     def start(self, timeout_s: float = 30.0) -> None:
         """Starts the server and waits for its heartbeat; raises :class:`ServerStartError` if it does not come up."""
-        import httpx
-
         chroma = Path(sys.executable).parent / "chroma"
         if not chroma.exists():
             raise ServerStartError(f"cannot start a Chroma server: {chroma} is missing (chromadb not installed here?)")
         args = [str(chroma), "run", "--host", "127.0.0.1", "--port", str(self.port), "--path", str(self.path)]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        tail = self.log.read_text(errors="replace")[-2000:]
-        self.stop()
-        raise ServerStartError(
-            f"the Chroma server on {self.url} did not answer its heartbeat within {timeout_s} s:\n{tail}"
-        )
+        self.process = start_answering(args, self.log, f"{self.url}/api/v2/heartbeat", timeout_s)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 10 s: nothing is left running."""

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from agent.local_model import local_model_available
-from tests.support import REPO, Server
+from tests.support import REPO, Server, stop_process
 
 if not local_model_available():
     if os.environ.get("CI"):
@@ -62,3 +62,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     process.terminate()
     process.wait(timeout=30)
     log.close()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Every process a test starts is registered here and ended in teardown, whatever happened."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        stop_process(process, timeout_s=10)

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,14 +26,6 @@ pytestmark = pytest.mark.slow
 _WORD = "wombatwolfram"  # a term no other text has: a hit can only be the uploaded document
 _BODY = f"The {_WORD} gasket is replaced every autumn. It seals the boiler door against steam.\n".encode()
 
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Every process the test starts is registered here and ended in teardown, whatever happened."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        stop_process(process, timeout_s=10)
 
 
 def _admin_key(database_url: str) -> dict[str, str]:

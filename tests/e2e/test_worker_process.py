@@ -10,28 +10,19 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import free_port, healthy, run_cli, start_cli, stop_process, wait_for
+from tests.support import free_port, healthy, run_cli, start_cli, wait_for
 
 pytestmark = pytest.mark.slow
 
 _WORD = "quokkaquartz"  # a term no other text has: a hit can only be the uploaded document
 _BODY = f"The {_WORD} valve is checked every spring. It keeps the boiler pressure under two bar.\n".encode()
 
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Every process the test starts is registered here and ended in teardown, whatever happened."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        stop_process(process, timeout_s=5)
 
 
 def test_uploads_wait_for_a_worker_process_and_are_found_as_soon_as_they_complete(
