@@ -92,6 +92,8 @@ class Ingestion:
     def close(self) -> None:
         self.sandbox.close()
         self.blobs.close()
+        if "vectors" in self.__dict__:  # built on demand, closed only if it was
+            self.vectors.close()
         self.db.dispose()
 
     # -- adding --------------------------------------------------------------------------

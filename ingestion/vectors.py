@@ -148,6 +148,12 @@ class ChromaVectorStore:
             self.batch_size = max(1, min(_BATCH, int(self.client.get_max_batch_size())))
         self._counted: tuple[float, int] | None = None
 
+    def close(self) -> None:
+        """Release the client's runtime and files (Chroma counts clients per path and stops the engine
+        with the last one); a process that builds many stores, as the test suite does, otherwise piles up
+        descriptors until a native runtime's own descriptor is reused under it."""
+        self.client.close()
+
     def upsert(self, ids: Sequence[str], embeddings: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         with _reachable(self.url):
             for start in range(0, len(ids), self.batch_size):

@@ -28,6 +28,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "both_engines: run on SQLite and on a real PostgreSQL (the catalog suites)")
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A run whose tests are done must also end: if the interpreter's own shutdown (native runtimes
+    joining their threads) hangs, dump every thread's stack and exit non-zero after two minutes
+    instead of holding CI until its time limit."""
+    import faulthandler
+    import sys
+
+    faulthandler.dump_traceback_later(120, exit=True, file=sys.__stderr__)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests marked ``both_engines`` run once per engine; every other test stays on SQLite."""
     if metafunc.definition.get_closest_marker("both_engines") and "database_url" in metafunc.fixturenames:
@@ -75,8 +85,6 @@ def ingestion(settings: Settings) -> Iterator[Ingestion]:
     service = Ingestion(settings)
     yield service
     service.close()
-    if "vectors" in service.__dict__:  # built on demand; an open Chroma client keeps ~11 files open
-        service.vectors.client.close()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ class HitRow(NamedTuple):
     text: str
     breadcrumb: str
     title: str | None
+    """The owner's title if it gave one, else the extracted one."""
     name: str | None
     filename: str
     media_type: str | None
@@ -40,7 +41,7 @@ class HitRow(NamedTuple):
 
 
 _HIT_SQL = text(
-    "SELECT c.id, c.document_id, c.page, c.text, c.breadcrumb, d.title, d.name, d.filename, d.media_type, "
+    "SELECT c.id, c.document_id, c.page, c.text, c.breadcrumb, COALESCE(d.custom_title, d.title), d.name, d.filename, d.media_type, "
     "d.collection, d.kind, d.reference, d.tags FROM chunks c JOIN documents d ON d.id = c.document_id "
     "WHERE c.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))

@@ -47,6 +47,16 @@ class Document(BaseModel):
     notes: list[str]
     created_at: str
     updated_at: str
+    description: str | None = None
+    metadata: dict[str, Any] = {}
+    custom_title: str | None = None
+    """The title its owner gave it; extraction's ``title`` never overwrites it."""
+    expires_at: str | None = None
+    """UTC, ISO 8601 to the minute (``YYYY-MM-DDTHH:MM:00Z``); from then on no one sees it."""
+    policies: list[str] = []
+    image_count: int | None = None
+    processed_at: str | None = None
+    """When indexing last finished (completed or failed)."""
 
     @property
     def collection_status(self) -> str:
@@ -54,13 +64,27 @@ class Document(BaseModel):
 
     @property
     def display_title(self) -> str:
-        return display_title(self.title, self.name, self.kind, self.filename)
+        return display_title(self.custom_title or self.title, self.name, self.kind, self.filename)
 
 
 def display_title(title: str | None, name: str | None, kind: str, filename: str) -> str:
     """The one title rule, shared by ``Document`` and the rows retrieval hydrates without one:
-    an extracted title wins; a collection document is known by its ``docid``; a file by its name."""
+    the owner's or the extracted title wins; a collection document is known by its ``docid``; a file
+    by its name."""
     return title or (name if kind == "collection" else None) or filename
+
+
+def metadata_values(metadata: dict[str, Any]) -> dict[str, str]:
+    """The fields ``metadata.<field>=value`` filters can match: top-level scalars as text (strings
+    as they are, numbers and booleans as JSON writes them: ``3``, ``2.5``, ``true``). Nested objects,
+    lists and nulls are kept in the document but not filterable."""
+    values: dict[str, str] = {}
+    for field, value in metadata.items():
+        if isinstance(value, str):
+            values[field] = value
+        elif isinstance(value, (bool, int, float)):
+            values[field] = json.dumps(value)
+    return values
 
 
 class ChunkRow(BaseModel):
@@ -73,29 +97,35 @@ class ChunkRow(BaseModel):
     token_count: int
 
 
+_JSON_COLUMNS = {"tags": "[]", "notes": "[]", "metadata": "{}", "policies": "[]"}
+"""Columns stored as JSON text (portable across SQLite and PostgreSQL), with their empty value."""
+
+
 def _document(row: Any) -> Document:
     data = dict(row._mapping)
-    data["tags"] = json.loads(data["tags"] or "[]")
-    data["notes"] = json.loads(data["notes"] or "[]")
+    for column, empty in _JSON_COLUMNS.items():
+        data[column] = json.loads(data[column] or empty)
     return Document.model_validate(data)
 
 
 def insert_document(conn: Connection, doc: Document) -> None:
     values = doc.model_dump()
-    values["tags"] = json.dumps(doc.tags)
-    values["notes"] = json.dumps(doc.notes)
+    for column in _JSON_COLUMNS:
+        values[column] = json.dumps(values[column])
     columns = ", ".join(values)
     conn.execute(text(f"INSERT INTO documents ({columns}) VALUES ({', '.join(':' + c for c in values)})"), values)
     _write_tags(conn, doc.id, doc.tags)
+    _write_metadata(conn, doc.id, doc.metadata)
     bump_access_generation(conn)
 
 
 def update_document(conn: Connection, document_id: str, **fields: Any) -> None:
     if "tags" in fields:
         _write_tags(conn, document_id, fields["tags"])
-        fields["tags"] = json.dumps(fields["tags"])
-    if "notes" in fields:
-        fields["notes"] = json.dumps(fields["notes"])
+    if "metadata" in fields:
+        _write_metadata(conn, document_id, fields["metadata"])
+    for column in _JSON_COLUMNS.keys() & fields.keys():
+        fields[column] = json.dumps(fields[column])
     fields["updated_at"] = utcnow()
     setters = ", ".join(f"{k} = :{k}" for k in fields)
     conn.execute(text(f"UPDATE documents SET {setters} WHERE id = :_id"), {**fields, "_id": document_id})
@@ -108,6 +138,16 @@ def _write_tags(conn: Connection, document_id: str, tags: Sequence[str]) -> None
         conn.execute(
             text("INSERT INTO document_tags (document_id, tag) VALUES (:d, :t)"),
             [{"d": document_id, "t": t} for t in dict.fromkeys(tags)],
+        )
+
+
+def _write_metadata(conn: Connection, document_id: str, metadata: dict[str, Any]) -> None:
+    conn.execute(text("DELETE FROM document_metadata WHERE document_id = :d"), {"d": document_id})
+    values = metadata_values(metadata)
+    if values:
+        conn.execute(
+            text("INSERT INTO document_metadata (document_id, field, value) VALUES (:d, :f, :v)"),
+            [{"d": document_id, "f": f, "v": v} for f, v in values.items()],
         )
 
 
@@ -323,7 +363,7 @@ def replace_content(
 
 
 def delete_document_rows(conn: Connection, document_id: str) -> None:
-    for table in ("pages", "chunks", "document_tags", "assignments", "jobs"):
+    for table in ("pages", "chunks", "document_tags", "document_metadata", "assignments", "jobs"):
         conn.execute(text(f"DELETE FROM {table} WHERE document_id = :d"), {"d": document_id})
     conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": document_id})
     bump_access_generation(conn)

@@ -135,6 +135,7 @@ def test_invalid_utf8_text_is_decoded_with_replacement() -> None:
 def test_the_sandbox_waits_on_descriptors_numbered_past_1024(tmp_path: Path) -> None:
     """A long-running server holds many files open; ``select.select`` refused descriptors above
     1,023, which turned every extraction into ``extraction_error``."""
+    import fcntl
     import os
     import resource
 
@@ -145,7 +146,10 @@ def test_the_sandbox_waits_on_descriptors_numbered_past_1024(tmp_path: Path) -> 
         pytest.fail(f"this test needs more than 1,100 descriptors; the hard limit is {hard}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
     read_fd, write_fd = os.pipe()
-    high = os.dup2(read_fd, 1050)
+    # The lowest free descriptor from 1,024 up: a fixed number (dup2) would silently close whatever a
+    # long test run already holds there -- once it was the Chroma runtime's waker, and the run hung at exit.
+    high = fcntl.fcntl(read_fd, fcntl.F_DUPFD, 1024)
+    assert high >= 1024
     try:
         os.write(write_fd, b"ready\n")
         with os.fdopen(high, "rb", closefd=False) as stream:

@@ -183,7 +183,6 @@ def test_the_database_url_setting_selects_the_engine(
         assert service.get(doc_id).status == "completed"
     finally:
         service.close()
-        service.vectors.client.close()
 
 
 def test_recovery_releases_only_jobs_still_held_by_the_dead_worker(db: Database) -> None:

@@ -230,8 +230,6 @@ def test_an_object_store_outage_during_extraction_defers_the_batch(tmp_path: Pat
     finally:
         server.stop()
         service.close()
-        if "vectors" in service.__dict__:
-            service.vectors.client.close()
 
 
 def test_a_serving_loop_sleeps_its_backoff_on_the_stop_event(ingestion: Ingestion) -> None:
@@ -306,8 +304,6 @@ def test_a_chroma_server_stopped_mid_drain_costs_no_document(
         if chroma_server.process is None:
             chroma_server.start()
         service.close()
-        if "vectors" in service.__dict__:
-            service.vectors.client.close()
 
 
 def _restart_later(server: ChromaServer, delay_s: float) -> None:

@@ -145,8 +145,6 @@ async def _client(tmp_path: Path, **overrides: object) -> AsyncIterator[tuple[ht
             yield client, services
     finally:
         services.close()
-        if "vectors" in services.ingestion.__dict__:
-            services.ingestion.vectors.client.close()
 
 
 async def test_a_closed_redis_port_is_not_ready(tmp_path: Path) -> None:

@@ -160,8 +160,6 @@ def test_a_real_file_is_ingested_from_the_object_store(
         assert not service.blobs.exists(doc.sha256)
     finally:
         service.close()
-        if "vectors" in service.__dict__:
-            service.vectors.client.close()
 
 
 def test_a_stuck_object_store_is_unavailable_after_the_timeouts_not_a_hang(tmp_path: Path) -> None:
