@@ -22,6 +22,10 @@ from sqlalchemy import Connection, text
 
 Role = Literal["admin", "user"]
 
+POLICIES = ("public_content",)
+"""Access policies a document can carry. ``public_content``: its original is downloadable by
+anyone holding its public URL, without a key."""
+
 
 @dataclass(frozen=True)
 class Principal:

@@ -1,6 +1,7 @@
--- The document as users describe it (a description, free-form metadata, a title of their own,
--- an expiry, access policies) and the extraction figures a listing shows.
+-- The document as users describe it (a description, a document type such as "Clinical Trial
+-- Protocol", free-form metadata, a title of their own, an expiry, access policies) and the extraction figures a listing shows.
 ALTER TABLE documents ADD COLUMN description TEXT;
+ALTER TABLE documents ADD COLUMN document_type TEXT;
 ALTER TABLE documents ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE documents ADD COLUMN custom_title TEXT;
 ALTER TABLE documents ADD COLUMN expires_at TEXT;

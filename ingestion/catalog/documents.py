@@ -48,6 +48,9 @@ class Document(BaseModel):
     created_at: str
     updated_at: str
     description: str | None = None
+    document_type: str | None = None
+    """What kind of document it is ("Clinical Trial Protocol"), set by its owner or by enrichment;
+    the file format is ``media_type``."""
     metadata: dict[str, Any] = {}
     custom_title: str | None = None
     """The title its owner gave it; extraction's ``title`` never overwrites it."""
