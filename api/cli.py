@@ -9,7 +9,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import get_args
 
+from core.access import Role
 from core.errors import LecternError
 from core.settings import Settings
 from ingestion import detect
@@ -327,7 +329,7 @@ def cmd_keys(args: argparse.Namespace, ingestion: Ingestion) -> int:
         return 0
     for key in store.list():
         revoked = f"  revoked {key.revoked_at}" if key.revoked_at else ""
-        print(f"{key.id}  {key.prefix}…  {key.role:5}  {key.user_id}  {key.name}  {key.created_at}{revoked}")
+        print(f"{key.id}  {key.prefix}…  {key.role:8}  {key.user_id}  {key.name}  {key.created_at}{revoked}")
     return 0
 
 
@@ -423,7 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="keys_command", required=True
     )
     create = keys.add_parser("create", help="create a key (printed once)")
-    create.add_argument("--role", choices=["admin", "user"], required=True)
+    create.add_argument(
+        "--role",
+        choices=get_args(Role),
+        required=True,
+        help="readonly: lists, reads, searches and chats as its user, never writes documents",
+    )
     create.add_argument("--name", required=True)
     create.add_argument("--user", default=None, help="the user id the key acts as (default: the name)")
     create.set_defaults(func=cmd_keys)

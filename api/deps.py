@@ -37,11 +37,16 @@ def _authenticate(request: Request, services: ServicesDep) -> tuple[ApiKey, Prin
     return found
 
 
-def limited(route_class: str) -> Callable[..., Principal]:
-    """The principal of a request, after its key passed the rate limit of ``route_class``."""
+def limited(route_class: str, *, writes: bool = False) -> Callable[..., Principal]:
+    """The principal of a request, after its key passed the rate limit of ``route_class``. A route
+    that ``writes`` documents refuses a read-only key first (403 ``READ_ONLY_KEY``), before the
+    key spends any of its budget: every write route takes ``WritePrincipal``, so none can forget."""
 
     def _dependency(request: Request, services: ServicesDep) -> Principal:
         key, principal = _authenticate(request, services)
+        if writes and not principal.may_write:
+            raise ApiError(403, "READ_ONLY_KEY", "this key is read-only: it may list, read, search and chat, "
+                           "never change documents", role=principal.role)  # fmt: skip
         decision = services.limiter.hit(key.id, route_class, principal.is_admin)
         request.state.rate_headers = decision.headers
         if not decision.allowed:
@@ -67,7 +72,8 @@ def _rate_limited(route_class: str, decision: Decision) -> ApiError:
 ListingPrincipal = Annotated[Principal, Depends(limited("listing"))]
 RetrievalPrincipal = Annotated[Principal, Depends(limited("retrieval"))]
 ChatPrincipal = Annotated[Principal, Depends(limited("chat"))]
-WritePrincipal = Annotated[Principal, Depends(limited("write"))]
+WritePrincipal = Annotated[Principal, Depends(limited("write", writes=True))]
+"""Every route that changes documents, collections or assignments: never a read-only key."""
 
 
 def require_admin(principal: Principal) -> None:

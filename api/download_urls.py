@@ -8,6 +8,13 @@ stretched without the secret, and it stops working when the document is deleted 
 are replaced (the SHA-256 no longer matches). The secret is ``LECTERN_URL_SECRET`` when set (several
 API processes on several machines must share one), else a random one generated into
 ``$LECTERN_HOME/url_secret`` (mode 0600) by the first process that starts on that home.
+
+A document carrying the ``public_content`` policy also has a **public URL** (``public_url_for``,
+shown as ``FileInfo.public_url``): a token signed the same way whose payload names only the document
+and marks it public, with no expiry and no SHA-256. It is the document's permanent address: it
+serves the document's current bytes (replacing the content by key keeps it) and works exactly while
+the document exists and carries the policy, which the download route checks on every request.
+Being deterministic, it comes back unchanged if the policy is removed and set again.
 """
 
 from __future__ import annotations
@@ -21,23 +28,34 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from core.access import publicly_downloadable
 from core.settings import Settings
 
 from .errors import ApiError
 
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from ingestion.catalog.documents import Document
+
 SECRET_FILE = "url_secret"
 MIN_SECRET_CHARS = 32
 _VERSION = "1"
+_PUBLIC = "p"
+"""The first field of a public token's payload (``p:<document id>``), where an expiring one has ``_VERSION``."""
 
 
 @dataclass(frozen=True)
 class Grant:
-    """What a valid token allows: the bytes ``sha256`` of ``document_id`` until ``expires_at`` (Unix s)."""
+    """What a valid token allows: the bytes ``sha256`` of ``document_id`` until ``expires_at`` (Unix s);
+    or, ``public``, whatever bytes the document has while it carries ``public_content`` (no sha256, no expiry)."""
 
     document_id: str
-    sha256: str
-    expires_at: int
+    sha256: str | None
+    expires_at: int | None
+    public: bool = False
 
 
 def invalid(reason: str) -> ApiError:
@@ -65,6 +83,11 @@ class DownloadUrls:
         payload = _b64(":".join((_VERSION, document_id, sha256, str(expires_at))).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}", expires_at
 
+    def public_token(self, document_id: str) -> str:
+        """The document's permanent public token: the same for every call, so listings can show it."""
+        payload = _b64(f"{_PUBLIC}:{document_id}".encode())
+        return f"{payload}.{self._sign(payload)}"
+
     def verify(self, token: str) -> Grant:
         """The grant of an authentic, unexpired token. The signature is checked first, in constant
         time, so nothing else about a forged token is looked at (nor any document read)."""
@@ -72,7 +95,10 @@ class DownloadUrls:
         if not dot or not hmac.compare_digest(signature.encode("utf-8"), self._sign(payload).encode("ascii")):
             raise invalid("the signature does not match")
         try:
-            version, document_id, sha256, expiry = _unb64(payload).decode("utf-8").split(":")
+            fields = _unb64(payload).decode("utf-8").split(":")
+            if fields[0] == _PUBLIC and len(fields) == 2:
+                return Grant(fields[1], None, None, public=True)
+            version, document_id, sha256, expiry = fields
             expires_at = int(expiry)
         except ValueError:  # bad base64 or UTF-8, or too few fields: signed by us, so only another version
             raise invalid("the token's format is unknown") from None
@@ -86,6 +112,15 @@ class DownloadUrls:
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self.secret, payload.encode("utf-8"), hashlib.sha256).digest())
+
+
+def public_url_for(doc: Document, request: Request) -> str | None:
+    """The document's public URL while it carries ``public_content``, else None. Whoever may see the
+    document's details sees it; holding it is then all a download needs."""
+    if not publicly_downloadable(doc.policies):
+        return None
+    urls: DownloadUrls = request.app.state.services.download_urls
+    return str(request.url_for("download_by_url", token=urls.public_token(doc.id)))
 
 
 def _b64(data: bytes) -> str:

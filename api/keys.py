@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from typing import Literal
+from typing import get_args
 
 from pydantic import BaseModel
 
-from core.access import Principal
+from core.access import Principal, Role
 from core.db import Database, utcnow
 from ingestion.catalog import keys
 
-Role = Literal["admin", "user"]
+ROLES: tuple[Role, ...] = get_args(Role)
+"""``admin``, ``user`` and ``readonly`` (a user's visibility, no writes): the roles are the access rule's."""
 _PREFIX = "lk_"
 
 
@@ -37,8 +38,8 @@ class KeyStore:
 
     def create(self, *, role: Role, name: str, user_id: str | None = None) -> tuple[ApiKey, str]:
         """A new key; the secret is returned once and never stored."""
-        if role not in ("admin", "user"):
-            raise ValueError("role must be admin or user")
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
         secret = _PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(
             id=uuid.uuid4().hex[:16],

@@ -8,6 +8,12 @@ tools). Rows that are owned but hold no document (named collections) have their 
 predicate here too. Policies added later land here once and reach every caller; the
 catalog (``ingestion/catalog``) is the only code that binds these forms into SQL.
 
+Two refinements live here too. A ``readonly`` key sees what a user sees (its user id's documents
+and those assigned to it) and may never write a document (``Principal.may_write``; the API's
+write dependency asks it). A document carrying the ``public_content`` policy has a permanent public
+URL to its original (``publicly_downloadable``); that widens who may fetch the bytes by URL, not
+who may list, search or chat over it, so every form below ignores policies on purpose.
+
 The access generation is the rule's clock: every write that can change what a
 principal may see bumps it in its own transaction, so cached scopes know when they
 went stale.
@@ -15,16 +21,26 @@ went stale.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
-Role = Literal["admin", "user"]
+Role = Literal["admin", "user", "readonly"]
+"""``readonly``: a user's visibility, never a write (for integrations that only list, read and search)."""
 
-POLICIES = ("public_content",)
+PUBLIC_CONTENT = "public_content"
+POLICIES = (PUBLIC_CONTENT,)
 """Access policies a document can carry. ``public_content``: its original is downloadable by
 anyone holding its public URL, without a key."""
+
+
+def publicly_downloadable(policies: Sequence[str]) -> bool:
+    """Whether a document's public URL serves its original: exactly while it carries
+    ``public_content``. Listing, search and chat visibility do not depend on it: a public file is
+    one whose owner hands out its URL, not one every key finds."""
+    return PUBLIC_CONTENT in policies
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,12 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def may_write(self) -> bool:
+        """Whether it may change documents (upload, change, delete, assign, collections). A
+        ``readonly`` principal may still chat: that writes only its own sessions."""
+        return self.role != "readonly"
 
 
 @dataclass(frozen=True)

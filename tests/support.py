@@ -169,6 +169,20 @@ async def upload(api: Api, headers: dict[str, str], name: str, body: bytes, **fo
     return response.json()
 
 
+def set_policies(api: Api, file_id: str, policies: list[str]) -> None:
+    """Sets a document's access policies in the catalog, as ``PATCH /v1/files/{id}`` will."""
+    from ingestion.catalog.documents import update_document
+
+    with api.services.ingestion.db.transaction() as conn:
+        update_document(conn, file_id, policies=policies)
+
+
+def bearer(api: Api, role: str, name: str, user_id: str | None = None) -> dict[str, str]:
+    """The ``Authorization`` header of a new key with ``role``, acting as ``user_id`` (default: ``name``)."""
+    secret = api.services.keys.create(role=role, name=name, user_id=user_id)[1]  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {secret}"}
+
+
 async def assert_needs_a_key(api: Api, method: str, path: str) -> None:
     """No key, a wrong key and a non-bearer scheme all get the 401 envelope."""
     for headers in ({}, {"Authorization": "Bearer lk_wrong"}, {"Authorization": "Basic abc"}):

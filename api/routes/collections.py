@@ -34,7 +34,7 @@ WritableCollection = Annotated[str, PathParam(min_length=1, max_length=128, patt
 _NOT_FOUND = error_responses(404)
 
 
-@router.post("", response_model=CollectionInfo, status_code=201)
+@router.post("", response_model=CollectionInfo, status_code=201, responses=error_responses(403))
 def create_collection(body: NewCollection, services: ServicesDep, principal: WritePrincipal) -> CollectionInfo:
     validate_collection_name(body.name)
     with services.ingestion.db.transaction() as conn:
@@ -50,7 +50,7 @@ def list_collections(services: ServicesDep, principal: ListingPrincipal) -> list
     return [CollectionInfo(name=name, document_count=counts[name]) for name in sorted(counts)]
 
 
-@router.post("/{collection}/documents", response_model=list[DocumentResult], responses=error_responses(400, 413))
+@router.post("/{collection}/documents", response_model=list[DocumentResult], responses=error_responses(400, 403, 413))
 def push_jsonl(
     collection: WritableCollection, file: Annotated[UploadFile, File(description="JSONL, one document per line")],
     services: ServicesDep, principal: WritePrincipal,
@@ -59,7 +59,7 @@ def push_jsonl(
     return [DocumentResult(**r.__dict__) for r in results]
 
 
-@router.put("/{collection}/documents", response_model=list[DocumentResult], responses=error_responses(400, 413))
+@router.put("/{collection}/documents", response_model=list[DocumentResult], responses=error_responses(400, 403, 413))
 def upsert_documents(
     collection: WritableCollection, documents: Annotated[list[CollectionDocumentIn], Body(min_length=1)],
     services: ServicesDep, principal: WritePrincipal,

@@ -1,5 +1,6 @@
 """Signed download URLs (api/download_urls.py): ``POST /v1/files/{id}/download-url`` for a key
-that may read the file, and ``GET /v1/files/download/{token}`` for anyone holding the URL."""
+that may read the file, and ``GET /v1/files/download/{token}`` for anyone holding the URL, or a
+public file's permanent URL (``FileInfo.public_url``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from core.access import publicly_downloadable
 from core.errors import DocumentNotFound
 
 from ..deps import ListingPrincipal, ServicesDep
@@ -29,7 +31,8 @@ _DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     307: {"description": "originals kept in an object store: `Location` is the store's own short-lived signed URL"},
     403: {"model": ErrorEnvelope,
           "description": "`DOWNLOAD_URL_EXPIRED`, or `DOWNLOAD_URL_INVALID`: tampered with, or revoked because the "
-                         "file was deleted or its content replaced (`details.reason` says which)"},
+                         "file was deleted or its content replaced, or (a public URL) the file no longer carries "
+                         "`public_content` (`details.reason` says which)"},
     404: {"model": ErrorEnvelope, "description": "the document is there but its original is gone from the store"},
     **error_responses(422, 503),  # 422: the envelope FastAPI would otherwise describe in its own shape
 }  # fmt: skip
@@ -57,16 +60,21 @@ def issue_download_url(
 @router.get("/download/{token}", name="download_by_url", response_class=Response, responses=_DOWNLOAD_RESPONSES)
 def download_by_url(token: str, services: ServicesDep) -> Response:
     """No API key: the token is the authority. Checked in order: signature, expiry, then that the
-    document still exists with the bytes the URL was issued for."""
+    document still exists with the bytes the URL was issued for; a public URL instead needs the
+    document to still carry ``public_content`` (whatever its bytes now are)."""
     urls = services.download_urls
     grant = urls.verify(token)
     try:
         doc = services.ingestion.get(grant.document_id)
     except DocumentNotFound:
         raise invalid("the file was deleted") from None
-    if doc.sha256 != grant.sha256:
+    if grant.public:
+        if not publicly_downloadable(doc.policies):
+            raise invalid("the file is no longer public")
+    elif doc.sha256 != grant.sha256:
         raise invalid("the file's content was replaced after the URL was issued")
-    lifetime = max(1, min(REDIRECT_S, grant.expires_at - int(urls.clock())))
+    left = REDIRECT_S if grant.expires_at is None else grant.expires_at - int(urls.clock())
+    lifetime = max(1, min(REDIRECT_S, left))
     presigned = services.ingestion.blobs.presigned_get(doc.sha256, lifetime, filename=doc.filename)
     if presigned is not None:
         return RedirectResponse(presigned, status_code=307)

@@ -17,6 +17,7 @@ from ingestion.catalog.documents import Document, assign, assignees, newest_read
 from ingestion.names import basename, normalise_path
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
+from ..download_urls import public_url_for
 from ..errors import KEYED, ApiError, error_responses
 from ..schemas.files import (
     Assignees,
@@ -83,7 +84,9 @@ def _tags(raw: str | None) -> list[str]:
     return [t.strip() for t in (raw or "").split(",") if t.strip()]
 
 
-@router.post("/upload", response_model=UploadResult, status_code=201, responses=error_responses(400, 413, 415, 503))
+@router.post(
+    "/upload", response_model=UploadResult, status_code=201, responses=error_responses(400, 403, 413, 415, 503)
+)
 def upload(
     request: Request,
     services: ServicesDep,
@@ -111,7 +114,7 @@ def upload(
 MAX_BATCH = 100
 
 
-@router.post("/upload/batch", response_model=BatchResult, responses=error_responses(413))
+@router.post("/upload/batch", response_model=BatchResult, responses=error_responses(403, 413))
 def upload_batch(
     request: Request,
     services: ServicesDep,
@@ -141,6 +144,7 @@ def upload_batch(
 
 @router.get("", response_model=FileList)
 def list_files(
+    request: Request,
     services: ServicesDep,
     principal: ListingPrincipal,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
@@ -156,12 +160,14 @@ def list_files(
         principal=principal, kind="file", media_type=media, name=name,
         tags=_tags(tags), status=status, collection=collection, limit=limit, offset=(page - 1) * limit,
     )  # fmt: skip
-    return FileList(files=[FileInfo.of(d) for d in docs], page=page, limit=limit, total_count=total)
+    files = [FileInfo.of(d, public_url=public_url_for(d, request)) for d in docs]
+    return FileList(files=files, page=page, limit=limit, total_count=total)
 
 
 # Before every ``/{file_id}...`` route: ``/by-name/status`` must not reach ``/{file_id}/status``.
 @router.get("/by-name/{path:path}", response_model=FileInfo, responses=error_responses(400, 404))
 def get_file_by_name(
+    request: Request,
     services: ServicesDep,
     principal: ListingPrincipal,
     path: Annotated[
@@ -180,11 +186,12 @@ def get_file_by_name(
         doc = newest_readable(conn, principal, filename=name, collection=collection)
     if doc is None:
         raise DocumentNotFound(f"no document named {name}", filename=name)
-    return FileInfo.of(doc)
+    return FileInfo.of(doc, public_url=public_url_for(doc, request))
 
 
 @router.get("/by-key/{key}", response_model=FileInfo, responses=_NOT_FOUND)
 def get_file_by_key(
+    request: Request,
     services: ServicesDep,
     principal: ListingPrincipal,
     key: Annotated[str, PathParam(min_length=1, max_length=1024)],
@@ -196,12 +203,13 @@ def get_file_by_key(
         doc = newest_readable(conn, principal, key=key, collection=collection)
     if doc is None:
         raise DocumentNotFound(f"no document with key {key}", key=key)
-    return FileInfo.of(doc)
+    return FileInfo.of(doc, public_url=public_url_for(doc, request))
 
 
 @router.get("/{file_id}", response_model=FileInfo, responses=_NOT_FOUND)
-def get_file(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileInfo:
-    return FileInfo.of(visible_document(services, principal, file_id))
+def get_file(file_id: str, request: Request, services: ServicesDep, principal: ListingPrincipal) -> FileInfo:
+    doc = visible_document(services, principal, file_id)
+    return FileInfo.of(doc, public_url=public_url_for(doc, request))
 
 
 @router.get("/{file_id}/status", response_model=FileStatus, responses=_NOT_FOUND)

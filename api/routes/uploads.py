@@ -23,13 +23,13 @@ router = APIRouter(prefix="/v1/files/uploads", tags=["files"], responses=KEYED)
 MAX_PARTS = 10_000
 
 
-@router.post("", response_model=UploadStarted, status_code=201, responses=error_responses(503))
+@router.post("", response_model=UploadStarted, status_code=201, responses=error_responses(403, 503))
 def start(body: NewUpload, services: ServicesDep, principal: WritePrincipal) -> UploadStarted:
     upload_id = services.ingestion.uploads.start(principal.user_id, body.model_dump())
     return UploadStarted(upload_id=upload_id, part_size_limit=services.settings.ingestion.max_upload_bytes)
 
 
-@router.put("/{upload_id}/parts/{part}", response_model=PartStored, responses=error_responses(404, 413, 503))
+@router.put("/{upload_id}/parts/{part}", response_model=PartStored, responses=error_responses(403, 404, 413, 503))
 async def put_part(
     upload_id: str, part: Annotated[int, PathParam(ge=1, le=MAX_PARTS)], request: Request,
     services: ServicesDep, principal: WritePrincipal,
@@ -40,7 +40,7 @@ async def put_part(
 
 @router.post(
     "/{upload_id}/complete", response_model=UploadResult, status_code=201,
-    responses=error_responses(400, 404, 409, 413, 415, 503),
+    responses=error_responses(400, 403, 404, 409, 413, 415, 503),
 )  # fmt: skip
 def complete(upload_id: str, body: CompleteUpload, services: ServicesDep, principal: WritePrincipal) -> UploadResult:
     uploads = services.ingestion.uploads
@@ -55,7 +55,7 @@ def complete(upload_id: str, body: CompleteUpload, services: ServicesDep, princi
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
 
 
-@router.delete("/{upload_id}", status_code=204, responses=error_responses(404, 503))
+@router.delete("/{upload_id}", status_code=204, responses=error_responses(403, 404, 503))
 def abort(upload_id: str, services: ServicesDep, principal: WritePrincipal) -> Response:
     services.ingestion.uploads.discard(upload_id, principal.user_id)
     return Response(status_code=204)

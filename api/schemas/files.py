@@ -28,15 +28,21 @@ class FileInfo(BaseModel):
     notes: list[str]
     created_at: str
     updated_at: str
+    public_url: str | None = Field(
+        default=None,
+        description="set while the file carries the `public_content` policy: its permanent URL, which downloads the "
+        "original without an API key until the policy is removed or the file deleted",
+    )
 
     @classmethod
-    def of(cls, doc: Document) -> FileInfo:
+    def of(cls, doc: Document, *, public_url: str | None = None) -> FileInfo:
+        """``public_url``: from ``api.download_urls.public_url_for`` (it needs the request's base URL)."""
         return cls(
             file_id=doc.id, filename=doc.filename, collection=doc.collection,
             file_type=detect.SHORT_NAMES.get(doc.media_type or ""), size_bytes=doc.size_bytes, sha256=doc.sha256,
             tags=doc.tags, reference=doc.reference, status=doc.status, failure_reason=doc.failure_reason,
             page_count=doc.page_count, chunk_count=doc.chunk_count, notes=doc.notes,
-            created_at=doc.created_at, updated_at=doc.updated_at,
+            created_at=doc.created_at, updated_at=doc.updated_at, public_url=public_url,
         )  # fmt: skip
 
 

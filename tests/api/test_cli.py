@@ -38,17 +38,22 @@ def test_unsupported_files_are_rejected_with_a_reason(tmp_path: Path) -> None:
 
 def test_keys_create_prints_a_working_key_once_and_list_hides_it(tmp_path: Path) -> None:
     from api.keys import KeyStore
+    from core.access import Principal
     from core.db import Database
 
     created = run_cli(tmp_path / "home", "keys", "create", "--role", "user", "--name", "alice")
     assert created.returncode == 0, created.stderr
     secret = created.stdout.split()[0]
+    reader = run_cli(tmp_path / "home", "keys", "create", "--role", "readonly", "--name", "dash", "--user", "alice")
+    assert reader.returncode == 0, reader.stderr
     listed = run_cli(tmp_path / "home", "keys", "list").stdout
-    assert "alice" in listed and secret not in listed
+    assert "alice" in listed and secret not in listed and "readonly" in listed
     db = Database(f"sqlite:///{tmp_path / 'home' / 'lectern.db'}")
     found = KeyStore(db).authenticate(secret)
+    read_only = KeyStore(db).authenticate(reader.stdout.split()[0])
     db.dispose()
     assert found is not None and found[1].user_id == "alice" and found[1].role == "user"
+    assert read_only is not None and read_only[1] == Principal("alice", "readonly")  # a user's view, no writes
 
 
 def test_an_api_process_with_indexing_off_never_claims_a_job(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import PUBLIC, Api
+from tests.support import PUBLIC, Api, bearer, set_policies
 
 pytestmark = pytest.mark.anyio
 
@@ -154,3 +154,25 @@ async def test_the_sdk_looks_up_by_name_and_key_and_manages_assignees(api: Api, 
         assert unknown.value.status == 404 and unknown.value.error_code == "ASSIGNMENT_NOT_FOUND"
         deleted = await client.files.delete(uploaded.file_id)
         assert isinstance(deleted, DeletedDocument) and deleted.document_id == uploaded.file_id
+
+
+async def test_the_sdk_reads_a_public_url_and_a_read_only_key_gets_a_typed_refusal(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from lectern import Client, LecternAPIError
+
+    (tmp_path / "kettle.md").write_bytes(PUBLIC)
+    alice = api.alice["Authorization"].split()[1]
+    reader = bearer(api, "readonly", "alice-reader", user_id="alice")["Authorization"].split()[1]
+    transport = api.client._transport
+    async with Client(base_url="http://lectern.test", api_key=alice, transport=transport) as client, \
+            Client(base_url="http://lectern.test", api_key=reader, transport=transport) as read_only:  # fmt: skip
+        uploaded = await client.files.upload(tmp_path / "kettle.md")
+        api.services.ingestion.run_until_idle()
+        assert (await client.files.get(uploaded.file_id)).public_url is None
+        set_policies(api, uploaded.file_id, ["public_content"])
+        public_url = (await read_only.files.get(uploaded.file_id)).public_url  # the reader sees alice's files
+        assert public_url is not None and (await api.client.get(public_url)).content == PUBLIC
+        assert (await read_only.search("descale kettle", top_k=3)).results[0].document_id == uploaded.file_id
+        with pytest.raises(LecternAPIError) as refused:
+            await read_only.files.delete(uploaded.file_id)
+        assert refused.value.status == 403 and refused.value.error_code == "READ_ONLY_KEY"
+        assert (await client.files.get(uploaded.file_id)).status == "completed"  # still there

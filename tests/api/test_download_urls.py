@@ -56,7 +56,7 @@ def test_a_signed_token_of_another_format_is_invalid_not_a_crash(tmp_path: Path)
     import hmac
 
     signer = DownloadUrls.from_settings(make_settings(tmp_path, url_secret="k" * 32))
-    for text in ("2:doc1:" + SHA + ":9999999999", "1:doc1:" + SHA, "1:doc1:" + SHA + ":soon", "\xff"):
+    for text in ("2:doc1:" + SHA + ":9999999999", "1:doc1:" + SHA, "1:doc1:" + SHA + ":soon", "\xff", "p:doc1:x", "p"):
         payload = base64.urlsafe_b64encode(text.encode("latin-1")).rstrip(b"=").decode()
         mac = hmac.new(b"k" * 32, payload.encode(), hashlib.sha256).digest()
         with pytest.raises(ApiError) as refused:
@@ -65,3 +65,20 @@ def test_a_signed_token_of_another_format_is_invalid_not_a_crash(tmp_path: Path)
             refused.value.code == "DOWNLOAD_URL_INVALID"
             and refused.value.details["reason"] == "the token's format is unknown"
         )
+
+
+def test_a_public_token_names_only_its_document_and_never_expires(tmp_path: Path) -> None:
+    signer = DownloadUrls.from_settings(make_settings(tmp_path, url_secret="k" * 32))
+    token = signer.public_token("doc1")
+    assert token == signer.public_token("doc1") != signer.public_token("doc2")  # one permanent URL per document
+    expiring = signer.issue("doc1", SHA, 60)[0]
+    assert signer.verify(expiring).public is False
+    signer.clock = lambda: 10.0**12  # tens of thousands of years on: the expiring one is over, the public one not
+    grant = signer.verify(token)
+    assert (grant.document_id, grant.sha256, grant.expires_at, grant.public) == ("doc1", None, None, True)
+    with pytest.raises(ApiError) as expired:
+        signer.verify(expiring)
+    assert expired.value.code == "DOWNLOAD_URL_EXPIRED"
+    with pytest.raises(ApiError) as refused:
+        DownloadUrls.from_settings(make_settings(tmp_path / "other", url_secret="o" * 32)).verify(token)
+    assert refused.value.details["reason"] == "the signature does not match"

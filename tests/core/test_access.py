@@ -1,9 +1,11 @@
 """Every form of the access rule gives the same answer, on a real SQLite catalog and a real PostgreSQL one.
 
-Four principals against four documents: ``alice`` owns two, ``bob`` owns one and was
-assigned one of alice's, ``carol`` owns and was assigned nothing, ``root`` is an admin.
-Each form (SQL predicate, ways in, Chroma filter, per-document check) must let each
-principal see exactly the documents the rule says.
+Five principals against five documents: ``alice`` owns three (one of them ``public_content``),
+``bob`` owns one and was assigned one of alice's, ``carol`` owns and was assigned nothing,
+``root`` is an admin, and a read-only key acting as ``bob`` sees exactly what bob sees. Each form
+(SQL predicate, ways in, Chroma filter, per-document check) must let each principal see exactly the
+documents the rule says: the public document is alice's and root's alone (its policy is about its
+URL, not about who lists or searches it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from sqlalchemy import Connection, bindparam, text
 
 from core.access import (
+    POLICIES,
     Principal,
     access_generation,
     access_ways,
@@ -24,21 +27,24 @@ from core.access import (
     can_read,
     chroma_filter,
     owner_predicate,
+    publicly_downloadable,
     sql_predicate,
 )
 from core.db import Database, utcnow
 
-OWNERS = {"a-private": "alice", "a-shared": "alice", "b-own": "bob", "r-admin": "root"}
+OWNERS = {"a-private": "alice", "a-shared": "alice", "a-public": "alice", "b-own": "bob", "r-admin": "root"}
+PUBLIC = {"a-public"}
 ASSIGNED = {"bob": ["a-shared"]}
 EXPECTED = {
-    "alice": {"a-private", "a-shared"},
+    "alice": {"a-private", "a-shared", "a-public"},
     "bob": {"b-own", "a-shared"},
     "carol": set(),
     "root": set(OWNERS),
 }
 pytestmark = pytest.mark.both_engines
 
-PRINCIPALS = [Principal("alice"), Principal("bob"), Principal("carol"), Principal("root", "admin")]
+PRINCIPALS = [Principal("alice"), Principal("bob"), Principal("carol"), Principal("root", "admin"),
+              Principal("bob", "readonly")]  # fmt: skip
 
 
 @pytest.fixture
@@ -51,9 +57,10 @@ def db(database_url: str) -> Iterator[Database]:
             conn.execute(
                 text(
                     "INSERT INTO documents (id, owner, collection, kind, filename, size_bytes, sha256, tags, status, "
-                    "created_at, updated_at) VALUES (:id, :o, 'default', 'file', :id, 1, :id, '[]', 'completed', :t, :t)"
+                    "created_at, updated_at, policies) "
+                    "VALUES (:id, :o, 'default', 'file', :id, 1, :id, '[]', 'completed', :t, :t, :p)"
                 ),
-                {"id": document_id, "o": owner, "t": now},
+                {"id": document_id, "o": owner, "t": now, "p": '["public_content"]' if document_id in PUBLIC else "[]"},
             )
         for user, documents in ASSIGNED.items():
             for document_id in documents:
@@ -104,13 +111,20 @@ def _by_chroma(tmp_path: Path, conn: Connection, principal: Principal) -> set[st
     return {str(m["document_id"]) for m in found["metadatas"] or []}
 
 
-@pytest.mark.parametrize("principal", PRINCIPALS, ids=lambda p: p.user_id)
+@pytest.mark.parametrize("principal", PRINCIPALS, ids=lambda p: f"{p.user_id}-{p.role}")
 def test_every_form_of_the_rule_agrees(db: Database, tmp_path: Path, principal: Principal) -> None:
     with db.read() as conn:
         assert _by_predicate(conn, principal) == EXPECTED[principal.user_id]
         assert _by_ways(conn, principal) == EXPECTED[principal.user_id]
         assert _by_check(conn, principal) == EXPECTED[principal.user_id]
         assert _by_chroma(tmp_path, conn, principal) == EXPECTED[principal.user_id]
+
+
+def test_only_a_read_only_principal_may_not_write_and_only_public_content_is_public() -> None:
+    assert [p.may_write for p in PRINCIPALS] == [True, True, True, True, False]
+    assert not Principal("bob", "readonly").is_admin
+    assert POLICIES == ("public_content",)
+    assert publicly_downloadable(["x", "public_content"]) and not publicly_downloadable([])
 
 
 def test_admins_are_unrestricted_in_every_form(db: Database) -> None:

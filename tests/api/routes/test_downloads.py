@@ -8,7 +8,7 @@ from datetime import datetime
 import httpx
 import pytest
 
-from tests.support import PUBLIC, SECRET, Api, assert_needs_a_key, upload
+from tests.support import PUBLIC, SECRET, Api, assert_needs_a_key, set_policies, upload
 
 pytestmark = pytest.mark.anyio
 
@@ -119,3 +119,44 @@ async def test_a_url_whose_original_is_gone_is_a_404_envelope(api: Api) -> None:
     api.services.ingestion.blobs.delete(api.services.ingestion.get(file_id).sha256)
     response = await api.client.get(url)
     assert response.status_code == 404 and response.json()["error_code"] == "DOCUMENT_NOT_FOUND"
+
+
+async def _fetched(api: Api, url: str) -> bytes:
+    """The bytes behind a download URL, fetched without a key (following the object store's redirect)."""
+    response = await api.client.get(url)
+    if response.status_code == 307:
+        assert "X-Amz-Expires=60" in response.headers["location"]
+        response = httpx.get(response.headers["location"], timeout=10)
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+async def _public_urls(api: Api, file_id: str, key: str) -> set[str | None]:
+    """``public_url`` as the details, the listing and the lookup by key show it (one value when they agree)."""
+    detail = (await api.client.get(f"/v1/files/{file_id}", headers=api.alice)).json()
+    listed = (await api.client.get("/v1/files", headers=api.alice)).json()["files"]
+    by_key = (await api.client.get(f"/v1/files/by-key/{key}", headers=api.alice)).json()
+    return {detail["public_url"], *(f["public_url"] for f in listed if f["file_id"] == file_id), by_key["public_url"]}
+
+
+@pytest.mark.parametrize("blob_backend", ["local", "s3"])
+async def test_a_public_file_has_a_permanent_url_that_works_without_a_key_while_it_is_public(api: Api) -> None:
+    file_id = (await upload(api, api.alice, "notes.md", PUBLIC, key="notes"))["file_id"]
+    assert await _public_urls(api, file_id, "notes") == {None}
+    set_policies(api, file_id, ["public_content"])
+    (url,) = await _public_urls(api, file_id, "notes")
+    assert url is not None and url.startswith("http://lectern.test/v1/files/download/")
+    assert await _fetched(api, url) == PUBLIC
+    urls = api.services.download_urls
+    urls.clock = lambda: 4_000_000_000.0  # the year 2096: a public URL has no expiry
+    assert await _fetched(api, url) == PUBLIC
+    # Replacing the content by key keeps the address, which now serves the new bytes.
+    assert (await upload(api, api.alice, "notes.md", SECRET, key="notes"))["file_id"] == file_id
+    assert await _public_urls(api, file_id, "notes") == {url} and await _fetched(api, url) == SECRET
+    set_policies(api, file_id, [])  # removing the policy revokes the URL at once
+    assert await _public_urls(api, file_id, "notes") == {None}
+    assert (await _refused(api, url, "DOWNLOAD_URL_INVALID"))["reason"] == "the file is no longer public"
+    set_policies(api, file_id, ["public_content"])  # the same permanent URL comes back with the policy
+    assert await _public_urls(api, file_id, "notes") == {url} and await _fetched(api, url) == SECRET
+    assert (await api.client.delete(f"/v1/files/{file_id}", headers=api.alice)).status_code == 200
+    assert (await _refused(api, url, "DOWNLOAD_URL_INVALID"))["reason"] == "the file was deleted"

@@ -1,20 +1,28 @@
 """Who sees what, on every route that returns document data.
 
 One world: ``alice`` owns a file and a collection document, an admin assigns both to
-``bob``, ``carol`` owns only a file of her own, ``root`` is an admin. Each route is a
+``bob``, ``carol`` owns only a file of her own, ``root`` is an admin, and ``reader`` is a
+read-only key acting as ``bob`` (it sees what bob sees and writes nothing). Each route is a
 probe that answers "did this caller get the document?"; the table says who must.
 A detail route must answer 200 or 404 (nothing else); a listing, search or chat
 answer must contain the document (or its secret) or not mention it at all.
+
+Policies are rows of the same table: a ``public_content`` document is seen by exactly the same
+callers (the policy makes its original downloadable by its public URL, without a key; it does
+not list it, nor let anyone search or chat over it), and a read-only key is refused by every
+route that writes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
 
-from tests.support import Api, upload
+from api.app import create_app
+from tests.support import Api, bearer, set_policies, upload
 
 pytestmark = pytest.mark.anyio
 
@@ -23,8 +31,8 @@ KETTLE = b"# Kettle\n\nDescale the kettle every month with citric acid.\n"
 GATE = b'{"docid": "gate", "text": "The harbour gate password is marlin-9. Tell nobody."}\n'
 GATE_SECOND = b'{"docid": "crane", "text": "The crane moves containers onto the ships."}\n'
 
-WHO = ("owner", "assignee", "stranger", "admin")
-SEES_ALICES = {"owner": True, "assignee": True, "stranger": False, "admin": True}
+WHO = ("owner", "assignee", "stranger", "admin", "reader")
+SEES_ALICES = {"owner": True, "assignee": True, "stranger": False, "admin": True, "reader": True}
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class World:
 
 
 async def _world(api: Api) -> World:
-    carol = {"Authorization": f"Bearer {api.services.keys.create(role='user', name='carol')[1]}"}
+    carol = bearer(api, "user", "carol")
     vault = (await upload(api, api.alice, "offices/vault.md", VAULT, key="vault-key"))["file_id"]
     kettle = (await upload(api, carol, "kettle.md", KETTLE))["file_id"]
     pushed = await api.client.post(
@@ -65,7 +73,13 @@ async def _world(api: Api) -> World:
         assert assigned.status_code == 201, assigned.text
     return World(
         api=api,
-        keys={"owner": api.alice, "assignee": api.bob, "stranger": carol, "admin": api.admin},
+        keys={
+            "owner": api.alice,
+            "assignee": api.bob,
+            "stranger": carol,
+            "admin": api.admin,
+            "reader": bearer(api, "readonly", "bob-reader", user_id="bob"),
+        },
         vault=Secret(vault, "What is the vault code for the Zurich office?", "4711", "offices/vault.md", "vault-key"),
         gate=Secret(gate, "What is the harbour gate password?", "marlin-9", "gate", "gate"),
         crane_id=crane,
@@ -216,7 +230,7 @@ async def test_chat_routes_answer_from_a_document_for_exactly_its_owner_assignee
     await _walk(world, CHAT_ROUTES, world.gate)
 
 
-MANAGES = {"owner": 200, "assignee": 403, "stranger": 404, "admin": 200}
+MANAGES = {"owner": 200, "assignee": 403, "stranger": 404, "admin": 200, "reader": 403}
 """Who may see a document's assignees (and un-assign): its owner and admins; an assignee knows the
 document exists (403), a stranger does not (404, as for reads)."""
 
@@ -237,12 +251,14 @@ async def test_listings_hold_exactly_what_each_caller_sees(world: World) -> None
     expected_files = {
         "owner": {world.vault.document_id},
         "assignee": {world.vault.document_id},
+        "reader": {world.vault.document_id},
         "stranger": {world.carols},
         "admin": {world.vault.document_id, world.carols},
     }
     expected_ledger = {
         "owner": {world.gate.document_id, world.crane_id},
         "assignee": {world.gate.document_id},
+        "reader": {world.gate.document_id},
         "stranger": set(),
         "admin": {world.gate.document_id, world.crane_id},
     }
@@ -255,7 +271,7 @@ async def test_listings_hold_exactly_what_each_caller_sees(world: World) -> None
         assert {d["document_id"] for d in ledger["documents"]} == expected_ledger[who], who
         assert ledger["total_count"] == len(expected_ledger[who]), who
         crane = await client.get(f"/v1/collections/ledger/documents/{world.crane_id}", headers=keys[who])
-        assert crane.status_code == (404 if who in ("assignee", "stranger") else 200), who
+        assert crane.status_code == (404 if who in ("assignee", "reader", "stranger") else 200), who
 
 
 async def test_collections_listing_counts_the_documents_each_caller_sees(world: World) -> None:
@@ -264,12 +280,82 @@ async def test_collections_listing_counts_the_documents_each_caller_sees(world: 
     expected = {
         "owner": {"default": 1, "ledger": 2},
         "assignee": {"default": 1, "ledger": 1},
+        "reader": {"default": 1, "ledger": 1},
         "stranger": {"default": 1},
         "admin": {"default": 2, "ledger": 2},
     }
     for who in WHO:
         listed = (await world.api.client.get("/v1/collections", headers=world.keys[who])).json()
         assert {c["name"]: c["document_count"] for c in listed} == expected[who], who
+
+
+async def test_a_public_document_downloads_by_its_url_without_a_key_but_is_seen_by_the_same_callers(
+    world: World,
+) -> None:
+    """``public_content`` is about the original's URL, not search visibility: every route keeps
+    the table above (the stranger still cannot list, look up, search or chat over it), while the
+    URL that the callers who see it are shown fetches the bytes with no key at all."""
+    set_policies(world.api, world.vault.document_id, ["public_content"])
+    await _walk(world, FILE_ROUTES, world.vault)
+    await _walk(world, CHAT_ROUTES, world.vault)
+    shown = set()
+    for who in WHO:
+        detail = await world.api.client.get(f"/v1/files/{world.vault.document_id}", headers=world.keys[who])
+        if SEES_ALICES[who]:
+            shown.add(detail.json()["public_url"])
+    (url,) = shown
+    fetched = await world.api.client.get(url)  # anyone holding it: no Authorization header
+    assert fetched.status_code == 200 and world.vault.words.encode() in fetched.content
+    set_policies(world.api, world.vault.document_id, [])
+    refused = await world.api.client.get(url)
+    assert refused.status_code == 403 and refused.json()["error_code"] == "DOWNLOAD_URL_INVALID"
+
+
+READ_ONLY_SAFE = {
+    "POST /v1/files/{file_id}/download-url",  # a read: the URL grants exactly what the key may read
+    "POST /v1/chat/sessions",  # chat writes only the caller's own sessions, never a document
+    "DELETE /v1/chat/sessions/{session_id}",
+    "POST /v1/chat/sessions/{session_id}/messages",
+    "POST /v1/chat/completions",
+}
+"""The routes besides GET that a read-only key may call."""
+
+
+def _writes() -> dict[tuple[str, str], dict[str, object]]:
+    """Every route of the app besides GET, as (method, path), with the responses it documents. Read
+    from the OpenAPI document, which lists every route (the app hides none from it)."""
+    paths = create_app().openapi()["paths"]
+    return {
+        (method.upper(), path): operation["responses"]
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if method != "get"
+    }
+
+
+async def test_a_read_only_key_is_refused_by_every_route_that_writes_and_changes_nothing(world: World) -> None:
+    """Walks the app's routes, so a write route added later is covered (or this test names it)."""
+    client, reader = world.api.client, world.keys["reader"]
+    before = (await client.get("/v1/files", headers=world.keys["admin"])).json()
+    refused, allowed = [], []
+    for (method, path), documented in _writes().items():
+        url = re.sub(r"\{(\w+)\}", lambda m: world.vault.document_id if "id" in m[1] else "1", path)
+        response = await client.request(method, url, headers=reader)
+        code = response.json().get("error_code") if response.content else None
+        if f"{method} {path}" in READ_ONLY_SAFE:
+            assert code != "READ_ONLY_KEY", (method, path)
+            allowed.append(f"{method} {path}")
+            continue
+        assert response.status_code == 403 and code == "READ_ONLY_KEY", (method, path, response.text)
+        assert "403" in documented, f"{method} {path} does not document its 403"
+        refused.append(f"{method} {path}")
+    assert sorted(allowed) == sorted(READ_ONLY_SAFE)
+    assert {"POST /v1/files/upload", "DELETE /v1/files/{file_id}", "POST /v1/files/{file_id}/assignments",
+            "PUT /v1/collections/{collection}/documents", "POST /v1/files/uploads"} <= set(refused)  # fmt: skip
+    # A real upload, with a file, is refused the same way, and nothing anyone sees changed.
+    upload_attempt = await client.post("/v1/files/upload", headers=reader, files={"file": ("x.md", b"# x\n")})
+    assert upload_attempt.status_code == 403 and upload_attempt.json()["error_code"] == "READ_ONLY_KEY"
+    assert (await client.get("/v1/files", headers=world.keys["admin"])).json() == before
 
 
 async def test_a_named_empty_collection_is_listed_for_its_creator_and_admins_only(api: Api) -> None:
