@@ -308,7 +308,7 @@ class Ingestion:
         doc = self.get(document_id)
         if doc.status != "stored":
             return doc
-        media_type = detect.detect(self._head(doc.sha256), doc.filename)
+        media_type = detect.detect(self._head(doc), doc.filename)
         if media_type == detect.JSONL:
             raise UnsupportedMediaType("a JSONL file is indexed as collection documents, not as a file",
                                        document_id=doc.id)  # fmt: skip
@@ -350,10 +350,10 @@ class Ingestion:
         catalog.clear_content(conn, document_id)
         self.keyword.delete_document(conn, document_id)
 
-    def _head(self, sha256: str) -> bytes:
+    def _head(self, document: catalog.Document) -> bytes:
         """The original's first bytes, enough for ``detect`` (the rest is not downloaded)."""
         head = b""
-        pieces = self.blobs.iter_read(sha256)
+        pieces = self.content_stream(document)
         try:
             for piece in pieces:
                 head += piece

@@ -280,7 +280,7 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-@router.post("/{file_id}/index", response_model=FileInfo, responses=error_responses(400, 403, 404, 415, 503))
+@router.post("/{file_id}/index", response_model=FileInfo, responses=error_responses(403, 404, 415, 503))
 def start_indexing(file_id: str, services: ServicesDep, principal: WritePrincipal) -> FileInfo:
     """Index a `stored` file: it becomes `pending` and is indexed like an upload. A type Lectern cannot
     index is a 415 and the file stays `stored`; a file already indexed (or on its way) is unchanged."""

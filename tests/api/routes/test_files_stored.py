@@ -59,6 +59,17 @@ async def test_a_zip_stored_without_indexing_is_downloadable_and_never_searched(
     assert [f["file_id"] for f in listed["files"]] == [file_id]
 
 
+async def test_a_resumable_upload_can_be_stored_without_indexing(api: Api) -> None:
+    data = _zip()
+    started = await api.client.post("/v1/files/uploads", headers=api.alice, json={"filename": "a.zip", "index": False})
+    base = f"/v1/files/uploads/{started.json()['upload_id']}"
+    assert (await api.client.put(f"{base}/parts/1", headers=api.alice, content=data)).status_code == 200
+    done = await api.client.post(
+        f"{base}/complete", headers=api.alice, json={"sha256": hashlib.sha256(data).hexdigest()}
+    )
+    assert done.status_code == 201 and done.json()["status"] == "stored", done.text
+
+
 async def test_a_type_lectern_cannot_index_is_stored_with_a_reason_unless_indexing_was_asked(api: Api) -> None:
     blob = bytes(range(256)) * 4
     refused = await api.client.post(
