@@ -97,6 +97,12 @@ async def test_a_type_lectern_cannot_index_is_stored_with_a_reason_unless_indexi
     outcomes = [(r["ok"], r["error_code"]) for r in batch.json()["results"]]
     assert outcomes == [(False, "UNSUPPORTED_MEDIA_TYPE"), (True, None)]
 
+    api.services.settings.ingestion.max_upload_bytes = 512  # the size cap holds for stored files too
+    too_big = await api.client.post(
+        "/v1/files/upload", headers=api.alice, files={"file": ("big.bin", blob)}, data={"index": "false"}
+    )
+    assert too_big.status_code == 413 and too_big.json()["error_code"] == "FILE_TOO_LARGE"
+
 
 @pytest.mark.parametrize("blob_backend", BLOB_BACKENDS)  # start_indexing reads the original's head from the store
 async def test_indexing_is_switched_on_and_off_by_the_owner(api: Api) -> None:
