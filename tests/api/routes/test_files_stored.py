@@ -160,3 +160,15 @@ async def test_the_sdk_stores_and_switches_indexing(api: Api, tmp_path) -> None:
         stopped = await client.files.stop_indexing(uploaded.file_id)
         assert stopped.status == "stored" and not stopped.index
         assert await client.files.download(uploaded.file_id) == NOTE
+
+
+async def test_a_collection_document_with_indexing_stopped_reads_stored(api: Api) -> None:
+    line = b'{"docid": "q1", "text": "Descaling takes twenty minutes."}\n'
+    pushed = await api.client.post(
+        "/v1/collections/faq/documents", headers=api.alice, files={"file": ("faq.jsonl", line)}
+    )
+    document_id = pushed.json()[0]["document_id"]
+    api.services.ingestion.run_until_idle()
+    assert (await api.client.delete(f"/v1/files/{document_id}/index", headers=api.alice)).status_code == 200
+    read = await api.client.get(f"/v1/collections/faq/documents/{document_id}", headers=api.alice)
+    assert read.status_code == 200 and read.json()["status"] == "Stored"
