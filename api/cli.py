@@ -83,9 +83,11 @@ def ingest_paths(
                 with path.open("rb") as f:
                     ingestion.add_collection_jsonl(f, collection=collection, owner=LOCAL_OWNER)
             else:
+                # ``ingest`` means indexing: a type Lectern cannot index is rejected, not stored.
                 ingestion.add_file(
-                    path, path.name, owner=LOCAL_OWNER, collection=collection, tags=tags, reference=reference
-                )
+                    path, path.name, owner=LOCAL_OWNER, collection=collection, tags=tags, reference=reference,
+                    index=True,
+                )  # fmt: skip
         except LecternError as exc:
             rejected += 1
             tqdm.write(f"rejected {path}: {exc.code}: {exc.message}", file=sys.stderr)
@@ -407,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=cmd_ingest)
 
     listing = sub.add_parser("list", help="list documents with status and failure reasons")
-    listing.add_argument("--status", choices=["pending", "processing", "completed", "failed"])
+    listing.add_argument("--status", choices=["pending", "processing", "completed", "failed", "stored"])
     listing.add_argument("--collection")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_list)

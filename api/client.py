@@ -119,11 +119,16 @@ class Files(_Resource):
         reference: str | None = None,
         key: str | None = None,
         filename: str | None = None,
+        index: bool | None = None,
     ) -> UploadResult:
         """``filename`` is the display name to keep (a relative path such as ``trials/2024/protocol.docx``,
-        found again with ``get_by_name``); by default the file's own name."""
+        found again with ``get_by_name``); by default the file's own name. ``index=False`` stores the
+        file for download only (status ``stored``); ``index=True`` refuses a type Lectern cannot index
+        (415) instead of storing it unindexed."""
         path = Path(path)
         form: dict[str, str] = {"skip_duplicates": str(skip_duplicates).lower()}
+        if index is not None:
+            form["index"] = str(index).lower()
         if tags:
             form["tags"] = ",".join(tags)
         for name, value in (("collection", collection), ("reference", reference), ("key", key)):
@@ -132,10 +137,15 @@ class Files(_Resource):
         with path.open("rb") as f:
             return await self._model(UploadResult, "POST", "/v1/files/upload", files={"file": (filename or path.name, f)}, data=form)
 
-    async def upload_batch(self, paths: Sequence[str | Path], *, tags: Sequence[str] = (), skip_duplicates: bool = False) -> BatchResult:
+    async def upload_batch(
+        self, paths: Sequence[str | Path], *, tags: Sequence[str] = (), skip_duplicates: bool = False,
+        index: bool | None = None,
+    ) -> BatchResult:  # fmt: skip
         with contextlib.ExitStack() as stack:
             files = [("files", (Path(p).name, stack.enter_context(Path(p).open("rb")))) for p in paths]
             form = {"skip_duplicates": str(skip_duplicates).lower(), **({"tags": ",".join(tags)} if tags else {})}
+            if index is not None:
+                form["index"] = str(index).lower()
             return await self._model(BatchResult, "POST", "/v1/files/upload/batch", files=files, data=form)
 
     async def get_processing_status(self, file_id: str) -> FileStatus:
@@ -187,6 +197,14 @@ class Files(_Resource):
 
     async def delete(self, file_id: str) -> DeletedDocument:
         return await self._model(DeletedDocument, "DELETE", f"/v1/files/{file_id}")
+
+    async def start_indexing(self, file_id: str) -> FileInfo:
+        """Index a ``stored`` file (it becomes ``pending``); 415 for a type Lectern cannot index."""
+        return await self._model(FileInfo, "POST", f"/v1/files/{file_id}/index")
+
+    async def stop_indexing(self, file_id: str) -> FileInfo:
+        """Keep the file for download only (``stored``): out of search, its index removed, the original kept."""
+        return await self._model(FileInfo, "DELETE", f"/v1/files/{file_id}/index")
 
     async def assign(self, file_id: str, user_id: str) -> None:
         await self._json("POST", f"/v1/files/{file_id}/assignments", json={"user_id": user_id})

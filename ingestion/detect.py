@@ -20,11 +20,13 @@ MD = "text/markdown"
 HTML = "text/html"
 CSV = "text/csv"
 JSONL = "application/jsonl"
+RTF = "application/rtf"
 
-SUPPORTED = (PDF, DOCX, TXT, MD, HTML, CSV, JSONL)
-SHORT_NAMES = {PDF: "pdf", DOCX: "docx", TXT: "txt", MD: "md", HTML: "html", CSV: "csv", JSONL: "jsonl"}
+SUPPORTED = (PDF, DOCX, TXT, MD, HTML, CSV, JSONL, RTF)
+SHORT_NAMES = {PDF: "pdf", DOCX: "docx", TXT: "txt", MD: "md", HTML: "html", CSV: "csv", JSONL: "jsonl", RTF: "rtf"}
 
 _SNIFF = 64 * 1024
+_RTF_MAGIC = b"{\\rtf"
 _HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<!--)", re.IGNORECASE)
 _HTML_TAGS = re.compile(rb"<(html|body|div|p|h[1-6]|table|article|section)\b", re.IGNORECASE)
 _MD_SIGNS = re.compile(r"^(#{1,6} \S|[-*+] \S|\d+\. \S|```|> \S)|\[[^\]]+\]\([^)]+\)", re.MULTILINE)
@@ -35,6 +37,8 @@ def detect(head: bytes, filename: str = "") -> str:
     suffix = PurePath(filename).suffix.lower()
     if head.startswith(b"%PDF-") or (b"%PDF-" in head[:1024] and suffix == ".pdf"):
         return PDF
+    if _is_rtf(head):
+        return RTF
     if head.startswith(b"PK\x03\x04"):
         return _detect_zip(head, filename)
     if _is_binary(head):
@@ -49,6 +53,13 @@ def detect(head: bytes, filename: str = "") -> str:
     if suffix in (".csv", ".tsv") or (suffix != ".txt" and _looks_like_csv(text)):
         return CSV
     return TXT
+
+
+def _is_rtf(head: bytes) -> bool:
+    """RTF opens with ``{\\rtf`` (after a BOM or blank space at most), whatever the name says; a
+    ``.rtf`` file without it is read as what it is. Checked before the binary test: RTF may embed
+    ``\\bin`` picture data."""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_RTF_MAGIC)
 
 
 def _detect_zip(head: bytes, filename: str) -> str:

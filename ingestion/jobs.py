@@ -26,6 +26,7 @@ from .catalog.jobs import Job, finish, requeue
 
 __all__ = [
     "Job",
+    "cancel",
     "claim",
     "defer",
     "enqueue",
@@ -49,6 +50,12 @@ def enqueue(conn: Connection, document_id: str) -> str:
     job_id = uuid.uuid4().hex
     rows.insert_queued(conn, job_id, document_id)
     return job_id
+
+
+def cancel(conn: Connection, document_id: str) -> None:
+    """Stop indexing the document: its queued job will not be claimed, and a running one's worker
+    drops its results (``is_current`` is false for it from this commit on)."""
+    rows.cancel_open(conn, document_id)
 
 
 def claim(db: Database, worker_id: str, lease_s: float, limit: int = 1) -> list[Job]:

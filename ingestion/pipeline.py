@@ -116,7 +116,7 @@ def _extract(parts: PipelineParts, work: _Work) -> None:
 
 def process_batch(parts: PipelineParts, worker_id: str, batch: list[jobs.Job]) -> BatchTimings:
     timings = BatchTimings()
-    work_items = _start(parts.db, batch)
+    work_items = _start(parts.db, worker_id, batch)
     _extract_and_chunk(parts, work_items, timings)
     ready = [w for w in work_items if w.failure is None]
     vectors = _embed(parts.embedder, ready, parts.chunking.embed_breadcrumb, timings)
@@ -124,11 +124,15 @@ def process_batch(parts: PipelineParts, worker_id: str, batch: list[jobs.Job]) -
     return timings
 
 
-def _start(db: Database, batch: list[jobs.Job]) -> list[_Work]:
-    """Mark the batch's documents ``processing``; a job whose document is gone is cancelled."""
+def _start(db: Database, worker_id: str, batch: list[jobs.Job]) -> list[_Work]:
+    """Mark the batch's documents ``processing``; a job whose document is gone is cancelled. A job
+    cancelled since its claim (indexing was stopped: the document is ``stored``) is dropped
+    without touching the document."""
     work_items: list[_Work] = []
     with db.transaction() as conn:
         for job in batch:
+            if not jobs.is_current(conn, job, worker_id):
+                continue
             doc = catalog.get_document(conn, job.document_id)
             if doc is None:
                 jobs.finish(conn, job, "cancelled", "document deleted")

@@ -5,6 +5,7 @@ the keyword writer and the extraction sandbox, all built from one ``Settings``."
 from __future__ import annotations
 
 import logging
+import mimetypes
 import re
 import threading
 import uuid
@@ -37,7 +38,14 @@ from .worker import DEFAULT_BATCH_SIZE, Worker
 log = logging.getLogger("lectern.ingestion")
 
 DEFAULT_COLLECTION = "default"
+_HEAD_BYTES = 64 * 1024
 _NAME_OK = re.compile(r"^[\w.\- ]{1,128}$")
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+_MIME_TYPES = mimetypes.MimeTypes()
+"""Python's built-in table only, so a stored file's type does not depend on the host's mime.types."""
+OCTET_STREAM = "application/octet-stream"
+NOT_INDEXABLE = "unsupported_media_type"
+"""The ``failure_reason`` of a file kept as ``stored`` because Lectern cannot index its type."""
 
 
 @dataclass
@@ -108,20 +116,32 @@ class Ingestion:
         reference: str | None = None,
         key: str | None = None,
         skip_duplicates: bool = False,
+        index: bool | None = None,
+        content_type: str | None = None,
     ) -> AddResult:
         """Store the bytes (size-capped while streaming), detect the type and queue indexing.
 
-        With ``key`` the document is created or replaced in place (same id)."""
+        With ``key`` the document is created or replaced in place (same id). ``index``: ``None``
+        indexes a type Lectern can index and keeps any other file as ``stored`` (``failure_reason``
+        ``unsupported_media_type``, the detail saying why); ``True`` refuses such a file
+        (``UnsupportedMediaType``, nothing kept); ``False`` stores any file for download only,
+        status ``stored``, no job. ``content_type`` is the uploader's declared type, recorded only
+        for a file Lectern cannot read (else the type detected from the bytes wins)."""
         validate_collection_name(collection)
         filename = safe_filename(filename)
         blob = self._store(source)
         try:
             media_type = detect.detect(blob.head, filename)
-        except UnsupportedMediaType:
+            not_indexable: UnsupportedMediaType | None = None
+        except UnsupportedMediaType as exc:
+            if index:
+                self._drop_blob_if_unused(blob.sha256)
+                raise
+            media_type, not_indexable = _declared_type(content_type, filename), exc
+        if media_type == detect.JSONL and index is not False:
             self._drop_blob_if_unused(blob.sha256)
-            raise
-        if media_type == detect.JSONL:
             raise InvalidRequest("JSONL files are collection documents: use add_collection_jsonl", filename=filename)
+        indexing = index is not False and not_indexable is None
         with self.db.transaction() as conn:
             self._hold_blob(conn, blob.sha256, source)
             if skip_duplicates:
@@ -136,20 +156,25 @@ class Ingestion:
                 sha256=blob.sha256,
                 tags=_clean_tags(tags),
                 reference=reference,
-                status="pending",
-                failure_reason=None,
-                failure_detail=None,
+                status="pending" if indexing else "stored",
+                failure_reason=None if not_indexable is None or index is False else NOT_INDEXABLE,
+                failure_detail=None if not_indexable is None or index is False else not_indexable.message,
             )
             if current is not None:
                 old_sha = current.sha256
+                if not indexing:  # the replaced version's chunks must not outlive it
+                    self._unindex_rows(conn, current.id)
                 catalog.update_document(conn, current.id, **fields)
                 doc_id = current.id
             else:
                 doc_id = uuid.uuid4().hex
                 old_sha = None
                 catalog.insert_document(conn, _new_document(doc_id, owner, collection, "file", key, fields))
-            jobs.enqueue(conn, doc_id)
+            if indexing:
+                jobs.enqueue(conn, doc_id)
             document = catalog.get_document(conn, doc_id)
+        if current is not None and not indexing:
+            self.vectors.delete_document(doc_id)
         if old_sha and old_sha != blob.sha256:
             self._drop_blob_if_unused(old_sha)
         assert document is not None
@@ -274,6 +299,72 @@ class Ingestion:
         except FileNotFoundError as exc:
             raise DocumentNotFound(f"the original of {document.id} is gone", document_id=document.id) from exc
 
+    # -- switching indexing on and off -----------------------------------------------------------
+    def start_indexing(self, document_id: str) -> catalog.Document:
+        """Index a ``stored`` document: ``pending`` and a job queued. The type is read again from the
+        bytes (a stored file's recorded type may be its uploader's word), so a file Lectern cannot
+        index raises ``UnsupportedMediaType`` and stays ``stored``. A document that is indexed or
+        on its way already is returned as it is."""
+        doc = self.get(document_id)
+        if doc.status != "stored":
+            return doc
+        media_type = detect.detect(self._head(doc), doc.filename)
+        if media_type == detect.JSONL:
+            raise UnsupportedMediaType("a JSONL file is indexed as collection documents, not as a file",
+                                       document_id=doc.id)  # fmt: skip
+        with self.db.transaction() as conn:
+            current = catalog.get_document(conn, document_id)
+            if current is None:
+                raise DocumentNotFound(f"no document {document_id}", document_id=document_id)
+            if current.status != "stored" or current.sha256 != doc.sha256:
+                return current  # changed meanwhile: replaced, or indexing already started
+            catalog.update_document(
+                conn, doc.id, status="pending", media_type=media_type, failure_reason=None, failure_detail=None
+            )
+            jobs.enqueue(conn, doc.id)
+            started = catalog.get_document(conn, doc.id)
+        assert started is not None
+        return started
+
+    def stop_indexing(self, document_id: str) -> catalog.Document:
+        """Keep a document for download only: status ``stored``; its queued or running job cancelled;
+        pages, chunks, keyword postings and vectors removed; the original kept. Idempotent.
+
+        The catalog goes first, in one transaction: from its commit on, a worker still holding the
+        job writes nothing (its job is no longer current) and drops the vectors it wrote; the
+        vectors already in the store go after the commit. A crash in between leaves vectors of a
+        document that is not ``completed``, which search never reads (and a repeat removes)."""
+        with self.db.transaction() as conn:
+            if catalog.get_document(conn, document_id) is None:
+                raise DocumentNotFound(f"no document {document_id}", document_id=document_id)
+            self._unindex_rows(conn, document_id)
+            catalog.update_document(conn, document_id, status="stored", failure_reason=None, failure_detail=None)
+            stopped = catalog.get_document(conn, document_id)
+        self.vectors.delete_document(document_id)
+        assert stopped is not None
+        return stopped
+
+    def _unindex_rows(self, conn: Connection, document_id: str) -> None:
+        """Everything SQL that indexing made of a document, inside the caller's transaction."""
+        jobs.cancel(conn, document_id)
+        catalog.clear_content(conn, document_id)
+        self.keyword.delete_document(conn, document_id)
+
+    def _head(self, document: catalog.Document) -> bytes:
+        """The original's first bytes, enough for ``detect`` (the rest is not downloaded)."""
+        head = b""
+        pieces = self.content_stream(document)
+        try:
+            for piece in pieces:
+                head += piece
+                if len(head) >= _HEAD_BYTES:
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+        return head[:_HEAD_BYTES]
+
     # -- deleting --------------------------------------------------------------------------
     def delete(self, document_id: str) -> str:
         """Vectors first (a crash leaves a catalog row to retry the delete on), then every
@@ -329,6 +420,19 @@ class Ingestion:
             max_extract_bytes=self.settings.ingestion.max_extract_bytes,
             max_docx_uncompressed_bytes=self.settings.ingestion.max_docx_uncompressed_bytes,
         )
+
+
+def _declared_type(content_type: str | None, filename: str) -> str:
+    """The media type recorded for a file Lectern cannot read: the uploader's declared type, else
+    one guessed from the name's extension, else ``application/octet-stream``. Never a type Lectern
+    indexes: detection has just said the bytes are not one (a listing's ``file_type=pdf`` must
+    not find them)."""
+    declared = (content_type or "").split(";")[0].strip().lower()
+    candidates = (declared if _MEDIA_TYPE.match(declared) else None, _MIME_TYPES.guess_type(filename)[0])
+    for candidate in candidates:
+        if candidate and candidate != OCTET_STREAM and candidate not in detect.SUPPORTED:
+            return candidate
+    return OCTET_STREAM
 
 
 def _clean_tags(tags: Sequence[str]) -> list[str]:

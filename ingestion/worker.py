@@ -176,6 +176,8 @@ class Worker:
     def _retry_or_fail(self, batch: list[jobs.Job], error: str) -> None:
         with self.db.transaction() as conn:
             for job in batch:
+                if not jobs.is_current(conn, job, self.worker_id):
+                    continue  # cancelled meanwhile (indexing stopped) or reclaimed: not ours to retry
                 if job.attempts >= self._max_attempts:
                     catalog.update_document(
                         conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error

@@ -149,6 +149,21 @@ def session_with(manager: SessionManager, script: list[Reply] | object, mode: st
 SECRET = b"# Vault\n\nThe vault code for the Zurich office is 4711. Keep it private.\n"
 PUBLIC = b"# Kettle\n\nDescale the kettle every month with citric acid.\n"
 
+RTF = rb"""{\rtf1\ansi\ansicpg1252\deff0{\fonttbl{\f0\fswiss\fcharset0 Helvetica;}{\f1\froman\fcharset0 Times;}}
+{\colortbl;\red200\green0\blue0;}{\stylesheet{\s0 Normal;}}{\*\generator Hand 1.0;}
+{\info{\title Dosing plan \'e9t\'e9}{\author Dr Who}}
+\pard\plain\f0\fs24{\b Study protocol}\par
+Caf\'e9 na\u239?ve patients take 5\u160?mg of {\b\cf1 aspirin} daily.\line A second line, same paragraph.\par
+Smiles \u-10179?\u-8704? and euros \'80 stay.{\*\comment a hidden note}\par
+{\pict\pngblip\picw10\pich10 89504e470d0a1a0a}
+\trowd\cellx2000\cellx4000\intbl Drug\cell Dose | mg\cell\row
+\trowd\cellx2000\cellx4000\intbl Aspirin\cell 100\cell\row
+\pard After the table comes the end.\par
+}"""
+"""A hand-written RTF with what the extractor must decode or drop: a font, colour and style table,
+``\\info``, bold runs, ``\\uN`` (one outside the BMP, as a surrogate pair) and ``\\'hh`` escapes, a
+line break, a hidden comment, a picture, and a two-row table whose cell holds a ``|``."""
+
 
 @dataclass
 class Api:

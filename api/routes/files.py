@@ -36,8 +36,13 @@ from ..services import Services
 
 router = APIRouter(prefix="/v1/files", tags=["files"], responses=KEYED)
 _MEDIA_BY_SHORT = {short: media for media, short in detect.SHORT_NAMES.items()}
-FileType = Literal["pdf", "docx", "txt", "md", "html", "csv", "jsonl"]
-DocumentStatus = Literal["pending", "processing", "completed", "failed"]
+FileType = Literal["pdf", "docx", "txt", "md", "html", "csv", "jsonl", "rtf"]
+DocumentStatus = Literal["pending", "processing", "completed", "failed", "stored"]
+IndexField = Annotated[
+    bool | None,
+    Form(description="false: store for download only (any type, status `stored`); true: index it, 415 when "
+                     "Lectern cannot; unset: index what Lectern can, store the rest with a `failure_reason`"),
+]  # fmt: skip
 CollectionName = Annotated[str, Form(min_length=1, max_length=128, pattern=COLLECTION_NAME)]
 _NOT_FOUND = error_responses(404)
 UNNAMED = "upload"
@@ -97,6 +102,7 @@ def upload(
     collection: CollectionName = "default",
     reference: Annotated[str | None, Form()] = None,
     key: Annotated[str | None, Form(description="create or replace the document with this key")] = None,
+    index: IndexField = None,
 ) -> UploadResult:
     cap = services.settings.ingestion.max_upload_bytes
     declared = int(request.headers.get("content-length") or 0)
@@ -105,7 +111,7 @@ def upload(
     # A part without a filename is still a file: its type is read from its bytes.
     result = services.ingestion.add_file(
         file.file, file.filename or UNNAMED, owner=principal.user_id, collection=collection, tags=_tags(tags),
-        reference=reference, key=key, skip_duplicates=skip_duplicates,
+        reference=reference, key=key, skip_duplicates=skip_duplicates, index=index, content_type=file.content_type,
     )  # fmt: skip
     doc = result.document
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
@@ -123,6 +129,7 @@ def upload_batch(
     skip_duplicates: Annotated[bool, Form()] = False,
     tags: Annotated[str | None, Form(description="comma-separated, applied to every file")] = None,
     collection: CollectionName = "default",
+    index: IndexField = None,
 ) -> BatchResult:
     """1-100 files; each gets its own result, and one failing does not fail its neighbours."""
     items: list[BatchItem] = []
@@ -131,7 +138,7 @@ def upload_batch(
         try:
             result = services.ingestion.add_file(
                 upload_file.file, name, owner=principal.user_id, collection=collection, tags=_tags(tags),
-                skip_duplicates=skip_duplicates,
+                skip_duplicates=skip_duplicates, index=index, content_type=upload_file.content_type,
             )  # fmt: skip
             doc = result.document
             uploaded = UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status,
@@ -279,6 +286,22 @@ def _attachment(filename: str) -> str:
     if fallback == name:
         return f'attachment; filename="{name}"'
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@router.post("/{file_id}/index", response_model=FileInfo, responses=error_responses(403, 404, 415, 503))
+def start_indexing(file_id: str, services: ServicesDep, principal: WritePrincipal) -> FileInfo:
+    """Index a `stored` file: it becomes `pending` and is indexed like an upload. A type Lectern cannot
+    index is a 415 and the file stays `stored`; a file already indexed (or on its way) is unchanged."""
+    doc = changeable_document(services, principal, file_id)
+    return FileInfo.of(services.ingestion.start_indexing(doc.id))
+
+
+@router.delete("/{file_id}/index", response_model=FileInfo, responses=error_responses(403, 404, 503))
+def stop_indexing(file_id: str, services: ServicesDep, principal: WritePrincipal) -> FileInfo:
+    """Keep the file for download only: `stored`, out of search and chat; its chunks, vectors and
+    keyword postings are removed, the original stays."""
+    doc = changeable_document(services, principal, file_id)
+    return FileInfo.of(services.ingestion.stop_indexing(doc.id))
 
 
 @router.delete("/{file_id}", response_model=DeletedDocument, responses=error_responses(403, 404))

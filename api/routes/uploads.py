@@ -48,7 +48,7 @@ def complete(upload_id: str, body: CompleteUpload, services: ServicesDep, princi
         meta = NewUpload(**fields)
         result = services.ingestion.add_file(
             joined, meta.filename, owner=principal.user_id, collection=meta.collection, tags=meta.tags,
-            reference=meta.reference, key=meta.key, skip_duplicates=meta.skip_duplicates,
+            reference=meta.reference, key=meta.key, skip_duplicates=meta.skip_duplicates, index=meta.index,
         )  # fmt: skip
     uploads.discard(upload_id, principal.user_id)
     doc = result.document

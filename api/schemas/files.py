@@ -22,7 +22,11 @@ class FileInfo(BaseModel):
     tags: list[str]
     reference: str | None
     status: str
+    """``pending``, ``processing``, ``completed``, ``failed``, or ``stored`` (kept for download only)."""
+    index: bool
+    """Whether the file is indexed or being indexed (false: ``stored``, for download only)."""
     failure_reason: str | None
+    """Why indexing failed; for a ``stored`` file, why Lectern did not index it (``unsupported_media_type``)."""
     page_count: int | None
     chunk_count: int | None
     notes: list[str]
@@ -40,7 +44,8 @@ class FileInfo(BaseModel):
         return cls(
             file_id=doc.id, filename=doc.filename, collection=doc.collection,
             file_type=detect.SHORT_NAMES.get(doc.media_type or ""), size_bytes=doc.size_bytes, sha256=doc.sha256,
-            tags=doc.tags, reference=doc.reference, status=doc.status, failure_reason=doc.failure_reason,
+            tags=doc.tags, reference=doc.reference, status=doc.status, index=doc.status != "stored",
+            failure_reason=doc.failure_reason,
             page_count=doc.page_count, chunk_count=doc.chunk_count, notes=doc.notes,
             created_at=doc.created_at, updated_at=doc.updated_at, public_url=public_url,
         )  # fmt: skip
@@ -66,8 +71,9 @@ class FileStatus(BaseModel):
 
     @property
     def finished(self) -> bool:
-        """Processing is over, one way or the other: what ``wait_until_processed`` waits for."""
-        return self.status in ("completed", "failed")
+        """Processing is over, one way or the other (``stored`` files are never processed): what
+        ``wait_until_processed`` waits for."""
+        return self.status in ("completed", "failed", "stored")
 
 
 class FileText(BaseModel):

@@ -78,6 +78,8 @@ class NewUpload(BaseModel):
     reference: str | None = None
     key: str | None = None
     skip_duplicates: bool = False
+    index: bool | None = None
+    """As the upload form's ``index``: false stores the file for download only (status ``stored``)."""
 
 
 class UploadStarted(BaseModel):

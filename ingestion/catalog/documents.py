@@ -20,8 +20,12 @@ from core.db import utcnow
 from ..chunking import Chunk
 from ..extract.model import Page
 
-Status = Literal["pending", "processing", "completed", "failed"]
-_COLLECTION_STATUS = {"pending": "Queued", "processing": "Queued", "completed": "Indexed", "failed": "Failed"}
+Status = Literal["pending", "processing", "completed", "failed", "stored"]
+"""``stored``: kept for download only, never indexed (uploaded with ``index=false``, of a type Lectern
+cannot index, or with indexing stopped); finished, like ``completed`` and ``failed``."""
+_COLLECTION_STATUS = {
+    "pending": "Queued", "processing": "Queued", "completed": "Indexed", "failed": "Failed", "stored": "Stored",
+}  # fmt: skip
 
 
 class Document(BaseModel):
@@ -39,6 +43,8 @@ class Document(BaseModel):
     reference: str | None
     status: Status
     failure_reason: str | None
+    """Why indexing failed; on a ``stored`` document, why Lectern did not index it
+    (``unsupported_media_type``), or None when its owner chose not to."""
     failure_detail: str | None
     page_count: int | None
     word_count: int | None
@@ -363,6 +369,18 @@ def replace_content(
                 for cid, c in zip(chunk_ids, chunks)
             ],
         )
+
+
+def clear_content(conn: Connection, document_id: str) -> None:
+    """Drop what extraction made of a document (pages, chunks and the figures counted from them),
+    keeping the document: it goes back to being a stored file. Keyword postings are the keyword
+    writer's to drop, in the same transaction."""
+    conn.execute(text("DELETE FROM pages WHERE document_id = :d"), {"d": document_id})
+    conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": document_id})
+    update_document(
+        conn, document_id, page_count=None, word_count=None, table_count=None, chunk_count=None,
+        image_count=None, notes=[],
+    )  # fmt: skip
 
 
 def delete_document_rows(conn: Connection, document_id: str) -> None:

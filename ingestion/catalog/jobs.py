@@ -35,6 +35,18 @@ def cancel_queued(conn: Connection, document_id: str) -> None:
     )
 
 
+def cancel_open(conn: Connection, document_id: str) -> None:
+    """Cancel the document's queued and running jobs: a worker holding one finds it no longer
+    current when it comes to write (``holder``) and writes nothing."""
+    conn.execute(
+        text(
+            "UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = :t "
+            "WHERE document_id = :d AND status IN ('queued', 'running')"
+        ),
+        {"d": document_id, "t": utcnow()},
+    )
+
+
 def insert_queued(conn: Connection, job_id: str, document_id: str) -> None:
     conn.execute(
         text(

@@ -23,6 +23,10 @@ def extract_bytes(data: bytes, media_type: str, *, max_docx_uncompressed: int) -
         from .docx import extract_docx
 
         return extract_docx(data, max_docx_uncompressed)
+    if media_type == detect.RTF:
+        from .rtf import extract_rtf
+
+        return extract_rtf(data)
     from . import text
 
     extractors = {

@@ -45,6 +45,8 @@ _BY_CONTENT = {
     "POST /v1/files/upload": ["400", "415"],
     "POST /v1/collections/{collection}/documents": ["400"],
     "POST /v1/files/uploads/{upload_id}/complete": ["400", "415"],
+    # Likewise whether a stored file's bytes are of a type Lectern can index.
+    "POST /v1/files/{file_id}/index": ["415"],
     # Likewise whether a download token carries the server's signature (and has not expired).
     "GET /v1/files/download/{token}": ["403"],
     # Likewise a path that names no file once normalised ('.', '..', only slashes or control characters).

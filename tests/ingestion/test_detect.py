@@ -26,6 +26,10 @@ def _zip(entries: dict[str, bytes]) -> bytes:
         (b'{"docid": "a", "text": "x"}\n{"docid": "b", "text": "y"}\n', "docs.txt", detect.JSONL),
         (b"Just a plain note.\nSecond line.", "note.md.txt", detect.TXT),
         (b"", "empty.txt", detect.TXT),
+        (b"{\\rtf1\\ansi Hello}", "letter.txt", detect.RTF),
+        (b"\xef\xbb\xbf\r\n{\\rtf1 Hi}", "letter", detect.RTF),  # a BOM and a blank line first
+        (b"{\\rtf1{\\pict\\bin4 \x00\x01\x02\x03}}", "scan.rtf", detect.RTF),  # binary data inside
+        (b"Plain words, then {\\rtf1 later}.", "plain.rtf", detect.TXT),  # the name alone makes no RTF
     ],
 )
 def test_detects_from_content(head: bytes, name: str, expected: str) -> None:

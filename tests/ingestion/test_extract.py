@@ -8,6 +8,7 @@ from ingestion import detect
 from ingestion.extract import extract_bytes
 from ingestion.extract.docx import extract_docx
 from ingestion.extract.errors import ExtractionFailed
+from tests.support import RTF
 
 DEMO = Path(__file__).parents[2] / "api" / "demo" / "docs"
 BIG = 10**9
@@ -158,3 +159,25 @@ def test_the_sandbox_waits_on_descriptors_numbered_past_1024(tmp_path: Path) -> 
         for fd in (read_fd, write_fd, high):
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_rtf_paragraphs_tables_and_escapes_without_control_words() -> None:
+    extracted = _extract(RTF, detect.RTF)
+    assert extracted.title == "Dosing plan été" and extracted.page_count == 1
+    elements = extracted.pages[0].elements
+    assert [e.type for e in elements] == ["paragraph", "paragraph", "paragraph", "table", "paragraph"]
+    assert elements[0].text == "Study protocol"
+    assert elements[1].text == "Café naïve patients take 5 mg of aspirin daily.\nA second line, same paragraph."
+    assert elements[2].text == "Smiles \U0001f600 and euros € stay."
+    assert elements[3].rows == [["Drug", "Dose | mg"], ["Aspirin", "100"]]
+    assert elements[4].text == "After the table comes the end."
+    text = "\n".join(e.text for e in elements)
+    for leftover in ("\\", "{", "}", "Helvetica", "Normal", "Hand 1.0", "hidden", "89504e", "Dr Who"):
+        assert leftover not in text, leftover
+    text.encode("utf-8")  # no lone surrogate left
+
+
+def test_rtf_without_text_fails_with_a_reason() -> None:
+    with pytest.raises(ExtractionFailed) as info:
+        _extract(rb"{\rtf1\ansi{\fonttbl{\f0 Times;}}\pard\par}", detect.RTF)
+    assert info.value.reason == "no_extractable_text"

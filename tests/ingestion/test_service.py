@@ -167,9 +167,12 @@ def test_bad_inputs_get_specific_outcomes(ingestion: Ingestion) -> None:
     assert ingestion.get(zero_pdf.document.id).failure_reason == "empty_file"
     assert ingestion.get(truncated.document.id).failure_reason in {"malformed_pdf", "no_extractable_text"}
     assert ingestion.get(latin1.document.id).status == "completed"
-    with pytest.raises(UnsupportedMediaType):
-        ingestion.add_file(bytes(range(256)) * 10, "blob.pdf", owner="u1")
+    with pytest.raises(UnsupportedMediaType):  # indexing asked for explicitly: refused, nothing kept
+        ingestion.add_file(bytes(range(256)) * 10, "blob.pdf", owner="u1", index=True)
     assert ingestion.list_documents()[1] == 4
+    kept = ingestion.add_file(bytes(range(256)) * 10, "blob.pdf", owner="u1").document  # not asked: stored
+    assert (kept.status, kept.failure_reason) == ("stored", "unsupported_media_type")
+    assert kept.media_type == "application/octet-stream", "never the .pdf its name claims"
 
 
 def test_filenames_are_labels_never_paths(ingestion: Ingestion) -> None:
@@ -277,3 +280,55 @@ def test_a_modified_collection_document_leaves_no_orphan_blob(ingestion: Ingesti
                                    collection="faq", owner="admin")  # fmt: skip
     second = ingestion.list_documents(collection="faq")[0][0].sha256
     assert first != second and ingestion.blobs.exists(second) and not ingestion.blobs.exists(first)
+
+
+@pytest.mark.both_engines  # the job queue's cancel and the worker's holder check on PostgreSQL too
+def test_stopping_indexing_keeps_the_original_and_drops_a_claimed_jobs_results(ingestion: Ingestion) -> None:
+    """A worker that claimed the job before the stop writes nothing after it: no chunks, postings
+    or vectors, and the document stays ``stored``; starting again indexes it, stopping again
+    removes it all, and the original never moves."""
+    from ingestion import jobs
+    from ingestion.pipeline import process_batch
+
+    body = b"Stored notes about the quarterly descaling of espresso machines."
+    added = ingestion.add_file(body, "notes.txt", owner="u1").document
+    claimed = jobs.claim(ingestion.db, "w-stale", 60.0)
+    assert [job.document_id for job in claimed] == [added.id]
+    assert ingestion.stop_indexing(added.id).status == "stored"
+    process_batch(ingestion._pipeline_parts(), "w-stale", claimed)
+    assert ingestion.get(added.id).status == "stored" and ingestion.chunks(added.id) == []
+    assert ingestion.vectors.ids_for_document(added.id) == [] and _keyword_rows(ingestion, added.id) == 0
+
+    assert ingestion.start_indexing(added.id).status == "pending"
+    ingestion.run_until_idle()
+    indexed = ingestion.get(added.id)
+    assert indexed.status == "completed" and indexed.chunk_count and _keyword_rows(ingestion, added.id)
+    assert ingestion.start_indexing(added.id).status == "completed", "already indexed: unchanged"
+
+    stopped = ingestion.stop_indexing(added.id)
+    assert (stopped.status, stopped.chunk_count, stopped.page_count) == ("stored", None, None)
+    assert ingestion.chunks(added.id) == [] and ingestion.pages(added.id) == []
+    assert ingestion.vectors.ids_for_document(added.id) == [] and _keyword_rows(ingestion, added.id) == 0
+    assert ingestion.content(added.id) == body
+    assert ingestion.stop_indexing(added.id).status == "stored", "idempotent"
+    assert ingestion.run_until_idle().documents == 0
+
+
+def test_a_stored_file_lectern_cannot_read_stays_stored_when_indexing_is_asked(ingestion: Ingestion) -> None:
+    archive = ingestion.add_file(b"PK\x03\x04" + bytes(range(256)) * 4, "logs.zip", owner="u1", index=False).document
+    assert (archive.status, archive.failure_reason, archive.media_type) == ("stored", None, "application/zip")
+    with pytest.raises(UnsupportedMediaType):
+        ingestion.start_indexing(archive.id)
+    assert ingestion.get(archive.id).status == "stored"
+    assert ingestion.run_until_idle().documents == 0
+
+
+def test_replacing_by_key_without_indexing_drops_the_old_versions_index(ingestion: Ingestion) -> None:
+    one = ingestion.add_file(b"The first version mentions bananas.", "notes.txt", owner="u1", key="notes")
+    ingestion.run_until_idle()
+    assert ingestion.chunks(one.document.id)
+    two = ingestion.add_file(b"The second version is only kept.", "notes.txt", owner="u1", key="notes", index=False)
+    assert two.document.id == one.document.id and two.document.status == "stored"
+    assert ingestion.chunks(one.document.id) == [] and _keyword_rows(ingestion, one.document.id) == 0
+    assert ingestion.vectors.ids_for_document(one.document.id) == []
+    assert ingestion.content(one.document.id) == b"The second version is only kept."

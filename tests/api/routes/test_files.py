@@ -168,7 +168,8 @@ async def test_a_download_whose_original_is_gone_is_a_404_envelope(api: Api) -> 
 
 
 async def test_unsupported_and_oversized_uploads_are_refused(api: Api, services) -> None:  # type: ignore[no-untyped-def]
-    response = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("x.bin", bytes(range(256)) * 4)})
+    asked = {"index": "true"}  # unasked, such a file is stored (test_files_stored.py)
+    response = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("x.bin", bytes(range(256)) * 4)}, data=asked)
     assert response.status_code == 415 and response.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
     services.settings.ingestion.max_upload_bytes = 1000
     response = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("big.txt", b"word " * 400)})
@@ -178,7 +179,7 @@ async def test_unsupported_and_oversized_uploads_are_refused(api: Api, services)
 
 async def test_batch_upload_reports_each_file(api: Api) -> None:
     files = [("files", ("a.md", PUBLIC)), ("files", ("b.bin", bytes(range(256)) * 4)), ("files", ("c.md", SECRET))]
-    response = await api.client.post("/v1/files/upload/batch", headers=api.alice, files=files)
+    response = await api.client.post("/v1/files/upload/batch", headers=api.alice, files=files, data={"index": "true"})
     body = response.json()
     assert response.status_code == 200 and body["summary"] == {"total": 3, "succeeded": 2, "failed": 1}
     assert [r["ok"] for r in body["results"]] == [True, False, True]
