@@ -13,10 +13,11 @@ stop event instead of spinning through ``max_job_attempts`` in a second. Any oth
 keeps the old rule: requeued at once, failed with ``indexing_error`` after the last attempt.
 
 A long-running loop (``idle_s`` given: ``lectern serve``'s indexing thread, ``lectern worker``)
-also sweeps expired documents every ``sweep_every_s`` (``LECTERN_EXPIRY_SWEEP_S``), between
-batches: expired documents are already invisible, so the sweep only reclaims their space and
-need not be prompt, and every indexing process sweeping means no extra process to run.
-A failed sweep is logged and tried again at the next interval.
+also sweeps expired documents every ``sweep_every_s`` (``LECTERN_EXPIRY_SWEEP_S``), one small
+batch per pass between indexing batches, pass after pass while a sweep finds something to delete
+(a backlog drains without holding indexing up): expired documents are already invisible, so the
+sweep only reclaims their space and need not be prompt, and every indexing process sweeping means
+no extra process to run. A failed sweep is logged and tried again at the next interval.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import DBAPIError
 
@@ -84,7 +85,7 @@ class Worker:
         max_attempts: int,
         batch_size: int = DEFAULT_BATCH_SIZE,
         worker_id: str | None = None,
-        sweep: Callable[[], object] | None = None,
+        sweep: Callable[[], Sequence[object]] | None = None,
         sweep_every_s: float = 0.0,
     ) -> None:
         self.db = db
@@ -98,6 +99,7 @@ class Worker:
         self._sweep = sweep if sweep_every_s > 0 else None
         self._sweep_every_s = sweep_every_s
         self._next_sweep = 0.0  # monotonic; the first sweep runs when the loop starts
+        self._sweep_backlog = False  # the last sweep deleted something: sweep again next pass
 
     def run(
         self,
@@ -153,12 +155,13 @@ class Worker:
         return total
 
     def _sweep_if_due(self) -> None:
-        if self._sweep is None or time.monotonic() < self._next_sweep:
+        if self._sweep is None or (not self._sweep_backlog and time.monotonic() < self._next_sweep):
             return
         self._next_sweep = time.monotonic() + self._sweep_every_s
         try:
-            self._sweep()
+            self._sweep_backlog = bool(self._sweep())
         except Exception:
+            self._sweep_backlog = False
             log.exception("sweeping expired documents failed; trying again in %.0f s", self._sweep_every_s)
 
     def run_once(self) -> BatchTimings | None:

@@ -198,20 +198,29 @@ class _StopAfterWaits(threading.Event):
         return self.is_set()
 
 
-@pytest.mark.parametrize(("every_s", "fails", "sweeps"), [(3600.0, False, 1), (3600.0, True, 1), (0.0, False, 0)])
-def test_the_loop_sweeps_once_per_interval_survives_a_failed_sweep_and_0_turns_it_off(
-    ingestion: Ingestion, every_s: float, fails: bool, sweeps: int
+@pytest.mark.parametrize(
+    ("every_s", "found", "fails", "sweeps"),
+    [
+        (3600.0, 0, False, 1),  # the first pass sweeps, the next interval is an hour away
+        (3600.0, 2, False, 3),  # two passes deleted something: the backlog is swept pass after pass
+        (3600.0, 0, True, 1),  # a failed sweep is logged; the loop goes on
+        (0.0, 0, False, 0),  # LECTERN_EXPIRY_SWEEP_S=0: never
+    ],
+)
+def test_the_loop_sweeps_per_interval_drains_a_backlog_survives_a_failure_and_0_turns_it_off(
+    ingestion: Ingestion, every_s: float, found: int, fails: bool, sweeps: int
 ) -> None:
     calls: list[int] = []
 
-    def sweep() -> None:
+    def sweep() -> list[str]:
         calls.append(1)
         if fails:
             raise RuntimeError("the vector store is down")
+        return ["an-id"] if len(calls) <= found else []
 
     worker = Worker(
         ingestion.db, ingestion._pipeline_parts, lease_s=60, max_attempts=3, sweep=sweep, sweep_every_s=every_s
     )
     stop = _StopAfterWaits(5)
     worker.run(stop, idle_s=0.001)
-    assert stop.waits == 0 and len(calls) == sweeps  # five idle passes, one sweep (the first), none when off
+    assert stop.waits == 0 and len(calls) == sweeps  # five idle passes of the loop
