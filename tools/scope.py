@@ -50,12 +50,16 @@ _ScopeKey = tuple[Any, ...]
 @dataclass(frozen=True)
 class _Cached:
     generation: int
+    resolved_at: str
     valid_until: str | None
     """The next expiry after the scope was resolved (None: nothing was due to expire)."""
     scope: VectorScope
 
     def holds(self, generation: int, now: str) -> bool:
-        return self.generation == generation and (self.valid_until is None or now < self.valid_until)
+        """Same generation and *now* within [resolved, next expiry): a clock set back (by hand, or
+        a stepped wall clock) before the minute of resolution resolves afresh too."""
+        in_time = self.resolved_at <= now and (self.valid_until is None or now < self.valid_until)
+        return self.generation == generation and in_time
 
 
 class ScopeResolver:
@@ -91,7 +95,7 @@ class ScopeResolver:
             valid_until = next_expiry(conn, now)
             scope = self._resolve(conn, principal, collection, tags, tags_mode, document_ids, now)
         with self._lock:
-            self._cache[key] = _Cached(generation, valid_until, scope)
+            self._cache[key] = _Cached(generation, now, valid_until, scope)
             self._cache.move_to_end(key)
             while len(self._cache) > _CACHED_SCOPES:
                 self._cache.popitem(last=False)

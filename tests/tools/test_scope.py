@@ -95,6 +95,9 @@ def test_a_cached_scope_does_not_outlive_the_next_expiry(ingestion: Ingestion) -
             in_chroma = ingestion.vectors.collection.get(where=scope.where, include=["metadatas"])["metadatas"]
             assert {m["document_id"] for m in in_chroma or []} == {lasting.id}, principal
 
+        clock.now = "2026-06-01T12:04:00Z"  # a clock set back: the scope follows it, not the cache
+        assert _visible(resolver) == {lasting.id, fleeting.id}
+        clock.now = "2026-06-01T12:05:00Z"
         assert ingestion.sweep_expired() == [fleeting.id]
         assert resolver.resolve(admin).where is None  # swept: nothing left to exclude
         assert _visible(resolver) == {lasting.id}
