@@ -112,7 +112,8 @@ class Ingestion:
     ) -> AddResult:
         """Store the bytes (size-capped while streaming), detect the type and queue indexing.
 
-        With ``key`` the document is created or replaced in place (same id)."""
+        With ``key`` the document is created or replaced in place (same id); an expired document
+        under the key is deleted first, so the upload is a new document."""
         validate_collection_name(collection)
         filename = safe_filename(filename)
         if key:
