@@ -14,15 +14,23 @@ write dependency asks it). A document carrying the ``public_content`` policy has
 URL to its original (``publicly_downloadable``); that widens who may fetch the bytes by URL, not
 who may list, search or chat over it, so every form below ignores policies on purpose.
 
-The access generation is the rule's clock: every write that can change what a
-principal may see bumps it in its own transaction, so cached scopes know when they
-went stale.
+Expiry is part of the rule, for everyone, admins included: a document whose
+``expires_at`` is at or before *now* is invisible in every form, from that minute on,
+whether or not the sweeper (``Ingestion.sweep_expired``) has deleted it yet. *Now* comes
+from one injectable :data:`Clock` (the UTC wall clock by default, to the minute, in the
+format ``expires_at`` is stored in, ``YYYY-MM-DDTHH:MM:00Z``, so SQL compares the two as
+text), bound as ``:access_now``; tests swap it with :func:`set_clock` instead of sleeping.
+
+The access generation tells cached scopes when a write changed what a principal may see:
+every such write bumps it in its own transaction. Time passing is not a write, so a cache
+also keeps a scope no longer than the next expiry (:func:`next_expiry`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection, text
@@ -41,6 +49,35 @@ def publicly_downloadable(policies: Sequence[str]) -> bool:
     ``public_content``. Listing, search and chat visibility do not depend on it: a public file is
     one whose owner hands out its URL, not one every key finds."""
     return PUBLIC_CONTENT in policies
+Clock = Callable[[], str]
+"""Returns *now* as ``YYYY-MM-DDTHH:MM:00Z`` (UTC, to the minute), the format of ``expires_at``."""
+
+
+def utc_minute() -> str:
+    """The default clock: the UTC wall clock, truncated to the minute (an expiry is a minute)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+_clock: Clock = utc_minute
+
+
+def set_clock(clock: Clock | None) -> Clock:
+    """Replace the rule's clock for this process (``None``: the wall clock again); returns the
+    previous one so a caller can restore it. One clock per process, because the rule is one:
+    every route, search, tool and sweeper must agree on what has expired."""
+    global _clock
+    previous, _clock = _clock, clock or utc_minute
+    return previous
+
+
+def access_now() -> str:
+    """*Now*, from the rule's clock."""
+    return _clock()
+
+
+def is_expired(expires_at: str | None, now: str | None = None) -> bool:
+    """Whether a document with this ``expires_at`` is gone at ``now`` (default: the clock's)."""
+    return expires_at is not None and expires_at <= (now or access_now())
 
 
 @dataclass(frozen=True)
@@ -67,14 +104,23 @@ class SqlPredicate:
     params: dict[str, Any]
 
 
-def sql_predicate(principal: Principal, table: str = "documents") -> SqlPredicate:
-    """Which rows of ``table`` (the documents table or its alias) ``principal`` may see."""
+def not_expired(table: str | None = "documents", now: str | None = None) -> SqlPredicate:
+    """The rows of ``table`` (or unqualified columns, for ``None``) that have not expired at
+    ``now``: part of every other form, and alone where no principal asks (the CLI's listings,
+    deduplication of uploads)."""
+    column = f"{table}.expires_at" if table else "expires_at"
+    return SqlPredicate(f"({column} IS NULL OR {column} > :access_now)", {"access_now": now or access_now()})
+
+
+def sql_predicate(principal: Principal, table: str = "documents", now: str | None = None) -> SqlPredicate:
+    """Which rows of ``table`` (the documents table or its alias) ``principal`` may see at ``now``."""
+    alive = not_expired(table, now)
     if principal.is_admin:
-        return SqlPredicate("1 = 1", {})
+        return alive
     return SqlPredicate(
         f"({table}.owner = :access_user OR {table}.id IN "
-        "(SELECT document_id FROM assignments WHERE principal = :access_user))",
-        {"access_user": principal.user_id},
+        f"(SELECT document_id FROM assignments WHERE principal = :access_user)) AND {alive.sql}",
+        {"access_user": principal.user_id, **alive.params},
     )
 
 
@@ -86,24 +132,31 @@ def owner_predicate(principal: Principal, table: str) -> SqlPredicate:
     return SqlPredicate(f"{table}.owner = :access_user", {"access_user": principal.user_id})
 
 
-def access_ways(principal: Principal, assigned: list[str]) -> list[SqlPredicate]:
+def access_ways(principal: Principal, assigned: list[str], now: str | None = None) -> list[SqlPredicate]:
     """The rule as separate predicates, one per way in (everything; owned; assigned), so each
-    query uses its own index where one ``OR`` would scan every document. ``assigned`` comes
-    from :func:`assigned_document_ids`; the assigned way binds it as the expanding ``assigned``."""
+    query uses its own index where one ``OR`` would scan every document; each also excludes what
+    has expired at ``now``. ``assigned`` comes from :func:`assigned_document_ids`; the assigned
+    way binds it as the expanding ``assigned``."""
+    alive = not_expired(None, now)
     if principal.is_admin:
-        return [SqlPredicate("1 = 1", {})]
-    ways = [SqlPredicate("owner = :access_user", {"access_user": principal.user_id})]
+        return [alive]
+    ways = [SqlPredicate(f"owner = :access_user AND {alive.sql}", {"access_user": principal.user_id, **alive.params})]
     if assigned:
-        ways.append(SqlPredicate("id IN :assigned", {"assigned": assigned}))
+        ways.append(SqlPredicate(f"id IN :assigned AND {alive.sql}", {"assigned": assigned, **alive.params}))
     return ways
 
 
-def chroma_filter(principal: Principal, assigned: list[str]) -> dict[str, Any] | None:
-    """The rule as a Chroma ``where`` on chunk metadata; None for an admin (no restriction)."""
+def chroma_filter(principal: Principal, assigned: list[str], expired: Sequence[str]) -> dict[str, Any] | None:
+    """The rule as a Chroma ``where`` on chunk metadata; None for an admin when nothing has expired
+    (no restriction). Chunks carry no expiry (a PATCH would have to rewrite every vector's
+    metadata), so expired documents are excluded by id: ``expired`` is :func:`expired_document_ids`,
+    which the sweeper keeps short."""
+    gone: dict[str, Any] | None = {"document_id": {"$nin": sorted(expired)}} if expired else None
     if principal.is_admin:
-        return None
+        return gone
     owned: dict[str, Any] = {"owner": principal.user_id}
-    return {"$or": [owned, {"document_id": {"$in": assigned}}]} if assigned else owned
+    access = {"$or": [owned, {"document_id": {"$in": assigned}}]} if assigned else owned
+    return {"$and": [access, gone]} if gone else access
 
 
 def assigned_document_ids(conn: Connection, principal: Principal) -> list[str]:
@@ -111,8 +164,32 @@ def assigned_document_ids(conn: Connection, principal: Principal) -> list[str]:
     return [r[0] for r in rows]
 
 
-def can_read(conn: Connection, principal: Principal, document_id: str, owner: str) -> bool:
-    """The rule on one document whose ``owner`` the caller has already read."""
+def expired_document_ids(conn: Connection, now: str | None = None, limit: int | None = None) -> list[str]:
+    """Documents expired at ``now`` that are still in the catalog, earliest first (the sweeper's
+    backlog, normally at most ``LECTERN_EXPIRY_SWEEP_S`` worth; read on the ``expires_at`` index)."""
+    page = f" LIMIT {int(limit)}" if limit is not None else ""
+    rows = conn.execute(
+        text(f"SELECT id FROM documents WHERE expires_at <= :now ORDER BY expires_at, id{page}"),
+        {"now": now or access_now()},
+    )
+    return [r[0] for r in rows]
+
+
+def next_expiry(conn: Connection, now: str | None = None) -> str | None:
+    """The earliest ``expires_at`` still to come after ``now``: until then, what has expired stays
+    as it is, so a cached scope (whose generation still holds) stays right until that minute."""
+    value = conn.execute(
+        text("SELECT MIN(expires_at) FROM documents WHERE expires_at > :now"), {"now": now or access_now()}
+    ).scalar_one()
+    return str(value) if value is not None else None
+
+
+def can_read(
+    conn: Connection, principal: Principal, document_id: str, owner: str, expires_at: str | None, now: str | None = None
+) -> bool:
+    """The rule on one document whose ``owner`` and ``expires_at`` the caller has already read."""
+    if is_expired(expires_at, now):
+        return False
     if principal.is_admin or owner == principal.user_id:
         return True
     found = conn.execute(

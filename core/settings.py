@@ -100,6 +100,8 @@ class IngestionSettings(_Group):
     """How long a claimed job is held before another worker may take it over."""
     indexing: Literal["in_process", "off"] = "in_process"
     """``in_process``: ``lectern serve`` also drains the job queue; ``off``: it never claims jobs (run ``lectern worker``)."""
+    expiry_sweep_s: float = Field(default=60.0, ge=0)
+    """Seconds between sweeps deleting expired documents, in every indexing loop; 0: this process never sweeps."""
 
 
 class RetrievalSettings(_Group):

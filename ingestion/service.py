@@ -17,6 +17,7 @@ from typing import BinaryIO, Literal
 
 from sqlalchemy import Connection
 
+from core.access import access_now, expired_document_ids, is_expired
 from core.db import Database, utcnow
 from core.errors import DocumentNotFound, InvalidRequest, UnsupportedMediaType
 from core.settings import Settings
@@ -121,7 +122,8 @@ class Ingestion:
     ) -> AddResult:
         """Store the bytes (size-capped while streaming), detect the type and queue indexing.
 
-        With ``key`` the document is created or replaced in place (same id). ``index``: ``None``
+        With ``key`` the document is created or replaced in place (same id); an expired document
+        under the key is deleted first, so the upload is a new document. ``index``: ``None``
         indexes a type Lectern can index and keeps any other file as ``stored`` (``failure_reason``
         ``unsupported_media_type``, the detail saying why); ``True`` refuses such a file
         (``UnsupportedMediaType``, nothing kept); ``False`` stores any file for download only,
@@ -129,6 +131,8 @@ class Ingestion:
         for a file Lectern cannot read (else the type detected from the bytes wins)."""
         validate_collection_name(collection)
         filename = safe_filename(filename)
+        if key:
+            self._sweep_keys(owner, collection, [key])  # first: its blob may be this upload's too
         blob = self._store(source)
         try:
             media_type = detect.detect(blob.head, filename)
@@ -192,6 +196,7 @@ class Ingestion:
         self, docs: Sequence[CollectionDoc], *, collection: str, owner: str
     ) -> list[CollectionResult]:
         validate_collection_name(collection)
+        self._sweep_keys(owner, collection, [d.docid for d in docs])
         blobs = [self.blobs.put_bytes(d.text.encode("utf-8"), self.settings.ingestion.max_upload_bytes) for d in docs]
         results: list[CollectionResult] = []
         replaced: set[str] = set()
@@ -243,6 +248,19 @@ class Ingestion:
         for sha256 in replaced - {blob.sha256 for blob in blobs}:
             self._drop_blob_if_unused(sha256)
         return results
+
+    def _sweep_keys(self, owner: str, collection: str, keys: Sequence[str]) -> None:
+        """An expired document is gone, swept or not: a new upload under its key is a new document
+        (new id, no assignments, no expiry), not a replacement that would inherit its expiry and
+        vanish at once. So the sweeper's delete runs for it now."""
+        with self.db.read() as conn:
+            expired = catalog.expired_under_keys(conn, owner, collection, keys)
+        for doc in expired:
+            try:
+                self._delete(doc)
+            except DocumentNotFound:
+                continue  # swept meanwhile
+            log.info("deleted expired document %s before an upload under its key %r", doc.id, doc.name)
 
     def _hold_blob(self, conn: Connection, sha256: str, source: BinaryIO | bytes | Path) -> None:
         """Inside the transaction that records a document on ``sha256``: lock the blob and make sure
@@ -369,15 +387,46 @@ class Ingestion:
     def delete(self, document_id: str) -> str:
         """Vectors first (a crash leaves a catalog row to retry the delete on), then every
         catalog row and keyword posting in one transaction, then the blob if unshared.
-        Returns when the catalog rows went (``deleted_at``, UTC ISO 8601)."""
-        doc = self.get(document_id)
-        self.vectors.delete_document(document_id)
+        Returns when the catalog rows went (``deleted_at``, UTC ISO 8601); raises
+        ``DocumentNotFound`` when the document is gone, also when another delete removed it
+        while this one ran (so a document is deleted once, and reported deleted once)."""
+        return self._delete(self.get(document_id))
+
+    def _delete(self, doc: catalog.Document) -> str:
+        self.vectors.delete_document(doc.id)
         with self.db.transaction() as conn:
-            catalog.delete_document_rows(conn, document_id)
-            self.keyword.delete_document(conn, document_id)
+            if not catalog.delete_document_rows(conn, doc.id):
+                raise DocumentNotFound(f"no document {doc.id}", document_id=doc.id)  # rolls back
+            self.keyword.delete_document(conn, doc.id)
             deleted_at = utcnow()
         self._drop_blob_if_unused(doc.sha256)
         return deleted_at
+
+    def sweep_expired(self, now: str | None = None, batch_size: int = 50) -> list[str]:
+        """Delete up to ``batch_size`` documents expired at ``now`` (default: the access rule's
+        clock) through the same path as ``DELETE`` (vectors, catalog rows, postings, the blob when
+        unused); returns the ids this call deleted, each logged. Small batches keep one sweep
+        short beside indexing; the next sweep takes the rest.
+
+        Several sweepers (workers, API processes) may run at once: a document another one (or a
+        ``DELETE`` request) removed first is skipped, not an error. Each document's expiry is read
+        again just before its delete, so one whose owner could still change it is not taken on a
+        stale list; expired documents are invisible, so no route can change them any more."""
+        now = now or access_now()
+        with self.db.read() as conn:
+            candidates = expired_document_ids(conn, now, limit=batch_size)
+        deleted: list[str] = []
+        for document_id in candidates:
+            try:
+                doc = self.get(document_id)
+                if not is_expired(doc.expires_at, now):
+                    continue
+                self._delete(doc)
+            except DocumentNotFound:
+                continue  # another sweeper or a DELETE got there first
+            log.info("deleted expired document %s (%s, expired at %s)", doc.id, doc.filename, doc.expires_at)
+            deleted.append(doc.id)
+        return deleted
 
     def _drop_blob_if_unused(self, sha256: str) -> None:
         """Delete an original no document uses, under the blob's lock (see ``_hold_blob``). It runs
@@ -401,6 +450,8 @@ class Ingestion:
             max_attempts=self.settings.ingestion.max_job_attempts,
             batch_size=batch_size,
             worker_id=worker_id,
+            sweep=self.sweep_expired,
+            sweep_every_s=self.settings.ingestion.expiry_sweep_s,
         )
 
     def run_until_idle(self, worker_id: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> BatchTimings:

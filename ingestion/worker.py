@@ -11,13 +11,21 @@ to the queue without counting an attempt, claimable only after a backoff that do
 consecutive outage (1 s, 2 s, 4 s … capped at 30 s), and the loop sleeps that backoff on its
 stop event instead of spinning through ``max_job_attempts`` in a second. Any other error
 keeps the old rule: requeued at once, failed with ``indexing_error`` after the last attempt.
+
+A long-running loop (``idle_s`` given: ``lectern serve``'s indexing thread, ``lectern worker``)
+also sweeps expired documents every ``sweep_every_s`` (``LECTERN_EXPIRY_SWEEP_S``), one small
+batch per pass between indexing batches, pass after pass while a sweep finds something to delete
+(a backlog drains without holding indexing up): expired documents are already invisible, so the
+sweep only reclaims their space and need not be prompt, and every indexing process sweeping means
+no extra process to run. A failed sweep is logged and tried again at the next interval.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import DBAPIError
 
@@ -77,6 +85,8 @@ class Worker:
         max_attempts: int,
         batch_size: int = DEFAULT_BATCH_SIZE,
         worker_id: str | None = None,
+        sweep: Callable[[], Sequence[object]] | None = None,
+        sweep_every_s: float = 0.0,
     ) -> None:
         self.db = db
         self.worker_id = worker_id or jobs.new_worker_id()
@@ -86,6 +96,10 @@ class Worker:
         self._batch_size = batch_size
         self._outages = 0  # consecutive; a batch that gets through resets it
         self._backoff_s = 0.0  # set when the last batch was deferred; the loop sleeps it
+        self._sweep = sweep if sweep_every_s > 0 else None
+        self._sweep_every_s = sweep_every_s
+        self._next_sweep = 0.0  # monotonic; the first sweep runs when the loop starts
+        self._sweep_backlog = False  # the last sweep deleted something: sweep again next pass
 
     def run(
         self,
@@ -106,6 +120,8 @@ class Worker:
         jobs.recover_dead_workers(self.db)
         total = BatchTimings()
         while not stop.is_set():
+            if idle_s is not None:
+                self._sweep_if_due()
             try:
                 timings = self.run_once()
             except Exception as exc:
@@ -137,6 +153,16 @@ class Worker:
             if on_batch is not None:
                 on_batch(timings)
         return total
+
+    def _sweep_if_due(self) -> None:
+        if self._sweep is None or (not self._sweep_backlog and time.monotonic() < self._next_sweep):
+            return
+        self._next_sweep = time.monotonic() + self._sweep_every_s
+        try:
+            self._sweep_backlog = bool(self._sweep())
+        except Exception:
+            self._sweep_backlog = False
+            log.exception("sweeping expired documents failed; trying again in %.0f s", self._sweep_every_s)
 
     def run_once(self) -> BatchTimings | None:
         """Claim and process one batch; ``None`` when the queue is empty. A batch that

@@ -102,6 +102,31 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> N
             process.wait(timeout=timeout_s)
 
 
+# --- the access rule's clock (expiry) ---
+
+
+class ManualClock:
+    """The access rule's clock set by hand (``core.access.set_clock``): tests move time past an
+    expiry instead of sleeping. Use it as a context manager, which restores the wall clock."""
+
+    def __init__(self, now: str = "2026-06-01T12:00:00Z") -> None:
+        self.now = now
+
+    def __call__(self) -> str:
+        return self.now
+
+    def __enter__(self) -> ManualClock:
+        from core.access import set_clock
+
+        self._previous = set_clock(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from core.access import set_clock
+
+        set_clock(self._previous)
+
+
 # --- documents and chat sessions in-process (tests/agent, tests/api) ---
 
 DOCS = {

@@ -8,17 +8,35 @@ the keyword leg and the vector leg's planner use. Materialising a user's documen
 (11 ms for 3,900), so resolved scopes are kept until the catalog's access
 generation moves, which every write that could change them bumps in its own
 transaction.
+
+Expiry is the one change no write announces: a document vanishes when the clock reaches
+its ``expires_at``. So each cached scope also remembers the earliest expiry still to come
+when it was resolved (``core.access.next_expiry``, read in the same snapshot) and is used only
+while *now* is before it; the first search at or after that minute resolves afresh. Keying
+the cache by the minute would also be right, but would throw every scope away each minute
+when nothing expires. Documents that have expired but are not swept yet are excluded from
+the Chroma ``where`` by id and from the allowed set by the access ways; for an admin without
+filters that means a resolved scope (instead of none) until the sweeper has deleted them.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
-from core.access import Principal, access_generation, assigned_document_ids, chroma_filter
+from core.access import (
+    Principal,
+    access_generation,
+    access_now,
+    assigned_document_ids,
+    chroma_filter,
+    expired_document_ids,
+    next_expiry,
+)
 from core.db import Database
 from ingestion.catalog.documents import searchable_chunk_counts
 from ingestion.ids import tag_key
@@ -29,10 +47,25 @@ _CACHED_SCOPES = 256
 _ScopeKey = tuple[Any, ...]
 
 
+@dataclass(frozen=True)
+class _Cached:
+    generation: int
+    resolved_at: str
+    valid_until: str | None
+    """The next expiry after the scope was resolved (None: nothing was due to expire)."""
+    scope: VectorScope
+
+    def holds(self, generation: int, now: str) -> bool:
+        """Same generation and *now* within [resolved, next expiry): a clock set back (by hand, or
+        a stepped wall clock) before the minute of resolution resolves afresh too."""
+        in_time = self.resolved_at <= now and (self.valid_until is None or now < self.valid_until)
+        return self.generation == generation and in_time
+
+
 class ScopeResolver:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._cache: OrderedDict[_ScopeKey, tuple[int, VectorScope]] = OrderedDict()
+        self._cache: OrderedDict[_ScopeKey, _Cached] = OrderedDict()
         self._lock = threading.Lock()
 
     def resolve(
@@ -43,8 +76,6 @@ class ScopeResolver:
         tags_mode: str = "any",
         document_ids: list[str] | None = None,
     ) -> VectorScope:
-        if principal.is_admin and not (collection or tags or document_ids is not None):
-            return VectorScope(None, None)  # nothing to resolve, so no catalog round trip either
         key: _ScopeKey = (
             principal.user_id,
             principal.role,
@@ -53,16 +84,18 @@ class ScopeResolver:
             tags_mode,
             None if document_ids is None else tuple(sorted(set(document_ids))),
         )
+        now = access_now()
         with self.db.read() as conn:
             generation = access_generation(conn)
             with self._lock:
                 cached = self._cache.get(key)
-                if cached is not None and cached[0] == generation:
+                if cached is not None and cached.holds(generation, now):
                     self._cache.move_to_end(key)
-                    return cached[1]
-            scope = self._resolve(conn, principal, collection, tags, tags_mode, document_ids)
+                    return cached.scope
+            valid_until = next_expiry(conn, now)
+            scope = self._resolve(conn, principal, collection, tags, tags_mode, document_ids, now)
         with self._lock:
-            self._cache[key] = (generation, scope)
+            self._cache[key] = _Cached(generation, now, valid_until, scope)
             self._cache.move_to_end(key)
             while len(self._cache) > _CACHED_SCOPES:
                 self._cache.popitem(last=False)
@@ -76,11 +109,12 @@ class ScopeResolver:
         tags: list[str] | None,
         tags_mode: str,
         document_ids: list[str] | None,
+        now: str,
     ) -> VectorScope:
         """Read in the same transaction as the generation, so the pair is one consistent snapshot."""
         assigned = [] if principal.is_admin else assigned_document_ids(conn, principal)
         clauses: list[dict[str, Any]] = []
-        access = chroma_filter(principal, assigned)
+        access = chroma_filter(principal, assigned, expired_document_ids(conn, now))
         if access is not None:
             clauses.append(access)
         if collection:
@@ -98,6 +132,6 @@ class ScopeResolver:
             return VectorScope(None, None)  # an admin without filters: no restriction at all
         chunk_counts = searchable_chunk_counts(
             conn, principal, assigned, collection=collection, document_ids=document_ids, tags=tags or (),
-            tags_mode=tags_mode,
+            tags_mode=tags_mode, now=now,
         )  # fmt: skip
         return VectorScope(where, frozenset(chunk_counts), sum(chunk_counts.values()))

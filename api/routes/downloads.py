@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from core.access import publicly_downloadable
+from core.access import is_expired, publicly_downloadable
 from core.errors import DocumentNotFound
 
 from ..deps import ListingPrincipal, ServicesDep
@@ -31,8 +31,8 @@ _DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     307: {"description": "originals kept in an object store: `Location` is the store's own short-lived signed URL"},
     403: {"model": ErrorEnvelope,
           "description": "`DOWNLOAD_URL_EXPIRED`, or `DOWNLOAD_URL_INVALID`: tampered with, or revoked because the "
-                         "file was deleted or its content replaced, or (a public URL) the file no longer carries "
-                         "`public_content` (`details.reason` says which)"},
+                         "file was deleted, expired or its content replaced, or (a public URL) the file no longer "
+                         "carries `public_content` (`details.reason` says which)"},
     404: {"model": ErrorEnvelope, "description": "the document is there but its original is gone from the store"},
     **error_responses(422, 503),  # 422: the envelope FastAPI would otherwise describe in its own shape
 }  # fmt: skip
@@ -68,6 +68,8 @@ def download_by_url(token: str, services: ServicesDep) -> Response:
         doc = services.ingestion.get(grant.document_id)
     except DocumentNotFound:
         raise invalid("the file was deleted") from None
+    if is_expired(doc.expires_at):  # gone for everyone from that minute, swept or not
+        raise invalid("the file expired")
     if grant.public:
         if not publicly_downloadable(doc.policies):
             raise invalid("the file is no longer public")

@@ -312,7 +312,7 @@ def delete_file(file_id: str, services: ServicesDep, principal: WritePrincipal) 
 @router.post("/{file_id}/assignments", status_code=201, response_model=Assignment, responses=error_responses(403, 404))
 def assign_file(file_id: str, body: Assignment, services: ServicesDep, principal: WritePrincipal) -> Assignment:
     require_admin(principal)
-    doc = services.ingestion.get(file_id)
+    doc = visible_document(services, principal, file_id)  # an admin sees all but the expired
     with services.ingestion.db.transaction() as conn:
         assign(conn, doc.id, body.user_id)
     return body

@@ -2,7 +2,8 @@
 
 Every visibility decision here is the kernel's (``core.access``): listings filter with
 its SQL predicate, single reads with its per-document check, scope resolution with its
-ways in. Nothing in this module spells the rule out itself.
+ways in, and what has expired is left out of all three (and of listings without a
+principal, and of deduplication). Nothing in this module spells the rule out itself.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, text
 
-from core.access import Principal, access_ways, bump_access_generation, can_read, sql_predicate
+from core.access import Principal, access_ways, bump_access_generation, can_read, not_expired, sql_predicate
 from core.db import utcnow
 
 from ..chunking import Chunk
@@ -173,7 +174,7 @@ def readable_document(
     doc = get_document(conn, document_id)
     if doc is None or (status is not None and doc.status != status):
         return None
-    return doc if can_read(conn, principal, doc.id, doc.owner) else None
+    return doc if can_read(conn, principal, doc.id, doc.owner, doc.expires_at) else None
 
 
 def newest_readable(
@@ -225,13 +226,29 @@ def find_by_key(conn: Connection, owner: str, collection: str, name: str) -> Doc
     return _document(row) if row else None
 
 
+def expired_under_keys(conn: Connection, owner: str, collection: str, names: Sequence[str]) -> list[Document]:
+    """This owner's expired documents (not swept yet) with one of these keys in ``collection``."""
+    if not names:
+        return []
+    alive = not_expired()
+    statement = text(
+        f"SELECT * FROM documents WHERE owner = :o AND collection = :c AND name IN :names AND NOT {alive.sql}"
+    ).bindparams(bindparam("names", expanding=True))
+    rows = conn.execute(statement, {"o": owner, "c": collection, "names": sorted(set(names)), **alive.params})
+    return [_document(r) for r in rows]
+
+
 def find_by_sha(conn: Connection, sha256: str, owner: str | None = None) -> Document | None:
     """The oldest document with these bytes; for an owner (deduplicating uploads) the pair stays
-    locked until commit, so concurrent uploads of the same bytes create one document."""
+    locked until commit, so concurrent uploads of the same bytes create one document, and an
+    expired document is no match (the upload would otherwise answer with an id no one sees)."""
+    sql, params = "SELECT * FROM documents WHERE sha256 = :s", {"s": sha256}
     if owner:
         _lock_for_upsert(conn, "sha", owner, sha256)
-    sql = "SELECT * FROM documents WHERE sha256 = :s" + (" AND owner = :o" if owner else "") + " ORDER BY created_at"
-    row = conn.execute(text(sql), {"s": sha256, "o": owner}).first()
+        alive = not_expired()
+        sql += f" AND owner = :o AND {alive.sql}"
+        params.update(o=owner, **alive.params)
+    row = conn.execute(text(sql + " ORDER BY created_at"), params).first()
     return _document(row) if row else None
 
 
@@ -270,10 +287,9 @@ def list_documents(
         if value is not None:
             where.append(f"{column} = :{column}")
             params[column] = value
-    if principal is not None:
-        access = sql_predicate(principal)
-        where.append(access.sql)
-        params.update(access.params)
+    access = sql_predicate(principal) if principal is not None else not_expired()
+    where.append(access.sql)
+    params.update(access.params)
     if name:
         where.append("(LOWER(filename) LIKE :name OR LOWER(COALESCE(name, '')) LIKE :name)")
         params["name"] = f"%{name.lower()}%"
@@ -305,8 +321,9 @@ def searchable_chunk_counts(
     document_ids: Sequence[str] | None = None,
     tags: Sequence[str] = (),
     tags_mode: str = "any",
+    now: str | None = None,
 ) -> dict[str, int]:
-    """Completed documents ``principal`` may search, under the filters, with their chunk counts.
+    """Completed documents ``principal`` may search at ``now``, under the filters, with their chunk counts.
 
     ``assigned`` is the principal's :func:`core.access.assigned_document_ids`, read by the caller
     in the same transaction. One query per way in (``access_ways``), so each uses its own index."""
@@ -322,7 +339,7 @@ def searchable_chunk_counts(
         sql.append(_tags_sql(len(tags), tags_mode))
         params.update({f"tag{i}": t for i, t in enumerate(tags)})
     counts: dict[str, int] = {}
-    for way in access_ways(principal, assigned):
+    for way in access_ways(principal, assigned, now):
         statement = text(f"SELECT id, chunk_count FROM documents WHERE {' AND '.join([*sql, way.sql])}")
         for name in ("document_ids", "assigned"):
             if name in params or name in way.params:
@@ -383,11 +400,14 @@ def clear_content(conn: Connection, document_id: str) -> None:
     )  # fmt: skip
 
 
-def delete_document_rows(conn: Connection, document_id: str) -> None:
+def delete_document_rows(conn: Connection, document_id: str) -> bool:
+    """False when the document was already gone: another delete (a request, another process's
+    expiry sweep) committed first; PostgreSQL's row locks make this one wait for it and see that."""
     for table in ("pages", "chunks", "document_tags", "document_metadata", "assignments", "jobs"):
         conn.execute(text(f"DELETE FROM {table} WHERE document_id = :d"), {"d": document_id})
-    conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": document_id})
+    removed = conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": document_id}).rowcount
     bump_access_generation(conn)
+    return bool(removed)
 
 
 def assign(conn: Connection, document_id: str, user_id: str) -> None:

@@ -1,8 +1,9 @@
 """A resolved scope is reused only while nothing that decides access has changed."""
 
 from core.access import Principal
-from ingestion.catalog.documents import assign
+from ingestion.catalog.documents import assign, update_document
 from ingestion.service import Ingestion
+from tests.support import ManualClock
 from tools.scope import ScopeResolver
 
 ALICE = Principal("alice", "user")
@@ -68,3 +69,35 @@ def test_chroma_where_and_allowed_documents_are_the_same_rule(ingestion: Ingesti
             assert {m["document_id"] for m in in_chroma} == set(scope.allowed_documents or ()), (principal, filters)
     assert _visible(resolver) == {mine.id, shared.id}
     assert _visible(resolver, Principal("carol")) == set()
+
+
+def test_a_cached_scope_does_not_outlive_the_next_expiry(ingestion: Ingestion) -> None:
+    """Expiry moves no access generation: the cache must notice the clock passing the earliest
+    upcoming ``expires_at`` by itself, for users and for an admin's unfiltered scope alike."""
+    admin = Principal("root", "admin")
+    with ManualClock("2026-06-01T12:00:00Z") as clock:
+        lasting = ingestion.add_file(b"Alice's note about tea.", "tea.txt", owner="alice").document
+        fleeting = ingestion.add_file(b"Alice's note about cake.", "cake.txt", owner="alice").document
+        ingestion.run_until_idle()
+        with ingestion.db.transaction() as conn:
+            update_document(conn, fleeting.id, expires_at="2026-06-01T12:05:00Z")
+        resolver = ScopeResolver(ingestion.db)
+        first = resolver.resolve(ALICE)
+        assert set(first.allowed_documents or ()) == {lasting.id, fleeting.id}
+        assert resolver.resolve(admin).where is None  # nothing expired: an admin is unrestricted
+        clock.now = "2026-06-01T12:04:00Z"
+        assert resolver.resolve(ALICE) is first  # before the expiry the cached scope still holds
+
+        clock.now = "2026-06-01T12:05:00Z"
+        for principal in (ALICE, admin):
+            scope = resolver.resolve(principal)
+            assert set(scope.allowed_documents or ()) == {lasting.id}, principal
+            in_chroma = ingestion.vectors.collection.get(where=scope.where, include=["metadatas"])["metadatas"]
+            assert {m["document_id"] for m in in_chroma or []} == {lasting.id}, principal
+
+        clock.now = "2026-06-01T12:04:00Z"  # a clock set back: the scope follows it, not the cache
+        assert _visible(resolver) == {lasting.id, fleeting.id}
+        clock.now = "2026-06-01T12:05:00Z"
+        assert ingestion.sweep_expired() == [fleeting.id]
+        assert resolver.resolve(admin).where is None  # swept: nothing left to exclude
+        assert _visible(resolver) == {lasting.id}

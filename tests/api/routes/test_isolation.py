@@ -5,7 +5,9 @@ One world: ``alice`` owns a file and a collection document, an admin assigns bot
 read-only key acting as ``bob`` (it sees what bob sees and writes nothing). Each route is a
 probe that answers "did this caller get the document?"; the table says who must.
 A detail route must answer 200 or 404 (nothing else); a listing, search or chat
-answer must contain the document (or its secret) or not mention it at all.
+answer must contain the document (or its secret) or not mention it at all. The row
+"expired document": once the clock reaches a document's expiry, nobody sees it on any
+route, its owner and admins included, before any sweep.
 
 Policies are rows of the same table: a ``public_content`` document is seen by exactly the same
 callers (the policy makes its original downloadable by its public URL, without a key; it does
@@ -22,7 +24,9 @@ from dataclasses import dataclass
 import pytest
 
 from api.app import create_app
-from tests.support import Api, bearer, set_policies, upload
+from core.access import is_expired
+from ingestion.catalog.documents import update_document
+from tests.support import Api, ManualClock, bearer, set_policies, upload
 
 pytestmark = pytest.mark.anyio
 
@@ -207,12 +211,15 @@ CHAT_ROUTES: dict[str, Probe] = {
 }
 
 
-async def _walk(world: World, routes: dict[str, Probe], secret: Secret) -> None:
+SEES_NOTHING = dict.fromkeys(WHO, False)
+
+
+async def _walk(world: World, routes: dict[str, Probe], secret: Secret, sees: dict[str, bool] = SEES_ALICES) -> None:
     wrong = []
     for route, probe in routes.items():
         for who in WHO:
             seen = await probe(world, world.keys[who], secret)
-            if seen != SEES_ALICES[who]:
+            if seen != sees[who]:
                 wrong.append(f"{route}: the {who} {'saw' if seen else 'did not see'} it")
     assert wrong == []
 
@@ -230,6 +237,35 @@ async def test_chat_routes_answer_from_a_document_for_exactly_its_owner_assignee
     await _walk(world, CHAT_ROUTES, world.gate)
 
 
+async def test_an_expired_document_is_gone_for_everyone_on_every_route(world: World) -> None:
+    """Admins included, from the minute of its expiry, with no sweep (nor any write) in between;
+    a download URL issued before then stops working too."""
+    api = world.api
+    with ManualClock("2026-06-01T12:00:00Z") as clock:
+        with api.services.ingestion.db.transaction() as conn:
+            for secret in (world.vault, world.gate):
+                update_document(conn, secret.document_id, expires_at="2026-06-01T12:30:00Z")
+        issued = await api.client.post(f"/v1/files/{world.vault.document_id}/download-url", headers=api.alice)
+        clock.now = "2026-06-01T12:29:00Z"
+        await _walk(
+            world, {"GET /v1/retrieve": _retrieve, "GET /v1/files/{id}": _detail("/v1/files/{id}")}, world.vault
+        )
+
+        clock.now = "2026-06-01T12:30:00Z"
+        await _walk(world, FILE_ROUTES, world.vault, SEES_NOTHING)
+        await _walk(world, COLLECTION_ROUTES, world.gate, SEES_NOTHING)
+        await _walk(world, CHAT_ROUTES, world.vault, SEES_NOTHING)
+        fetched = await api.client.get(issued.json()["url"])
+        assert fetched.status_code == 403 and fetched.json()["details"]["reason"] == "the file expired"
+        listed = (await api.client.get("/v1/collections", headers=world.keys["admin"])).json()
+        assert {c["name"]: c["document_count"] for c in listed} == {"default": 1, "ledger": 1}
+        assigned = await api.client.post(
+            f"/v1/files/{world.vault.document_id}/assignments", headers=api.admin, json={"user_id": "carol"}
+        )
+        assert assigned.status_code == 404  # nothing left to assign, even for an admin
+        assert is_expired(api.services.ingestion.get(world.vault.document_id).expires_at)  # hidden, not yet swept
+
+
 MANAGES = {"owner": 200, "assignee": 403, "stranger": 404, "admin": 200, "reader": 403}
 """Who may see a document's assignees (and un-assign): its owner and admins; an assignee knows the
 document exists (403), a stranger does not (404, as for reads)."""
@@ -238,7 +274,9 @@ document exists (403), a stranger does not (404, as for reads)."""
 async def test_only_the_owner_and_admins_see_a_documents_assignees(world: World) -> None:
     for secret in (world.vault, world.gate):
         for who in WHO:
-            response = await world.api.client.get(f"/v1/files/{secret.document_id}/assignments", headers=world.keys[who])
+            response = await world.api.client.get(
+                f"/v1/files/{secret.document_id}/assignments", headers=world.keys[who]
+            )
             assert response.status_code == MANAGES[who], (who, response.text)
             if response.status_code == 200:
                 assert response.json()["assignees"] == [{"user_id": "bob"}], who
