@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError
 
-from core.db import Database
+from core.db import Database, utcnow
 from core.errors import CatalogUnavailable
 
 from . import jobs
@@ -178,8 +178,9 @@ class Worker:
             for job in batch:
                 if job.attempts >= self._max_attempts:
                     catalog.update_document(
-                        conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error
-                    )
+                        conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error,
+                        processed_at=utcnow(),
+                    )  # fmt: skip
                     jobs.finish(conn, job, "failed", error)
                 else:
                     jobs.requeue(conn, job, error)

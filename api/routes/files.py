@@ -27,6 +27,7 @@ from ..schemas.files import (
     FileList,
     FileStatus,
     FileText,
+    FileUpdate,
     PageOut,
 )
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
@@ -75,6 +76,11 @@ def delete_visible(
     return DeletedDocument(document_id=doc.id, deleted_at=services.ingestion.delete(doc.id))
 
 
+def file_info(request: Request, doc: Document) -> FileInfo:
+    """``FileInfo`` with its absolute download URL, as this request reached the API."""
+    return FileInfo.of(doc, url=str(request.url_for("download", file_id=doc.id)))
+
+
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
@@ -94,7 +100,15 @@ def upload(
     collection: CollectionName = "default",
     reference: Annotated[str | None, Form()] = None,
     key: Annotated[str | None, Form(description="create or replace the document with this key")] = None,
+    description: Annotated[str | None, Form(description="at most 2,000 characters")] = None,
+    document_type: Annotated[str | None, Form(description='e.g. "Clinical Trial Protocol"; at most 200')] = None,
+    title: Annotated[str | None, Form(description="the owner's title, at most 500 characters")] = None,
+    metadata: Annotated[str | None, Form(description="a JSON object, at most LECTERN_MAX_METADATA_BYTES")] = None,
+    expires_at: Annotated[str | None, Form(description="ISO 8601 with Z or an offset, e.g. 2026-12-31T23:59Z")] = None,
+    policies: Annotated[str | None, Form(description="comma-separated or a JSON list: public_content")] = None,
 ) -> UploadResult:
+    """With ``key``, an existing document is replaced: the fields sent replace its own, those not
+    sent (``description`` ... ``policies``) are kept; ``tags`` and ``reference`` are the upload's."""
     cap = services.settings.ingestion.max_upload_bytes
     declared = int(request.headers.get("content-length") or 0)
     if declared > cap + 64 * 1024:
@@ -102,7 +116,8 @@ def upload(
     # A part without a filename is still a file: its type is read from its bytes.
     result = services.ingestion.add_file(
         file.file, file.filename or UNNAMED, owner=principal.user_id, collection=collection, tags=_tags(tags),
-        reference=reference, key=key, skip_duplicates=skip_duplicates,
+        reference=reference, key=key, skip_duplicates=skip_duplicates, description=description,
+        document_type=document_type, title=title, metadata=metadata, expires_at=expires_at, policies=policies,
     )  # fmt: skip
     doc = result.document
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
@@ -111,7 +126,7 @@ def upload(
 MAX_BATCH = 100
 
 
-@router.post("/upload/batch", response_model=BatchResult, responses=error_responses(413))
+@router.post("/upload/batch", response_model=BatchResult, responses=error_responses(400, 413))
 def upload_batch(
     request: Request,
     services: ServicesDep,
@@ -120,15 +135,25 @@ def upload_batch(
     skip_duplicates: Annotated[bool, Form()] = False,
     tags: Annotated[str | None, Form(description="comma-separated, applied to every file")] = None,
     collection: CollectionName = "default",
+    description: Annotated[str | None, Form(description="applied to every file")] = None,
+    document_type: Annotated[str | None, Form(description="applied to every file")] = None,
+    metadata: Annotated[str | None, Form(description="a JSON object, applied to every file")] = None,
+    expires_at: Annotated[str | None, Form(description="ISO 8601 with Z or an offset, applied to every file")] = None,
+    policies: Annotated[str | None, Form(description="comma-separated or a JSON list, applied to every file")] = None,
 ) -> BatchResult:
-    """1-100 files; each gets its own result, and one failing does not fail its neighbours."""
+    """1-100 files; each gets its own result, and one failing does not fail its neighbours. The
+    fields shared by every file are checked first: a bad one is a 400 and nothing is stored."""
+    shared = {"description": description, "document_type": document_type, "metadata": metadata,
+              "expires_at": expires_at, "policies": policies}  # fmt: skip
+    shared = {k: v for k, v in shared.items() if v is not None}
+    services.ingestion.validate_fields(shared)
     items: list[BatchItem] = []
     for upload_file in files:
         name = upload_file.filename or UNNAMED
         try:
             result = services.ingestion.add_file(
                 upload_file.file, name, owner=principal.user_id, collection=collection, tags=_tags(tags),
-                skip_duplicates=skip_duplicates,
+                skip_duplicates=skip_duplicates, **shared,
             )  # fmt: skip
             doc = result.document
             uploaded = UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status,
@@ -141,6 +166,7 @@ def upload_batch(
 
 @router.get("", response_model=FileList)
 def list_files(
+    request: Request,
     services: ServicesDep,
     principal: ListingPrincipal,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
@@ -156,12 +182,13 @@ def list_files(
         principal=principal, kind="file", media_type=media, name=name,
         tags=_tags(tags), status=status, collection=collection, limit=limit, offset=(page - 1) * limit,
     )  # fmt: skip
-    return FileList(files=[FileInfo.of(d) for d in docs], page=page, limit=limit, total_count=total)
+    return FileList(files=[file_info(request, d) for d in docs], page=page, limit=limit, total_count=total)
 
 
 # Before every ``/{file_id}...`` route: ``/by-name/status`` must not reach ``/{file_id}/status``.
 @router.get("/by-name/{path:path}", response_model=FileInfo, responses=error_responses(400, 404))
 def get_file_by_name(
+    request: Request,
     services: ServicesDep,
     principal: ListingPrincipal,
     path: Annotated[
@@ -180,11 +207,12 @@ def get_file_by_name(
         doc = newest_readable(conn, principal, filename=name, collection=collection)
     if doc is None:
         raise DocumentNotFound(f"no document named {name}", filename=name)
-    return FileInfo.of(doc)
+    return file_info(request, doc)
 
 
 @router.get("/by-key/{key}", response_model=FileInfo, responses=_NOT_FOUND)
 def get_file_by_key(
+    request: Request,
     services: ServicesDep,
     principal: ListingPrincipal,
     key: Annotated[str, PathParam(min_length=1, max_length=1024)],
@@ -196,12 +224,21 @@ def get_file_by_key(
         doc = newest_readable(conn, principal, key=key, collection=collection)
     if doc is None:
         raise DocumentNotFound(f"no document with key {key}", key=key)
-    return FileInfo.of(doc)
+    return file_info(request, doc)
 
 
 @router.get("/{file_id}", response_model=FileInfo, responses=_NOT_FOUND)
-def get_file(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileInfo:
-    return FileInfo.of(visible_document(services, principal, file_id))
+def get_file(request: Request, file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileInfo:
+    return file_info(request, visible_document(services, principal, file_id))
+
+
+@router.patch("/{file_id}", response_model=FileInfo, responses=error_responses(400, 403, 404, 503))
+def update_file(
+    request: Request, file_id: str, body: FileUpdate, services: ServicesDep, principal: WritePrincipal
+) -> FileInfo:
+    """Change the fields sent (``null`` clears one); the owner or an admin may. Nothing is re-indexed."""
+    doc = changeable_document(services, principal, file_id)
+    return file_info(request, services.ingestion.update_fields(doc.id, **body.changes()))
 
 
 @router.get("/{file_id}/status", response_model=FileStatus, responses=_NOT_FOUND)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ingestion import detect
 
@@ -17,27 +17,74 @@ class FileInfo(BaseModel):
     filename: str
     collection: str
     file_type: str | None
+    media_type: str | None
     size_bytes: int
     sha256: str
+    owner: str
+    key: str | None
+    """The ``key`` it was uploaded with (a collection document's ``docid``); None without one."""
+    title: str
+    """The display title: the owner's ``title``, else the extracted one, else the filename."""
+    description: str | None
+    document_type: str | None
+    metadata: dict[str, Any]
     tags: list[str]
     reference: str | None
+    expires_at: str | None
+    policies: list[str]
     status: str
     failure_reason: str | None
     page_count: int | None
     chunk_count: int | None
+    word_count: int | None
+    table_count: int | None
+    image_count: int | None
+    """Not reported by the current extractors: None."""
+    last_processed: str | None
+    """When indexing last finished, completed or failed (UTC, ISO 8601)."""
     notes: list[str]
     created_at: str
     updated_at: str
+    url: str
+    """Downloads the original with this API's key (``GET /v1/files/{id}/content``)."""
 
     @classmethod
-    def of(cls, doc: Document) -> FileInfo:
+    def of(cls, doc: Document, *, url: str) -> FileInfo:
         return cls(
             file_id=doc.id, filename=doc.filename, collection=doc.collection,
-            file_type=detect.SHORT_NAMES.get(doc.media_type or ""), size_bytes=doc.size_bytes, sha256=doc.sha256,
-            tags=doc.tags, reference=doc.reference, status=doc.status, failure_reason=doc.failure_reason,
-            page_count=doc.page_count, chunk_count=doc.chunk_count, notes=doc.notes,
-            created_at=doc.created_at, updated_at=doc.updated_at,
+            file_type=detect.SHORT_NAMES.get(doc.media_type or ""), media_type=doc.media_type,
+            size_bytes=doc.size_bytes, sha256=doc.sha256, owner=doc.owner, key=doc.name, title=doc.display_title,
+            description=doc.description, document_type=doc.document_type, metadata=doc.metadata, tags=doc.tags,
+            reference=doc.reference, expires_at=doc.expires_at, policies=doc.policies, status=doc.status,
+            failure_reason=doc.failure_reason, page_count=doc.page_count, chunk_count=doc.chunk_count,
+            word_count=doc.word_count, table_count=doc.table_count, image_count=doc.image_count,
+            last_processed=doc.processed_at, notes=doc.notes, created_at=doc.created_at, updated_at=doc.updated_at,
+            url=url,
         )  # fmt: skip
+
+
+class FileUpdate(BaseModel):
+    """``PATCH /v1/files/{id}``: only the fields sent change; ``null`` clears one. Nothing is re-indexed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, description="at most 2,000 characters")
+    document_type: str | None = Field(default=None, description="at most 200 characters")
+    title: str | None = Field(default=None, description="the owner's title, at most 500 characters")
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="a JSON object (replaces the whole object), at most LECTERN_MAX_METADATA_BYTES"
+    )
+    tags: list[str] | None = None
+    reference: str | None = Field(default=None, description="at most 2,000 characters")
+    expires_at: str | None = Field(
+        default=None,
+        description="ISO 8601 with Z or an offset, in the future, at most LECTERN_MAX_EXPIRY_DAYS ahead; to the minute",
+    )
+    policies: list[str] | None = Field(default=None, description="names from: public_content")
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the request sent, ``null`` ones included (they clear the field)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class FileList(BaseModel):
