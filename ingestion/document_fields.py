@@ -82,6 +82,8 @@ def _text(name: str, value: Any) -> str | None:
     if not isinstance(value, str):
         raise InvalidRequest(f"{name} must be a string", field=name)
     value = value.strip()
+    if "\x00" in value:
+        raise InvalidRequest(f"{name} contains a NUL character", field=name)
     limit = MAX_TEXT_CHARS[name]
     if len(value) > limit:
         raise InvalidRequest(f"{name} is {len(value)} characters; at most {limit}", field=name, limit=limit)
@@ -103,11 +105,23 @@ def parse_metadata(value: str | Mapping[str, Any], max_bytes: int) -> dict[str, 
         encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidMetadata(f"metadata is not JSON: {str(exc)[:200]}") from exc
+    if _has_nul(value):
+        raise InvalidMetadata("metadata contains a NUL character (no database keeps one in text)")
     if len(encoded) > max_bytes:
         raise MetadataTooLarge(
             f"metadata is {len(encoded)} bytes of JSON; at most {max_bytes}", size=len(encoded), limit=max_bytes
         )
     return dict(json.loads(encoded))
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _no_constant(name: str) -> None:
@@ -172,6 +186,6 @@ def parse_tags(value: str | list[str] | tuple[str, ...]) -> list[str]:
     """Comma-separated or a list; stripped, empty ones dropped, sorted and unique (as uploads keep them)."""
     if isinstance(value, str):
         value = value.split(",")
-    if not isinstance(value, list | tuple) or not all(isinstance(t, str) for t in value):
-        raise InvalidRequest("tags must be a list of strings", field="tags")
+    if not isinstance(value, list | tuple) or not all(isinstance(t, str) and "\x00" not in t for t in value):
+        raise InvalidRequest("tags must be a list of strings without NUL characters", field="tags")
     return sorted({t.strip() for t in value if t.strip()})

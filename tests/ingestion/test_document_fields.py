@@ -37,7 +37,7 @@ def test_metadata_is_a_size_capped_json_object() -> None:
     assert parse_metadata({"k": "v" * 90}, 100) == {"k": "v" * 90}  # 98 bytes of compact JSON
     with pytest.raises(MetadataTooLarge):
         parse_metadata({"k": "v" * 93}, 100)
-    for bad in ('"text"', "[]", "{", '{"x": Infinity}', "[" * 100_000):
+    for bad in ('"text"', "[]", "{", '{"x": Infinity}', "[" * 100_000, '{"a": ["\\u0000"]}', {"\x00": 1}):
         with pytest.raises(InvalidMetadata):
             parse_metadata(bad, 1_000_000)
 
@@ -51,5 +51,6 @@ def test_policies_and_the_field_mapping() -> None:
     columns = validate_fields({"title": " Mine ", "description": "", "metadata": None, "tags": "b, a,b"}, now=NOW,
                               max_metadata_bytes=100, max_expiry_days=90)  # fmt: skip
     assert columns == {"custom_title": "Mine", "description": None, "metadata": {}, "tags": ["a", "b"]}
-    with pytest.raises(InvalidRequest):
-        validate_fields({"owner": "bob"}, now=NOW, max_metadata_bytes=100, max_expiry_days=90)
+    for bad in ({"owner": "bob"}, {"description": "a\x00b"}, {"tags": ["a\x00"]}, {"title": 3}):
+        with pytest.raises(InvalidRequest):
+            validate_fields(bad, now=NOW, max_metadata_bytes=100, max_expiry_days=90)

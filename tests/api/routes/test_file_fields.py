@@ -67,6 +67,9 @@ async def test_the_url_downloads_the_original_with_a_key(api: Api) -> None:
     assert info["title"] == "Kettle" and info["metadata"] == {} and info["policies"] == []  # extracted title
     downloaded = await api.client.get(info["url"], headers=api.alice)
     assert downloaded.status_code == 200 and downloaded.content == PUBLIC
+    broken = await upload(api, api.alice, "broken.pdf", b"%PDF-1.4\nnot really")  # failing also counts as processed
+    failed = await _info(api, broken["file_id"], api.alice)
+    assert failed["status"] == "failed" and failed["last_processed"] and failed["word_count"] is None
 
 
 async def test_replacing_by_key_keeps_the_fields_not_sent(api: Api) -> None:
@@ -165,6 +168,7 @@ BAD_PATCHES = [
     ({"expires_at": "2026-06-30T12:00"}, 400, "INVALID_EXPIRY"),
     ({"policies": ["secret"]}, 400, "UNKNOWN_POLICY"),
     ({"description": "d" * 2001}, 400, "INVALID_REQUEST"),
+    ({"metadata": {"k": "a\u0000b"}}, 400, "INVALID_METADATA"),  # no database keeps NUL in text
     ({"description": "fine", "owner": "bob"}, 422, "INVALID_REQUEST"),  # unknown fields are refused
     ({"description": "fine", "policies": ["nope"]}, 400, "UNKNOWN_POLICY"),  # all or nothing
 ]
@@ -231,3 +235,6 @@ async def test_the_sdk_uploads_with_fields_and_updates_them(api: Api, tmp_path: 
         assert refused.value.error_code == "INVALID_EXPIRY"
         with pytest.raises(ValueError):  # an unknown field fails before any request
             await client.files.update(uploaded.file_id, colour="red")
+        pushed = await client.collections.upsert("faq", [{"docid": "q1", "text": "Descaling takes twenty minutes."}])
+        document = await client.collections.update("faq", pushed[0].document_id, document_type="FAQ", policies=[])
+        assert document.document_type == "FAQ" and document.docid == "q1"
