@@ -82,8 +82,8 @@ def _text(name: str, value: Any) -> str | None:
     if not isinstance(value, str):
         raise InvalidRequest(f"{name} must be a string", field=name)
     value = value.strip()
-    if "\x00" in value:
-        raise InvalidRequest(f"{name} contains a NUL character", field=name)
+    if not _storable(value):
+        raise InvalidRequest(f"{name} contains a NUL character or a lone surrogate", field=name)
     limit = MAX_TEXT_CHARS[name]
     if len(value) > limit:
         raise InvalidRequest(f"{name} is {len(value)} characters; at most {limit}", field=name, limit=limit)
@@ -112,6 +112,16 @@ def parse_metadata(value: str | Mapping[str, Any], max_bytes: int) -> dict[str, 
             f"metadata is {len(encoded)} bytes of JSON; at most {max_bytes}", size=len(encoded), limit=max_bytes
         )
     return dict(json.loads(encoded))
+
+
+def _storable(text: str) -> bool:
+    """Text both databases keep: valid UTF-8 (JSON can carry a lone surrogate; no database takes one)
+    and without NUL (PostgreSQL refuses it in text)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def _has_nul(value: Any) -> bool:
@@ -186,6 +196,6 @@ def parse_tags(value: str | list[str] | tuple[str, ...]) -> list[str]:
     """Comma-separated or a list; stripped, empty ones dropped, sorted and unique (as uploads keep them)."""
     if isinstance(value, str):
         value = value.split(",")
-    if not isinstance(value, list | tuple) or not all(isinstance(t, str) and "\x00" not in t for t in value):
-        raise InvalidRequest("tags must be a list of strings without NUL characters", field="tags")
+    if not isinstance(value, list | tuple) or not all(isinstance(t, str) and _storable(t) for t in value):
+        raise InvalidRequest("tags must be a list of strings (no NUL characters or lone surrogates)", field="tags")
     return sorted({t.strip() for t in value if t.strip()})

@@ -29,6 +29,7 @@ from ..schemas.files import (
     FileText,
     FileUpdate,
     PageOut,
+    text_limit,
 )
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
 from ..schemas.uploads import BatchItem, BatchResult, UploadResult
@@ -98,11 +99,13 @@ def upload(
     skip_duplicates: Annotated[bool, Form()] = False,
     tags: Annotated[str | None, Form(description="comma-separated")] = None,
     collection: CollectionName = "default",
-    reference: Annotated[str | None, Form()] = None,
+    reference: Annotated[str | None, Form(json_schema_extra=text_limit("reference"))] = None,
     key: Annotated[str | None, Form(description="create or replace the document with this key")] = None,
-    description: Annotated[str | None, Form(description="at most 2,000 characters")] = None,
-    document_type: Annotated[str | None, Form(description='e.g. "Clinical Trial Protocol"; at most 200')] = None,
-    title: Annotated[str | None, Form(description="the owner's title, at most 500 characters")] = None,
+    description: Annotated[str | None, Form(json_schema_extra=text_limit("description"))] = None,
+    document_type: Annotated[
+        str | None, Form(description='e.g. "Clinical Trial Protocol"', json_schema_extra=text_limit("document_type"))
+    ] = None,
+    title: Annotated[str | None, Form(description="the owner's title", json_schema_extra=text_limit("title"))] = None,
     metadata: Annotated[str | None, Form(description="a JSON object, at most LECTERN_MAX_METADATA_BYTES")] = None,
     expires_at: Annotated[str | None, Form(description="ISO 8601 with Z or an offset, e.g. 2026-12-31T23:59Z")] = None,
     policies: Annotated[str | None, Form(description="comma-separated or a JSON list: public_content")] = None,
@@ -135,8 +138,12 @@ def upload_batch(
     skip_duplicates: Annotated[bool, Form()] = False,
     tags: Annotated[str | None, Form(description="comma-separated, applied to every file")] = None,
     collection: CollectionName = "default",
-    description: Annotated[str | None, Form(description="applied to every file")] = None,
-    document_type: Annotated[str | None, Form(description="applied to every file")] = None,
+    description: Annotated[
+        str | None, Form(description="applied to every file", json_schema_extra=text_limit("description"))
+    ] = None,
+    document_type: Annotated[
+        str | None, Form(description="applied to every file", json_schema_extra=text_limit("document_type"))
+    ] = None,
     metadata: Annotated[str | None, Form(description="a JSON object, applied to every file")] = None,
     expires_at: Annotated[str | None, Form(description="ISO 8601 with Z or an offset, applied to every file")] = None,
     policies: Annotated[str | None, Form(description="comma-separated or a JSON list, applied to every file")] = None,

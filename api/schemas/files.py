@@ -63,19 +63,29 @@ class FileInfo(BaseModel):
         )  # fmt: skip
 
 
+MAX_CHARS = {"description": 2000, "document_type": 200, "title": 500, "reference": 2000}
+"""``ingestion.document_fields.MAX_TEXT_CHARS``, restated for the wire schema (the SDK imports no ingestion)."""
+
+
+def text_limit(field: str) -> dict[str, Any]:
+    """The field's length limit, stated in the schema; ``ingestion.document_fields`` keeps it (a 400,
+    as every other field's refusal, for uploads and ``PATCH`` alike, rather than pydantic's 422)."""
+    return {"maxLength": MAX_CHARS[field]}
+
+
 class FileUpdate(BaseModel):
     """``PATCH /v1/files/{id}``: only the fields sent change; ``null`` clears one. Nothing is re-indexed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = Field(default=None, description="at most 2,000 characters")
-    document_type: str | None = Field(default=None, description="at most 200 characters")
-    title: str | None = Field(default=None, description="the owner's title, at most 500 characters")
+    description: str | None = Field(default=None, json_schema_extra=text_limit("description"))
+    document_type: str | None = Field(default=None, json_schema_extra=text_limit("document_type"))
+    title: str | None = Field(default=None, description="the owner's title", json_schema_extra=text_limit("title"))
     metadata: dict[str, Any] | None = Field(
         default=None, description="a JSON object (replaces the whole object), at most LECTERN_MAX_METADATA_BYTES"
     )
     tags: list[str] | None = None
-    reference: str | None = Field(default=None, description="at most 2,000 characters")
+    reference: str | None = Field(default=None, json_schema_extra=text_limit("reference"))
     expires_at: str | None = Field(
         default=None,
         description="ISO 8601 with Z or an offset, in the future, at most LECTERN_MAX_EXPIRY_DAYS ahead; to the minute",

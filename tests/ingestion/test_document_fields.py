@@ -51,6 +51,6 @@ def test_policies_and_the_field_mapping() -> None:
     columns = validate_fields({"title": " Mine ", "description": "", "metadata": None, "tags": "b, a,b"}, now=NOW,
                               max_metadata_bytes=100, max_expiry_days=90)  # fmt: skip
     assert columns == {"custom_title": "Mine", "description": None, "metadata": {}, "tags": ["a", "b"]}
-    for bad in ({"owner": "bob"}, {"description": "a\x00b"}, {"tags": ["a\x00"]}, {"title": 3}):
+    for bad in ({"owner": "bob"}, {"description": "a\x00b"}, {"tags": ["a\x00"]}, {"title": 3}, {"title": "\ud800"}):
         with pytest.raises(InvalidRequest):
             validate_fields(bad, now=NOW, max_metadata_bytes=100, max_expiry_days=90)

@@ -238,3 +238,4 @@ async def test_the_sdk_uploads_with_fields_and_updates_them(api: Api, tmp_path: 
         pushed = await client.collections.upsert("faq", [{"docid": "q1", "text": "Descaling takes twenty minutes."}])
         document = await client.collections.update("faq", pushed[0].document_id, document_type="FAQ", policies=[])
         assert document.document_type == "FAQ" and document.docid == "q1"
+
