@@ -46,6 +46,7 @@ _BY_CONTENT = {
     # Whether an expiry lies in the future and within the horizon, metadata within its byte cap, a
     # policy one the server knows: facts about the moment and the deployment, not about the schema.
     "POST /v1/files/upload/batch": ["400"],
+    "POST /v1/files/uploads": ["400"],
     "PATCH /v1/files/{file_id}": ["400"],
     "PATCH /v1/collections/{collection}/documents/{document_id}": ["400"],
     "POST /v1/collections/{collection}/documents": ["400"],

@@ -126,6 +126,22 @@ async def test_a_patched_tag_filters_retrieval(api: Api) -> None:
     assert not chunks & set(chroma.get(where={tag_key("old"): True})["ids"])
 
 
+async def test_a_resumable_upload_carries_the_fields_and_checks_them_first(api: Api) -> None:
+    refused = await api.client.post("/v1/files/uploads", headers=api.alice,
+                                    json={"filename": "p.md", "expires_at": "2026-06-01T11:00Z"})  # fmt: skip
+    assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_EXPIRY"
+    fields = {"description": "in parts", "metadata": {"n": 1}, "policies": ["public_content"], "title": "Parts"}
+    started = await api.client.post("/v1/files/uploads", headers=api.alice, json={"filename": "p.md", **fields})
+    base = f"/v1/files/uploads/{started.json()['upload_id']}"
+    assert (await api.client.put(f"{base}/parts/1", headers=api.alice, content=PUBLIC)).status_code == 200
+    done = await api.client.post(
+        f"{base}/complete", headers=api.alice, json={"sha256": hashlib.sha256(PUBLIC).hexdigest()}
+    )
+    assert done.status_code == 201, done.text
+    info = await _info(api, done.json()["file_id"])
+    assert {k: info[k] for k in fields} == fields
+
+
 BIG = json.dumps({"blob": "x" * 17_000})
 BAD_UPLOADS = [
     ({"metadata": "[1, 2]"}, "INVALID_METADATA"),
@@ -238,4 +254,3 @@ async def test_the_sdk_uploads_with_fields_and_updates_them(api: Api, tmp_path: 
         pushed = await client.collections.upsert("faq", [{"docid": "q1", "text": "Descaling takes twenty minutes."}])
         document = await client.collections.update("faq", pushed[0].document_id, document_type="FAQ", policies=[])
         assert document.document_type == "FAQ" and document.docid == "q1"
-
