@@ -123,8 +123,9 @@ class Ingestion:
 
         With ``key`` the document is created or replaced in place (same id). On a replace, the
         owner's fields sent (``description`` ... ``policies``; None means not sent) replace the stored
-        ones and those not sent are kept; ``tags`` and ``reference`` are always the upload's. Every
-        field is checked (``document_fields``) before any byte is stored."""
+        ones and those not sent are kept; ``tags`` and ``reference`` are always the upload's. A
+        deduplicated upload (``skip_duplicates``) returns the stored document as it is. Every field is
+        checked (``document_fields``) before any byte is stored."""
         validate_collection_name(collection)
         sent = dict(description=description, document_type=document_type, title=title, metadata=metadata,
                     expires_at=expires_at, policies=policies, reference=reference)  # fmt: skip
