@@ -48,14 +48,17 @@ def _split_tags(value: str | None) -> list[str]:
     return [t.strip() for t in (value or "").split(",") if t.strip()]
 
 
-def _expand(paths: Sequence[str]) -> list[Path]:
-    files: list[Path] = []
+def _expand(paths: Sequence[str]) -> list[tuple[Path, str]]:
+    """Each file with its display name: its path relative to the folder given (``lectern ingest docs``
+    keeps ``docs/trials/2024/protocol.docx`` as ``trials/2024/protocol.docx``), or its own name."""
+    files: list[tuple[Path, str]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            files.extend((p, p.relative_to(path).as_posix()) for p in found)
         elif path.is_file():
-            files.append(path)
+            files.append((path, path.name))
         else:
             raise SystemExit(f"lectern: no such file or folder: {raw}")
     return files
@@ -71,13 +74,14 @@ def _is_jsonl(path: Path) -> bool:
 
 
 def ingest_paths(
-    ingestion: Ingestion, files: Sequence[Path], *, collection: str, tags: list[str], reference: str | None
+    ingestion: Ingestion, files: Sequence[tuple[Path, str]], *, collection: str, tags: list[str], reference: str | None
 ) -> int:
-    """Store every file, then index with a progress bar; returns how many files were rejected."""
+    """Store every file under its display name, then index with a progress bar; returns how many
+    files were rejected."""
     from tqdm import tqdm
 
     rejected = 0
-    for path in tqdm(files, desc="storing", unit="file", disable=not files):
+    for path, name in tqdm(files, desc="storing", unit="file", disable=not files):
         try:
             if _is_jsonl(path):
                 with path.open("rb") as f:
@@ -85,9 +89,8 @@ def ingest_paths(
             else:
                 # ``ingest`` means indexing: a type Lectern cannot index is rejected, not stored.
                 ingestion.add_file(
-                    path, path.name, owner=LOCAL_OWNER, collection=collection, tags=tags, reference=reference,
-                    index=True,
-                )  # fmt: skip
+                    path, name, owner=LOCAL_OWNER, collection=collection, tags=tags, reference=reference, index=True
+                )
         except LecternError as exc:
             rejected += 1
             tqdm.write(f"rejected {path}: {exc.code}: {exc.message}", file=sys.stderr)

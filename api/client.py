@@ -24,7 +24,8 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 from urllib.parse import quote
@@ -50,6 +51,7 @@ from .schemas import (
     FileList,
     FileStatus,
     FileText,
+    FileUpdate,
     PageOut,
     RetrieveResponse,
     SessionCreated,
@@ -108,6 +110,17 @@ class _Resource:
         return [model.model_validate(item) for item in await self._json(method, path, **kwargs)]
 
 
+def _iso(moment: datetime | str) -> str:
+    return moment.isoformat() if isinstance(moment, datetime) else moment
+
+
+def _changes(fields: dict[str, Any]) -> dict[str, Any]:
+    """A ``PATCH`` body: an unknown field fails here, before any request (``FileUpdate`` forbids extras)."""
+    if isinstance(fields.get("expires_at"), datetime):
+        fields = {**fields, "expires_at": _iso(fields["expires_at"])}
+    return FileUpdate(**fields).model_dump(exclude_unset=True)
+
+
 class Files(_Resource):
     async def upload(
         self,
@@ -120,20 +133,33 @@ class Files(_Resource):
         key: str | None = None,
         filename: str | None = None,
         index: bool | None = None,
+        description: str | None = None,
+        document_type: str | None = None,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: datetime | str | None = None,
+        policies: Sequence[str] | None = None,
     ) -> UploadResult:
         """``filename`` is the display name to keep (a relative path such as ``trials/2024/protocol.docx``,
         found again with ``get_by_name``); by default the file's own name. ``index=False`` stores the
         file for download only (status ``stored``); ``index=True`` refuses a type Lectern cannot index
-        (415) instead of storing it unindexed."""
+        (415) instead of storing it unindexed. ``expires_at`` needs a time zone (an aware ``datetime``,
+        or a string ending in ``Z`` or an offset)."""
         path = Path(path)
         form: dict[str, str] = {"skip_duplicates": str(skip_duplicates).lower()}
         if index is not None:
             form["index"] = str(index).lower()
         if tags:
             form["tags"] = ",".join(tags)
-        for name, value in (("collection", collection), ("reference", reference), ("key", key)):
-            if value is not None:
-                form[name] = value
+        fields = {"collection": collection, "reference": reference, "key": key, "description": description,
+                  "document_type": document_type, "title": title}  # fmt: skip
+        form.update({name: value for name, value in fields.items() if value is not None})
+        if metadata is not None:
+            form["metadata"] = json.dumps(metadata)
+        if expires_at is not None:
+            form["expires_at"] = _iso(expires_at)
+        if policies is not None:
+            form["policies"] = json.dumps(list(policies))
         with path.open("rb") as f:
             return await self._model(UploadResult, "POST", "/v1/files/upload", files={"file": (filename or path.name, f)}, data=form)
 
@@ -147,6 +173,11 @@ class Files(_Resource):
             if index is not None:
                 form["index"] = str(index).lower()
             return await self._model(BatchResult, "POST", "/v1/files/upload/batch", files=files, data=form)
+
+    async def update(self, file_id: str, **fields: Any) -> FileInfo:
+        """``PATCH`` the fields given (description, document_type, title, metadata, tags, reference,
+        expires_at, policies); ``None`` clears one. Returns the changed file; nothing is re-indexed."""
+        return await self._model(FileInfo, "PATCH", f"/v1/files/{file_id}", json=_changes(fields))
 
     async def get_processing_status(self, file_id: str) -> FileStatus:
         return await self._model(FileStatus, "GET", f"/v1/files/{file_id}/status")
@@ -248,6 +279,11 @@ class Collections(_Resource):
 
     async def get(self, collection: str, document_id: str) -> CollectionDocument:
         return await self._model(CollectionDocument, "GET", f"/v1/collections/{collection}/documents/{document_id}")
+
+    async def update(self, collection: str, document_id: str, **fields: Any) -> CollectionDocument:
+        """As ``files.update``, for a document of ``collection``."""
+        path = f"/v1/collections/{collection}/documents/{document_id}"
+        return await self._model(CollectionDocument, "PATCH", path, json=_changes(fields))
 
     async def delete(self, collection: str, document_id: str) -> DeletedDocument:
         return await self._model(DeletedDocument, "DELETE", f"/v1/collections/{collection}/documents/{document_id}")

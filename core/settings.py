@@ -98,6 +98,10 @@ class IngestionSettings(_Group):
     """Attempts before a job's document is failed."""
     job_lease_s: float = 300.0
     """How long a claimed job is held before another worker may take it over."""
+    max_metadata_bytes: int = Field(default=16 * 1024, ge=2)
+    """Largest ``metadata`` a document carries, as compact UTF-8 JSON (400 ``METADATA_TOO_LARGE`` beyond)."""
+    max_expiry_days: int = Field(default=90, ge=1)
+    """How far ahead ``expires_at`` may lie, in days (400 ``INVALID_EXPIRY`` beyond)."""
     indexing: Literal["in_process", "off"] = "in_process"
     """``in_process``: ``lectern serve`` also drains the job queue; ``off``: it never claims jobs (run ``lectern worker``)."""
     expiry_sweep_s: float = Field(default=60.0, ge=0)

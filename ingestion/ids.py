@@ -24,6 +24,14 @@ def document_of(chunk_id: str) -> str:
     return chunk_id.split(_SEPARATOR, 1)[0]
 
 
+_TAG_PREFIX = "tag:"
+
+
 def tag_key(tag: str) -> str:
     """Tags become boolean metadata keys so any-of / all-of filters run inside Chroma."""
-    return f"tag:{tag}"
+    return f"{_TAG_PREFIX}{tag}"
+
+
+def is_tag_key(key: str) -> bool:
+    """Whether a chunk's metadata key is one of :func:`tag_key`'s."""
+    return key.startswith(_TAG_PREFIX)

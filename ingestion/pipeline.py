@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.db import Database
+from core.db import Database, utcnow
 from core.settings import ChunkingSettings
 
 from . import detect, jobs
@@ -202,6 +202,7 @@ def _store(
         parts.vectors.upsert(ids, vectors, metas)
     stale: list[str] = []
     orphaned: list[str] = []
+    retag: list[tuple[list[str], list[str]]] = []
     with parts.db.transaction() as conn:
         for work in work_items:
             if not jobs.is_current(conn, work.job, worker_id) or catalog.get_document(conn, work.document.id) is None:
@@ -214,6 +215,7 @@ def _store(
                     status="failed",
                     failure_reason=work.failure.reason,
                     failure_detail=work.failure.detail or None,
+                    processed_at=utcnow(),
                 )
                 jobs.finish(conn, work.job, "done", work.failure.reason)
                 continue
@@ -241,10 +243,18 @@ def _store(
                 chunk_count=len(work.chunks),
                 title=work.document.title or work.extracted.title,
                 notes=work.notes,
+                processed_at=utcnow(),
             )
+            # Tags changed by PATCH since this batch read the document: its vectors carry the old ones.
+            # Read after the update above, which waits for such a PATCH's commit (see update_fields).
+            current = catalog.get_document(conn, work.document.id)
+            if current is not None and current.tags != work.document.tags:
+                retag.append((new_ids, current.tags))
             jobs.finish(conn, work.job, "done")
             timings.documents += 1
             timings.chunks += len(work.chunks)
     if stale or orphaned:
         parts.vectors.delete_ids(stale + orphaned)
+    for chunk_ids, tags in retag:
+        parts.vectors.retag(chunk_ids, tags)
     timings.store_s += time.perf_counter() - started

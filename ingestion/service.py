@@ -9,11 +9,12 @@ import mimetypes
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from sqlalchemy import Connection
 
@@ -27,6 +28,7 @@ from . import detect, jobs
 from .blobs import BlobStoreUnavailable, StoredBlob, open_blob_store
 from .catalog import documents as catalog
 from .collection_docs import CollectionDoc, parse_jsonl
+from .document_fields import validate_fields
 from .embedding import Embedder, build_embedder
 from .extract.sandbox import ExtractionSandbox
 from .keyword import SqlKeywordWriter
@@ -88,6 +90,8 @@ class Ingestion:
         self.keyword = SqlKeywordWriter()
         self.sandbox = ExtractionSandbox(self.settings.ingestion.extraction_timeout_s)
         self._embedder_lock = threading.Lock()
+        self.clock: Callable[[], datetime] = _utc_now
+        """Now, for checking ``expires_at``; tests replace it."""
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -119,17 +123,31 @@ class Ingestion:
         skip_duplicates: bool = False,
         index: bool | None = None,
         content_type: str | None = None,
+        description: str | None = None,
+        document_type: str | None = None,
+        title: str | None = None,
+        metadata: str | dict[str, Any] | None = None,
+        expires_at: str | datetime | None = None,
+        policies: str | Sequence[str] | None = None,
     ) -> AddResult:
         """Store the bytes (size-capped while streaming), detect the type and queue indexing.
 
         With ``key`` the document is created or replaced in place (same id); an expired document
-        under the key is deleted first, so the upload is a new document. ``index``: ``None``
-        indexes a type Lectern can index and keeps any other file as ``stored`` (``failure_reason``
-        ``unsupported_media_type``, the detail saying why); ``True`` refuses such a file
-        (``UnsupportedMediaType``, nothing kept); ``False`` stores any file for download only,
+        under the key is deleted first, so the upload is a new document. On a replace, the owner's
+        fields sent (``description`` ... ``policies``; None means not sent) replace the stored ones and
+        those not sent are kept; ``tags`` and ``reference`` are always the upload's. A deduplicated
+        upload (``skip_duplicates``) returns the stored document as it is. Every field is checked
+        (``document_fields``) before any byte is stored.
+
+        ``index``: ``None`` indexes a type Lectern can index and keeps any other file as ``stored``
+        (``failure_reason`` ``unsupported_media_type``, the detail saying why); ``True`` refuses such a
+        file (``UnsupportedMediaType``, nothing kept); ``False`` stores any file for download only,
         status ``stored``, no job. ``content_type`` is the uploader's declared type, recorded only
         for a file Lectern cannot read (else the type detected from the bytes wins)."""
         validate_collection_name(collection)
+        sent = dict(description=description, document_type=document_type, title=title, metadata=metadata,
+                    expires_at=expires_at, policies=policies, reference=reference)  # fmt: skip
+        owned = self.validate_fields({k: v for k, v in sent.items() if v is not None})
         filename = safe_filename(filename)
         if key:
             self._sweep_keys(owner, collection, [key])  # first: its blob may be this upload's too
@@ -159,11 +177,12 @@ class Ingestion:
                 size_bytes=blob.size,
                 sha256=blob.sha256,
                 tags=_clean_tags(tags),
-                reference=reference,
+                reference=None,
                 status="pending" if indexing else "stored",
                 failure_reason=None if not_indexable is None or index is False else NOT_INDEXABLE,
                 failure_detail=None if not_indexable is None or index is False else not_indexable.message,
             )
+            fields.update(owned)
             if current is not None:
                 old_sha = current.sha256
                 if not indexing:  # the replaced version's chunks must not outlive it
@@ -282,6 +301,33 @@ class Ingestion:
             with source.open("rb") as f:
                 return self.blobs.put_file(f, limit)
         return self.blobs.put_file(source, limit)
+
+    # -- changing ----------------------------------------------------------------------------
+    def update_fields(self, document_id: str, **changes: Any) -> catalog.Document:
+        """Change the owner's fields (``document_fields.EDITABLE``; None clears one) in one write
+        transaction, without re-indexing: ``updated_at`` and the access generation move. New tags
+        also reach the chunks' Chroma metadata, which tag filters read; that write follows the
+        commit, so a vector store outage is a 503 whose retry (the same PATCH) completes it."""
+        columns = self.validate_fields(changes)
+        with self.db.transaction() as conn:
+            if catalog.get_document(conn, document_id) is None:
+                raise DocumentNotFound(f"no document {document_id}", document_id=document_id)
+            if columns:
+                catalog.update_document(conn, document_id, **columns)
+            # Read after the update: a batch committing this document's chunks meanwhile has either
+            # committed (its chunks are read here) or waits for this commit and reads the new tags.
+            retag = catalog.chunk_ids(conn, document_id) if "tags" in columns else []
+            document = catalog.get_document(conn, document_id)
+        assert document is not None
+        if retag:
+            self.vectors.retag(retag, document.tags)
+        return document
+
+    def validate_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The owner's fields by wire name, checked (``document_fields``) and as catalog columns."""
+        limits = self.settings.ingestion
+        return validate_fields(fields, now=self.clock(), max_metadata_bytes=limits.max_metadata_bytes,
+                               max_expiry_days=limits.max_expiry_days)  # fmt: skip
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, document_id: str) -> catalog.Document:
@@ -484,6 +530,10 @@ def _declared_type(content_type: str | None, filename: str) -> str:
         if candidate and candidate != OCTET_STREAM and candidate not in detect.SUPPORTED:
             return candidate
     return OCTET_STREAM
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _clean_tags(tags: Sequence[str]) -> list[str]:

@@ -30,6 +30,7 @@ import numpy as np
 from core.errors import LecternError
 
 from .embedding.base import Embedder
+from .ids import is_tag_key, tag_key
 
 CHROMA_COLLECTION = "lectern_chunks"
 _BATCH = 2000
@@ -163,6 +164,22 @@ class ChromaVectorStore:
                     embeddings=embeddings[start:end],
                     metadatas=list(metadatas[start:end]),  # type: ignore[arg-type]
                 )
+
+    def retag(self, ids: Sequence[str], tags: Sequence[str]) -> None:
+        """Make ``tags`` the tags of these chunks (``PATCH`` changes a document's tags without
+        re-indexing it). Chroma merges an update into the stored metadata and drops keys set to
+        None, so only the tag keys change, and a chunk already gone is skipped."""
+        wanted = {tag_key(t): True for t in tags}
+        with _reachable(self.url):
+            for start in range(0, len(ids), self.batch_size):
+                got = self.collection.get(ids=list(ids[start : start + self.batch_size]), include=["metadatas"])
+                if not got["ids"]:
+                    continue
+                metadatas = [
+                    {**{k: None for k in (meta or {}) if is_tag_key(k) and k not in wanted}, **wanted}
+                    for meta in got["metadatas"] or []
+                ]
+                self.collection.update(ids=got["ids"], metadatas=metadatas)  # type: ignore[arg-type]
 
     def delete_document(self, document_id: str) -> None:
         with _reachable(self.url):

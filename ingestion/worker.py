@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import DBAPIError
 
-from core.db import Database
+from core.db import Database, utcnow
 from core.errors import CatalogUnavailable
 
 from . import jobs
@@ -206,8 +206,9 @@ class Worker:
                     continue  # cancelled meanwhile (indexing stopped) or reclaimed: not ours to retry
                 if job.attempts >= self._max_attempts:
                     catalog.update_document(
-                        conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error
-                    )
+                        conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error,
+                        processed_at=utcnow(),
+                    )  # fmt: skip
                     jobs.finish(conn, job, "failed", error)
                 else:
                     jobs.requeue(conn, job, error)

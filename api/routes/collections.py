@@ -23,10 +23,10 @@ from ..schemas.collections import (
     DocumentResult,
     NewCollection,
 )
-from ..schemas.files import DeletedDocument
+from ..schemas.files import DeletedDocument, FileUpdate
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
 from ..services import Services
-from .files import delete_visible, visible_document
+from .files import changeable_document, delete_visible, visible_document
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"], responses=KEYED)
 WritableCollection = Annotated[str, PathParam(min_length=1, max_length=128, pattern=COLLECTION_NAME)]
@@ -91,6 +91,18 @@ def get_document(collection: str, document_id: str, services: ServicesDep, princ
     if doc.collection != collection:
         raise DocumentNotFound(f"no document {document_id} in {collection}", document_id=document_id)
     return CollectionDocument.of(doc)
+
+
+@router.patch("/{collection}/documents/{document_id}", response_model=CollectionDocument,
+              responses=error_responses(400, 403, 404, 503))  # fmt: skip
+def update_document(
+    collection: str, document_id: str, body: FileUpdate, services: ServicesDep, principal: WritePrincipal
+) -> CollectionDocument:
+    """As ``PATCH /v1/files/{id}``: the fields sent change (``null`` clears one), nothing is re-indexed."""
+    doc = changeable_document(services, principal, document_id)
+    if doc.collection != collection:
+        raise DocumentNotFound(f"no document {document_id} in {collection}", document_id=document_id)
+    return CollectionDocument.of(services.ingestion.update_fields(doc.id, **body.changes()))
 
 
 @router.delete("/{collection}/documents/{document_id}", response_model=DeletedDocument,

@@ -28,7 +28,9 @@ from ..schemas.files import (
     FileList,
     FileStatus,
     FileText,
+    FileUpdate,
     PageOut,
+    text_limit,
 )
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
 from ..schemas.uploads import BatchItem, BatchResult, UploadResult
@@ -81,6 +83,14 @@ def delete_visible(
     return DeletedDocument(document_id=doc.id, deleted_at=services.ingestion.delete(doc.id))
 
 
+def file_info(request: Request, doc: Document) -> FileInfo:
+    """``FileInfo`` with its absolute download URL (and public URL, for a public file), as this
+    request reached the API."""
+    return FileInfo.of(
+        doc, url=str(request.url_for("download", file_id=doc.id)), public_url=public_url_for(doc, request)
+    )
+
+
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
@@ -100,10 +110,20 @@ def upload(
     skip_duplicates: Annotated[bool, Form()] = False,
     tags: Annotated[str | None, Form(description="comma-separated")] = None,
     collection: CollectionName = "default",
-    reference: Annotated[str | None, Form()] = None,
+    reference: Annotated[str | None, Form(json_schema_extra=text_limit("reference"))] = None,
     key: Annotated[str | None, Form(description="create or replace the document with this key")] = None,
     index: IndexField = None,
+    description: Annotated[str | None, Form(json_schema_extra=text_limit("description"))] = None,
+    document_type: Annotated[
+        str | None, Form(description='e.g. "Clinical Trial Protocol"', json_schema_extra=text_limit("document_type"))
+    ] = None,
+    title: Annotated[str | None, Form(description="the owner's title", json_schema_extra=text_limit("title"))] = None,
+    metadata: Annotated[str | None, Form(description="a JSON object, at most LECTERN_MAX_METADATA_BYTES")] = None,
+    expires_at: Annotated[str | None, Form(description="ISO 8601 with Z or an offset, e.g. 2026-12-31T23:59Z")] = None,
+    policies: Annotated[str | None, Form(description="comma-separated or a JSON list: public_content")] = None,
 ) -> UploadResult:
+    """With ``key``, an existing document is replaced: the fields sent replace its own, those not
+    sent (``description`` ... ``policies``) are kept; ``tags`` and ``reference`` are the upload's."""
     cap = services.settings.ingestion.max_upload_bytes
     declared = int(request.headers.get("content-length") or 0)
     if declared > cap + 64 * 1024:
@@ -112,6 +132,8 @@ def upload(
     result = services.ingestion.add_file(
         file.file, file.filename or UNNAMED, owner=principal.user_id, collection=collection, tags=_tags(tags),
         reference=reference, key=key, skip_duplicates=skip_duplicates, index=index, content_type=file.content_type,
+        description=description, document_type=document_type, title=title, metadata=metadata, expires_at=expires_at,
+        policies=policies,
     )  # fmt: skip
     doc = result.document
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
@@ -120,7 +142,7 @@ def upload(
 MAX_BATCH = 100
 
 
-@router.post("/upload/batch", response_model=BatchResult, responses=error_responses(403, 413))
+@router.post("/upload/batch", response_model=BatchResult, responses=error_responses(400, 403, 413))
 def upload_batch(
     request: Request,
     services: ServicesDep,
@@ -130,15 +152,29 @@ def upload_batch(
     tags: Annotated[str | None, Form(description="comma-separated, applied to every file")] = None,
     collection: CollectionName = "default",
     index: IndexField = None,
+    description: Annotated[
+        str | None, Form(description="applied to every file", json_schema_extra=text_limit("description"))
+    ] = None,
+    document_type: Annotated[
+        str | None, Form(description="applied to every file", json_schema_extra=text_limit("document_type"))
+    ] = None,
+    metadata: Annotated[str | None, Form(description="a JSON object, applied to every file")] = None,
+    expires_at: Annotated[str | None, Form(description="ISO 8601 with Z or an offset, applied to every file")] = None,
+    policies: Annotated[str | None, Form(description="comma-separated or a JSON list, applied to every file")] = None,
 ) -> BatchResult:
-    """1-100 files; each gets its own result, and one failing does not fail its neighbours."""
+    """1-100 files; each gets its own result, and one failing does not fail its neighbours. The
+    fields shared by every file are checked first: a bad one is a 400 and nothing is stored."""
+    shared = {"description": description, "document_type": document_type, "metadata": metadata,
+              "expires_at": expires_at, "policies": policies}  # fmt: skip
+    shared = {k: v for k, v in shared.items() if v is not None}
+    services.ingestion.validate_fields(shared)
     items: list[BatchItem] = []
     for upload_file in files:
         name = upload_file.filename or UNNAMED
         try:
             result = services.ingestion.add_file(
                 upload_file.file, name, owner=principal.user_id, collection=collection, tags=_tags(tags),
-                skip_duplicates=skip_duplicates, index=index, content_type=upload_file.content_type,
+                skip_duplicates=skip_duplicates, index=index, content_type=upload_file.content_type, **shared,
             )  # fmt: skip
             doc = result.document
             uploaded = UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status,
@@ -167,8 +203,7 @@ def list_files(
         principal=principal, kind="file", media_type=media, name=name,
         tags=_tags(tags), status=status, collection=collection, limit=limit, offset=(page - 1) * limit,
     )  # fmt: skip
-    files = [FileInfo.of(d, public_url=public_url_for(d, request)) for d in docs]
-    return FileList(files=files, page=page, limit=limit, total_count=total)
+    return FileList(files=[file_info(request, d) for d in docs], page=page, limit=limit, total_count=total)
 
 
 # Before every ``/{file_id}...`` route: ``/by-name/status`` must not reach ``/{file_id}/status``.
@@ -193,7 +228,7 @@ def get_file_by_name(
         doc = newest_readable(conn, principal, filename=name, collection=collection)
     if doc is None:
         raise DocumentNotFound(f"no document named {name}", filename=name)
-    return FileInfo.of(doc, public_url=public_url_for(doc, request))
+    return file_info(request, doc)
 
 
 @router.get("/by-key/{key}", response_model=FileInfo, responses=_NOT_FOUND)
@@ -210,13 +245,29 @@ def get_file_by_key(
         doc = newest_readable(conn, principal, key=key, collection=collection)
     if doc is None:
         raise DocumentNotFound(f"no document with key {key}", key=key)
-    return FileInfo.of(doc, public_url=public_url_for(doc, request))
+    return file_info(request, doc)
 
 
 @router.get("/{file_id}", response_model=FileInfo, responses=_NOT_FOUND)
-def get_file(file_id: str, request: Request, services: ServicesDep, principal: ListingPrincipal) -> FileInfo:
-    doc = visible_document(services, principal, file_id)
-    return FileInfo.of(doc, public_url=public_url_for(doc, request))
+def get_file(request: Request, file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileInfo:
+    return file_info(request, visible_document(services, principal, file_id))
+
+
+@router.patch("/{file_id}", response_model=FileInfo, responses=error_responses(400, 403, 404, 415, 503))
+def update_file(
+    request: Request, file_id: str, body: FileUpdate, services: ServicesDep, principal: WritePrincipal
+) -> FileInfo:
+    """Change the fields sent (``null`` clears one); the owner or an admin may. Nothing is re-indexed,
+    unless ``index`` switches indexing on or off. Every field is checked before anything changes, and
+    the switch (which can refuse a type with 415) comes before the fields are written."""
+    doc = changeable_document(services, principal, file_id)
+    changes = body.changes()
+    services.ingestion.validate_fields(changes)
+    if body.index is True:
+        services.ingestion.start_indexing(doc.id)
+    elif body.index is False:
+        services.ingestion.stop_indexing(doc.id)
+    return file_info(request, services.ingestion.update_fields(doc.id, **changes))
 
 
 @router.get("/{file_id}/status", response_model=FileStatus, responses=_NOT_FOUND)
@@ -289,19 +340,19 @@ def _attachment(filename: str) -> str:
 
 
 @router.post("/{file_id}/index", response_model=FileInfo, responses=error_responses(403, 404, 415, 503))
-def start_indexing(file_id: str, services: ServicesDep, principal: WritePrincipal) -> FileInfo:
+def start_indexing(request: Request, file_id: str, services: ServicesDep, principal: WritePrincipal) -> FileInfo:
     """Index a `stored` file: it becomes `pending` and is indexed like an upload. A type Lectern cannot
     index is a 415 and the file stays `stored`; a file already indexed (or on its way) is unchanged."""
     doc = changeable_document(services, principal, file_id)
-    return FileInfo.of(services.ingestion.start_indexing(doc.id))
+    return file_info(request, services.ingestion.start_indexing(doc.id))
 
 
 @router.delete("/{file_id}/index", response_model=FileInfo, responses=error_responses(403, 404, 503))
-def stop_indexing(file_id: str, services: ServicesDep, principal: WritePrincipal) -> FileInfo:
+def stop_indexing(request: Request, file_id: str, services: ServicesDep, principal: WritePrincipal) -> FileInfo:
     """Keep the file for download only: `stored`, out of search and chat; its chunks, vectors and
     keyword postings are removed, the original stays."""
     doc = changeable_document(services, principal, file_id)
-    return FileInfo.of(services.ingestion.stop_indexing(doc.id))
+    return file_info(request, services.ingestion.stop_indexing(doc.id))
 
 
 @router.delete("/{file_id}", response_model=DeletedDocument, responses=error_responses(403, 404))

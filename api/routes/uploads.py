@@ -23,8 +23,9 @@ router = APIRouter(prefix="/v1/files/uploads", tags=["files"], responses=KEYED)
 MAX_PARTS = 10_000
 
 
-@router.post("", response_model=UploadStarted, status_code=201, responses=error_responses(403, 503))
+@router.post("", response_model=UploadStarted, status_code=201, responses=error_responses(400, 403, 503))
 def start(body: NewUpload, services: ServicesDep, principal: WritePrincipal) -> UploadStarted:
+    services.ingestion.validate_fields(body.owner_fields())  # refused before any part is sent
     upload_id = services.ingestion.uploads.start(principal.user_id, body.model_dump())
     return UploadStarted(upload_id=upload_id, part_size_limit=services.settings.ingestion.max_upload_bytes)
 
@@ -49,6 +50,7 @@ def complete(upload_id: str, body: CompleteUpload, services: ServicesDep, princi
         result = services.ingestion.add_file(
             joined, meta.filename, owner=principal.user_id, collection=meta.collection, tags=meta.tags,
             reference=meta.reference, key=meta.key, skip_duplicates=meta.skip_duplicates, index=meta.index,
+            **meta.owner_fields(),
         )  # fmt: skip
     uploads.discard(upload_id, principal.user_id)
     doc = result.document

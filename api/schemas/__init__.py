@@ -27,7 +27,18 @@ from .collections import (
 from .completions import CompletionChoice, CompletionMessage, CompletionRequest, CompletionResponse, OpenAIMessage
 from .downloads import DownloadUrl, DownloadUrlRequest
 from .errors import ErrorEnvelope
-from .files import Assignees, Assignment, ChunkOut, DeletedDocument, FileInfo, FileList, FileStatus, FileText, PageOut
+from .files import (
+    Assignees,
+    Assignment,
+    ChunkOut,
+    DeletedDocument,
+    FileInfo,
+    FileList,
+    FileStatus,
+    FileText,
+    FileUpdate,
+    PageOut,
+)  # fmt: skip
 from .health import Health
 from .retrieve import RetrievedChunk, RetrieveResponse, SearchType
 from .uploads import BatchItem, BatchResult, CompleteUpload, NewUpload, PartStored, UploadResult, UploadStarted
@@ -36,7 +47,7 @@ __all__ = [
     "Assignees", "Assignment", "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "CollectionDocument",
     "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "CompleteUpload", "CompletionChoice",
     "CompletionMessage", "CompletionRequest", "CompletionResponse", "DeletedDocument", "DocumentResult", "DownloadUrl",
-    "DownloadUrlRequest", "ErrorEnvelope", "FileInfo",
+    "DownloadUrlRequest", "ErrorEnvelope", "FileInfo", "FileUpdate",
     "FileList", "FileStatus", "FileText", "Health", "NewCollection", "NewMessage", "NewSession", "NewUpload",
     "OpenAIMessage", "PageOut", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
     "SessionHistory", "SessionRecord", "StoredMessage", "UploadResult", "UploadStarted", "Usage",

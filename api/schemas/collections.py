@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -46,12 +46,19 @@ class CollectionDocument(BaseModel):
     tags: list[str]
     chunk_count: int | None
     failure_reason: str | None
+    description: str | None = None
+    document_type: str | None = None
+    metadata: dict[str, Any] = {}
+    expires_at: str | None = None
+    policies: list[str] = []
 
     @classmethod
     def of(cls, doc: Document) -> CollectionDocument:
-        return cls(document_id=doc.id, docid=doc.name, title=doc.title, status=doc.collection_status,
-                   reference=doc.reference, tags=doc.tags, chunk_count=doc.chunk_count,
-                   failure_reason=doc.failure_reason)  # fmt: skip
+        """``title`` is the owner's (``PATCH``) if set, else the one pushed with the document."""
+        return cls(document_id=doc.id, docid=doc.name, title=doc.custom_title or doc.title,
+                   status=doc.collection_status, reference=doc.reference, tags=doc.tags, chunk_count=doc.chunk_count,
+                   failure_reason=doc.failure_reason, description=doc.description, document_type=doc.document_type,
+                   metadata=doc.metadata, expires_at=doc.expires_at, policies=doc.policies)  # fmt: skip
 
 
 class CollectionDocuments(BaseModel):

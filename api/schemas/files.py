@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ingestion import detect
 
@@ -17,10 +17,21 @@ class FileInfo(BaseModel):
     filename: str
     collection: str
     file_type: str | None
+    media_type: str | None
     size_bytes: int
     sha256: str
+    owner: str
+    key: str | None
+    """The ``key`` it was uploaded with (a collection document's ``docid``); None without one."""
+    title: str
+    """The display title: the owner's ``title``, else the extracted one, else the filename."""
+    description: str | None
+    document_type: str | None
+    metadata: dict[str, Any]
     tags: list[str]
     reference: str | None
+    expires_at: str | None
+    policies: list[str]
     status: str
     """``pending``, ``processing``, ``completed``, ``failed``, or ``stored`` (kept for download only)."""
     index: bool
@@ -29,9 +40,17 @@ class FileInfo(BaseModel):
     """Why indexing failed; for a ``stored`` file, why Lectern did not index it (``unsupported_media_type``)."""
     page_count: int | None
     chunk_count: int | None
+    word_count: int | None
+    table_count: int | None
+    image_count: int | None
+    """Not reported by the current extractors: None."""
+    last_processed: str | None
+    """When indexing last finished, completed or failed (UTC, ISO 8601)."""
     notes: list[str]
     created_at: str
     updated_at: str
+    url: str
+    """Downloads the original with this API's key (``GET /v1/files/{id}/content``)."""
     public_url: str | None = Field(
         default=None,
         description="set while the file carries the `public_content` policy: its permanent URL, which downloads the "
@@ -39,16 +58,58 @@ class FileInfo(BaseModel):
     )
 
     @classmethod
-    def of(cls, doc: Document, *, public_url: str | None = None) -> FileInfo:
-        """``public_url``: from ``api.download_urls.public_url_for`` (it needs the request's base URL)."""
+    def of(cls, doc: Document, *, url: str, public_url: str | None = None) -> FileInfo:
+        """``url`` and ``public_url`` need the request's base URL: build through ``api.routes.files.file_info``."""
         return cls(
             file_id=doc.id, filename=doc.filename, collection=doc.collection,
-            file_type=detect.SHORT_NAMES.get(doc.media_type or ""), size_bytes=doc.size_bytes, sha256=doc.sha256,
-            tags=doc.tags, reference=doc.reference, status=doc.status, index=doc.status != "stored",
-            failure_reason=doc.failure_reason,
-            page_count=doc.page_count, chunk_count=doc.chunk_count, notes=doc.notes,
-            created_at=doc.created_at, updated_at=doc.updated_at, public_url=public_url,
+            file_type=detect.SHORT_NAMES.get(doc.media_type or ""), media_type=doc.media_type,
+            size_bytes=doc.size_bytes, sha256=doc.sha256, owner=doc.owner, key=doc.name, title=doc.display_title,
+            description=doc.description, document_type=doc.document_type, metadata=doc.metadata, tags=doc.tags,
+            reference=doc.reference, expires_at=doc.expires_at, policies=doc.policies, status=doc.status,
+            index=doc.status != "stored", failure_reason=doc.failure_reason, page_count=doc.page_count,
+            chunk_count=doc.chunk_count, word_count=doc.word_count, table_count=doc.table_count,
+            image_count=doc.image_count, last_processed=doc.processed_at, notes=doc.notes, created_at=doc.created_at,
+            updated_at=doc.updated_at, url=url, public_url=public_url,
         )  # fmt: skip
+
+
+MAX_CHARS = {"description": 2000, "document_type": 200, "title": 500, "reference": 2000}
+"""``ingestion.document_fields.MAX_TEXT_CHARS``, restated for the wire schema (the SDK imports no ingestion)."""
+
+
+def text_limit(field: str) -> dict[str, Any]:
+    """The field's length limit, stated in the schema; ``ingestion.document_fields`` keeps it (a 400,
+    as every other field's refusal, for uploads and ``PATCH`` alike, rather than pydantic's 422)."""
+    return {"maxLength": MAX_CHARS[field]}
+
+
+class FileUpdate(BaseModel):
+    """``PATCH /v1/files/{id}``: only the fields sent change; ``null`` clears one. Nothing is re-indexed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, json_schema_extra=text_limit("description"))
+    document_type: str | None = Field(default=None, json_schema_extra=text_limit("document_type"))
+    title: str | None = Field(default=None, description="the owner's title", json_schema_extra=text_limit("title"))
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="a JSON object (replaces the whole object), at most LECTERN_MAX_METADATA_BYTES"
+    )
+    tags: list[str] | None = None
+    reference: str | None = Field(default=None, json_schema_extra=text_limit("reference"))
+    expires_at: str | None = Field(
+        default=None,
+        description="ISO 8601 with Z or an offset, in the future, at most LECTERN_MAX_EXPIRY_DAYS ahead; to the minute",
+    )
+    policies: list[str] | None = Field(default=None, description="names from: public_content")
+    index: bool | None = Field(
+        default=None,
+        description="true indexes a `stored` file (415 when Lectern cannot index its type); false keeps the file for "
+        "download only (`stored`: chunks, vectors and keyword postings removed, the original kept)",
+    )
+
+    def changes(self) -> dict[str, Any]:
+        """The owner's fields the request sent, ``null`` ones included (they clear the field)."""
+        return {name: getattr(self, name) for name in self.model_fields_set if name != "index"}
 
 
 class FileList(BaseModel):

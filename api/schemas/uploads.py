@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import overload
+from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -80,6 +80,17 @@ class NewUpload(BaseModel):
     skip_duplicates: bool = False
     index: bool | None = None
     """As the upload form's ``index``: false stores the file for download only (status ``stored``)."""
+    description: str | None = None
+    document_type: str | None = None
+    title: str | None = None
+    metadata: dict[str, Any] | None = None
+    expires_at: str | None = None
+    policies: list[str] | None = None
+
+    def owner_fields(self) -> dict[str, Any]:
+        """The owner's fields sent (as ``PATCH`` takes them), checked at start and again at completion."""
+        names = ("description", "document_type", "title", "metadata", "expires_at", "policies")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
 class UploadStarted(BaseModel):

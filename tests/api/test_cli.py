@@ -24,9 +24,10 @@ def test_ingest_a_folder_then_list_as_json(tmp_path: Path) -> None:
     assert "indexing" in result.stderr  # the progress bar
 
     listed = json.loads(run_cli(home, "list", "--json").stdout)
-    assert sorted(d["name"] for d in listed) == ["a.md", "b.txt", "broken.pdf", "k1"]
+    # A file keeps its path relative to the folder given, as its display name.
+    assert sorted(d["name"] for d in listed) == ["a.md", "k1", "nested/b.txt", "nested/broken.pdf"]
     failed = json.loads(run_cli(home, "list", "--status", "failed", "--json").stdout)
-    assert [(d["name"], d["failure_reason"]) for d in failed] == [("broken.pdf", "malformed_pdf")]
+    assert [(d["name"], d["failure_reason"]) for d in failed] == [("nested/broken.pdf", "malformed_pdf")]
 
 
 def test_unsupported_files_are_rejected_with_a_reason(tmp_path: Path) -> None:

@@ -68,3 +68,10 @@ def test_the_docid_limit_in_the_schema_is_the_one_ingestion_enforces() -> None:
     from ingestion.collection_docs import MAX_DOCID_CHARS as ENFORCED
 
     assert MAX_DOCID_CHARS == ENFORCED
+
+
+def test_the_wire_schema_states_the_limits_the_fields_keep() -> None:
+    from api.schemas.files import MAX_CHARS
+    from ingestion.document_fields import MAX_TEXT_CHARS
+
+    assert MAX_CHARS == MAX_TEXT_CHARS

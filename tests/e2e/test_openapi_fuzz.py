@@ -43,6 +43,12 @@ _BY_CONTENT = {
     # Whether a file is a supported type, JSONL with a docid and text on each line, or adds up to the
     # SHA-256 the client names is a fact about bytes sent, which no schema can state.
     "POST /v1/files/upload": ["400", "415"],
+    # Whether an expiry lies in the future and within the horizon, metadata within its byte cap, a
+    # policy one the server knows: facts about the moment and the deployment, not about the schema.
+    "POST /v1/files/upload/batch": ["400"],
+    "POST /v1/files/uploads": ["400"],
+    "PATCH /v1/files/{file_id}": ["400"],
+    "PATCH /v1/collections/{collection}/documents/{document_id}": ["400"],
     "POST /v1/collections/{collection}/documents": ["400"],
     "POST /v1/files/uploads/{upload_id}/complete": ["400", "415"],
     # Likewise whether a stored file's bytes are of a type Lectern can index.
