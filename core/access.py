@@ -75,6 +75,12 @@ def access_now() -> str:
     return _clock()
 
 
+def access_datetime() -> datetime:
+    """*Now* as an aware ``datetime``: what checks of a new ``expires_at`` compare with, so an upload
+    and the rule agree on the minute."""
+    return datetime.strptime(access_now(), "%Y-%m-%dT%H:%M:00Z").replace(tzinfo=UTC)
+
+
 def is_expired(expires_at: str | None, now: str | None = None) -> bool:
     """Whether a document with this ``expires_at`` is gone at ``now`` (default: the clock's)."""
     return expires_at is not None and expires_at <= (now or access_now())

@@ -9,16 +9,16 @@ import mimetypes
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from sqlalchemy import Connection
 
-from core.access import access_now, expired_document_ids, is_expired
+from core.access import access_datetime, access_now, expired_document_ids, is_expired
 from core.db import Database, utcnow
 from core.errors import DocumentNotFound, InvalidRequest, UnsupportedMediaType
 from core.settings import Settings
@@ -90,8 +90,6 @@ class Ingestion:
         self.keyword = SqlKeywordWriter()
         self.sandbox = ExtractionSandbox(self.settings.ingestion.extraction_timeout_s)
         self._embedder_lock = threading.Lock()
-        self.clock: Callable[[], datetime] = _utc_now
-        """Now, for checking ``expires_at``; tests replace it."""
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -326,7 +324,7 @@ class Ingestion:
     def validate_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """The owner's fields by wire name, checked (``document_fields``) and as catalog columns."""
         limits = self.settings.ingestion
-        return validate_fields(fields, now=self.clock(), max_metadata_bytes=limits.max_metadata_bytes,
+        return validate_fields(fields, now=access_datetime(), max_metadata_bytes=limits.max_metadata_bytes,
                                max_expiry_days=limits.max_expiry_days)  # fmt: skip
 
     # -- reading ---------------------------------------------------------------------------
@@ -530,10 +528,6 @@ def _declared_type(content_type: str | None, filename: str) -> str:
         if candidate and candidate != OCTET_STREAM and candidate not in detect.SUPPORTED:
             return candidate
     return OCTET_STREAM
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _clean_tags(tags: Sequence[str]) -> list[str]:

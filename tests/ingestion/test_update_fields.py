@@ -3,6 +3,7 @@ without re-indexing, with tags following into Chroma, also while a batch is inde
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +17,15 @@ from ingestion import jobs, pipeline
 from ingestion.document_fields import InvalidMetadata, UnknownPolicy
 from ingestion.ids import tag_key
 from ingestion.service import Ingestion
-from tests.support import VECTOR_BACKENDS
+from tests.support import VECTOR_BACKENDS, ManualClock
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock() -> Iterator[None]:
+    with ManualClock(NOW.strftime("%Y-%m-%dT%H:%M:00Z")):
+        yield
 
 
 @pytest.fixture
@@ -33,7 +40,6 @@ def _tagged(ingestion: Ingestion, tag: str) -> set[str]:
 @pytest.mark.parametrize("vector_backend", VECTOR_BACKENDS)
 @pytest.mark.both_engines  # one write transaction on PostgreSQL too
 def test_update_fields_changes_the_catalog_and_the_chunks_tags(ingestion: Ingestion) -> None:
-    ingestion.clock = lambda: NOW
     doc = ingestion.add_file(b"The pump manual covers impellers.", "pump.txt", owner="u1", tags=["old", "kept"],
                              metadata={"site": "Basel"}, description="first")  # fmt: skip
     ingestion.run_until_idle()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from core.access import access_generation
 from ingestion import jobs
 from ingestion.ids import tag_key
-from tests.support import PUBLIC, SECRET, Api, upload
+from tests.support import PUBLIC, SECRET, Api, ManualClock, upload
 
 pytestmark = pytest.mark.anyio
 
@@ -30,8 +31,10 @@ FIELDS = {
 
 
 @pytest.fixture(autouse=True)
-def _fixed_clock(api: Api) -> None:
-    api.services.ingestion.clock = lambda: NOW
+def _fixed_clock() -> Iterator[None]:
+    """The access rule's clock, which expiry checks at upload and the rule itself both read."""
+    with ManualClock(NOW.strftime("%Y-%m-%dT%H:%M:00Z")):
+        yield
 
 
 async def _info(api: Api, file_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
