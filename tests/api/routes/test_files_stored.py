@@ -172,3 +172,24 @@ async def test_a_collection_document_with_indexing_stopped_reads_stored(api: Api
     assert (await api.client.delete(f"/v1/files/{document_id}/index", headers=api.alice)).status_code == 200
     read = await api.client.get(f"/v1/collections/faq/documents/{document_id}", headers=api.alice)
     assert read.status_code == 200 and read.json()["status"] == "Stored"
+
+
+async def test_patch_switches_indexing_and_refuses_a_type_it_cannot_index_changing_nothing(api: Api) -> None:
+    """``PATCH {"index": ...}`` is the same switch as the index routes; with other fields in the same
+    body, a refused switch (415) leaves those fields unchanged too."""
+    file_id = (await _post(api, api.alice, "minutes.txt", NOTE, index="false"))["file_id"]
+    patched = await api.client.patch(
+        f"/v1/files/{file_id}", headers=api.alice, json={"index": True, "description": "d"}
+    )
+    assert patched.status_code == 200 and (patched.json()["status"], patched.json()["description"]) == ("pending", "d")
+    api.services.ingestion.run_until_idle()
+    assert file_id in await _hits(api, "glockenspiel budget approved")
+    stopped = await api.client.patch(f"/v1/files/{file_id}", headers=api.alice, json={"index": False})
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stored"
+    assert file_id not in await _hits(api, "glockenspiel budget approved")
+
+    blob_id = (await _post(api, api.alice, "scan.bin", bytes(range(256)) * 4))["file_id"]
+    before = (await api.client.get(f"/v1/files/{blob_id}", headers=api.alice)).json()
+    refused = await api.client.patch(f"/v1/files/{blob_id}", headers=api.alice, json={"index": True, "title": "New"})
+    assert refused.status_code == 415 and refused.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert (await api.client.get(f"/v1/files/{blob_id}", headers=api.alice)).json() == before
