@@ -58,9 +58,13 @@ def test_the_wire_session_models_are_the_agents_records() -> None:
 
 
 def test_search_types_match_retrieval() -> None:
+    from api.schemas.retrieve import MAX_QUERY_CHARS, TagsMode
+    from ingestion.catalog.documents import TagsMode as CatalogTagsMode
+    from tools.search import MAX_QUERY_CHARS as ENFORCED
     from tools.search import SearchType as RetrievalSearchType
 
     assert typing.get_args(SearchType) == typing.get_args(RetrievalSearchType)
+    assert typing.get_args(TagsMode) == typing.get_args(CatalogTagsMode) and MAX_QUERY_CHARS == ENFORCED
 
 
 def test_the_docid_limit_in_the_schema_is_the_one_ingestion_enforces() -> None:
