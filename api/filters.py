@@ -85,7 +85,10 @@ def source_document_ids(urls: Sequence[str], request: Request, download_urls: Do
     root = base.path.rstrip("/")
     ids: list[str] = []
     for url in urls:
-        parts = urlsplit(url.strip())
+        try:
+            parts = urlsplit(url.strip())
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            raise _invalid(url, "it is not a URL") from None
         absolute = bool(parts.scheme or parts.netloc)
         foreign = absolute and (parts.scheme.lower(), parts.netloc.lower()) != (base.scheme, base.netloc.lower())
         if foreign or parts.query or parts.fragment or not parts.path.startswith(f"{root}/v1/files/"):

@@ -166,7 +166,8 @@ async def test_source_urls_restrict_a_search_to_the_documents_lectern_handed_out
     token = signed_url.rsplit("/", 1)[1]
     tampered = signed_url.replace(token, token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
     for bad in ("s3://bucket/ingested/protocol.docx", f"http://elsewhere.test/v1/files/{t.boston}/content",
-                tampered, f"{BASE}/v1/files/{t.boston}", f"{BASE}/v1/files/{t.boston}/content?x=1"):  # fmt: skip
+                tampered, f"{BASE}/v1/files/{t.boston}", f"{BASE}/v1/files/{t.boston}/content?x=1",
+                "http://[lectern.test/v1/files/x/content"):  # fmt: skip
         response = await api.client.post("/v1/retrieve", json={"q": "eligibility", "source_urls": [bad]},
                                          headers=api.admin)  # fmt: skip
         await _error(response, 400, "INVALID_SOURCE_URL")
