@@ -27,10 +27,11 @@ from ..schemas.collections import (
 )
 from ..schemas.files import DeletedDocument
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
-from ..schemas.retrieve import CREATED_DOC, TagsMode
+from ..schemas.retrieve import CREATED_DOC, DATE_SCHEMA, TagsMode
 from ..services import Services
 from .files import StatusFilter, delete_visible, visible_document
 
+_AFTER, _BEFORE = f"created at or after; {CREATED_DOC}", f"created before; {CREATED_DOC}"
 router = APIRouter(prefix="/v1/collections", tags=["collections"], responses=KEYED)
 WritableCollection = Annotated[str, PathParam(min_length=1, max_length=128, pattern=COLLECTION_NAME)]
 """A collection a write names: the shape ``validate_collection_name`` accepts."""
@@ -84,8 +85,8 @@ def list_documents(
     tags_mode: Annotated[TagsMode, Query(description="`all` (the default) or `any` of `tags`")] = "all",
     status: Annotated[StatusFilter | None, Query(description=STATUS_DOC)] = None,
     document_type: Annotated[str | None, Query(description="exactly this document type")] = None,
-    created_after: Annotated[str | None, Query(description=f"created at or after; {CREATED_DOC}")] = None,
-    created_before: Annotated[str | None, Query(description=f"created before; {CREATED_DOC}")] = None,
+    created_after: Annotated[str | None, Query(description=_AFTER, json_schema_extra=DATE_SCHEMA)] = None,
+    created_before: Annotated[str | None, Query(description=_BEFORE, json_schema_extra=DATE_SCHEMA)] = None,
     sort: Annotated[Sort, Query(description=SORT_DOC)] = "created_at",
 ) -> CollectionDocuments:  # fmt: skip
     docs, total = services.ingestion.list_documents(

@@ -39,10 +39,11 @@ from ..schemas.files import (
     PageOut,
 )
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
-from ..schemas.retrieve import CREATED_DOC, TagsMode
+from ..schemas.retrieve import CREATED_DOC, DATE_SCHEMA, TagsMode
 from ..schemas.uploads import BatchItem, BatchResult, UploadResult
 from ..services import Services
 
+_AFTER, _BEFORE = f"created at or after; {CREATED_DOC}", f"created before; {CREATED_DOC}"
 router = APIRouter(prefix="/v1/files", tags=["files"], responses=KEYED)
 _MEDIA_BY_SHORT = {short: media for media, short in detect.SHORT_NAMES.items()}
 FileType = Literal["pdf", "docx", "txt", "md", "html", "csv", "jsonl"]
@@ -165,8 +166,8 @@ def list_files(
     status: Annotated[StatusFilter | None, Query(description=STATUS_DOC)] = None,
     collection: str | None = None,
     document_type: Annotated[str | None, Query(description="exactly this document type")] = None,
-    created_after: Annotated[str | None, Query(description=f"created at or after; {CREATED_DOC}")] = None,
-    created_before: Annotated[str | None, Query(description=f"created before; {CREATED_DOC}")] = None,
+    created_after: Annotated[str | None, Query(description=_AFTER, json_schema_extra=DATE_SCHEMA)] = None,
+    created_before: Annotated[str | None, Query(description=_BEFORE, json_schema_extra=DATE_SCHEMA)] = None,
     sort: Annotated[Sort, Query(description=SORT_DOC)] = "created_at",
 ) -> FileList:
     media = None if file_type is None else _MEDIA_BY_SHORT[file_type]

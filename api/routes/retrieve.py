@@ -18,6 +18,7 @@ from ..filters import METADATA_QUERY_DOC, query_filter, source_document_ids, spl
 from ..schemas.patterns import NOT_BLANK
 from ..schemas.retrieve import (
     CREATED_DOC,
+    DATE_SCHEMA,
     SOURCE_URLS_DOC,
     RetrievedChunk,
     RetrieveRequest,
@@ -26,6 +27,7 @@ from ..schemas.retrieve import (
 )
 from ..services import Services
 
+_AFTER, _BEFORE = f"created at or after; {CREATED_DOC}", f"created before; {CREATED_DOC}"
 router = APIRouter(prefix="/v1", tags=["retrieval"], responses=KEYED)
 
 
@@ -58,8 +60,8 @@ def retrieve(
     tags_mode: Annotated[TagsMode, Query(description="`any` (the default) or `all` of `tags`")] = "any",
     collection: str | None = None,
     document_type: Annotated[str | None, Query(description="exactly this document type")] = None,
-    created_after: Annotated[str | None, Query(description=f"created at or after; {CREATED_DOC}")] = None,
-    created_before: Annotated[str | None, Query(description=f"created before; {CREATED_DOC}")] = None,
+    created_after: Annotated[str | None, Query(description=_AFTER, json_schema_extra=DATE_SCHEMA)] = None,
+    created_before: Annotated[str | None, Query(description=_BEFORE, json_schema_extra=DATE_SCHEMA)] = None,
     source_urls: Annotated[str | None, Query(alias="sourceUrls", description=_SOURCE_URLS)] = None,
     similarity_threshold: Annotated[float | None, Query(ge=0.0, le=1.0, description=_THRESHOLD)] = None,
 ) -> RetrieveResponse:

@@ -13,7 +13,7 @@ from agent.events import ChatAnswer, ChatEvent, Citation, Usage
 from agent.records import SessionRecord, StoredMessage
 
 from .patterns import NOT_BLANK
-from .retrieve import CREATED_DOC, METADATA_DOC, MetadataFilter, TagsMode
+from .retrieve import CREATED_DOC, DATE_SCHEMA, METADATA_DOC, MetadataFilter, TagsMode
 
 __all__ = [
     "ChatAnswer", "ChatEvent", "Citation", "NewMessage", "NewSession", "SessionCreated", "SessionHistory",
@@ -44,5 +44,9 @@ class NewMessage(BaseModel):
     collection: str | None = None
     metadata: MetadataFilter | None = Field(default=None, description=METADATA_DOC)
     document_type: str | None = Field(default=None, description="only documents of exactly this type")
-    created_after: str | None = Field(default=None, description=f"created at or after; {CREATED_DOC}")
-    created_before: str | None = Field(default=None, description=f"created before; {CREATED_DOC}")
+    created_after: str | None = Field(
+        default=None, description=f"created at or after; {CREATED_DOC}", json_schema_extra=DATE_SCHEMA
+    )
+    created_before: str | None = Field(
+        default=None, description=f"created before; {CREATED_DOC}", json_schema_extra=DATE_SCHEMA
+    )

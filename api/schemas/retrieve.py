@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 # The same values as ``tools.search.SearchType`` (a test keeps them equal): importing retrieval
 # would pull SQLAlchemy and the search stack into the SDK.
 SearchType = Literal["hybrid", "vector", "keyword"]
 TagsMode = Literal["any", "all"]
-MetadataScalar = str | int | float | bool
-MetadataFilter = dict[str, MetadataScalar | list[MetadataScalar]]
+# The bounds are ``ingestion.catalog.filters``' (a test keeps them equal), stated here so the schema says them.
+MetadataField = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+MetadataScalar = Annotated[str, StringConstraints(max_length=1000)] | int | float | bool
+MetadataFilter = Annotated[
+    dict[MetadataField, MetadataScalar | Annotated[list[MetadataScalar], Field(min_length=1, max_length=100)]],
+    Field(max_length=20),
+]
 """``{"site": "Boston", "phase": 3}``: every field must match; ``{"site": ["Boston", "Paris"]}``: any of the values."""
+DATE_SCHEMA: dict[str, Any] = {"format": "date-time"}
+"""Documented, not enforced by validation: a date alone is accepted too, and a bad one is the route's
+400 ``INVALID_DATE`` (its own code), not a 422."""
 MAX_QUERY_CHARS = 2000
 """``tools.search.MAX_QUERY_CHARS`` (a test keeps them equal)."""
 
@@ -20,7 +28,10 @@ METADATA_DOC = (
     "top-level metadata fields the document must have, compared as text (numbers and booleans as JSON "
     "writes them); every field must match, a list of values matches any of them"
 )
-CREATED_DOC = "ISO 8601 (`2026-12-01`, `2026-12-01T09:30:00Z`; no offset means UTC); 400 `INVALID_DATE` otherwise"
+CREATED_DOC = (
+    "ISO 8601, a date-time or a date (`2026-12-01T09:30:00Z`, `2026-12-01`; no offset means UTC); "
+    "400 `INVALID_DATE` otherwise"
+)
 SOURCE_URLS_DOC = (
     "only the documents behind these URLs, as this server handed them out: a hit's `url` "
     "(`…/v1/files/{id}/content`) or a signed download URL (`…/v1/files/download/{token}`, expired or not); "
@@ -86,8 +97,12 @@ class RetrieveRequest(BaseModel):
     collection: str | None = None
     metadata: MetadataFilter | None = Field(default=None, description=METADATA_DOC)
     document_type: str | None = Field(default=None, description="exactly this document type")
-    created_after: str | None = Field(default=None, description=f"created at or after; {CREATED_DOC}")
-    created_before: str | None = Field(default=None, description=f"created before; {CREATED_DOC}")
+    created_after: str | None = Field(
+        default=None, description=f"created at or after; {CREATED_DOC}", json_schema_extra=DATE_SCHEMA
+    )
+    created_before: str | None = Field(
+        default=None, description=f"created before; {CREATED_DOC}", json_schema_extra=DATE_SCHEMA
+    )
     source_urls: list[str] | None = Field(default=None, max_length=100, description=SOURCE_URLS_DOC)
     similarity_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="drop hits whose `score` is below this"

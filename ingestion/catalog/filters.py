@@ -28,14 +28,15 @@ MAX_VALUE_CHARS = 1000
 
 
 class InvalidFilter(LecternError):
-    """A metadata filter that cannot be matched: an empty field name, a nested value, too many."""
+    """A metadata filter that cannot be matched: an empty field name, a nested value, too many of them."""
 
     code = "INVALID_FILTER"
     status = 400
 
 
 class InvalidDate(LecternError):
-    """``created_after``/``created_before`` that is not ISO 8601, or an empty range."""
+    """``created_after``/``created_before`` that is not ISO 8601. (An empty range is not an error:
+    it matches nothing, as any other filter can.)"""
 
     code = "INVALID_DATE"
     status = 400
@@ -64,9 +65,6 @@ class DocumentFilter:
     ) -> DocumentFilter:
         after = _timestamp(created_after, "created_after")
         before = _timestamp(created_before, "created_before")
-        if after is not None and before is not None and after >= before:
-            raise InvalidDate("created_after must be earlier than created_before (the range is empty)",
-                              field="created_after")  # fmt: skip
         return cls(_metadata(metadata or {}), document_type or None, after, before)
 
     def __bool__(self) -> bool:
@@ -118,7 +116,7 @@ def _metadata(metadata: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]],
         raise InvalidFilter(f"at most {MAX_METADATA_FIELDS} metadata fields may be filtered on", field="metadata")
     fields: list[tuple[str, tuple[str, ...]]] = []
     for field, raw in metadata.items():
-        if not isinstance(field, str) or not field.strip() or len(field) > MAX_FIELD_CHARS:
+        if not isinstance(field, str) or not field or len(field) > MAX_FIELD_CHARS:
             raise InvalidFilter(f"a metadata field name must be 1-{MAX_FIELD_CHARS} characters", field="metadata")
         listed = list(raw) if isinstance(raw, list | tuple) else [raw]
         if not listed or len(listed) > MAX_VALUES_PER_FIELD:
@@ -141,7 +139,7 @@ def _timestamp(value: str | datetime | None, name: str) -> str | None:
         moment = value
     else:
         try:
-            moment = datetime.fromisoformat(value.strip())
+            moment = datetime.fromisoformat(value.strip().upper())  # RFC 3339 allows a lower-case t and z
         except ValueError:
             raise InvalidDate(f"{name} must be ISO 8601, e.g. 2026-12-01 or 2026-12-01T09:30:00Z; got {value!r}",
                               field=name) from None  # fmt: skip
@@ -149,5 +147,6 @@ def _timestamp(value: str | datetime | None, name: str) -> str | None:
         moment = moment.replace(tzinfo=UTC)
     try:
         return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-    except OverflowError:  # an offset that moves year 1 or 9999 out of range
-        raise InvalidDate(f"{name} is out of range: {value!r}", field=name) from None
+    except OverflowError:  # an offset moves the first or last day of the calendar past its end: clamp
+        edge = datetime.max if moment.year == datetime.max.year else datetime.min
+        return edge.replace(tzinfo=UTC).isoformat(timespec="milliseconds")

@@ -72,3 +72,16 @@ def test_the_docid_limit_in_the_schema_is_the_one_ingestion_enforces() -> None:
     from ingestion.collection_docs import MAX_DOCID_CHARS as ENFORCED
 
     assert MAX_DOCID_CHARS == ENFORCED
+
+
+def test_the_metadata_filter_bounds_in_the_schema_are_the_ones_the_catalog_enforces() -> None:
+    from api.schemas.retrieve import RetrieveRequest
+    from ingestion.catalog import filters
+
+    schema = RetrieveRequest.model_json_schema()["properties"]["metadata"]["anyOf"][0]
+    values = schema["additionalProperties"]["anyOf"]
+    assert (schema["maxProperties"], schema["propertyNames"]["maxLength"]) == (
+        filters.MAX_METADATA_FIELDS,
+        filters.MAX_FIELD_CHARS,
+    )
+    assert (values[0]["maxLength"], values[-1]["maxItems"]) == (filters.MAX_VALUE_CHARS, filters.MAX_VALUES_PER_FIELD)

@@ -81,11 +81,16 @@ def test_bad_filters_are_refused_with_their_own_codes() -> None:
     for bad in ({"": "x"}, {"site": {"nested": 1}}, {"site": None}, {"site": []}, {f"f{i}": 1 for i in range(21)}):
         with pytest.raises(InvalidFilter):
             DocumentFilter.build(metadata=bad)
-    for after, before in (("yesterday", None), (None, "2026-13-01"), ("2026-02-01", "2026-01-01")):
+    for after, before in (("yesterday", None), (None, "2026-13-01"), ("2026-02-01T25:00", None)):
         with pytest.raises(InvalidDate) as raised:
             DocumentFilter.build(created_after=after, created_before=before)
         assert raised.value.code == "INVALID_DATE" and raised.value.status == 400
     assert not DocumentFilter.build(metadata={}, document_type="")
+    edges = DocumentFilter.build(created_after="0001-01-01t00:00:00+01:00", created_before="9999-12-31T23:59:59-23:59")
+    assert (edges.created_after, edges.created_before) == (
+        "0001-01-01T00:00:00.000+00:00",
+        "9999-12-31T23:59:59.999+00:00",
+    )  # RFC 3339's lower case is fine; offsets past the calendar's ends clamp to them
     built = DocumentFilter.build(metadata={"b": [2, "2"], "a": True}, created_after="2026-01-01")
     assert (
         built.metadata == (("a", ("true",)), ("b", ("2",))) and built.created_after == "2026-01-01T00:00:00.000+00:00"
