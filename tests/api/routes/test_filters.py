@@ -182,6 +182,15 @@ async def test_a_chat_turn_keeps_to_the_messages_filters(api: Api) -> None:
         assert response.status_code == 200, response.text
         cited = {c["document_id"] for c in response.json()["citations"]}
         assert cited == {expected}, metadata
+    history = (await api.client.get(f"/v1/chat/sessions/{session}", headers=api.admin)).json()["messages"]
+    rows = [row for m in history if m["role"] == "tool" for row in m["tool_results"] or []]
+    boston = next(row for row in rows if row["document_id"] == t.boston)  # the tool's hits say what they are
+    assert (boston["title"], boston["document_type"], boston["description"]) == (
+        "Boston Protocol",
+        "Clinical Trial Protocol",
+        "Phase III protocol",
+    )
+    assert boston["metadata"]["site"] == "Boston" and boston["url"] == f"/v1/files/{t.boston}/content"
     bad = await api.client.post(f"/v1/chat/sessions/{session}/messages", headers=api.admin,
                                 json={"content": "Anything?", "created_before": "tomorrow"})  # fmt: skip
     await _error(bad, 400, "INVALID_DATE")
