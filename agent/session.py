@@ -23,6 +23,8 @@ from typing import Any, Literal, overload
 from core.access import Principal
 from core.errors import InvalidRequest, LecternError
 from core.settings import Settings
+from ingestion.catalog.documents import TagsMode
+from ingestion.catalog.filters import DocumentFilter
 from ingestion.service import Ingestion
 from tools.agent_tools import ChatScope, DocumentTools
 from tools.search import Retriever
@@ -270,6 +272,8 @@ class ChatSession:
         tags: list[str] | None = ...,
         document_ids: list[str] | None = ...,
         collection: str | None = ...,
+        tags_mode: TagsMode = ...,
+        filters: DocumentFilter | None = ...,
         request_id: str | None = ...,
     ) -> AsyncIterator[ChatEvent]: ...
 
@@ -283,6 +287,8 @@ class ChatSession:
         tags: list[str] | None = ...,
         document_ids: list[str] | None = ...,
         collection: str | None = ...,
+        tags_mode: TagsMode = ...,
+        filters: DocumentFilter | None = ...,
         request_id: str | None = ...,
     ) -> Awaitable[ChatAnswer]: ...
 
@@ -295,10 +301,14 @@ class ChatSession:
         tags: list[str] | None = None,
         document_ids: list[str] | None = None,
         collection: str | None = None,
+        tags_mode: TagsMode = "any",
+        filters: DocumentFilter | None = None,
         request_id: str | None = None,
     ) -> AsyncIterator[ChatEvent] | Awaitable[ChatAnswer]:
-        """Ask a question: an async iterator of events when ``stream=True``, else an awaitable answer."""
-        scope = ChatScope(tags=tags, document_ids=document_ids, collection=collection)
+        """Ask a question: an async iterator of events when ``stream=True``, else an awaitable answer.
+        ``tags``, ``document_ids``, ``collection`` and ``filters`` bound every search of the turn."""
+        scope = ChatScope(tags=tags, document_ids=document_ids, collection=collection, tags_mode=tags_mode,
+                          filters=filters)  # fmt: skip
         events = self._events(text, model, scope, request_id)
         return events if stream else self._collect(events)
 

@@ -272,7 +272,10 @@ class Turn:
                     "snippet": passage.snippet,
                     "score": passage.score,
                     "filename": passage.filename,
+                    "file_type": passage.file_type,
                     "document_type": passage.document_type,
+                    "description": passage.description,
+                    "metadata": passage.metadata,
                     "url": passage.url,
                 }
             )

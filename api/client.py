@@ -250,9 +250,33 @@ class Files(_Resource):
 
     # Last in the class: the name ``list`` would shadow the builtin in annotations after it.
     async def list(self, **filters: Any) -> FileList:
-        """One page of the files this key may see; ``.items`` (or ``.files``) and ``.total_count``."""
-        params = {k: ",".join(v) if isinstance(v, list | tuple) else v for k, v in filters.items() if v is not None}
-        return await self._model(FileList, "GET", "/v1/files", params=params)
+        """One page of the files this key may see; ``.items`` (or ``.files``) and ``.total_count``.
+        Filters are the route's query parameters (``tags=["a", "b"]``, ``tags_mode="any"``,
+        ``sort="-created_at"``, ``status="any"``, ``document_type=...``, ``created_after=...``), and
+        ``metadata={"site": "Boston"}`` (a list of values: any of them)."""
+        return await self._model(FileList, "GET", "/v1/files", params=_listing_params(filters))
+
+
+def _listing_params(filters: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A listing's query: lists comma-joined, ``metadata`` as ``metadata.<field>`` parameters (one per value)."""
+    params: list[tuple[str, Any]] = []
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name == "metadata":
+            for field, values in value.items():
+                for v in values if isinstance(values, list | tuple) else [values]:
+                    params.append((f"metadata.{field}", _metadata_text(v)))
+        elif isinstance(value, list | tuple):
+            params.append((name, ",".join(value)))
+        else:
+            params.append((name, value))
+    return params
+
+
+def _metadata_text(value: Any) -> str:
+    """A metadata value as the server compares it: strings as they are, numbers and booleans as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 class Collections(_Resource):
@@ -273,8 +297,11 @@ class Collections(_Resource):
         body = [d.model_dump(by_alias=True, exclude_none=True) if isinstance(d, BaseModel) else d for d in documents]
         return await self._models(DocumentResult, "PUT", f"/v1/collections/{collection}/documents", json=body)
 
-    async def documents(self, collection: str, *, page: int = 1, limit: int = 20) -> CollectionDocuments:
-        params = {"page": page, "limit": limit}
+    async def documents(
+        self, collection: str, *, page: int = 1, limit: int = 20, **filters: Any
+    ) -> CollectionDocuments:
+        """One page of the collection's documents; ``filters`` as for ``files.list`` (``metadata``, ``sort``, ...)."""
+        params = _listing_params({"page": page, "limit": limit, **filters})
         return await self._model(CollectionDocuments, "GET", f"/v1/collections/{collection}/documents", params=params)
 
     async def get(self, collection: str, document_id: str) -> CollectionDocument:
@@ -366,18 +393,23 @@ class Client:
         self.collections = Collections(self)
 
     async def search(self, query: str, *, top_k: int = 10, search_type: str = "hybrid", tags: Sequence[str] = (),
-                     document_ids: Sequence[str] = (), collection: str | None = None,
-                     similarity_threshold: float | None = None) -> RetrieveResponse:  # fmt: skip
-        params: dict[str, Any] = {"q": query, "topK": top_k, "search_type": search_type}
-        if tags:
-            params["tags"] = ",".join(tags)
-        if document_ids:
-            params["document_ids"] = ",".join(document_ids)
-        if collection:
-            params["collection"] = collection
-        if similarity_threshold is not None:
-            params["similarity_threshold"] = similarity_threshold
-        return await _Resource(self)._model(RetrieveResponse, "GET", "/v1/retrieve", params=params)
+                     tags_mode: str | None = None, document_ids: Sequence[str] = (), collection: str | None = None,
+                     metadata: dict[str, Any] | None = None, document_type: str | None = None,
+                     created_after: str | None = None, created_before: str | None = None,
+                     source_urls: Sequence[str] = (), similarity_threshold: float | None = None,
+                     ) -> RetrieveResponse:  # fmt: skip
+        """``POST /v1/retrieve``. ``metadata={"site": "Boston"}`` keeps to documents whose field equals
+        the value (a list of values: any of them; several fields: all of them); ``source_urls`` to the
+        documents behind hits' ``url``s or signed download URLs."""
+        body: dict[str, Any] = {"q": query, "top_k": top_k, "search_type": search_type}
+        optional = {
+            "tags": list(tags) or None, "tags_mode": tags_mode, "document_ids": list(document_ids) or None,
+            "collection": collection or None, "metadata": metadata or None, "document_type": document_type,
+            "created_after": created_after, "created_before": created_before,
+            "source_urls": list(source_urls) or None, "similarity_threshold": similarity_threshold,
+        }  # fmt: skip
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return await _Resource(self)._model(RetrieveResponse, "POST", "/v1/retrieve", json=body)
 
     def chat_session(self, session_id: str | None = None, *, model: str | None = None) -> _SessionContext:
         return _SessionContext(self, session_id, model)

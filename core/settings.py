@@ -169,8 +169,16 @@ class HttpSettings(_Group):
     """Likewise for uploads, deletes and other writes."""
     delete_policy: Literal["owner", "admin"] = "owner"
     """Who may delete a document: its owner or an admin (`owner`), or admins only (`admin`)."""
+    list_status_default: Literal["pending", "processing", "completed", "failed", "stored"] | None = None
+    """Listings show only this status unless a request asks with ``status=`` (``status=any``: all); unset: all statuses."""
     url_secret: SecretStr | None = None
     """Signs download URLs (at least 32 characters; never shown). Default: one generated into ``$LECTERN_HOME/url_secret``; API processes that do not share a home must all be given the same one."""
+
+    @field_validator("list_status_default", mode="before")
+    @classmethod
+    def _list_status_default(cls, value: object) -> object:
+        """An empty variable (``LECTERN_LIST_STATUS_DEFAULT=``) means unset, as for the other optional settings."""
+        return None if value == "" else value
 
     @field_validator("url_secret")
     @classmethod

@@ -151,6 +151,15 @@ def add_docs(ingestion: Ingestion, root: Path, owner: str = "admin", docs: dict[
     return ids
 
 
+def describe(ingestion: Ingestion, document_id: str, **fields: Any) -> None:
+    """Sets document-model fields (``metadata``, ``document_type``, ``description``, ``custom_title``,
+    ``created_at``...) straight in the catalog, as the upload form and PATCH of other slices will."""
+    from ingestion.catalog.documents import update_document
+
+    with ingestion.db.transaction() as conn:
+        update_document(conn, document_id, **fields)
+
+
 def scripted(script: list[Reply] | object) -> tuple[str, ScriptedModel]:
     """A scripted model registered under a fresh name, so tests never share one."""
     from agent.scripted import ScriptedModel, register

@@ -14,11 +14,12 @@ from typing import Any
 
 from core.access import Principal
 from core.errors import LecternError
-from ingestion.catalog.documents import readable_document
+from ingestion.catalog.documents import TagsMode, readable_document
+from ingestion.catalog.filters import DocumentFilter
 from ingestion.detect import SHORT_NAMES
 from ingestion.service import Ingestion
 
-from .search import Retriever, SearchHit, document_url
+from .search import Retriever, SearchHit, download_path
 
 MAX_TOOL_TOP_K = 10
 MAX_READ_CHUNKS = 6
@@ -87,6 +88,9 @@ class ChatScope:
     tags: list[str] | None = None
     document_ids: list[str] | None = None
     collection: str | None = None
+    tags_mode: TagsMode = "any"
+    filters: DocumentFilter | None = None
+    """Metadata, document type and creation time (``DocumentFilter``): every search and listing of the turn keeps to them."""
 
 
 @dataclass
@@ -99,9 +103,14 @@ class Passage:
     text: str
     score: float | None = None
     filename: str | None = None
-    document_type: str | None = None
+    file_type: str | None = None
     url: str | None = None
-    """Where the client reads the document; the three ride along in the ``tool_result`` event, as on a ``/v1/retrieve`` hit."""
+    """The original's download path, relative (a tool has no request to make it absolute, as
+    ``/v1/retrieve`` does). These and the fields below ride along in the ``tool_result`` event, as on a
+    ``/v1/retrieve`` hit."""
+    document_type: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -151,6 +160,8 @@ class DocumentTools:
                 principal=self.principal,
                 top_k=top_k,
                 tags=tags,
+                tags_mode=self.scope.tags_mode,
+                filters=self.scope.filters,
                 document_ids=document_ids,
                 collection=self.scope.collection,
                 similarity_threshold=self.relevance_threshold or None,
@@ -164,7 +175,7 @@ class DocumentTools:
         collection = _string(arguments, "collection") or self.scope.collection
         docs, _ = self.ingestion.list_documents(
             principal=self.principal, status="completed", collection=collection, name=_string(arguments, "name"),
-            limit=limit,
+            tags=self.scope.tags or (), tags_mode=self.scope.tags_mode, filters=self.scope.filters, limit=limit,
         )  # fmt: skip
         listing = [
             {"document_id": d.id, "title": d.display_title, "type": d.media_type, "pages": d.page_count, "tags": d.tags}
@@ -184,11 +195,12 @@ class DocumentTools:
         if doc is None:
             raise not_found
         title, kind = doc.display_title, SHORT_NAMES.get(doc.media_type or "", "txt")
-        url = document_url(doc.collection, doc.kind, doc.id, doc.name)
+        url = download_path(doc.id)
         chunks = [c for c in self.ingestion.chunks(document_id) if not page or c.page == page]
+        about = (doc.filename, kind, url, doc.document_type, doc.description, doc.metadata)
         return ToolOutput(
             passages=[
-                Passage(c.id, document_id, title, c.page, c.text[:200], c.text, None, doc.filename, kind, url)
+                Passage(c.id, document_id, title, c.page, c.text[:200], c.text, None, *about)
                 for c in chunks[:MAX_READ_CHUNKS]
             ]
         )
@@ -197,7 +209,7 @@ class DocumentTools:
 def _passage(hit: SearchHit) -> Passage:
     return Passage(
         hit.chunk_id, hit.document_id, hit.title, hit.page, hit.snippet, hit.text, hit.score,
-        hit.filename, hit.document_type, hit.url,
+        hit.filename, hit.file_type, hit.url, hit.document_type, hit.description, hit.metadata,
     )  # fmt: skip
 
 

@@ -38,7 +38,8 @@ from core.access import (
     next_expiry,
 )
 from core.db import Database
-from ingestion.catalog.documents import searchable_chunk_counts
+from ingestion.catalog.documents import TagsMode, searchable_chunk_counts
+from ingestion.catalog.filters import DocumentFilter
 from ingestion.ids import tag_key
 
 from .vector_leg import VectorScope
@@ -73,8 +74,9 @@ class ScopeResolver:
         principal: Principal,
         collection: str | None = None,
         tags: list[str] | None = None,
-        tags_mode: str = "any",
+        tags_mode: TagsMode = "any",
         document_ids: list[str] | None = None,
+        filters: DocumentFilter | None = None,
     ) -> VectorScope:
         key: _ScopeKey = (
             principal.user_id,
@@ -83,6 +85,7 @@ class ScopeResolver:
             tuple(tags or ()),
             tags_mode,
             None if document_ids is None else tuple(sorted(set(document_ids))),
+            filters or None,
         )
         now = access_now()
         with self.db.read() as conn:
@@ -93,7 +96,7 @@ class ScopeResolver:
                     self._cache.move_to_end(key)
                     return cached.scope
             valid_until = next_expiry(conn, now)
-            scope = self._resolve(conn, principal, collection, tags, tags_mode, document_ids, now)
+            scope = self._resolve(conn, principal, collection, tags, tags_mode, document_ids, filters, now)
         with self._lock:
             self._cache[key] = _Cached(generation, now, valid_until, scope)
             self._cache.move_to_end(key)
@@ -107,11 +110,16 @@ class ScopeResolver:
         principal: Principal,
         collection: str | None,
         tags: list[str] | None,
-        tags_mode: str,
+        tags_mode: TagsMode,
         document_ids: list[str] | None,
+        filters: DocumentFilter | None,
         now: str,
     ) -> VectorScope:
-        """Read in the same transaction as the generation, so the pair is one consistent snapshot."""
+        """Read in the same transaction as the generation, so the pair is one consistent snapshot.
+
+        Chroma's chunk metadata has access, collection, document and tags, not what ``filters``
+        asks about (metadata, document type, creation time): under those, the ``where`` names the
+        documents the catalog found."""
         assigned = [] if principal.is_admin else assigned_document_ids(conn, principal)
         clauses: list[dict[str, Any]] = []
         access = chroma_filter(principal, assigned, expired_document_ids(conn, now))
@@ -128,10 +136,12 @@ class ScopeResolver:
             else:
                 clauses.append({"$and" if tags_mode == "all" else "$or": tag_clauses})
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        if where is None:
+        if where is None and not filters:
             return VectorScope(None, None)  # an admin without filters: no restriction at all
         chunk_counts = searchable_chunk_counts(
             conn, principal, assigned, collection=collection, document_ids=document_ids, tags=tags or (),
-            tags_mode=tags_mode, now=now,
+            tags_mode=tags_mode, now=now, filters=filters,
         )  # fmt: skip
+        if filters:
+            where = {"document_id": {"$in": sorted(chunk_counts)}}
         return VectorScope(where, frozenset(chunk_counts), sum(chunk_counts.values()))

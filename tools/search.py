@@ -13,7 +13,8 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import quote
 
 import numpy as np
 from pydantic import BaseModel
@@ -22,6 +23,8 @@ from core.access import Principal
 from core.errors import InvalidRequest
 from core.settings import Settings
 from ingestion.catalog.chunks import HitRow, hit_rows, reference_first_chunks
+from ingestion.catalog.documents import TagsMode
+from ingestion.catalog.filters import DocumentFilter
 from ingestion.detect import SHORT_NAMES
 from ingestion.keyword import CatalogKeywordIndex, KeywordResult
 from ingestion.service import Ingestion
@@ -42,7 +45,12 @@ class SearchHit(BaseModel):
     document_id: str
     title: str
     filename: str
-    document_type: str
+    file_type: str
+    """The original's format, short (pdf, docx, md, txt, ...)."""
+    document_type: str | None = None
+    """What kind of document its owner says it is ("Clinical Trial Protocol")."""
+    description: str | None = None
+    metadata: dict[str, Any] = {}
     collection: str
     snippet: str
     highlights: list[str]
@@ -54,6 +62,8 @@ class SearchHit(BaseModel):
     reference: str | None
     tags: list[str]
     url: str
+    """The original's download path (``/v1/files/{id}/content``), relative: whoever has the
+    request (the HTTP route) makes it absolute."""
     text: str
     expanded_from: str | None = None
 
@@ -101,10 +111,9 @@ class Legs:
         return {c: normalise_keyword(s, self.saturation, self.best, mode) for c, s in self.keyword_raw.items()}
 
 
-def document_url(collection: str, kind: str, document_id: str, name: str | None) -> str:
-    if kind == "collection" and name:
-        return f"/v1/collections/{collection}/documents/{document_id}"
-    return f"/v1/files/{document_id}"
+def download_path(document_id: str) -> str:
+    """Where a key that may read the document downloads its original (files and collection documents alike)."""
+    return f"/v1/files/{quote(document_id, safe='')}/content"
 
 
 class Retriever:
@@ -163,7 +172,8 @@ class Retriever:
         document_ids: list[str] | None = None,
         collection: str | None = None,
         tags: list[str] | None = None,
-        tags_mode: Literal["any", "all"] = "any",
+        tags_mode: TagsMode = "any",
+        filters: DocumentFilter | None = None,
         similarity_threshold: float | None = None,
         expand_references: bool = True,
         unique_documents: bool = False,
@@ -181,7 +191,9 @@ class Retriever:
         if similarity_threshold is not None and not 0.0 <= similarity_threshold <= 1.0:
             raise InvalidRequest("similarity_threshold must be between 0 and 1", field="similarity_threshold")
 
-        scope = self.scopes.resolve(principal, collection, tags, tags_mode, document_ids)
+        if tags_mode not in ("any", "all"):
+            raise InvalidRequest("tags_mode must be any or all", field="tags_mode")
+        scope = self.scopes.resolve(principal, collection, tags, tags_mode, document_ids, filters)
         legs = self.legs(query, scope, search_type, max(self.config.candidates, 3 * top_k))
         vector, keyword = legs.vector, legs.keyword_scaled(self.config.fusion.keyword_normalization)
         if search_type == "hybrid" and any(v > 0 for v in keyword.values()):
@@ -219,7 +231,10 @@ class Retriever:
             document_id=row.document_id,
             title=row.display_title,
             filename=row.filename,
-            document_type=SHORT_NAMES.get(row.media_type or "", "txt"),
+            file_type=SHORT_NAMES.get(row.media_type or "", "txt"),
+            document_type=row.document_type,
+            description=row.description,
+            metadata=json.loads(row.metadata or "{}"),
             collection=row.collection,
             snippet=snippet,
             highlights=highlights,
@@ -230,7 +245,7 @@ class Retriever:
             breadcrumb=row.breadcrumb,
             reference=row.reference,
             tags=json.loads(row.tags or "[]"),
-            url=document_url(row.collection, row.kind, row.document_id, row.name),
+            url=download_path(row.document_id),
             text=row.text,
         )
 

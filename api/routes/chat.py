@@ -18,6 +18,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from agent.events import ChatAnswer
 from agent.local_model import LOCAL_MODEL
 from agent.session import TEST_MODEL
+from ingestion.catalog.filters import DocumentFilter
 
 from ..deps import ChatPrincipal, ListingPrincipal, ServicesDep
 from ..errors import KEYED, ApiError, error_responses, request_id
@@ -74,7 +75,7 @@ def delete_session(session_id: str, services: ServicesDep, principal: ChatPrinci
     response_model=ChatAnswer,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "SSE events, or the answer as JSON"},
-        **error_responses(404, 409, 502, 503),
+        **error_responses(400, 404, 409, 502, 503),
     },
 )
 async def send_message(
@@ -82,9 +83,13 @@ async def send_message(
 ) -> Any:
     session = services.sessions.load(session_id, principal=principal)
     _require_known_model(body.model)
+    filters = DocumentFilter.build(
+        metadata=body.metadata, document_type=body.document_type, created_after=body.created_after,
+        created_before=body.created_before,
+    )  # fmt: skip
     options: dict[str, Any] = {
-        "model": body.model, "tags": body.tags, "document_ids": body.document_ids,
-        "collection": body.collection, "request_id": request_id(request),
+        "model": body.model, "tags": body.tags, "tags_mode": body.tags_mode, "document_ids": body.document_ids,
+        "collection": body.collection, "filters": filters or None, "request_id": request_id(request),
     }  # fmt: skip
     if "text/event-stream" not in request.headers.get("accept", ""):
         return await session.send(body.content, **options)

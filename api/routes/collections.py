@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Query, UploadFile
+from fastapi import APIRouter, Body, File, Query, Request, UploadFile
 from fastapi import Path as PathParam
 
 from core.access import Principal
 from core.errors import DocumentNotFound
 from ingestion.catalog import collections
+from ingestion.catalog.documents import Sort
 from ingestion.service import validate_collection_name
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal
 from ..errors import KEYED, error_responses
+from ..filters import LISTING_DOC, SORT_DOC, STATUS_DOC, listing_status, query_filter, split
 from ..schemas.collections import (
     CollectionDocument,
     CollectionDocumentIn,
@@ -25,9 +27,11 @@ from ..schemas.collections import (
 )
 from ..schemas.files import DeletedDocument, FileUpdate
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
+from ..schemas.retrieve import CREATED_DOC, DATE_SCHEMA, TagsMode
 from ..services import Services
-from .files import changeable_document, delete_visible, visible_document
+from .files import StatusFilter, changeable_document, delete_visible, visible_document
 
+_AFTER, _BEFORE = f"created at or after; {CREATED_DOC}", f"created before; {CREATED_DOC}"
 router = APIRouter(prefix="/v1/collections", tags=["collections"], responses=KEYED)
 WritableCollection = Annotated[str, PathParam(min_length=1, max_length=128, pattern=COLLECTION_NAME)]
 """A collection a write names: the shape ``validate_collection_name`` accepts."""
@@ -72,13 +76,24 @@ def upsert_documents(
     return [DocumentResult(**r.__dict__) for r in results]
 
 
-@router.get("/{collection}/documents", response_model=CollectionDocuments)
+@router.get("/{collection}/documents", response_model=CollectionDocuments, responses=error_responses(400),
+            description=LISTING_DOC)  # fmt: skip
 def list_documents(
-    collection: str, services: ServicesDep, principal: ListingPrincipal,
+    collection: str, request: Request, services: ServicesDep, principal: ListingPrincipal,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    tags: Annotated[str | None, Query(description="comma-separated")] = None,
+    tags_mode: Annotated[TagsMode, Query(description="`all` (the default) or `any` of `tags`")] = "all",
+    status: Annotated[StatusFilter | None, Query(description=STATUS_DOC)] = None,
+    document_type: Annotated[str | None, Query(description="exactly this document type")] = None,
+    created_after: Annotated[str | None, Query(description=_AFTER, json_schema_extra=DATE_SCHEMA)] = None,
+    created_before: Annotated[str | None, Query(description=_BEFORE, json_schema_extra=DATE_SCHEMA)] = None,
+    sort: Annotated[Sort, Query(description=SORT_DOC)] = "created_at",
 ) -> CollectionDocuments:  # fmt: skip
     docs, total = services.ingestion.list_documents(
-        principal=principal, collection=collection, kind="collection", limit=limit, offset=(page - 1) * limit,
+        principal=principal, collection=collection, kind="collection", tags=split(tags) or (), tags_mode=tags_mode,
+        status=listing_status(services.settings, status),
+        filters=query_filter(request, document_type, created_after, created_before), sort=sort,
+        limit=limit, offset=(page - 1) * limit,
     )  # fmt: skip
     return CollectionDocuments(
         documents=[CollectionDocument.of(d) for d in docs], page=page, limit=limit, total_count=total

@@ -13,12 +13,21 @@ from pydantic import BeforeValidator
 from core.access import Principal
 from core.errors import AssignmentNotFound, DocumentNotFound, FileTooLarge, InvalidRequest, LecternError
 from ingestion import detect
-from ingestion.catalog.documents import Document, assign, assignees, newest_readable, readable_document, unassign
+from ingestion.catalog.documents import (
+    Document,
+    Sort,
+    assign,
+    assignees,
+    newest_readable,
+    readable_document,
+    unassign,
+)
 from ingestion.names import basename, normalise_path
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
 from ..download_urls import public_url_for
 from ..errors import KEYED, ApiError, error_responses
+from ..filters import LISTING_DOC, SORT_DOC, STATUS_DOC, listing_status, query_filter
 from ..schemas.files import (
     Assignees,
     Assignment,
@@ -33,13 +42,17 @@ from ..schemas.files import (
     text_limit,
 )
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
+from ..schemas.retrieve import CREATED_DOC, DATE_SCHEMA, TagsMode
 from ..schemas.uploads import BatchItem, BatchResult, UploadResult
 from ..services import Services
 
+_AFTER, _BEFORE = f"created at or after; {CREATED_DOC}", f"created before; {CREATED_DOC}"
 router = APIRouter(prefix="/v1/files", tags=["files"], responses=KEYED)
 _MEDIA_BY_SHORT = {short: media for media, short in detect.SHORT_NAMES.items()}
 FileType = Literal["pdf", "docx", "txt", "md", "html", "csv", "jsonl", "rtf"]
 DocumentStatus = Literal["pending", "processing", "completed", "failed", "stored"]
+StatusFilter = DocumentStatus | Literal["any"]
+"""A listing's ``status=``: one status, or ``any`` to lift the deployment's default."""
 IndexField = Annotated[
     bool | None,
     Form(description="false: store for download only (any type, status `stored`); true: index it, 415 when "
@@ -185,7 +198,7 @@ def upload_batch(
     return BatchResult(results=items)  # its summary is derived from the items
 
 
-@router.get("", response_model=FileList)
+@router.get("", response_model=FileList, responses=error_responses(400), description=LISTING_DOC)
 def list_files(
     request: Request,
     services: ServicesDep,
@@ -194,14 +207,21 @@ def list_files(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     file_type: Annotated[FileType | None, BeforeValidator(_lower), Query(description="any case")] = None,
     name: str | None = None,
-    tags: str | None = None,
-    status: DocumentStatus | None = None,
+    tags: Annotated[str | None, Query(description="comma-separated")] = None,
+    tags_mode: Annotated[TagsMode, Query(description="`all` (the default) or `any` of `tags`")] = "all",
+    status: Annotated[StatusFilter | None, Query(description=STATUS_DOC)] = None,
     collection: str | None = None,
+    document_type: Annotated[str | None, Query(description="exactly this document type")] = None,
+    created_after: Annotated[str | None, Query(description=_AFTER, json_schema_extra=DATE_SCHEMA)] = None,
+    created_before: Annotated[str | None, Query(description=_BEFORE, json_schema_extra=DATE_SCHEMA)] = None,
+    sort: Annotated[Sort, Query(description=SORT_DOC)] = "created_at",
 ) -> FileList:
     media = None if file_type is None else _MEDIA_BY_SHORT[file_type]
     docs, total = services.ingestion.list_documents(
-        principal=principal, kind="file", media_type=media, name=name,
-        tags=_tags(tags), status=status, collection=collection, limit=limit, offset=(page - 1) * limit,
+        principal=principal, kind="file", media_type=media, name=name, tags=_tags(tags), tags_mode=tags_mode,
+        status=listing_status(services.settings, status), collection=collection,
+        filters=query_filter(request, document_type, created_after, created_before), sort=sort,
+        limit=limit, offset=(page - 1) * limit,
     )  # fmt: skip
     return FileList(files=[file_info(request, d) for d in docs], page=page, limit=limit, total_count=total)
 

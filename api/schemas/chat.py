@@ -13,6 +13,7 @@ from agent.events import ChatAnswer, ChatEvent, Citation, Usage
 from agent.records import SessionRecord, StoredMessage
 
 from .patterns import NOT_BLANK
+from .retrieve import CREATED_DOC, DATE_SCHEMA, METADATA_DOC, MetadataFilter, TagsMode
 
 __all__ = [
     "ChatAnswer", "ChatEvent", "Citation", "NewMessage", "NewSession", "SessionCreated", "SessionHistory",
@@ -38,5 +39,14 @@ class NewMessage(BaseModel):
     content: str = Field(min_length=1, max_length=20_000, pattern=NOT_BLANK, description="not only spaces")
     model: str | None = None
     tags: list[str] | None = None
+    tags_mode: TagsMode = Field(default="any", description="`any` (the default) or `all` of `tags`")
     document_ids: list[str] | None = None
     collection: str | None = None
+    metadata: MetadataFilter | None = Field(default=None, description=METADATA_DOC)
+    document_type: str | None = Field(default=None, description="only documents of exactly this type")
+    created_after: str | None = Field(
+        default=None, description=f"created at or after; {CREATED_DOC}", json_schema_extra=DATE_SCHEMA
+    )
+    created_before: str | None = Field(
+        default=None, description=f"created before; {CREATED_DOC}", json_schema_extra=DATE_SCHEMA
+    )

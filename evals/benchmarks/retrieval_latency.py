@@ -1,6 +1,6 @@
 """Per-query latency of ``Retriever.search`` on the SciFact index, as an agent or API call makes it.
 
-    python -m evals.benchmarks.retrieval_latency [--dataset ../shared/data/beir/scifact] [--split train]
+    python -m evals.benchmarks.retrieval_latency [--dataset ../shared/data/beir/scifact] [--split train] [--queries N]
 
 top_k=10, chunk-level results, reference expansion on, query embedding included.
 One warm-up pass, then every query once per search type, interleaved.
@@ -28,12 +28,13 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("--split", default="train")
     parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=None, help="only the first N queries (a quick side-by-side run)")
     args = parser.parse_args()
 
     dataset = load(args.dataset, args.split)
     service = open_index(dataset, Settings())
     retriever = Retriever(service)
-    queries = list(dataset.queries.values())
+    queries = list(dataset.queries.values())[: args.queries]
     for query in queries[:50]:
         retriever.search(query, principal=EVAL_PRINCIPAL, top_k=args.top_k)
     timings: dict[SearchType, list[float]] = {t: [] for t in SEARCH_TYPES}

@@ -34,6 +34,10 @@ class HitRow(NamedTuple):
     reference: str | None
     tags: str | None
     """The catalog's JSON list, decoded only for the hits that are kept."""
+    document_type: str | None
+    description: str | None
+    metadata: str | None
+    """The catalog's JSON object, decoded only for the hits that are kept (as ``tags``)."""
 
     @property
     def display_title(self) -> str:
@@ -42,7 +46,8 @@ class HitRow(NamedTuple):
 
 _HIT_SQL = text(
     "SELECT c.id, c.document_id, c.page, c.text, c.breadcrumb, COALESCE(d.custom_title, d.title), d.name, d.filename, d.media_type, "
-    "d.collection, d.kind, d.reference, d.tags FROM chunks c JOIN documents d ON d.id = c.document_id "
+    "d.collection, d.kind, d.reference, d.tags, d.document_type, d.description, d.metadata "
+    "FROM chunks c JOIN documents d ON d.id = c.document_id "
     "WHERE c.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 

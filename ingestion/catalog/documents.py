@@ -20,10 +20,13 @@ from core.db import utcnow
 
 from ..chunking import Chunk
 from ..extract.model import Page
+from .filters import DocumentFilter
 
 Status = Literal["pending", "processing", "completed", "failed", "stored"]
 """``stored``: kept for download only, never indexed (uploaded with ``index=false``, of a type Lectern
 cannot index, or with indexing stopped); finished, like ``completed`` and ``failed``."""
+Sort = Literal["created_at", "-created_at", "filename", "-filename"]
+TagsMode = Literal["any", "all"]
 _COLLECTION_STATUS = {
     "pending": "Queued", "processing": "Queued", "completed": "Indexed", "failed": "Failed", "stored": "Stored",
 }  # fmt: skip
@@ -273,10 +276,17 @@ def list_documents(
     media_type: str | None = None,
     name: str | None = None,
     tags: Sequence[str] = (),
+    tags_mode: TagsMode = "all",
+    filters: DocumentFilter | None = None,
+    sort: Sort = "created_at",
     limit: int | None = None,
     offset: int = 0,
 ) -> tuple[list[Document], int]:
-    where, params = ["1 = 1"], {}
+    """One page of documents and the total under the filters. ``tags`` are all required by default
+    (``tags_mode="all"``, a listing narrows), where a search takes any of them. ``sort`` by
+    ``created_at`` or ``filename``, descending with a ``-``; ties go by id, so pages are stable."""
+    where: list[str] = ["1 = 1"]
+    params: dict[str, Any] = {}
     for column, value in (
         ("owner", owner),
         ("status", status),
@@ -294,13 +304,30 @@ def list_documents(
         where.append("(LOWER(filename) LIKE :name OR LOWER(COALESCE(name, '')) LIKE :name)")
         params["name"] = f"%{name.lower()}%"
     if tags:
-        where.append(_tags_sql(len(tags), "all"))
+        where.append(_tags_sql(len(tags), tags_mode))
         params.update({f"tag{i}": t for i, t in enumerate(tags)})
+    if filters:
+        predicates, values = filters.sql()
+        where += predicates
+        params.update(values)
     clause = " AND ".join(where)
     total = int(conn.execute(text(f"SELECT COUNT(*) FROM documents WHERE {clause}"), params).scalar_one())
     page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
-    rows = conn.execute(text(f"SELECT * FROM documents WHERE {clause} ORDER BY created_at, id{page}"), params)
+    order = _order_by(conn, sort)
+    rows = conn.execute(text(f"SELECT * FROM documents WHERE {clause} ORDER BY {order}{page}"), params)
     return [_document(r) for r in rows], total
+
+
+def _order_by(conn: Connection, sort: Sort) -> str:
+    """Filenames sort by code point on both engines: PostgreSQL's default collation follows the
+    locale (case and punctuation ignored at first), SQLite compares bytes."""
+    column = sort.lstrip("-")
+    if column not in ("created_at", "filename"):
+        raise ValueError(f"unknown sort {sort!r}")
+    if column == "filename" and conn.dialect.name == "postgresql":
+        column = 'filename COLLATE "C"'
+    direction = " DESC" if sort.startswith("-") else ""
+    return f"{column}{direction}, id{direction}"
 
 
 def _tags_sql(count: int, mode: str) -> str:
@@ -320,8 +347,9 @@ def searchable_chunk_counts(
     collection: str | None = None,
     document_ids: Sequence[str] | None = None,
     tags: Sequence[str] = (),
-    tags_mode: str = "any",
+    tags_mode: TagsMode = "any",
     now: str | None = None,
+    filters: DocumentFilter | None = None,
 ) -> dict[str, int]:
     """Completed documents ``principal`` may search at ``now``, under the filters, with their chunk counts.
 
@@ -338,6 +366,10 @@ def searchable_chunk_counts(
     if tags:
         sql.append(_tags_sql(len(tags), tags_mode))
         params.update({f"tag{i}": t for i, t in enumerate(tags)})
+    if filters:
+        predicates, values = filters.sql()
+        sql += predicates
+        params.update(values)
     counts: dict[str, int] = {}
     for way in access_ways(principal, assigned, now):
         statement = text(f"SELECT id, chunk_count FROM documents WHERE {' AND '.join([*sql, way.sql])}")

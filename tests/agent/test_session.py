@@ -160,4 +160,8 @@ def test_user_documents_stay_private_in_chat(chat_ingestion: Ingestion, tmp_path
     # Both tools say where a passage came from, as a /v1/retrieve hit does.
     found = alice.search({"query": "vault code"}).passages[0]
     for passage in (read, found):
-        assert (passage.filename, passage.document_type, passage.url) == ("alice.md", "md", f"/v1/files/{secret_id}")
+        assert (passage.filename, passage.file_type, passage.url) == (
+            "alice.md",
+            "md",
+            f"/v1/files/{secret_id}/content",
+        )

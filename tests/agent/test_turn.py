@@ -42,8 +42,8 @@ async def test_retrieve_first_streams_a_cited_answer(manager: SessionManager) ->
     result = events[2]
     assert isinstance(result, ToolResultEvent) and result.results[0]["title"] == "Warranty"
     row = result.results[0]
-    assert (row["filename"], row["document_type"]) == ("warranty.md", "md")
-    assert row["url"] == f"/v1/files/{row['document_id']}"
+    assert (row["filename"], row["file_type"], row["document_type"]) == ("warranty.md", "md", None)
+    assert row["url"] == f"/v1/files/{row['document_id']}/content" and row["metadata"] == {}
     done = events[-1]
     assert isinstance(done, DoneEvent)
     assert "five-year warranty" in done.answer and done.answer.endswith("[1]")

@@ -69,8 +69,8 @@ async def test_the_sdk_returns_typed_results(api: Api, tmp_path) -> None:  # typ
         assert hits.total_results == len(hits.results) and hits.search_type == "hybrid"
         assert hits.query == "descale kettle" and hits.processing_time_ms >= 0
         top = hits.results[0]
-        assert "citric acid" in top.content and top.filename == "kettle.md" and top.document_type == "md"
-        assert top.url == f"/v1/files/{uploaded.file_id}" and len(top.snippet.split()) <= 40
+        assert "citric acid" in top.content and top.filename == "kettle.md" and top.file_type == "md"
+        assert top.url == f"http://lectern.test/v1/files/{uploaded.file_id}/content" and len(top.snippet.split()) <= 40
 
         assert await client.collections.create("faq") == CollectionInfo(name="faq", document_count=0)
         written = await client.collections.upsert("faq", [

@@ -58,9 +58,13 @@ def test_the_wire_session_models_are_the_agents_records() -> None:
 
 
 def test_search_types_match_retrieval() -> None:
+    from api.schemas.retrieve import MAX_QUERY_CHARS, TagsMode
+    from ingestion.catalog.documents import TagsMode as CatalogTagsMode
+    from tools.search import MAX_QUERY_CHARS as ENFORCED
     from tools.search import SearchType as RetrievalSearchType
 
     assert typing.get_args(SearchType) == typing.get_args(RetrievalSearchType)
+    assert typing.get_args(TagsMode) == typing.get_args(CatalogTagsMode) and MAX_QUERY_CHARS == ENFORCED
 
 
 def test_the_docid_limit_in_the_schema_is_the_one_ingestion_enforces() -> None:
@@ -75,3 +79,16 @@ def test_the_wire_schema_states_the_limits_the_fields_keep() -> None:
     from ingestion.document_fields import MAX_TEXT_CHARS
 
     assert MAX_CHARS == MAX_TEXT_CHARS
+
+
+def test_the_metadata_filter_bounds_in_the_schema_are_the_ones_the_catalog_enforces() -> None:
+    from api.schemas.retrieve import RetrieveRequest
+    from ingestion.catalog import filters
+
+    schema = RetrieveRequest.model_json_schema()["properties"]["metadata"]["anyOf"][0]
+    values = schema["additionalProperties"]["anyOf"]
+    assert (schema["maxProperties"], schema["propertyNames"]["maxLength"]) == (
+        filters.MAX_METADATA_FIELDS,
+        filters.MAX_FIELD_CHARS,
+    )
+    assert (values[0]["maxLength"], values[-1]["maxItems"]) == (filters.MAX_VALUE_CHARS, filters.MAX_VALUES_PER_FIELD)

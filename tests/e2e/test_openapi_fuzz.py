@@ -57,6 +57,9 @@ _BY_CONTENT = {
     "GET /v1/files/download/{token}": ["403"],
     # Likewise a path that names no file once normalised ('.', '..', only slashes or control characters).
     "GET /v1/files/by-name/{path}": ["400"],
+    # Likewise whether a source URL is one this server handed out, with its signature (INVALID_SOURCE_URL).
+    "GET /v1/retrieve": ["400"],
+    "POST /v1/retrieve": ["400"],
 }
 
 

@@ -2,8 +2,9 @@
 
 from core.access import Principal
 from ingestion.catalog.documents import assign, update_document
+from ingestion.catalog.filters import DocumentFilter
 from ingestion.service import Ingestion
-from tests.support import ManualClock
+from tests.support import ManualClock, describe
 from tools.scope import ScopeResolver
 
 ALICE = Principal("alice", "user")
@@ -101,3 +102,23 @@ def test_a_cached_scope_does_not_outlive_the_next_expiry(ingestion: Ingestion) -
         assert ingestion.sweep_expired() == [fleeting.id]
         assert resolver.resolve(admin).where is None  # swept: nothing left to exclude
         assert _visible(resolver) == {lasting.id}
+
+
+def test_catalog_only_filters_reach_chroma_as_the_documents_they_allow(ingestion: Ingestion) -> None:
+    """Chroma knows nothing of metadata, document types or creation times: under those filters the
+    ``where`` names the documents the catalog found, and a changed field is seen at once."""
+    boston = ingestion.add_file(b"Boston site notes.", "b.txt", owner="alice").document
+    ingestion.add_file(b"Paris site notes.", "p.txt", owner="alice")
+    ingestion.run_until_idle()
+    describe(ingestion, boston.id, metadata={"site": "Boston"})
+    resolver = ScopeResolver(ingestion.db)
+    for principal in (ALICE, Principal("root", "admin"), Principal("bob")):
+        scope = resolver.resolve(principal, filters=DocumentFilter.build(metadata={"site": "Boston"}))
+        assert scope.where is not None and scope.allowed_documents is not None
+        if principal.user_id == "bob":  # nothing allowed: the vector leg answers without asking Chroma
+            assert scope.allowed_documents == frozenset()
+            continue
+        in_chroma = ingestion.vectors.collection.get(where=scope.where, include=["metadatas"])["metadatas"] or []
+        assert {m["document_id"] for m in in_chroma} == set(scope.allowed_documents) == {boston.id}, principal
+    describe(ingestion, boston.id, metadata={"site": "Paris"})
+    assert _visible(resolver, filters=DocumentFilter.build(metadata={"site": "Boston"})) == set()

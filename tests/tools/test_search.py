@@ -87,7 +87,7 @@ def test_hybrid_hits_carry_both_leg_scores_and_snippets(retriever: Retriever) ->
     hit = retriever.search("conical burr grinder", principal=ALICE, top_k=1).results[0]
     assert hit.title == "grinder" and hit.vector_score and hit.keyword_score
     assert "grinder" in [w.lower() for w in hit.highlights] and "burr" in hit.snippet
-    assert hit.document_type == "txt" and hit.collection == "kb" and hit.url.endswith(hit.document_id)
+    assert hit.file_type == "txt" and hit.collection == "kb" and hit.url == f"/v1/files/{hit.document_id}/content"
 
 
 @on_both_vector_stores

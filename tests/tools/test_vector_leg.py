@@ -7,8 +7,9 @@ import pytest
 
 from core.access import Principal
 from core.settings import Settings
+from ingestion.catalog.filters import DocumentFilter
 from ingestion.service import Ingestion
-from tests.support import VECTOR_BACKENDS
+from tests.support import VECTOR_BACKENDS, describe
 from tools.search import RetrievalConfig, Retriever
 from tools.vector_leg import PlanCosts, Planner, VectorLeg, VectorScope
 
@@ -131,3 +132,20 @@ def test_search_gives_the_same_hits_whichever_way_the_filter_runs(corpus: Ingest
             a = planned.search("espresso shot seconds", principal=principal, search_type=search_type, top_k=5)  # type: ignore[arg-type]
             b = filtered.search("espresso shot seconds", principal=principal, search_type=search_type, top_k=5)  # type: ignore[arg-type]
             assert [h.chunk_id for h in a.results] == [h.chunk_id for h in b.results]
+
+
+def test_a_metadata_filter_gives_the_same_hits_whichever_way_it_runs(corpus: Ingestion) -> None:
+    """Chroma holds no metadata: under a catalog-only filter, its ``where`` names the allowed documents."""
+    bobs, _ = corpus.list_documents(owner="bob")
+    even = {d.id for d in bobs if int(d.name.split("-")[1]) % 2 == 0}  # type: ignore[union-attr]
+    for doc in bobs:
+        describe(corpus, doc.id, metadata={"parity": "even" if doc.id in even else "odd"})
+    only_even = DocumentFilter.build(metadata={"parity": "even"})
+    planned = Retriever(corpus)
+    filtered = Retriever(corpus, RetrievalConfig(vector_filter="chroma"))
+    for principal in (ADMIN, BOB, ALICE):
+        for search_type in ("vector", "hybrid"):
+            options: dict = {"principal": principal, "search_type": search_type, "top_k": 5, "filters": only_even}
+            a, b = planned.search("espresso shot", **options), filtered.search("espresso shot", **options)
+            assert [h.chunk_id for h in a.results] == [h.chunk_id for h in b.results]
+            assert {h.document_id for h in a.results} <= even and (principal == ALICE) == (not a.results)

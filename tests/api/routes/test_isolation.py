@@ -158,6 +158,16 @@ async def _retrieve(world: World, headers: dict[str, str], secret: Secret) -> bo
     return seen
 
 
+async def _retrieve_by_source_url(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    """Naming the document by its URL (``source_urls``) narrows the search; it never widens access."""
+    body = {"q": secret.question, "source_urls": [f"http://lectern.test/v1/files/{secret.document_id}/content"]}
+    response = await world.api.client.post("/v1/retrieve", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert {r["document_id"] for r in results} <= {secret.document_id}
+    return bool(results)
+
+
 async def _session_message(world: World, headers: dict[str, str], secret: Secret) -> bool:
     """Asking about exactly this document (``document_ids``) must not widen anyone's access."""
     session = (await world.api.client.post("/v1/chat/sessions", headers=headers)).json()["session_id"]
@@ -196,6 +206,7 @@ FILE_ROUTES: dict[str, Probe] = {
     "GET /v1/files/by-name/{path}": _lookup("name"),
     "GET /v1/files/by-key/{key}": _lookup("key"),
     "GET /v1/retrieve": _retrieve,
+    "POST /v1/retrieve (source_urls)": _retrieve_by_source_url,
 }
 COLLECTION_ROUTES: dict[str, Probe] = {
     "GET /v1/collections/ledger/documents": _collection_documents,
@@ -204,6 +215,7 @@ COLLECTION_ROUTES: dict[str, Probe] = {
     "POST /v1/files/{id}/download-url (a collection document)": _download_url,
     "GET /v1/files/by-key/{docid} (a collection document)": _lookup("key"),
     "GET /v1/retrieve (a collection document)": _retrieve,
+    "POST /v1/retrieve (source_urls, a collection document)": _retrieve_by_source_url,
 }
 CHAT_ROUTES: dict[str, Probe] = {
     "POST /v1/chat/sessions/{id}/messages": _session_message,

@@ -44,9 +44,9 @@ async def test_a_hit_carries_the_chunk_text_a_short_snippet_and_where_it_came_fr
     assert hit["content"] == stored[hit["chunk_id"]] and len(hit["content"].split()) > 40
     words = [w for w in hit["snippet"].split() if w != "…"]
     assert 0 < len(words) <= 40 and " ".join(words) in " ".join(hit["content"].split())
-    assert hit["filename"] == "descaling.md" and hit["document_type"] == "md"
-    assert hit["url"] == f"/v1/files/{file_id}" and hit["title"] and 0 < hit["score"] <= 1
-    assert "page" in hit and "description" not in hit and "metadata" not in hit
+    assert hit["filename"] == "descaling.md" and hit["file_type"] == "md"
+    assert hit["url"] == f"http://lectern.test/v1/files/{file_id}/content" and hit["title"] and 0 < hit["score"] <= 1
+    assert "page" in hit and hit["description"] is None and hit["metadata"] == {} and hit["document_type"] is None
 
 
 async def test_similarity_threshold_drops_hits_below_the_returned_score(api: Api) -> None:
