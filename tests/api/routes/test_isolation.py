@@ -363,6 +363,7 @@ async def test_a_public_document_downloads_by_its_url_without_a_key_but_is_seen_
 
 READ_ONLY_SAFE = {
     "POST /v1/files/{file_id}/download-url",  # a read: the URL grants exactly what the key may read
+    "POST /v1/retrieve",  # a search, with its filters in a JSON body
     "POST /v1/chat/sessions",  # chat writes only the caller's own sessions, never a document
     "DELETE /v1/chat/sessions/{session_id}",
     "POST /v1/chat/sessions/{session_id}/messages",
