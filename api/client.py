@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
@@ -50,14 +51,26 @@ from .schemas import (
     FileList,
     FileStatus,
     FileText,
+    Health,
     PageOut,
     RetrieveResponse,
     SessionCreated,
     SessionHistory,
+    UploadLimits,
     UploadResult,
+    UploadStarted,
+    UploadState,
 )
 
 _EVENT = TypeAdapter(ChatEvent)
+_SERVER_DEFAULT_LIMITS = UploadLimits(max_upload_bytes=100 * 1024 * 1024, max_resumable_bytes=5 * 1024**3)
+"""The server's default caps, for a server whose ``/healthz`` does not report its own."""
+_PART_BYTES = 16 * 1024 * 1024
+"""Parts the SDK sends (or the server's part cap, if lower): a dropped connection costs at most one."""
+_MAX_PARTS = 10_000
+_READ_BYTES = 1024 * 1024
+_MAX_RESUMES = 5
+"""Dropped connections one resumable upload survives before the error is raised."""
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
@@ -119,10 +132,23 @@ class Files(_Resource):
         reference: str | None = None,
         key: str | None = None,
         filename: str | None = None,
+        part_size: int | None = None,
     ) -> UploadResult:
         """``filename`` is the display name to keep (a relative path such as ``trials/2024/protocol.docx``,
-        found again with ``get_by_name``); by default the file's own name."""
+        found again with ``get_by_name``); by default the file's own name.
+
+        A file larger than the server's streaming cap (``/healthz`` reports it; 100 MiB by default) goes
+        up as a resumable upload in parts of ``part_size`` bytes (default: 16 MiB, or the server's part
+        cap if lower), and a dropped connection is survived: the SDK asks which parts arrived and goes on
+        from the first one missing. The whole file's SHA-256 is checked by the server before it is kept."""
         path = Path(path)
+        size = path.stat().st_size
+        limits = await self._client.upload_limits()
+        if size > limits.max_upload_bytes:
+            fields = {"filename": filename or path.name, "tags": list(tags), "skip_duplicates": skip_duplicates,
+                      "collection": collection, "reference": reference, "key": key}  # fmt: skip
+            given = {k: v for k, v in fields.items() if v is not None}
+            return await self._upload_resumable(path, size, given, part_size)
         form: dict[str, str] = {"skip_duplicates": str(skip_duplicates).lower()}
         if tags:
             form["tags"] = ",".join(tags)
@@ -131,6 +157,38 @@ class Files(_Resource):
                 form[name] = value
         with path.open("rb") as f:
             return await self._model(UploadResult, "POST", "/v1/files/upload", files={"file": (filename or path.name, f)}, data=form)
+
+    async def _upload_resumable(
+        self, path: Path, size: int, fields: dict[str, Any], part_size: int | None
+    ) -> UploadResult:
+        """Start (the declared size is refused at once above the server's cap), send the parts in order,
+        resume after a dropped connection from what the server says it holds, then complete."""
+        started = await self._model(UploadStarted, "POST", "/v1/files/uploads", json={**fields, "size": size})
+        part = min(part_size or max(_PART_BYTES, -(-size // _MAX_PARTS)), started.part_size_limit)
+        count = max(1, -(-size // part))
+        base = f"/v1/files/uploads/{started.upload_id}"
+        sha256 = await asyncio.to_thread(_sha256_of, path)
+        number, resumes = 1, 0
+        while True:
+            try:
+                if resumes:  # the connection dropped: ask which parts arrived whole, go on from the first gap
+                    state = await self._model(UploadState, "GET", base)
+                    stored = {p.part: p.size for p in state.parts}
+                    gaps = (n for n in range(1, count + 1) if stored.get(n) != _part_length(n, part, size))
+                    number = next(gaps, count + 1)
+                while number <= count:
+                    offset, length = (number - 1) * part, _part_length(number, part, size)
+                    headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
+                    body = _read_range(path, offset, length)
+                    await self._json("PUT", f"{base}/parts/{number}", content=body, headers=headers)
+                    number += 1
+                break
+            except httpx.TransportError:
+                resumes += 1
+                if resumes > _MAX_RESUMES:
+                    raise
+                await asyncio.sleep(min(0.2 * 2**resumes, 5.0))
+        return await self._model(UploadResult, "POST", f"{base}/complete", json={"sha256": sha256})
 
     async def upload_batch(self, paths: Sequence[str | Path], *, tags: Sequence[str] = (), skip_duplicates: bool = False) -> BatchResult:
         with contextlib.ExitStack() as stack:
@@ -163,6 +221,10 @@ class Files(_Resource):
 
     async def get_pages(self, file_id: str) -> list[PageOut]:
         return await self._models(PageOut, "GET", f"/v1/files/{file_id}/pages")
+
+    async def get_page(self, file_id: str, page_number: int) -> PageOut:
+        """One page, 1-based; beyond the last a ``LecternAPIError`` with ``PAGE_NOT_FOUND``."""
+        return await self._model(PageOut, "GET", f"/v1/files/{file_id}/pages/{page_number}")
 
     async def download(self, file_id: str) -> bytes:
         response = await self._client._http.get(f"/v1/files/{file_id}/content")
@@ -204,6 +266,32 @@ class Files(_Resource):
         """One page of the files this key may see; ``.items`` (or ``.files``) and ``.total_count``."""
         params = {k: ",".join(v) if isinstance(v, list | tuple) else v for k, v in filters.items() if v is not None}
         return await self._model(FileList, "GET", "/v1/files", params=params)
+
+
+def _part_length(number: int, part: int, size: int) -> int:
+    return max(0, min(part, size - (number - 1) * part))
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for piece in iter(lambda: f.read(_READ_BYTES), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+async def _read_range(path: Path, offset: int, length: int) -> AsyncIterator[bytes]:
+    """One part's bytes, read as they are sent: a part is never held whole in memory, and a resent part
+    is read again from the file."""
+    with path.open("rb") as f:
+        f.seek(offset)
+        left = length
+        while left > 0:
+            piece = f.read(min(_READ_BYTES, left))
+            if not piece:
+                raise OSError(f"{path} shrank while it was uploaded")
+            left -= len(piece)
+            yield piece
 
 
 class Collections(_Resource):
@@ -310,6 +398,14 @@ class Client:
         )
         self.files = Files(self)
         self.collections = Collections(self)
+        self._limits: UploadLimits | None = None
+
+    async def upload_limits(self) -> UploadLimits:
+        """The server's upload caps, read once from ``/healthz`` (its defaults if it does not report them)."""
+        if self._limits is None:
+            health = Health.model_validate(await _Resource(self)._json("GET", "/healthz"))
+            self._limits = health.limits or _SERVER_DEFAULT_LIMITS
+        return self._limits
 
     async def search(self, query: str, *, top_k: int = 10, search_type: str = "hybrid", tags: Sequence[str] = (),
                      document_ids: Sequence[str] = (), collection: str | None = None,

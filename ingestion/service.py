@@ -75,7 +75,7 @@ class Ingestion:
         self.db = Database(self.settings.resolved_database_url)
         self.db.migrate()
         self.blobs = open_blob_store(self.settings)
-        self.uploads = ResumableUploads(self.blobs, self.settings.ingestion.max_upload_bytes)
+        self.uploads = ResumableUploads(self.blobs, self.settings.ingestion.max_resumable_bytes)
         self.keyword = SqlKeywordWriter()
         self.sandbox = ExtractionSandbox(self.settings.ingestion.extraction_timeout_s)
         self._embedder_lock = threading.Lock()
@@ -108,13 +108,16 @@ class Ingestion:
         reference: str | None = None,
         key: str | None = None,
         skip_duplicates: bool = False,
+        max_bytes: int | None = None,
     ) -> AddResult:
         """Store the bytes (size-capped while streaming), detect the type and queue indexing.
 
-        With ``key`` the document is created or replaced in place (same id)."""
+        With ``key`` the document is created or replaced in place (same id). ``max_bytes`` replaces the
+        streaming cap (``max_upload_bytes``): a completed resumable upload has its own, larger one."""
         validate_collection_name(collection)
         filename = safe_filename(filename)
-        blob = self._store(source)
+        limit = max_bytes if max_bytes is not None else self.settings.ingestion.max_upload_bytes
+        blob = self._store(source, limit)
         try:
             media_type = detect.detect(blob.head, filename)
         except UnsupportedMediaType:
@@ -123,7 +126,7 @@ class Ingestion:
         if media_type == detect.JSONL:
             raise InvalidRequest("JSONL files are collection documents: use add_collection_jsonl", filename=filename)
         with self.db.transaction() as conn:
-            self._hold_blob(conn, blob.sha256, source)
+            self._hold_blob(conn, blob.sha256, source, limit)
             if skip_duplicates:
                 existing = catalog.find_by_sha(conn, blob.sha256, owner)
                 if existing is not None:
@@ -172,7 +175,7 @@ class Ingestion:
         replaced: set[str] = set()
         with self.db.transaction() as conn:
             for doc, blob in zip(docs, blobs):
-                self._hold_blob(conn, blob.sha256, doc.text.encode("utf-8"))
+                self._hold_blob(conn, blob.sha256, doc.text.encode("utf-8"), self.settings.ingestion.max_upload_bytes)
                 tokens = count_tokens(doc.text)
                 fields = dict(
                     filename=safe_filename(doc.docid),
@@ -219,7 +222,7 @@ class Ingestion:
             self._drop_blob_if_unused(sha256)
         return results
 
-    def _hold_blob(self, conn: Connection, sha256: str, source: BinaryIO | bytes | Path) -> None:
+    def _hold_blob(self, conn: Connection, sha256: str, source: BinaryIO | bytes | Path, limit: int) -> None:
         """Inside the transaction that records a document on ``sha256``: lock the blob and make sure
         it is still there. Another process may have found it unused and deleted it between this
         upload's store (which skips bytes already present) and now; then the bytes go in again."""
@@ -228,11 +231,10 @@ class Ingestion:
             return
         if not isinstance(source, bytes | Path):
             source.seek(0)
-        if self._store(source).sha256 != sha256:
+        if self._store(source, limit).sha256 != sha256:
             raise InvalidRequest("the upload changed while it was stored; send it again")
 
-    def _store(self, source: BinaryIO | bytes | Path) -> StoredBlob:
-        limit = self.settings.ingestion.max_upload_bytes
+    def _store(self, source: BinaryIO | bytes | Path, limit: int) -> StoredBlob:
         if isinstance(source, bytes):
             return self.blobs.put_bytes(source, limit)
         if isinstance(source, Path):
@@ -261,6 +263,12 @@ class Ingestion:
         self.get(document_id)
         with self.db.read() as conn:
             return catalog.get_pages(conn, document_id)
+
+    def page(self, document_id: str, number: int) -> catalog.Page | None:
+        """Page ``number`` (1-based), or None beyond the last."""
+        self.get(document_id)
+        with self.db.read() as conn:
+            return catalog.get_page(conn, document_id, number)
 
     def content(self, document_id: str) -> bytes:
         return self.blobs.read(self.get(document_id).sha256)

@@ -5,6 +5,10 @@ when it started) and one ``part-<n>`` per part. A part is streamed into a local 
 capped together with the parts already stored) and only then stored, so a failed part is simply sent
 again. Completing joins the parts in order into one local file, checks the SHA-256 the client gives,
 and hands the file to the caller; a bad checksum keeps the parts so the client can repair and retry.
+
+Nothing here holds a file in memory: parts arrive and are joined in 1 MiB pieces, so an upload may be
+as large as its own cap (``LECTERN_MAX_RESUMABLE_BYTES``, 5 GiB by default), far above the streaming
+upload's. ``parts`` says what arrived, so a client whose connection dropped knows where to go on.
 """
 
 from __future__ import annotations
@@ -61,6 +65,12 @@ class ResumableUploads:
         upload_id = uuid.uuid4().hex
         self.store.put_object_bytes(f"{_folder(upload_id)}/{_META}", json.dumps({"owner": owner, **fields}).encode())
         return upload_id
+
+    def parts(self, upload_id: str, owner: str) -> dict[int, int]:
+        """Part number -> size of every part stored so far: where a client resumes after a dropped connection
+        (a part cut off midway is never stored, so a listed part arrived whole)."""
+        self.fields(upload_id, owner)
+        return {number: size for number, (_, size) in sorted(self._parts(upload_id).items())}
 
     def fields(self, upload_id: str, owner: str) -> dict[str, Any]:
         """The fields given at the start; an unknown id, or another owner's upload, is not found."""

@@ -28,9 +28,19 @@ from .completions import CompletionChoice, CompletionMessage, CompletionRequest,
 from .downloads import DownloadUrl, DownloadUrlRequest
 from .errors import ErrorEnvelope
 from .files import Assignees, Assignment, ChunkOut, DeletedDocument, FileInfo, FileList, FileStatus, FileText, PageOut
-from .health import Health
+from .health import Health, UploadLimits
 from .retrieve import RetrievedChunk, RetrieveResponse, SearchType
-from .uploads import BatchItem, BatchResult, CompleteUpload, NewUpload, PartStored, UploadResult, UploadStarted
+from .uploads import (
+    BatchItem,
+    BatchResult,
+    CompleteUpload,
+    NewUpload,
+    PartInfo,
+    PartStored,
+    UploadResult,
+    UploadStarted,
+    UploadState,
+)
 
 __all__ = [
     "Assignees", "Assignment", "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "CollectionDocument",
@@ -38,6 +48,6 @@ __all__ = [
     "CompletionMessage", "CompletionRequest", "CompletionResponse", "DeletedDocument", "DocumentResult", "DownloadUrl",
     "DownloadUrlRequest", "ErrorEnvelope", "FileInfo",
     "FileList", "FileStatus", "FileText", "Health", "NewCollection", "NewMessage", "NewSession", "NewUpload",
-    "OpenAIMessage", "PageOut", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
-    "SessionHistory", "SessionRecord", "StoredMessage", "UploadResult", "UploadStarted", "Usage",
+    "OpenAIMessage", "PageOut", "PartInfo", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
+    "SessionHistory", "SessionRecord", "StoredMessage", "UploadLimits", "UploadResult", "UploadStarted", "UploadState", "Usage",
 ]  # fmt: skip

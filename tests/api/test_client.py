@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
 import pytest
 
-from tests.support import PUBLIC, Api
+from api.services import Services
+from tests.support import PUBLIC, Api, free_port, healthy, make_settings, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -154,3 +164,85 @@ async def test_the_sdk_looks_up_by_name_and_key_and_manages_assignees(api: Api, 
         assert unknown.value.status == 404 and unknown.value.error_code == "ASSIGNMENT_NOT_FOUND"
         deleted = await client.files.delete(uploaded.file_id)
         assert isinstance(deleted, DeletedDocument) and deleted.document_id == uploaded.file_id
+
+
+class _CutOnce(httpx.AsyncBaseTransport):
+    """A real HTTP transport whose connection drops once, halfway through the body of part 2."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.cut = False
+        self.calls: list[tuple[str, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append((request.method, request.url.path))
+        if not self.cut and request.method == "PUT" and request.url.path.endswith("/parts/2"):
+            self.cut = True
+            request.stream = _HalfThenCut(request.stream)  # type: ignore[arg-type]
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _HalfThenCut(httpx.AsyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for piece in self.stream:
+            yield piece[: len(piece) // 2]  # the server has part of the body, then the connection goes
+            raise httpx.WriteError("connection cut by the test")
+
+
+@contextmanager
+def _serving(services: Services) -> Iterator[str]:
+    """The app on a real uvicorn server on 127.0.0.1 (a thread of this process), stopped after."""
+    import uvicorn
+
+    from api.app import create_app
+
+    port = free_port()
+    config = uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: healthy(base), 20, "the uvicorn server")
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+async def test_the_sdk_uploads_big_files_in_parts_and_resumes_after_a_dropped_connection(tmp_path: Path) -> None:
+    """A 1 MiB streaming cap: a 3.5 MiB file goes up in four parts by itself; part 2's connection is cut
+    midway, the SDK asks what arrived and sends it again; the stored bytes are the file's."""
+    from api.client import Client, LecternAPIError
+    from api.ratelimit import RateLimiter
+
+    settings = make_settings(tmp_path / "home", max_upload_bytes=1 << 20, max_resumable_bytes=8 << 20)
+    services = Services.build(settings, RateLimiter({"listing": 100, "retrieval": 5, "chat": 5, "write": 100}))
+    data = base64.encodebytes(os.urandom(2_700_000))  # text (the type is read from the bytes), ~3.5 MiB
+    (tmp_path / "big.txt").write_bytes(data)
+    (tmp_path / "huge.txt").write_bytes(b"")
+    os.truncate(tmp_path / "huge.txt", 9 << 20)  # sparse: over the resumable cap, nothing to write
+    key = services.keys.create(role="user", name="alice")[1]
+    try:
+        with _serving(services) as base:
+            transport = _CutOnce()
+            async with Client(base_url=base, api_key=key, transport=transport) as client:
+                assert (await client.upload_limits()).max_upload_bytes == 1 << 20
+                uploaded = await client.files.upload(tmp_path / "big.txt", tags=["big"])
+                assert await client.files.download(uploaded.file_id) == data
+                assert (await client.files.get(uploaded.file_id)).tags == ["big"]
+                with pytest.raises(LecternAPIError) as refused:
+                    await client.files.upload(tmp_path / "huge.txt")
+        parts = [path.rsplit("/", 1)[-1] for method, path in transport.calls if method == "PUT"]
+        assert parts == ["1", "2", "2", "3", "4"]  # part 2 twice: cut, then resent after asking
+        asked = [path for method, path in transport.calls if method == "GET" and path.startswith("/v1/files/uploads/")]
+        assert len(asked) == 1  # the offset was asked for once, after the cut
+        assert refused.value.status == 413 and refused.value.error_code == "FILE_TOO_LARGE"  # at creation: no part sent
+    finally:
+        services.close()
