@@ -77,7 +77,9 @@ class Ingestion:
         self.blobs = open_blob_store(self.settings)
         self.uploads = ResumableUploads(self.blobs, self.settings.ingestion.max_resumable_bytes)
         self.keyword = SqlKeywordWriter()
-        self.sandbox = ExtractionSandbox(self.settings.ingestion.extraction_timeout_s)
+        self.sandbox = ExtractionSandbox(
+            self.settings.ingestion.extraction_timeout_s, self.settings.ingestion.extraction_memory_bytes
+        )
         self._embedder_lock = threading.Lock()
 
     @cached_property

@@ -158,3 +158,33 @@ def test_the_sandbox_waits_on_descriptors_numbered_past_1024(tmp_path: Path) -> 
         for fd in (read_fd, write_fd, high):
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_big_file_generators_extract_from_disk_with_the_images_left_out(tmp_path: Path) -> None:
+    """PDF and DOCX read from a path (what the sandbox does): pypdf behind a handle, python-docx on a
+    copy whose images are empty; the text is the same as from the bytes."""
+    from evals.benchmarks.big_files import write_docx, write_pdf
+    from ingestion.extract import extract_file
+
+    pdf, docx_path = tmp_path / "g.pdf", tmp_path / "g.docx"
+    assert write_pdf(pdf, 400_000) == write_docx(docx_path, 400_000) >= 2
+    for path, media in ((pdf, detect.PDF), (docx_path, detect.DOCX)):
+        from_disk = extract_file(path, media, max_docx_uncompressed=BIG)
+        assert from_disk == _extract(path.read_bytes(), media)
+        headings = [e.text for p in from_disk.pages for e in p.elements if e.type == "heading"]
+        assert headings[:2] == ["Section 1", "Section 2"] and from_disk.word_count > 200
+    # A 1.5 MB-picture DOCX is measured by its XML: the pictures are carried, never parsed.
+    extract_docx(docx_path, max_uncompressed=200_000)
+
+
+def test_a_parser_that_could_not_allocate_reads_as_too_large_for_extraction() -> None:
+    """zlib and lxml report a failed allocation as an ordinary error; the child recognises it."""
+    import zlib
+
+    from ingestion.extract._child import _about_memory
+
+    try:
+        raise ExtractionFailed("malformed_docx", "x") from zlib.error("Error -5: Unable to allocate output buffer")
+    except ExtractionFailed as exc:
+        assert _about_memory(exc.__cause__)
+    assert _about_memory(MemoryError()) and not _about_memory(ValueError("bad xref")) and not _about_memory(None)
