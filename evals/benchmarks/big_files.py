@@ -9,6 +9,9 @@ resumable cap), and the worker drains the queue in this process. Reported per fi
 chunks, status (or failure reason), wall time and its extraction share, the **peak RSS of the
 extraction child** (``VmHWM`` of the sandbox's process, read before it is closed), the peak RSS of
 this process (the worker: chunking, embedding, storing), and whether the original downloads intact.
+With ``--compare-in-memory`` each file is also extracted the way the sandbox did before big files were
+handled (the file read whole into memory, pypdf keeping every object it resolved; python-docx loading
+every part, pictures included) in a fresh process, whose peak RSS is reported beside.
 
 The extraction timeout is raised for the run (``--timeout``, 1800 s by default): a 300 MB file on a
 busy 2-core machine may take longer than the 120 s default, and the point here is memory.
@@ -22,6 +25,8 @@ import io
 import json
 import random
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -87,9 +92,9 @@ def _sentences(rng: random.Random, words: int) -> str:
     return " ".join(picked).capitalize() + "."
 
 
-def _pages_needed(size: int, image: bytes, words_per_page: int) -> int:
-    per_page = len(image) + words_per_page * 9 + 600
-    return max(1, -(-size // per_page))
+def _pages_needed(size: int, image: bytes, overhead: int) -> int:
+    """Pages (or sections) of one image and ``overhead`` more bytes each that make at least ``size``."""
+    return max(1, -(-size // (len(image) + overhead)))
 
 
 # -- PDF ----------------------------------------------------------------------------------------
@@ -115,7 +120,7 @@ def write_pdf(path: Path, size: int, words_per_page: int = 120, seed: int = 7) -
     """A PDF of at least ``size`` bytes, written object by object; returns its page count."""
     rng = random.Random(seed)
     image = _noise_jpeg(seed)
-    pages = _pages_needed(size, image, words_per_page)
+    pages = _pages_needed(size, image, words_per_page * 9 + 600)
     offsets: list[int] = []
     with path.open("wb") as out:
 
@@ -171,7 +176,7 @@ def write_docx(path: Path, size: int, words_per_page: int = 120, seed: int = 7) 
     section count."""
     rng = random.Random(seed)
     image = _noise_jpeg(seed)
-    sections = _pages_needed(size, image, words_per_page)
+    sections = _pages_needed(size, image, 200)  # the text, deflated, and a zip entry's headers
     content_types = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -268,6 +273,57 @@ def ingest_one(path: Path, home: Path, timeout_s: float, memory_bytes: int | Non
         service.close()
 
 
+_IN_MEMORY = """
+import json, resource, sys
+from pathlib import Path
+from ingestion.extract import pdf
+from ingestion.extract.docx import extract_docx
+path = Path(sys.argv[1])
+data = path.read_bytes()
+if path.suffix == ".pdf":
+    pdf._forget_resolved = lambda reader: None  # the cache was kept
+    extracted = pdf.extract_pdf(data)
+else:
+    extracted = extract_docx(data, 1 << 40)
+print(json.dumps({"pages": extracted.page_count, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+"""The extraction path before big files, in a fresh process importing what the sandbox's child imports."""
+
+
+def in_memory_peak_mb(path: Path) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", _IN_MEMORY, str(path)],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    return round(float(json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mb"]), 1)
+
+
+def extract_only(path: Path, timeout_s: float, memory_bytes: int | None) -> dict[str, Any]:
+    """The sandbox alone (no catalog, no embedding): its child's peak RSS and the extraction's time."""
+    from ingestion import detect
+    from ingestion.extract.errors import ExtractionFailed
+    from ingestion.extract.sandbox import MEMORY_LIMIT, ExtractionSandbox
+
+    box = ExtractionSandbox(timeout_s, memory_bytes or MEMORY_LIMIT)
+    media = detect.PDF if path.suffix == ".pdf" else detect.DOCX
+    started = time.perf_counter()
+    try:
+        extracted = box.extract(path, media, 1 << 30)
+        outcome: dict[str, Any] = {"status": "extracted", "pages": extracted.page_count, "words": extracted.word_count}
+    except ExtractionFailed as exc:
+        outcome = {"status": "failed", "failure_reason": exc.reason, "failure_detail": exc.detail}
+    elapsed = time.perf_counter() - started
+    child_kib = _vm_hwm_kib(box.pid)
+    box.close()
+    return {
+        "file": path.name,
+        "size_mb": round(path.stat().st_size / 1e6, 1),
+        **outcome,
+        "extract_s": round(elapsed, 1),
+        "child_peak_rss_mb": None if child_kib is None else round(child_kib / 1024, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=float, default=300.0, help="size of each generated file, in MB (1e6 bytes)")
@@ -278,6 +334,8 @@ def main() -> None:
         "--memory-bytes", type=int, default=None, help="the sandbox's memory cap (default: the setting's)"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--compare-in-memory", action="store_true", help="also extract each file the old way")
+    parser.add_argument("--extract-only", action="store_true", help="only the sandbox: no catalog, no embedding")
     args = parser.parse_args()
     size = int(args.size_mb * 1e6)
     with tempfile.TemporaryDirectory(prefix="lectern-big-", dir=args.work) as tmp:
@@ -288,8 +346,13 @@ def main() -> None:
             started = time.perf_counter()
             units = (write_pdf if fmt == "pdf" else write_docx)(path, size)
             generated_s = time.perf_counter() - started
-            result = ingest_one(path, work / f"home-{fmt}", args.timeout, args.memory_bytes)
+            if args.extract_only:
+                result = extract_only(path, args.timeout, args.memory_bytes)
+            else:
+                result = ingest_one(path, work / f"home-{fmt}", args.timeout, args.memory_bytes)
             result.update(generated_units=units, generate_s=round(generated_s, 1))
+            if args.compare_in_memory:
+                result["in_memory_peak_rss_mb"] = in_memory_peak_mb(path)
             results.append(result)
             print(json.dumps(result), flush=True)
             path.unlink()
