@@ -66,11 +66,14 @@ _EVENT = TypeAdapter(ChatEvent)
 _SERVER_DEFAULT_LIMITS = UploadLimits(max_upload_bytes=100 * 1024 * 1024, max_resumable_bytes=5 * 1024**3)
 """The server's default caps, for a server whose ``/healthz`` does not report its own."""
 _PART_BYTES = 16 * 1024 * 1024
-"""Parts the SDK sends (or the server's part cap, if lower): a dropped connection costs at most one."""
-_MAX_PARTS = 10_000
+"""The smallest part the SDK sends (or the server's part cap, if lower): a dropped connection costs one."""
+_TARGET_PARTS = 50
+"""Bigger files get bigger parts (up to the server's cap), so an upload stays within the write rate limit."""
 _READ_BYTES = 1024 * 1024
 _MAX_RESUMES = 5
 """Dropped connections one resumable upload survives before the error is raised."""
+_MAX_RATE_WAITS = 100
+"""429s on parts one upload waits out (each for the server's ``retry_after``) before the error is raised."""
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
@@ -139,7 +142,8 @@ class Files(_Resource):
 
         A file larger than the server's streaming cap (``/healthz`` reports it; 100 MiB by default) goes
         up as a resumable upload in parts of ``part_size`` bytes (default: 16 MiB, or the server's part
-        cap if lower), and a dropped connection is survived: the SDK asks which parts arrived and goes on
+        cap if lower; bigger for files over 800 MiB, so an upload takes about 50 parts), a 429 on a part is
+        waited out, and a dropped connection is survived: the SDK asks which parts arrived and goes on
         from the first one missing. The whole file's SHA-256 is checked by the server before it is kept."""
         path = Path(path)
         size = path.stat().st_size
@@ -164,11 +168,11 @@ class Files(_Resource):
         """Start (the declared size is refused at once above the server's cap), send the parts in order,
         resume after a dropped connection from what the server says it holds, then complete."""
         started = await self._model(UploadStarted, "POST", "/v1/files/uploads", json={**fields, "size": size})
-        part = min(part_size or max(_PART_BYTES, -(-size // _MAX_PARTS)), started.part_size_limit)
+        part = min(part_size or max(_PART_BYTES, -(-size // _TARGET_PARTS)), started.part_size_limit)
         count = max(1, -(-size // part))
         base = f"/v1/files/uploads/{started.upload_id}"
         sha256 = await asyncio.to_thread(_sha256_of, path)
-        number, resumes = 1, 0
+        number, resumes, waits = 1, 0, 0
         while True:
             try:
                 if resumes:  # the connection dropped: ask which parts arrived whole, go on from the first gap
@@ -188,6 +192,11 @@ class Files(_Resource):
                 if resumes > _MAX_RESUMES:
                     raise
                 await asyncio.sleep(min(0.2 * 2**resumes, 5.0))
+            except LecternAPIError as exc:  # over the write rate limit: wait as told, then go on with that part
+                waits += 1
+                if exc.status != 429 or waits > _MAX_RATE_WAITS:
+                    raise
+                await asyncio.sleep(min(float(1 if exc.retry_after is None else exc.retry_after), 60.0))
         return await self._model(UploadResult, "POST", f"{base}/complete", json={"sha256": sha256})
 
     async def upload_batch(self, paths: Sequence[str | Path], *, tags: Sequence[str] = (), skip_duplicates: bool = False) -> BatchResult:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -246,3 +248,50 @@ async def test_the_sdk_uploads_big_files_in_parts_and_resumes_after_a_dropped_co
         assert refused.value.status == 413 and refused.value.error_code == "FILE_TOO_LARGE"  # at creation: no part sent
     finally:
         services.close()
+
+
+async def test_the_sdk_waits_out_a_rate_limited_part_and_sizes_parts_for_about_fifty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429 on a part (``retry_after``) is waited out and the same part sent again; a file far above
+    the minimum part size goes up in about 50 parts, each within the server's part cap."""
+    from api.client import Client
+
+    parts: list[tuple[int, int]] = []
+    limited = {"once": True}
+
+    def server(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/healthz":
+            limits = {"max_upload_bytes": 1 << 20, "max_resumable_bytes": 1 << 40}
+            return httpx.Response(200, json={"status": "ok", "limits": limits})
+        if path == "/v1/files/uploads":
+            assert json.loads(request.content)["size"] == size
+            return httpx.Response(201, json={"upload_id": "u1", "part_size_limit": 1 << 20, "max_bytes": 1 << 40})
+        if "/parts/" in path:
+            if limited.pop("once", False):
+                return httpx.Response(429, json={"error_code": "RATE_LIMIT_EXCEEDED", "message": "slow down",
+                                                 "details": {}, "request_id": "r", "retry_after": 0})  # fmt: skip
+            body = request.read()
+            parts.append((int(path.rsplit("/", 1)[1]), len(body)))
+            return httpx.Response(200, json={"part": parts[-1][0], "size": len(body), "sha256": "0" * 64})
+        assert path.endswith("/complete") and json.loads(request.content)["sha256"] == hashlib.sha256(data).hexdigest()
+        result = {"file_id": "f1", "filename": "a.txt", "status": "pending", "deduplicated": False}
+        return httpx.Response(201, json=result)
+
+    data = b"x" * (3 << 20)
+    size = len(data)
+    (tmp_path / "a.txt").write_bytes(data)
+    async with Client(base_url="http://lectern.test", api_key="k", transport=httpx.MockTransport(server)) as client:
+        assert (await client.files.upload(tmp_path / "a.txt", part_size=1 << 19)).file_id == "f1"
+    assert [n for n, _ in parts] == list(range(1, 7)) and {s for _, s in parts} == {1 << 19}  # part 1 after the 429
+    parts.clear()
+    limited["once"] = False
+    async with Client(base_url="http://lectern.test", api_key="k", transport=httpx.MockTransport(server)) as client:
+        await client.files.upload(tmp_path / "a.txt")
+    assert len(parts) == 3 and sum(s for _, s in parts) == size  # the 16 MiB default, capped at the server's 1 MiB
+    parts.clear()
+    monkeypatch.setattr("api.client._PART_BYTES", 1024)  # as if 3 MiB were far above the minimum part
+    async with Client(base_url="http://lectern.test", api_key="k", transport=httpx.MockTransport(server)) as client:
+        await client.files.upload(tmp_path / "a.txt")
+    assert len(parts) == 50 and sum(s for _, s in parts) == size
