@@ -13,7 +13,9 @@ parent watches because a C library that cannot allocate does not say so reliably
 limit alone, zlib reports "Unable to allocate output buffer" and lxml "unknown error", which would read
 as a malformed file. An address-space limit stays as the backstop (twice the cap, at least the cap plus
 512 MiB); running into it is recognised too: a ``MemoryError`` in the child, or a child that died with
-memory in its last words on stderr (kept in a file and read when it dies).
+memory in its last words on stderr (kept in a file, emptied before each file, read when it dies). A
+child left holding more than half the cap after a file is replaced, so the next file starts afresh
+rather than on what the allocator kept.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def resident_bytes(pid: int) -> int | None:
 
 
 class ExtractionSandbox:
+    child_args: tuple[str, ...] = ("-m", "ingestion.extract._child")
+    """The child's command line after the interpreter (a test stands in a child that dies its way)."""
+
     def __init__(self, timeout_s: float, memory_limit: int = MEMORY_LIMIT) -> None:
         self.timeout_s = timeout_s
         self.memory_limit = memory_limit
@@ -83,7 +88,7 @@ class ExtractionSandbox:
             self._close_stderr()
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the child; closed with it)
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "ingestion.extract._child"],
+                [sys.executable, *self.child_args],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
@@ -97,6 +102,9 @@ class ExtractionSandbox:
             proc = self._child()
             assert proc.stdin is not None and proc.stdout is not None
             request = {"path": str(path), "media_type": media_type, "max_docx": max_docx}
+            if self._stderr is not None:  # only this file's last words count (and warnings never pile up)
+                self._stderr.seek(0)
+                self._stderr.truncate()
             try:
                 proc.stdin.write(json.dumps(request).encode() + b"\n")
                 proc.stdin.flush()
@@ -119,6 +127,8 @@ class ExtractionSandbox:
                         f"the parser ran out of its {self.memory_limit}-byte memory limit and died",
                     )
                 raise ExtractionFailed("extractor_crashed", "the parser process died (a parser crash)")
+            if (resident_bytes(proc.pid) or 0) > self.memory_limit // 2:
+                self._kill()  # idle, waiting for the next request: nothing is lost
         reply = json.loads(line)
         if reply["status"] == "failed":
             raise ExtractionFailed(reply["reason"], reply.get("detail", ""))

@@ -188,3 +188,21 @@ def test_a_parser_that_could_not_allocate_reads_as_too_large_for_extraction() ->
     except ExtractionFailed as exc:
         assert _about_memory(exc.__cause__)
     assert _about_memory(MemoryError()) and not _about_memory(ValueError("bad xref")) and not _about_memory(None)
+
+
+@pytest.mark.parametrize(
+    ("last_words", "reason"),
+    [("MemoryError", "too_large_for_extraction"), ("Segmentation fault", "extractor_crashed")],
+)
+def test_a_child_that_dies_is_too_large_when_its_last_words_are_about_memory(last_words: str, reason: str) -> None:
+    """Under the address-space backstop a parser may die rather than raise: its stderr tells which."""
+    from ingestion.extract.sandbox import ExtractionSandbox
+
+    box = ExtractionSandbox(timeout_s=10)
+    box.child_args = ("-c", f"import sys; sys.stdin.readline(); sys.stderr.write({last_words!r}); sys.exit(1)")
+    try:
+        with pytest.raises(ExtractionFailed) as died:
+            box.extract(DEMO / "aurora-x2-quick-start.pdf", detect.PDF, BIG)
+        assert died.value.reason == reason
+    finally:
+        box.close()
