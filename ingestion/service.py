@@ -101,7 +101,7 @@ class Ingestion:
     # -- adding --------------------------------------------------------------------------
     def add_file(
         self,
-        source: BinaryIO | bytes | Path,
+        source: BinaryIO | bytes | Path | StoredBlob,
         filename: str,
         *,
         owner: str,
@@ -115,7 +115,8 @@ class Ingestion:
         """Store the bytes (size-capped while streaming), detect the type and queue indexing.
 
         With ``key`` the document is created or replaced in place (same id). ``max_bytes`` replaces the
-        streaming cap (``max_upload_bytes``): a completed resumable upload has its own, larger one."""
+        streaming cap (``max_upload_bytes``): a completed resumable upload has its own, larger one, and
+        hands over the blob its parts were assembled into (``StoredBlob``), which is used as it is."""
         validate_collection_name(collection)
         filename = safe_filename(filename)
         limit = max_bytes if max_bytes is not None else self.settings.ingestion.max_upload_bytes
@@ -224,19 +225,25 @@ class Ingestion:
             self._drop_blob_if_unused(sha256)
         return results
 
-    def _hold_blob(self, conn: Connection, sha256: str, source: BinaryIO | bytes | Path, limit: int) -> None:
+    def _hold_blob(
+        self, conn: Connection, sha256: str, source: BinaryIO | bytes | Path | StoredBlob, limit: int
+    ) -> None:
         """Inside the transaction that records a document on ``sha256``: lock the blob and make sure
         it is still there. Another process may have found it unused and deleted it between this
         upload's store (which skips bytes already present) and now; then the bytes go in again."""
         catalog.lock_blob(conn, sha256)
         if self.blobs.exists(sha256):
             return
+        if isinstance(source, StoredBlob):  # the assembled upload is gone; its parts are not: complete again
+            raise InvalidRequest("the upload's bytes were removed while it was stored; complete it again")
         if not isinstance(source, bytes | Path):
             source.seek(0)
         if self._store(source, limit).sha256 != sha256:
             raise InvalidRequest("the upload changed while it was stored; send it again")
 
-    def _store(self, source: BinaryIO | bytes | Path, limit: int) -> StoredBlob:
+    def _store(self, source: BinaryIO | bytes | Path | StoredBlob, limit: int) -> StoredBlob:
+        if isinstance(source, StoredBlob):
+            return source
         if isinstance(source, bytes):
             return self.blobs.put_bytes(source, limit)
         if isinstance(source, Path):

@@ -3,8 +3,8 @@
 Parts and the upload's fields are kept in the blob store (``ingestion/uploads.py``: a folder under the
 home, or objects in the bucket), so an upload started through one API process can be continued through
 another. A failed part is simply sent again. ``complete`` joins them in order, checks the SHA-256 the
-client gives for the whole file, and only then hands the file to ingestion — a bad checksum keeps the
-parts so the client can repair and retry.
+client gives for the whole file, and only then makes the joined file the blob (no second copy) and hands
+it to ingestion — a bad checksum keeps the parts so the client can repair and retry.
 
 The upload has its own total cap (``LECTERN_MAX_RESUMABLE_BYTES``, 5 GiB by default), separate from the
 streaming upload's (``LECTERN_MAX_UPLOAD_BYTES``, which also caps one part); a declared ``size`` above
@@ -67,10 +67,11 @@ async def put_part(
 )  # fmt: skip
 def complete(upload_id: str, body: CompleteUpload, services: ServicesDep, principal: WritePrincipal) -> UploadResult:
     uploads = services.ingestion.uploads
-    with uploads.joined(upload_id, principal.user_id, body.sha256) as (joined, fields):
+    # The joined parts become the blob itself (no second copy) once their SHA-256 matches.
+    with uploads.assembled(upload_id, principal.user_id, body.sha256) as (blob, fields):
         meta = NewUpload(**fields)
         result = services.ingestion.add_file(
-            joined, meta.filename, owner=principal.user_id, collection=meta.collection, tags=meta.tags,
+            blob, meta.filename, owner=principal.user_id, collection=meta.collection, tags=meta.tags,
             reference=meta.reference, key=meta.key, skip_duplicates=meta.skip_duplicates,
             max_bytes=services.settings.ingestion.max_resumable_bytes,
         )  # fmt: skip

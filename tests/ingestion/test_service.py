@@ -1,5 +1,6 @@
 import io
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -330,3 +331,27 @@ def test_a_file_that_needs_more_memory_than_the_sandbox_allows_fails_as_too_larg
         assert service.content(big.id) == big_path.read_bytes()
     finally:
         service.close()
+
+
+def test_an_assembled_upload_is_added_as_the_blob_it_became(ingestion: Ingestion) -> None:
+    """A completed resumable upload hands over its blob (no second copy); when another process removed
+    it meanwhile, the add is refused with a reason (its parts are still there to complete again)."""
+    import asyncio
+    import hashlib
+
+    async def one(data: bytes) -> AsyncIterator[bytes]:
+        yield data
+
+    body = b"# Valves\n\nThe valve opens after the pump is primed.\n"
+    upload_id = ingestion.uploads.start("u1", {"filename": "valves.md"})
+    asyncio.run(ingestion.uploads.put_part(upload_id, "u1", 1, one(body)))
+    with ingestion.uploads.assembled(upload_id, "u1", hashlib.sha256(body).hexdigest()) as (blob, _):
+        pass
+    added = ingestion.add_file(
+        blob, "valves.md", owner="u1", max_bytes=ingestion.settings.ingestion.max_resumable_bytes
+    )
+    assert ingestion.content(added.document.id) == body and added.document.size_bytes == len(body)
+    ingestion.delete(added.document.id)  # the blob goes with its only document
+    with pytest.raises(InvalidRequest):
+        ingestion.add_file(blob, "valves.md", owner="u1")
+    assert ingestion.list_documents()[1] == 0

@@ -74,7 +74,7 @@ def test_parts_share_one_cap_and_completion_checks_order_and_checksum(
 def test_parts_are_joined_and_stored_by_streaming_never_whole_in_memory(
     tmp_path: Path, blob_overrides: dict[str, object]
 ) -> None:
-    """24 MiB in three parts, joined and stored as a blob: Python's allocations peak far below the file."""
+    """24 MiB in three parts, joined and made the blob: Python's allocations peak far below the file."""
     import tracemalloc
 
     uploads = _uploads(tmp_path / "home", blob_overrides, max_bytes=32 << 20)
@@ -87,10 +87,13 @@ def test_parts_are_joined_and_stored_by_streaming_never_whole_in_memory(
             asyncio.run(uploads.put_part(upload_id, "alice", part, _stream(*[piece] * 8)))
             for _ in range(8):
                 digest.update(piece)
-        with uploads.joined(upload_id, "alice", digest.hexdigest()) as (joined, _), joined.open("rb") as f:
-            stored = uploads.store.put_file(f, 32 << 20)
+        with uploads.assembled(upload_id, "alice", digest.hexdigest()) as (stored, fields):
+            pass
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert stored.size == 24 << 20 and stored.sha256 == digest.hexdigest()
-    assert peak < 8 << 20, peak  # the parts, the join and the store each go 1 MiB (or an S3 part) at a time
+    assert stored.size == 24 << 20 and stored.sha256 == digest.hexdigest() and fields == {"filename": "big.txt"}
+    assert uploads.store.exists(stored.sha256) and stored.head == piece[:65536]
+    assert peak < 8 << 20, peak  # the parts and the join go 1 MiB (or an S3 part) at a time; the join is the blob
+    scratch = uploads.store.scratch_dir()
+    assert not any(scratch.glob("spool-*"))  # no second copy left behind
