@@ -4,7 +4,7 @@ An upload is a folder of objects, ``uploads/<id>/``: ``upload.json`` (its owner 
 when it started) and one ``part-<n>`` per part. A part is streamed into a local spool (hashed, and
 capped together with the parts already stored) and only then stored, so a failed part is simply sent
 again. Completing joins the parts in order into one local file, checks the SHA-256 the client gives,
-and makes that file the blob (``assemble``: a rename on disk, one upload to a bucket; no second copy);
+and makes that file the blob (``assembled``: a rename on disk, one upload to a bucket; no second copy);
 a bad checksum keeps the parts so the client can repair and retry.
 
 Nothing here holds a file in memory: parts arrive and are joined in 1 MiB pieces, so an upload may be
