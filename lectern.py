@@ -29,6 +29,7 @@ from api.schemas import (
     RetrievedChunk,
     RetrieveResponse,
     SessionHistory,
+    UploadLimits,
     UploadResult,
     Usage,
 )
@@ -38,5 +39,5 @@ __all__ = [
     "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "DeletedDocument", "DocumentResult", "DownloadUrl",
     "ErrorEnvelope", "FileInfo",
     "FileList", "FileStatus", "LecternAPIError", "PageOut", "RemoteChatSession", "RetrieveResponse", "RetrievedChunk",
-    "SessionHistory", "SyncClient", "UploadResult", "Usage",
+    "SessionHistory", "SyncClient", "UploadLimits", "UploadResult", "Usage",
 ]  # fmt: skip

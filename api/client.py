@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping, Sequence
@@ -52,14 +53,29 @@ from .schemas import (
     FileStatus,
     FileText,
     FileUpdate,
+    Health,
     PageOut,
     RetrieveResponse,
     SessionCreated,
     SessionHistory,
+    UploadLimits,
     UploadResult,
+    UploadStarted,
+    UploadState,
 )
 
 _EVENT = TypeAdapter(ChatEvent)
+_SERVER_DEFAULT_LIMITS = UploadLimits(max_upload_bytes=100 * 1024 * 1024, max_resumable_bytes=5 * 1024**3)
+"""The server's default caps, for a server whose ``/healthz`` does not report its own."""
+_PART_BYTES = 16 * 1024 * 1024
+"""The smallest part the SDK sends (or the server's part cap, if lower): a dropped connection costs one."""
+_TARGET_PARTS = 50
+"""Bigger files get bigger parts (up to the server's cap), so an upload stays within the write rate limit."""
+_READ_BYTES = 1024 * 1024
+_MAX_RESUMES = 5
+"""Dropped connections one resumable upload survives before the error is raised."""
+_MAX_RATE_WAITS = 100
+"""429s on parts one upload waits out (each for the server's ``retry_after``) before the error is raised."""
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
@@ -139,21 +155,39 @@ class Files(_Resource):
         metadata: Mapping[str, Any] | None = None,
         expires_at: datetime | str | None = None,
         policies: Sequence[str] | None = None,
+        part_size: int | None = None,
     ) -> UploadResult:
         """``filename`` is the display name to keep (a relative path such as ``trials/2024/protocol.docx``,
         found again with ``get_by_name``); by default the file's own name. ``index=False`` stores the
         file for download only (status ``stored``); ``index=True`` refuses a type Lectern cannot index
         (415) instead of storing it unindexed. ``expires_at`` needs a time zone (an aware ``datetime``,
-        or a string ending in ``Z`` or an offset)."""
+        or a string ending in ``Z`` or an offset).
+
+        A file larger than the server's streaming cap (``/healthz`` reports it; 100 MiB by default) goes
+        up as a resumable upload in parts of ``part_size`` bytes (default: 16 MiB, or the server's part
+        cap if lower; bigger for files over 800 MiB, so an upload takes about 50 parts), a 429 on a part is
+        waited out, and a dropped connection is survived: the SDK asks which parts arrived and goes on
+        from the first one missing. The whole file's SHA-256 is checked by the server before it is kept."""
         path = Path(path)
+        size = path.stat().st_size
+        limits = await self._client.upload_limits()
+        if size > limits.max_upload_bytes:
+            fields = {"filename": filename or path.name, "tags": list(tags), "skip_duplicates": skip_duplicates,
+                      "collection": collection, "reference": reference, "key": key, "index": index,
+                      "description": description, "document_type": document_type, "title": title,
+                      "metadata": None if metadata is None else dict(metadata),
+                      "expires_at": None if expires_at is None else _iso(expires_at),
+                      "policies": None if policies is None else list(policies)}  # fmt: skip
+            given = {k: v for k, v in fields.items() if v is not None}
+            return await self._upload_resumable(path, size, given, part_size)
         form: dict[str, str] = {"skip_duplicates": str(skip_duplicates).lower()}
         if index is not None:
             form["index"] = str(index).lower()
         if tags:
             form["tags"] = ",".join(tags)
-        fields = {"collection": collection, "reference": reference, "key": key, "description": description,
-                  "document_type": document_type, "title": title}  # fmt: skip
-        form.update({name: value for name, value in fields.items() if value is not None})
+        texts = {"collection": collection, "reference": reference, "key": key, "description": description,
+                 "document_type": document_type, "title": title}  # fmt: skip
+        form.update({name: value for name, value in texts.items() if value is not None})
         if metadata is not None:
             form["metadata"] = json.dumps(metadata)
         if expires_at is not None:
@@ -162,6 +196,43 @@ class Files(_Resource):
             form["policies"] = json.dumps(list(policies))
         with path.open("rb") as f:
             return await self._model(UploadResult, "POST", "/v1/files/upload", files={"file": (filename or path.name, f)}, data=form)
+
+    async def _upload_resumable(
+        self, path: Path, size: int, fields: dict[str, Any], part_size: int | None
+    ) -> UploadResult:
+        """Start (the declared size is refused at once above the server's cap), send the parts in order,
+        resume after a dropped connection from what the server says it holds, then complete."""
+        started = await self._model(UploadStarted, "POST", "/v1/files/uploads", json={**fields, "size": size})
+        part = min(part_size or max(_PART_BYTES, -(-size // _TARGET_PARTS)), started.part_size_limit)
+        count = max(1, -(-size // part))
+        base = f"/v1/files/uploads/{started.upload_id}"
+        sha256 = await asyncio.to_thread(_sha256_of, path)
+        number, resumes, waits = 1, 0, 0
+        while True:
+            try:
+                if resumes:  # the connection dropped: ask which parts arrived whole, go on from the first gap
+                    state = await self._model(UploadState, "GET", base)
+                    stored = {p.part: p.size for p in state.parts}
+                    gaps = (n for n in range(1, count + 1) if stored.get(n) != _part_length(n, part, size))
+                    number = next(gaps, count + 1)
+                while number <= count:
+                    offset, length = (number - 1) * part, _part_length(number, part, size)
+                    headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
+                    body = _read_range(path, offset, length)
+                    await self._json("PUT", f"{base}/parts/{number}", content=body, headers=headers)
+                    number += 1
+                break
+            except httpx.TransportError:
+                resumes += 1
+                if resumes > _MAX_RESUMES:
+                    raise
+                await asyncio.sleep(min(0.2 * 2**resumes, 5.0))
+            except LecternAPIError as exc:  # over the write rate limit: wait as told, then go on with that part
+                waits += 1
+                if exc.status != 429 or waits > _MAX_RATE_WAITS:
+                    raise
+                await asyncio.sleep(min(float(1 if exc.retry_after is None else exc.retry_after), 60.0))
+        return await self._model(UploadResult, "POST", f"{base}/complete", json={"sha256": sha256})
 
     async def upload_batch(
         self, paths: Sequence[str | Path], *, tags: Sequence[str] = (), skip_duplicates: bool = False,
@@ -204,6 +275,10 @@ class Files(_Resource):
 
     async def get_pages(self, file_id: str) -> list[PageOut]:
         return await self._models(PageOut, "GET", f"/v1/files/{file_id}/pages")
+
+    async def get_page(self, file_id: str, page_number: int) -> PageOut:
+        """One page, 1-based; beyond the last a ``LecternAPIError`` with ``PAGE_NOT_FOUND``."""
+        return await self._model(PageOut, "GET", f"/v1/files/{file_id}/pages/{page_number}")
 
     async def download(self, file_id: str) -> bytes:
         response = await self._client._http.get(f"/v1/files/{file_id}/content")
@@ -277,6 +352,32 @@ def _listing_params(filters: dict[str, Any]) -> list[tuple[str, Any]]:
 def _metadata_text(value: Any) -> str:
     """A metadata value as the server compares it: strings as they are, numbers and booleans as JSON."""
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _part_length(number: int, part: int, size: int) -> int:
+    return max(0, min(part, size - (number - 1) * part))
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for piece in iter(lambda: f.read(_READ_BYTES), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+async def _read_range(path: Path, offset: int, length: int) -> AsyncIterator[bytes]:
+    """One part's bytes, read as they are sent: a part is never held whole in memory, and a resent part
+    is read again from the file."""
+    with path.open("rb") as f:
+        f.seek(offset)
+        left = length
+        while left > 0:
+            piece = f.read(min(_READ_BYTES, left))
+            if not piece:
+                raise OSError(f"{path} shrank while it was uploaded")
+            left -= len(piece)
+            yield piece
 
 
 class Collections(_Resource):
@@ -391,6 +492,14 @@ class Client:
         )
         self.files = Files(self)
         self.collections = Collections(self)
+        self._limits: UploadLimits | None = None
+
+    async def upload_limits(self) -> UploadLimits:
+        """The server's upload caps, read once from ``/healthz`` (its defaults if it does not report them)."""
+        if self._limits is None:
+            health = Health.model_validate(await _Resource(self)._json("GET", "/healthz"))
+            self._limits = health.limits or _SERVER_DEFAULT_LIMITS
+        return self._limits
 
     async def search(self, query: str, *, top_k: int = 10, search_type: str = "hybrid", tags: Sequence[str] = (),
                      tags_mode: str | None = None, document_ids: Sequence[str] = (), collection: str | None = None,

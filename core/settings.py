@@ -85,9 +85,13 @@ class ChunkingSettings(_Group):
 
 class IngestionSettings(_Group):
     max_upload_bytes: int = 100 * 1024 * 1024
-    """Largest upload accepted while streaming (413 beyond)."""
-    max_extract_bytes: int = 50 * 1024 * 1024
-    """Largest file handed to an extractor."""
+    """Largest upload accepted while streaming (413 beyond), and the largest part of a resumable upload."""
+    max_resumable_bytes: int = 5 * 1024**3
+    """Largest file a resumable upload may add up to (413 at its creation when the declared size is larger)."""
+    max_extract_bytes: int = 500 * 1024 * 1024
+    """Largest file handed to an extractor; a larger one is stored, downloadable, and `failed: too_large_for_extraction`."""
+    extraction_memory_bytes: int = 4 * 1024**3
+    """Address-space limit of the extraction child process; a file that needs more fails as `too_large_for_extraction`."""
     max_docx_uncompressed_bytes: int = 200 * 1024 * 1024
     """Zip-bomb guard for DOCX."""
     extraction_timeout_s: float = 120.0

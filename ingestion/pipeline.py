@@ -26,13 +26,16 @@ from .catalog import documents as catalog
 from .chunking import Chunk, ChunkingConfig, chunk_document, fit_to_embedder
 from .embedding import Embedder
 from .extract import IN_PROCESS_TYPES, Extracted, extract_bytes
-from .extract.errors import ExtractionFailed
+from .extract.errors import TOO_LARGE_FOR_EXTRACTION, ExtractionFailed
 from .extract.sandbox import ExtractionSandbox
 from .ids import chunk_id, tag_key
 from .keyword.writer import KeywordWriter
 from .vectors import ChromaVectorStore
 
 log = logging.getLogger(__name__)
+
+IN_PROCESS_MAX_BYTES = 16 * 1024 * 1024
+"""Text formats up to this size are extracted in the worker; larger ones in the sandbox, under its memory cap."""
 
 
 @dataclass
@@ -104,11 +107,11 @@ def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
 def _extract(parts: PipelineParts, work: _Work) -> None:
     doc = work.document
     if doc.size_bytes > parts.max_extract_bytes:
-        raise ExtractionFailed("too_large_for_extraction", f"{doc.size_bytes} bytes (limit {parts.max_extract_bytes})")
+        raise ExtractionFailed(TOO_LARGE_FOR_EXTRACTION, f"{doc.size_bytes} bytes (limit {parts.max_extract_bytes})")
     media_type = doc.media_type or detect.TXT
     # The local store hands over its own file; an object store downloads to a temporary one.
     with parts.blobs.open_local(doc.sha256) as path:
-        if media_type in IN_PROCESS_TYPES:
+        if media_type in IN_PROCESS_TYPES and doc.size_bytes <= IN_PROCESS_MAX_BYTES:
             work.extracted = extract_bytes(path.read_bytes(), media_type, max_docx_uncompressed=0)
         else:
             work.extracted = parts.sandbox.extract(path, media_type, parts.max_docx_uncompressed_bytes)

@@ -86,9 +86,11 @@ class Ingestion:
         self.db = Database(self.settings.resolved_database_url)
         self.db.migrate()
         self.blobs = open_blob_store(self.settings)
-        self.uploads = ResumableUploads(self.blobs, self.settings.ingestion.max_upload_bytes)
+        self.uploads = ResumableUploads(self.blobs, self.settings.ingestion.max_resumable_bytes)
         self.keyword = SqlKeywordWriter()
-        self.sandbox = ExtractionSandbox(self.settings.ingestion.extraction_timeout_s)
+        self.sandbox = ExtractionSandbox(
+            self.settings.ingestion.extraction_timeout_s, self.settings.ingestion.extraction_memory_bytes
+        )
         self._embedder_lock = threading.Lock()
 
     @cached_property
@@ -110,7 +112,7 @@ class Ingestion:
     # -- adding --------------------------------------------------------------------------
     def add_file(
         self,
-        source: BinaryIO | bytes | Path,
+        source: BinaryIO | bytes | Path | StoredBlob,
         filename: str,
         *,
         owner: str,
@@ -127,6 +129,7 @@ class Ingestion:
         metadata: str | dict[str, Any] | None = None,
         expires_at: str | datetime | None = None,
         policies: str | Sequence[str] | None = None,
+        max_bytes: int | None = None,
     ) -> AddResult:
         """Store the bytes (size-capped while streaming), detect the type and queue indexing.
 
@@ -141,7 +144,11 @@ class Ingestion:
         (``failure_reason`` ``unsupported_media_type``, the detail saying why); ``True`` refuses such a
         file (``UnsupportedMediaType``, nothing kept); ``False`` stores any file for download only,
         status ``stored``, no job. ``content_type`` is the uploader's declared type, recorded only
-        for a file Lectern cannot read (else the type detected from the bytes wins)."""
+        for a file Lectern cannot read (else the type detected from the bytes wins).
+
+        ``max_bytes`` replaces the streaming cap (``max_upload_bytes``): a completed resumable upload has
+        its own, larger one, and hands over the blob its parts were assembled into (``StoredBlob``),
+        which is used as it is."""
         validate_collection_name(collection)
         sent = dict(description=description, document_type=document_type, title=title, metadata=metadata,
                     expires_at=expires_at, policies=policies, reference=reference)  # fmt: skip
@@ -149,7 +156,8 @@ class Ingestion:
         filename = safe_filename(filename)
         if key:
             self._sweep_keys(owner, collection, [key])  # first: its blob may be this upload's too
-        blob = self._store(source)
+        limit = max_bytes if max_bytes is not None else self.settings.ingestion.max_upload_bytes
+        blob = self._store(source, limit)
         try:
             media_type = detect.detect(blob.head, filename)
             not_indexable: UnsupportedMediaType | None = None
@@ -163,7 +171,7 @@ class Ingestion:
             raise InvalidRequest("JSONL files are collection documents: use add_collection_jsonl", filename=filename)
         indexing = index is not False and not_indexable is None
         with self.db.transaction() as conn:
-            self._hold_blob(conn, blob.sha256, source)
+            self._hold_blob(conn, blob.sha256, source, limit)
             if skip_duplicates:
                 existing = catalog.find_by_sha(conn, blob.sha256, owner)
                 if existing is not None:
@@ -219,7 +227,7 @@ class Ingestion:
         replaced: set[str] = set()
         with self.db.transaction() as conn:
             for doc, blob in zip(docs, blobs):
-                self._hold_blob(conn, blob.sha256, doc.text.encode("utf-8"))
+                self._hold_blob(conn, blob.sha256, doc.text.encode("utf-8"), self.settings.ingestion.max_upload_bytes)
                 tokens = count_tokens(doc.text)
                 fields = dict(
                     filename=safe_filename(doc.docid),
@@ -279,20 +287,25 @@ class Ingestion:
                 continue  # swept meanwhile
             log.info("deleted expired document %s before an upload under its key %r", doc.id, doc.name)
 
-    def _hold_blob(self, conn: Connection, sha256: str, source: BinaryIO | bytes | Path) -> None:
+    def _hold_blob(
+        self, conn: Connection, sha256: str, source: BinaryIO | bytes | Path | StoredBlob, limit: int
+    ) -> None:
         """Inside the transaction that records a document on ``sha256``: lock the blob and make sure
         it is still there. Another process may have found it unused and deleted it between this
         upload's store (which skips bytes already present) and now; then the bytes go in again."""
         catalog.lock_blob(conn, sha256)
         if self.blobs.exists(sha256):
             return
+        if isinstance(source, StoredBlob):  # the assembled upload is gone; its parts are not: complete again
+            raise InvalidRequest("the upload's bytes were removed while it was stored; complete it again")
         if not isinstance(source, bytes | Path):
             source.seek(0)
-        if self._store(source).sha256 != sha256:
+        if self._store(source, limit).sha256 != sha256:
             raise InvalidRequest("the upload changed while it was stored; send it again")
 
-    def _store(self, source: BinaryIO | bytes | Path) -> StoredBlob:
-        limit = self.settings.ingestion.max_upload_bytes
+    def _store(self, source: BinaryIO | bytes | Path | StoredBlob, limit: int) -> StoredBlob:
+        if isinstance(source, StoredBlob):
+            return source
         if isinstance(source, bytes):
             return self.blobs.put_bytes(source, limit)
         if isinstance(source, Path):
@@ -348,6 +361,12 @@ class Ingestion:
         self.get(document_id)
         with self.db.read() as conn:
             return catalog.get_pages(conn, document_id)
+
+    def page(self, document_id: str, number: int) -> catalog.Page | None:
+        """Page ``number`` (1-based), or None beyond the last."""
+        self.get(document_id)
+        with self.db.read() as conn:
+            return catalog.get_page(conn, document_id, number)
 
     def content(self, document_id: str) -> bytes:
         return self.blobs.read(self.get(document_id).sha256)

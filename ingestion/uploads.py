@@ -4,7 +4,12 @@ An upload is a folder of objects, ``uploads/<id>/``: ``upload.json`` (its owner 
 when it started) and one ``part-<n>`` per part. A part is streamed into a local spool (hashed, and
 capped together with the parts already stored) and only then stored, so a failed part is simply sent
 again. Completing joins the parts in order into one local file, checks the SHA-256 the client gives,
-and hands the file to the caller; a bad checksum keeps the parts so the client can repair and retry.
+and makes that file the blob (``assembled``: a rename on disk, one upload to a bucket; no second copy);
+a bad checksum keeps the parts so the client can repair and retry.
+
+Nothing here holds a file in memory: parts arrive and are joined in 1 MiB pieces, so an upload may be
+as large as its own cap (``LECTERN_MAX_RESUMABLE_BYTES``, 5 GiB by default), far above the streaming
+upload's. ``parts`` says what arrived, so a client whose connection dropped knows where to go on.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from typing import Any
 
 from core.errors import LecternError
 
-from .blobs import BlobStore
+from .blobs import BlobStore, StoredBlob
+from .blobs.base import Spool
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _PART = re.compile(r"^part-([0-9]+)$")
@@ -62,6 +68,12 @@ class ResumableUploads:
         self.store.put_object_bytes(f"{_folder(upload_id)}/{_META}", json.dumps({"owner": owner, **fields}).encode())
         return upload_id
 
+    def parts(self, upload_id: str, owner: str) -> dict[int, int]:
+        """Part number -> size of every part stored so far: where a client resumes after a dropped connection
+        (a part cut off midway is never stored, so a listed part arrived whole)."""
+        self.fields(upload_id, owner)
+        return {number: size for number, (_, size) in sorted(self._parts(upload_id).items())}
+
     def fields(self, upload_id: str, owner: str) -> dict[str, Any]:
         """The fields given at the start; an unknown id, or another owner's upload, is not found."""
         if not _ID.match(upload_id):
@@ -90,6 +102,19 @@ class ResumableUploads:
     def joined(self, upload_id: str, owner: str, sha256: str) -> Iterator[tuple[Path, dict[str, Any]]]:
         """The parts joined in order into one local file (removed after the block), with the upload's
         fields; raises when parts are missing or the bytes do not match ``sha256``."""
+        with self._joined(upload_id, owner, sha256) as (spool, fields):
+            yield spool.path, fields
+
+    @contextmanager
+    def assembled(self, upload_id: str, owner: str, sha256: str) -> Iterator[tuple[StoredBlob, dict[str, Any]]]:
+        """The parts joined, checked against ``sha256`` and stored as the blob (the joined file itself
+        becomes it: no second copy), with the upload's fields. The parts stay until ``discard``."""
+        with self._joined(upload_id, owner, sha256) as (spool, fields):
+            blob = self.store.put_spool(spool)
+        yield blob, fields
+
+    @contextmanager
+    def _joined(self, upload_id: str, owner: str, sha256: str) -> Iterator[tuple[Spool, dict[str, Any]]]:
         fields = self.fields(upload_id, owner)
         parts = self._parts(upload_id)
         numbers = sorted(parts)
@@ -108,7 +133,7 @@ class ResumableUploads:
                     "the parts do not add up to that SHA-256; resend the wrong part",
                     expected=sha256.lower(), received=received,
                 )  # fmt: skip
-            yield spool.path, fields
+            yield spool, fields
 
     def discard(self, upload_id: str, owner: str) -> None:
         self.fields(upload_id, owner)

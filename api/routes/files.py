@@ -177,9 +177,9 @@ def upload_batch(
 ) -> BatchResult:
     """1-100 files; each gets its own result, and one failing does not fail its neighbours. The
     fields shared by every file are checked first: a bad one is a 400 and nothing is stored."""
-    shared = {"description": description, "document_type": document_type, "metadata": metadata,
-              "expires_at": expires_at, "policies": policies}  # fmt: skip
-    shared = {k: v for k, v in shared.items() if v is not None}
+    sent: dict[str, Any] = {"description": description, "document_type": document_type, "metadata": metadata,
+                            "expires_at": expires_at, "policies": policies}  # fmt: skip
+    shared = {k: v for k, v in sent.items() if v is not None}
     services.ingestion.validate_fields(shared)
     items: list[BatchItem] = []
     for upload_file in files:
@@ -294,7 +294,7 @@ def update_file(
 def get_status(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileStatus:
     doc = visible_document(services, principal, file_id)
     return FileStatus(file_id=doc.id, status=doc.status, failure_reason=doc.failure_reason,
-                      failure_detail=doc.failure_detail)  # fmt: skip
+                      failure_detail=doc.failure_detail, page_count=doc.page_count, chunk_count=doc.chunk_count)  # fmt: skip
 
 
 @router.get("/{file_id}/text", response_model=FileText, responses=_NOT_FOUND)
@@ -323,10 +323,23 @@ def get_chunks(file_id: str, services: ServicesDep, principal: ListingPrincipal)
 @router.get("/{file_id}/pages", response_model=list[PageOut], responses=_NOT_FOUND)
 def get_pages(file_id: str, services: ServicesDep, principal: ListingPrincipal) -> list[PageOut]:
     doc = visible_document(services, principal, file_id)
-    return [
-        PageOut(number=p.number, elements=[e.model_dump(exclude_none=True) for e in p.elements])
-        for p in services.ingestion.pages(doc.id)
-    ]
+    return [PageOut.of(p) for p in services.ingestion.pages(doc.id)]
+
+
+@router.get("/{file_id}/pages/{number}", response_model=PageOut, responses=_NOT_FOUND)
+def get_page(
+    file_id: str,
+    number: Annotated[int, PathParam(ge=1, le=1_000_000)],
+    services: ServicesDep,
+    principal: ListingPrincipal,
+) -> PageOut:
+    """One page, 1-based; beyond the last (or before the document is processed) a 404 ``PAGE_NOT_FOUND``."""
+    doc = visible_document(services, principal, file_id)
+    page = services.ingestion.page(doc.id, number)
+    if page is None:
+        raise ApiError(404, "PAGE_NOT_FOUND", f"{doc.id} has no page {number}", document_id=doc.id, page=number,
+                       page_count=doc.page_count)  # fmt: skip
+    return PageOut.of(page)
 
 
 @router.get(

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Response
 from ingestion.blobs import BlobStoreUnavailable
 
 from ..deps import ServicesDep
-from ..schemas.health import CatalogCheck, Check, Health, ProcessInfo, Readiness, ReadyChecks
+from ..schemas.health import CatalogCheck, Check, Health, ProcessInfo, Readiness, ReadyChecks, UploadLimits
 from ..services import Services
 
 router = APIRouter(tags=["health"])
@@ -41,9 +41,14 @@ _Outcome = tuple[str, dict[str, Any]]
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> Health:
-    """No key needed: for load balancers and `make run`'s readiness check."""
-    return Health(status="ok")
+def healthz(services: ServicesDep) -> Health:
+    """No key needed: for load balancers and `make run`'s readiness check. It also reports the upload
+    caps, which the SDK reads once to choose between the streaming and the resumable upload."""
+    ingestion = services.settings.ingestion
+    limits = UploadLimits(
+        max_upload_bytes=ingestion.max_upload_bytes, max_resumable_bytes=ingestion.max_resumable_bytes
+    )
+    return Health(status="ok", limits=limits)
 
 
 @router.get(

@@ -39,9 +39,19 @@ from .files import (
     FileUpdate,
     PageOut,
 )  # fmt: skip
-from .health import Health
+from .health import Health, UploadLimits
 from .retrieve import RetrievedChunk, RetrieveResponse, SearchType
-from .uploads import BatchItem, BatchResult, CompleteUpload, NewUpload, PartStored, UploadResult, UploadStarted
+from .uploads import (
+    BatchItem,
+    BatchResult,
+    CompleteUpload,
+    NewUpload,
+    PartInfo,
+    PartStored,
+    UploadResult,
+    UploadStarted,
+    UploadState,
+)
 
 __all__ = [
     "Assignees", "Assignment", "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "CollectionDocument",
@@ -49,6 +59,6 @@ __all__ = [
     "CompletionMessage", "CompletionRequest", "CompletionResponse", "DeletedDocument", "DocumentResult", "DownloadUrl",
     "DownloadUrlRequest", "ErrorEnvelope", "FileInfo", "FileUpdate",
     "FileList", "FileStatus", "FileText", "Health", "NewCollection", "NewMessage", "NewSession", "NewUpload",
-    "OpenAIMessage", "PageOut", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
-    "SessionHistory", "SessionRecord", "StoredMessage", "UploadResult", "UploadStarted", "Usage",
+    "OpenAIMessage", "PageOut", "PartInfo", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
+    "SessionHistory", "SessionRecord", "StoredMessage", "UploadLimits", "UploadResult", "UploadStarted", "UploadState", "Usage",
 ]  # fmt: skip

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingestion import detect
 
 if TYPE_CHECKING:  # the catalog needs SQLAlchemy; the SDK only ever validates JSON into these
-    from ingestion.catalog.documents import Document
+    from ingestion.catalog.documents import Document, Page
 
 
 class FileInfo(BaseModel):
@@ -129,6 +129,8 @@ class FileStatus(BaseModel):
     status: str
     failure_reason: str | None
     failure_detail: str | None
+    page_count: int | None = Field(None, description="Pages extracted (None until processed).")
+    chunk_count: int | None = Field(None, description="Chunks indexed (None until processed).")
 
     @property
     def finished(self) -> bool:
@@ -152,8 +154,18 @@ class ChunkOut(BaseModel):
 
 
 class PageOut(BaseModel):
+    """One extracted page. ``page_number`` and ``element_count`` are the digitization API's names;
+    ``number`` and ``elements`` stay for clients written before them."""
+
+    page_number: int
+    element_count: int
     number: int
     elements: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, page: Page) -> PageOut:
+        elements = [e.model_dump(exclude_none=True) for e in page.elements]
+        return cls(page_number=page.number, element_count=len(elements), number=page.number, elements=elements)
 
 
 class Assignment(BaseModel):

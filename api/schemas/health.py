@@ -7,8 +7,18 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+class UploadLimits(BaseModel):
+    """The server's upload caps, so the SDK picks the streaming or the resumable upload by itself."""
+
+    max_upload_bytes: int = Field(
+        description="Largest streaming upload (and resumable part): LECTERN_MAX_UPLOAD_BYTES."
+    )
+    max_resumable_bytes: int = Field(description="Largest resumable upload: LECTERN_MAX_RESUMABLE_BYTES.")
+
+
 class Health(BaseModel):
     status: str
+    limits: UploadLimits | None = Field(None, description="The upload caps (no key needed: they are not secret).")
 
 
 class Check(BaseModel):

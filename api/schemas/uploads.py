@@ -91,11 +91,32 @@ class NewUpload(BaseModel):
         """The owner's fields sent (as ``PATCH`` takes them), checked at start and again at completion."""
         names = ("description", "document_type", "title", "metadata", "expires_at", "policies")
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+    size: int | None = Field(
+        default=None,
+        ge=0,
+        description="The whole file's size in bytes; above the resumable cap the upload is refused at once (413).",
+    )
 
 
 class UploadStarted(BaseModel):
     upload_id: str
-    part_size_limit: int
+    part_size_limit: int = Field(description="Largest part accepted (the streaming cap, LECTERN_MAX_UPLOAD_BYTES).")
+    max_bytes: int = Field(description="Largest total the parts may add up to (LECTERN_MAX_RESUMABLE_BYTES).")
+
+
+class PartInfo(BaseModel):
+    part: int
+    size: int
+
+
+class UploadState(BaseModel):
+    """What arrived so far: a client whose connection dropped resumes from here (a part cut off midway
+    is not stored, so every listed part arrived whole)."""
+
+    upload_id: str
+    parts: list[PartInfo]
+    received_bytes: int
+    max_bytes: int
 
 
 class PartStored(BaseModel):

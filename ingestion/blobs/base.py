@@ -138,9 +138,14 @@ class BlobStore(ABC):
         with self.spool(max_bytes) as spool:
             for piece in chunks:
                 spool.write(piece)
-            sha = spool.finish()
-            self._commit_blob(spool.path, sha)
-            return StoredBlob(sha, spool.size, spool.head)
+            return self.put_spool(spool)
+
+    def put_spool(self, spool: Spool) -> StoredBlob:
+        """Makes a filled spool a blob (a rename on disk, one upload to a bucket): for a caller that
+        checked the bytes before deciding to keep them, as a resumable upload checks its SHA-256."""
+        sha = spool.finish()
+        self._commit_blob(spool.path, sha)
+        return StoredBlob(sha, spool.size, spool.head)
 
     def put_file(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
         return self.put_stream(iter(lambda: source.read(CHUNK), b""), max_bytes)

@@ -484,3 +484,12 @@ def get_pages(conn: Connection, document_id: str) -> list[Page]:
         text("SELECT page_number, elements FROM pages WHERE document_id = :d ORDER BY page_number"), {"d": document_id}
     )
     return [Page(number=r[0], elements=json.loads(r[1])) for r in rows]
+
+
+def get_page(conn: Connection, document_id: str, number: int) -> Page | None:
+    """One page by its 1-based number, without reading the others (a long PDF has thousands)."""
+    row = conn.execute(
+        text("SELECT page_number, elements FROM pages WHERE document_id = :d AND page_number = :n"),
+        {"d": document_id, "n": number},
+    ).first()
+    return None if row is None else Page(number=row[0], elements=json.loads(row[1]))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .. import detect
 from .errors import ExtractionFailed
 from .model import Element, Extracted, Page
 
-__all__ = ["Element", "Extracted", "Page", "extract_bytes", "IN_PROCESS_TYPES"]
+__all__ = ["Element", "Extracted", "Page", "extract_bytes", "extract_file", "IN_PROCESS_TYPES"]
 
 # Pure-Python formats whose cost is linear in the input: no sandbox needed.
 IN_PROCESS_TYPES = frozenset({detect.TXT, detect.MD, detect.HTML, detect.CSV})
@@ -38,3 +40,18 @@ def extract_bytes(data: bytes, media_type: str, *, max_docx_uncompressed: int) -
     if media_type not in extractors:
         raise ExtractionFailed("unsupported_media_type", media_type)
     return extractors[media_type](data)
+
+
+def extract_file(path: Path, media_type: str, *, max_docx_uncompressed: int) -> Extracted:
+    """Like ``extract_bytes``, but PDF and DOCX are read from the file as needed, never whole into memory."""
+    if path.stat().st_size == 0:
+        raise ExtractionFailed("empty_file", "the file has no content")
+    if media_type == detect.PDF:
+        from .pdf import extract_pdf
+
+        return extract_pdf(path)
+    if media_type == detect.DOCX:
+        from .docx import extract_docx
+
+        return extract_docx(path, max_docx_uncompressed)
+    return extract_bytes(path.read_bytes(), media_type, max_docx_uncompressed=max_docx_uncompressed)

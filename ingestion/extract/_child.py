@@ -7,23 +7,40 @@ import signal
 import sys
 from pathlib import Path
 
-from . import extract_bytes
-from .errors import ExtractionFailed
+from . import extract_file
+from .errors import TOO_LARGE_FOR_EXTRACTION, ExtractionFailed
 
 
 def _handle(request: dict) -> dict:
     try:
-        data = Path(request["path"]).read_bytes()
-        extracted = extract_bytes(data, request["media_type"], max_docx_uncompressed=request["max_docx"])
+        extracted = extract_file(
+            Path(request["path"]), request["media_type"], max_docx_uncompressed=request["max_docx"]
+        )
         return {"status": "ok", "extracted": extracted.model_dump(exclude_none=True)}
     except ExtractionFailed as exc:
+        if _about_memory(exc.__cause__):  # a parser that could not allocate, reported as a malformed file
+            return {"status": "failed", "reason": TOO_LARGE_FOR_EXTRACTION, "detail": f"out of memory: {exc.detail}"}
         return {"status": "failed", "reason": exc.reason, "detail": exc.detail}
     except MemoryError:
-        return {"status": "failed", "reason": "too_large", "detail": "extraction ran out of memory"}
+        return {
+            "status": "failed",
+            "reason": TOO_LARGE_FOR_EXTRACTION,
+            "detail": "extraction needs more memory than the sandbox allows",
+        }
     except RecursionError:
         return {"status": "failed", "reason": "malformed_document", "detail": "structure nested too deeply"}
     except Exception as exc:  # a parser bug on odd input fails the document, not the worker
         return {"status": "failed", "reason": "extraction_error", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def _about_memory(exc: BaseException | None) -> bool:
+    """zlib and lxml do not raise ``MemoryError`` when an allocation fails under the address-space limit."""
+    while exc is not None:
+        text = str(exc)
+        if isinstance(exc, MemoryError) or "Unable to allocate" in text or "Memory allocation failed" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def main() -> None:

@@ -1,14 +1,23 @@
 """DOCX through python-docx: body paragraphs and tables in document order, nested
 tables, headers and footers. The zip is measured before it is parsed, so a zip
-bomb fails fast instead of filling memory."""
+bomb fails fast instead of filling memory.
+
+python-docx reads every part of the package into memory, images included. A file on disk is first
+copied (streamed) without the bytes of its non-XML parts (images, embedded objects: Lectern reads
+none of them), so memory follows the document's XML, not the file: a 300 MB DOCX of images is
+extracted in about as much memory as its text needs (docs/benchmarks.md, "Big files")."""
 
 from __future__ import annotations
 
 import io
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
-from typing import Any
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
 
 from .errors import ExtractionFailed
 from .model import Element, Extracted, Page, render_table
@@ -16,20 +25,46 @@ from .model import Element, Extracted, Page, render_table
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
 
 
-def check_zip(data: bytes, max_uncompressed: int) -> None:
+def _parsed(name: str) -> bool:
+    """The parts python-docx parses (XML and relationships); the others are only carried along."""
+    return name.endswith((".xml", ".rels"))
+
+
+def check_zip(data: bytes | Path, max_uncompressed: int) -> None:
+    """Measures the parts that will be parsed: a zip bomb fails here, before any is decompressed."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = zf.infolist()
+        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as zf:
+            infos = [i for i in zf.infolist() if _parsed(i.filename)]
             names = {i.filename for i in infos}
             total = sum(i.file_size for i in infos)
+            packed = sum(i.compress_size for i in infos)
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise ExtractionFailed("malformed_docx", f"not a valid zip archive: {exc}") from exc
     if "word/document.xml" not in names:
         raise ExtractionFailed("malformed_docx", "the archive has no word/document.xml")
     if total > max_uncompressed:
         raise ExtractionFailed("too_large", f"decompresses to {total} bytes (limit {max_uncompressed})")
-    if len(data) and total / len(data) > 200 and total > 20 * 1024 * 1024:
-        raise ExtractionFailed("too_large", f"compression ratio {total // len(data)}:1 looks like a zip bomb")
+    if packed and total / packed > 200 and total > 20 * 1024 * 1024:
+        raise ExtractionFailed("too_large", f"compression ratio {total // packed}:1 looks like a zip bomb")
+
+
+@contextmanager
+def _without_media(source: bytes | Path) -> Iterator[IO[bytes]]:
+    """The package to hand python-docx: bytes as they are; a file copied part by part into a temporary
+    one, with every part that is not parsed left empty (its name, type and relationships stay)."""
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+        return
+    with tempfile.TemporaryFile() as slim:
+        with zipfile.ZipFile(source) as zin, zipfile.ZipFile(slim, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                if not _parsed(info.filename):
+                    zout.writestr(info.filename, b"")
+                    continue
+                with zin.open(info) as part, zout.open(info.filename, "w") as copy:
+                    shutil.copyfileobj(part, copy, 1024 * 1024)
+        slim.seek(0)
+        yield slim
 
 
 def _iter_blocks(container: Any) -> Iterator[Any]:
@@ -126,12 +161,13 @@ def _header_footer_elements(document: Any) -> list[Element]:
     return found
 
 
-def extract_docx(data: bytes, max_uncompressed: int) -> Extracted:
+def extract_docx(data: bytes | Path, max_uncompressed: int) -> Extracted:
     check_zip(data, max_uncompressed)
     import docx
 
     try:
-        document = docx.Document(io.BytesIO(data))
+        with _without_media(data) as package:
+            document = docx.Document(package)
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors...
         raise ExtractionFailed("malformed_docx", str(exc)[:300]) from exc
     body = _elements(document)

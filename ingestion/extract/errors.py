@@ -10,3 +10,8 @@ class ExtractionFailed(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+TOO_LARGE_FOR_EXTRACTION = "too_large_for_extraction"
+"""The reason of a file over the extraction cap, or whose extraction needs more memory than the sandbox
+allows; the original stays stored and downloadable."""

@@ -3,14 +3,21 @@
 pypdf's text visitor reports each text run with its matrix; runs are grouped into
 lines and lines into blocks by vertical gaps, giving paragraphs with a normalised
 bbox. Outline entries and larger-than-body fonts mark headings.
+
+A file is read through an open handle, not into memory: pypdf then reads objects where they lie, and
+the objects a page resolved (its images' streams among them) are dropped once the page is done, so
+memory follows the largest page, not the file (a 300 MB PDF: see docs/benchmarks.md, "Big files").
 """
 
 from __future__ import annotations
 
 import io
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from .errors import ExtractionFailed
 from .model import Element, Extracted, Page
@@ -47,12 +54,22 @@ class _Block:
         return " ".join("".join(lines).split())
 
 
-def _open(data: bytes) -> Any:
+@contextmanager
+def _stream(source: bytes | Path) -> Iterator[IO[bytes]]:
+    """A path stays on disk behind a handle (pypdf would read a path whole into memory)."""
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+        return
+    with source.open("rb") as handle:
+        yield handle
+
+
+def _open(stream: IO[bytes]) -> Any:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError, PdfStreamError
 
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
+        reader = PdfReader(stream, strict=False)
         if reader.is_encrypted:
             try:
                 opened = reader.decrypt("")
@@ -155,8 +172,12 @@ def _bbox(block: _Block, box: tuple[float, float, float, float]) -> tuple[float,
     )
 
 
-def extract_pdf(data: bytes) -> Extracted:
-    reader = _open(data)
+def extract_pdf(source: bytes | Path) -> Extracted:
+    with _stream(source) as stream:
+        return _extract(_open(stream))
+
+
+def _extract(reader: Any) -> Extracted:
     if len(reader.pages) > MAX_PAGES:
         raise ExtractionFailed("too_large", f"{len(reader.pages)} pages (limit {MAX_PAGES})")
     outline = _outline_titles(reader)
@@ -185,9 +206,18 @@ def extract_pdf(data: bytes) -> Extracted:
             kind = "heading" if depth is not None else "paragraph"
             elements.append(Element(type=kind, text=text, level=depth, bbox=_bbox(block, box)))  # type: ignore[arg-type]
         pages.append(Page(number=index + 1, elements=elements))
+        _forget_resolved(reader)
     if not any(p.elements for p in pages):
         raise ExtractionFailed("no_extractable_text", "no text layer (scanned or image-only PDF; OCR is not enabled)")
     return Extracted(title=_title(reader), pages=pages)
+
+
+def _forget_resolved(reader: Any) -> None:
+    """pypdf keeps every object it resolved (a page's images' raw streams too) for the reader's life;
+    the next page reads what it needs again, so memory stays at one page's worth."""
+    cache = getattr(reader, "resolved_objects", None)
+    if isinstance(cache, dict):
+        cache.clear()
 
 
 def _title(reader: Any) -> str | None:

@@ -5,44 +5,94 @@ one child process, never the worker: the child is killed and the document fails
 with ``timeout`` or ``extractor_crashed``. The child is a plain ``python -m``
 process speaking JSON lines, so it never re-imports the caller's ``__main__``
 the way multiprocessing's spawn does.
+
+The memory cap (``LECTERN_EXTRACTION_MEMORY_BYTES``, 4 GiB by default) is on the child's resident
+memory: the parent looks at it while it waits (every ``_POLL_S``) and kills a child that went over. A
+file that needs more fails as ``too_large_for_extraction`` and its original stays downloadable. The
+parent watches because a C library that cannot allocate does not say so reliably: under an address-space
+limit alone, zlib reports "Unable to allocate output buffer" and lxml "unknown error", which would read
+as a malformed file. An address-space limit stays as the backstop (twice the cap, at least the cap plus
+512 MiB); running into it is recognised too: a ``MemoryError`` in the child, or a child that died with
+memory in its last words on stderr (kept in a file, emptied before each file, read when it dies). A
+child left holding more than half the cap after a file is replaced, so the next file starts afresh
+rather than on what the allocator kept.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import selectors
 import subprocess
 import sys
+import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from .errors import ExtractionFailed
+from .errors import TOO_LARGE_FOR_EXTRACTION, ExtractionFailed
 from .model import Extracted
 
 MEMORY_LIMIT = 4 * 1024**3
+"""The default cap (``LECTERN_EXTRACTION_MEMORY_BYTES``)."""
+_MEMORY_WORDS = (b"MemoryError", b"Cannot allocate memory", b"bad_alloc", b"out of memory")
+_STDERR_TAIL = 8192
+_POLL_S = 0.05
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _limit_memory() -> None:
-    import resource
+class _OverMemory(Exception):
+    """The child's resident memory went over the cap."""
 
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+def _limit_address_space(cap: int) -> Callable[[], None]:
+    """The backstop for a child growing faster than the parent looks."""
+    limit = max(2 * cap, cap + 512 * 1024**2)
+
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def resident_bytes(pid: int) -> int | None:
+    """A process's resident memory now (Linux ``/proc``; None elsewhere or once it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class ExtractionSandbox:
-    def __init__(self, timeout_s: float) -> None:
+    child_args: tuple[str, ...] = ("-m", "ingestion.extract._child")
+    """The child's command line after the interpreter (a test stands in a child that dies its way)."""
+
+    def __init__(self, timeout_s: float, memory_limit: int = MEMORY_LIMIT) -> None:
         self.timeout_s = timeout_s
+        self.memory_limit = memory_limit
         self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id (the big-files benchmark reads its peak RSS), if one runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     def _child(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
+            self._close_stderr()
+            self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the child; closed with it)
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "ingestion.extract._child"],
+                [sys.executable, *self.child_args],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                preexec_fn=_limit_memory,
+                stderr=self._stderr,
+                preexec_fn=_limit_address_space(self.memory_limit),
                 cwd=str(Path(__file__).resolve().parents[2]),
             )
         return self._proc
@@ -52,22 +102,55 @@ class ExtractionSandbox:
             proc = self._child()
             assert proc.stdin is not None and proc.stdout is not None
             request = {"path": str(path), "media_type": media_type, "max_docx": max_docx}
+            if self._stderr is not None:  # only this file's last words count (and warnings never pile up)
+                self._stderr.seek(0)
+                self._stderr.truncate()
             try:
                 proc.stdin.write(json.dumps(request).encode() + b"\n")
                 proc.stdin.flush()
-                line = _read_line(proc.stdout, self.timeout_s)
+                line = _read_line(proc.stdout, self.timeout_s, lambda: self._over_memory(proc.pid))
             except BrokenPipeError:
                 line = b""
             except TimeoutError:
                 self._kill()
                 raise ExtractionFailed("timeout", f"extraction took longer than {self.timeout_s:g} s") from None
+            except _OverMemory:
+                self._kill()
+                raise ExtractionFailed(
+                    TOO_LARGE_FOR_EXTRACTION, f"extraction needed more than its {self.memory_limit}-byte memory limit"
+                ) from None
             if not line:
                 self._kill()
-                raise ExtractionFailed("extractor_crashed", "the parser process died (out of memory or a parser crash)")
+                if self._ran_out_of_memory():
+                    raise ExtractionFailed(
+                        TOO_LARGE_FOR_EXTRACTION,
+                        f"the parser ran out of its {self.memory_limit}-byte memory limit and died",
+                    )
+                raise ExtractionFailed("extractor_crashed", "the parser process died (a parser crash)")
+            if (resident_bytes(proc.pid) or 0) > self.memory_limit // 2:
+                self._kill()  # idle, waiting for the next request: nothing is lost
         reply = json.loads(line)
         if reply["status"] == "failed":
             raise ExtractionFailed(reply["reason"], reply.get("detail", ""))
         return Extracted.model_validate(reply["extracted"])
+
+    def _over_memory(self, pid: int) -> bool:
+        used = resident_bytes(pid)
+        return used is not None and used > self.memory_limit
+
+    def _ran_out_of_memory(self) -> bool:
+        """Whether the dead child's last words (its stderr's tail) are about memory."""
+        if self._stderr is None:
+            return False
+        self._stderr.seek(0, 2)
+        self._stderr.seek(max(0, self._stderr.tell() - _STDERR_TAIL))
+        tail = self._stderr.read()
+        return any(word in tail for word in _MEMORY_WORDS)
+
+    def _close_stderr(self) -> None:
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     def _kill(self) -> None:
         if self._proc is not None:
@@ -85,13 +168,25 @@ class ExtractionSandbox:
                 except subprocess.TimeoutExpired:
                     self._kill()
             self._proc = None
+            self._close_stderr()
 
 
-def _read_line(stream: IO[bytes], timeout: float) -> bytes:
+def _never() -> bool:
+    return False
+
+
+def _read_line(stream: IO[bytes], timeout: float, over_memory: Callable[[], bool] = _never) -> bytes:
     """Waits through a selector (epoll/poll), not ``select.select``: a busy server holds more than
-    1,024 descriptors, and ``select`` refuses any numbered above that."""
+    1,024 descriptors, and ``select`` refuses any numbered above that. Between looks, the child's
+    memory is checked (``_OverMemory``)."""
+    deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
         selector.register(stream, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise TimeoutError
-    return stream.readline()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            if selector.select(min(left, _POLL_S)):
+                return stream.readline()
+            if over_memory():
+                raise _OverMemory

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
 import pytest
 
-from tests.support import PUBLIC, Api, bearer, set_policies
+from api.services import Services
+from tests.support import PUBLIC, Api, bearer, free_port, healthy, make_settings, set_policies, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -176,3 +188,130 @@ async def test_the_sdk_reads_a_public_url_and_a_read_only_key_gets_a_typed_refus
             await read_only.files.delete(uploaded.file_id)
         assert refused.value.status == 403 and refused.value.error_code == "READ_ONLY_KEY"
         assert (await client.files.get(uploaded.file_id)).status == "completed"  # still there
+class _CutOnce(httpx.AsyncBaseTransport):
+    """A real HTTP transport whose connection drops once, halfway through the body of part 2."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.cut = False
+        self.calls: list[tuple[str, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append((request.method, request.url.path))
+        if not self.cut and request.method == "PUT" and request.url.path.endswith("/parts/2"):
+            self.cut = True
+            request.stream = _HalfThenCut(request.stream)  # type: ignore[arg-type]
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _HalfThenCut(httpx.AsyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for piece in self.stream:
+            yield piece[: len(piece) // 2]  # the server has part of the body, then the connection goes
+            raise httpx.WriteError("connection cut by the test")
+
+
+@contextmanager
+def _serving(services: Services) -> Iterator[str]:
+    """The app on a real uvicorn server on 127.0.0.1 (a thread of this process), stopped after."""
+    import uvicorn
+
+    from api.app import create_app
+
+    port = free_port()
+    config = uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: healthy(base), 20, "the uvicorn server")
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+async def test_the_sdk_uploads_big_files_in_parts_and_resumes_after_a_dropped_connection(tmp_path: Path) -> None:
+    """A 1 MiB streaming cap: a 3.5 MiB file goes up in four parts by itself; part 2's connection is cut
+    midway, the SDK asks what arrived and sends it again; the stored bytes are the file's."""
+    from api.client import Client, LecternAPIError
+    from api.ratelimit import RateLimiter
+
+    settings = make_settings(tmp_path / "home", max_upload_bytes=1 << 20, max_resumable_bytes=8 << 20)
+    services = Services.build(settings, RateLimiter({"listing": 100, "retrieval": 5, "chat": 5, "write": 100}))
+    data = base64.encodebytes(os.urandom(2_700_000))  # text (the type is read from the bytes), ~3.5 MiB
+    (tmp_path / "big.txt").write_bytes(data)
+    (tmp_path / "huge.txt").write_bytes(b"")
+    os.truncate(tmp_path / "huge.txt", 9 << 20)  # sparse: over the resumable cap, nothing to write
+    key = services.keys.create(role="user", name="alice")[1]
+    try:
+        with _serving(services) as base:
+            transport = _CutOnce()
+            async with Client(base_url=base, api_key=key, transport=transport) as client:
+                assert (await client.upload_limits()).max_upload_bytes == 1 << 20
+                uploaded = await client.files.upload(tmp_path / "big.txt", tags=["big"])
+                assert await client.files.download(uploaded.file_id) == data
+                assert (await client.files.get(uploaded.file_id)).tags == ["big"]
+                with pytest.raises(LecternAPIError) as refused:
+                    await client.files.upload(tmp_path / "huge.txt")
+        parts = [path.rsplit("/", 1)[-1] for method, path in transport.calls if method == "PUT"]
+        assert parts == ["1", "2", "2", "3", "4"]  # part 2 twice: cut, then resent after asking
+        asked = [path for method, path in transport.calls if method == "GET" and path.startswith("/v1/files/uploads/")]
+        assert len(asked) == 1  # the offset was asked for once, after the cut
+        assert refused.value.status == 413 and refused.value.error_code == "FILE_TOO_LARGE"  # at creation: no part sent
+    finally:
+        services.close()
+
+
+async def test_the_sdk_waits_out_a_rate_limited_part_and_sizes_parts_for_about_fifty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429 on a part (``retry_after``) is waited out and the same part sent again; a file far above
+    the minimum part size goes up in about 50 parts, each within the server's part cap."""
+    from api.client import Client
+
+    parts: list[tuple[int, int]] = []
+    limited = {"once": True}
+
+    def server(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/healthz":
+            limits = {"max_upload_bytes": 1 << 20, "max_resumable_bytes": 1 << 40}
+            return httpx.Response(200, json={"status": "ok", "limits": limits})
+        if path == "/v1/files/uploads":
+            assert json.loads(request.content)["size"] == size
+            return httpx.Response(201, json={"upload_id": "u1", "part_size_limit": 1 << 20, "max_bytes": 1 << 40})
+        if "/parts/" in path:
+            if limited.pop("once", False):
+                return httpx.Response(429, json={"error_code": "RATE_LIMIT_EXCEEDED", "message": "slow down",
+                                                 "details": {}, "request_id": "r", "retry_after": 0})  # fmt: skip
+            body = request.read()
+            parts.append((int(path.rsplit("/", 1)[1]), len(body)))
+            return httpx.Response(200, json={"part": parts[-1][0], "size": len(body), "sha256": "0" * 64})
+        assert path.endswith("/complete") and json.loads(request.content)["sha256"] == hashlib.sha256(data).hexdigest()
+        result = {"file_id": "f1", "filename": "a.txt", "status": "pending", "deduplicated": False}
+        return httpx.Response(201, json=result)
+
+    data = b"x" * (3 << 20)
+    size = len(data)
+    (tmp_path / "a.txt").write_bytes(data)
+    async with Client(base_url="http://lectern.test", api_key="k", transport=httpx.MockTransport(server)) as client:
+        assert (await client.files.upload(tmp_path / "a.txt", part_size=1 << 19)).file_id == "f1"
+    assert [n for n, _ in parts] == list(range(1, 7)) and {s for _, s in parts} == {1 << 19}  # part 1 after the 429
+    parts.clear()
+    limited["once"] = False
+    async with Client(base_url="http://lectern.test", api_key="k", transport=httpx.MockTransport(server)) as client:
+        await client.files.upload(tmp_path / "a.txt")
+    assert len(parts) == 3 and sum(s for _, s in parts) == size  # the 16 MiB default, capped at the server's 1 MiB
+    parts.clear()
+    monkeypatch.setattr("api.client._PART_BYTES", 1024)  # as if 3 MiB were far above the minimum part
+    async with Client(base_url="http://lectern.test", api_key="k", transport=httpx.MockTransport(server)) as client:
+        await client.files.upload(tmp_path / "a.txt")
+    assert len(parts) == 50 and sum(s for _, s in parts) == size

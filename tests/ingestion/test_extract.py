@@ -181,3 +181,49 @@ def test_rtf_without_text_fails_with_a_reason() -> None:
     with pytest.raises(ExtractionFailed) as info:
         _extract(rb"{\rtf1\ansi{\fonttbl{\f0 Times;}}\pard\par}", detect.RTF)
     assert info.value.reason == "no_extractable_text"
+def test_big_file_generators_extract_from_disk_with_the_images_left_out(tmp_path: Path) -> None:
+    """PDF and DOCX read from a path (what the sandbox does): pypdf behind a handle, python-docx on a
+    copy whose images are empty; the text is the same as from the bytes."""
+    from evals.benchmarks.big_files import write_docx, write_pdf
+    from ingestion.extract import extract_file
+
+    pdf, docx_path = tmp_path / "g.pdf", tmp_path / "g.docx"
+    assert write_pdf(pdf, 400_000) == write_docx(docx_path, 400_000) >= 2
+    for path, media in ((pdf, detect.PDF), (docx_path, detect.DOCX)):
+        from_disk = extract_file(path, media, max_docx_uncompressed=BIG)
+        assert from_disk == _extract(path.read_bytes(), media)
+        headings = [e.text for p in from_disk.pages for e in p.elements if e.type == "heading"]
+        assert headings[:2] == ["Section 1", "Section 2"] and from_disk.word_count > 200
+    # A 1.5 MB-picture DOCX is measured by its XML: the pictures are carried, never parsed.
+    extract_docx(docx_path, max_uncompressed=200_000)
+
+
+def test_a_parser_that_could_not_allocate_reads_as_too_large_for_extraction() -> None:
+    """zlib and lxml report a failed allocation as an ordinary error; the child recognises it."""
+    import zlib
+
+    from ingestion.extract._child import _about_memory
+
+    try:
+        raise ExtractionFailed("malformed_docx", "x") from zlib.error("Error -5: Unable to allocate output buffer")
+    except ExtractionFailed as exc:
+        assert _about_memory(exc.__cause__)
+    assert _about_memory(MemoryError()) and not _about_memory(ValueError("bad xref")) and not _about_memory(None)
+
+
+@pytest.mark.parametrize(
+    ("last_words", "reason"),
+    [("MemoryError", "too_large_for_extraction"), ("Segmentation fault", "extractor_crashed")],
+)
+def test_a_child_that_dies_is_too_large_when_its_last_words_are_about_memory(last_words: str, reason: str) -> None:
+    """Under the address-space backstop a parser may die rather than raise: its stderr tells which."""
+    from ingestion.extract.sandbox import ExtractionSandbox
+
+    box = ExtractionSandbox(timeout_s=10)
+    box.child_args = ("-c", f"import sys; sys.stdin.readline(); sys.stderr.write({last_words!r}); sys.exit(1)")
+    try:
+        with pytest.raises(ExtractionFailed) as died:
+            box.extract(DEMO / "aurora-x2-quick-start.pdf", detect.PDF, BIG)
+        assert died.value.reason == reason
+    finally:
+        box.close()

@@ -1,5 +1,6 @@
 import io
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -258,8 +259,8 @@ def test_a_blob_deleted_by_another_process_before_the_record_is_stored_again(
     body = b"# Pumps\n\nThe pump is primed before the valve opens.\n"
     store, calls = ingestion._store, []
 
-    def _store_then_lose(source: object) -> object:
-        blob = store(source)  # type: ignore[arg-type]
+    def _store_then_lose(source: object, limit: int) -> object:
+        blob = store(source, limit)  # type: ignore[arg-type]
         calls.append(blob.sha256)
         if len(calls) == 1:
             ingestion.blobs.delete(blob.sha256)  # what the other process's cleanup did meanwhile
@@ -332,3 +333,78 @@ def test_replacing_by_key_without_indexing_drops_the_old_versions_index(ingestio
     assert ingestion.chunks(one.document.id) == [] and _keyword_rows(ingestion, one.document.id) == 0
     assert ingestion.vectors.ids_for_document(one.document.id) == []
     assert ingestion.content(one.document.id) == b"The second version is only kept."
+def _wordy_docx(path: Path, paragraphs: int) -> Path:
+    """A small file (deflated XML) that takes lxml hundreds of MB to parse."""
+    import random
+    import zipfile
+
+    rng = random.Random(1)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda"]
+    main = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+    relationships = "http://schemas.openxmlformats.org/package/2006/relationships"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", (
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f'<Default Extension="rels" ContentType="{relationships[:-30]}package.relationships+xml"/>'
+            f'<Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" '
+            f'ContentType="{main}"/></Types>'
+        ))  # fmt: skip
+        zf.writestr("_rels/.rels", (
+            f'<?xml version="1.0"?><Relationships xmlns="{relationships}"><Relationship Id="rId1" Type='
+            '"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+            'Target="word/document.xml"/></Relationships>'
+        ))  # fmt: skip
+        with zf.open("word/document.xml", "w") as body:
+            body.write(
+                b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+            )
+            for _ in range(paragraphs):
+                body.write(
+                    f"<w:p><w:r><w:t>{' '.join(rng.choice(words) for _ in range(12))}</w:t></w:r></w:p>".encode()
+                )
+            body.write(b"</w:body></w:document>")
+    return path
+
+
+def test_a_file_that_needs_more_memory_than_the_sandbox_allows_fails_as_too_large_and_stays_downloadable(
+    tmp_path: Path,
+) -> None:
+    """``LECTERN_EXTRACTION_MEMORY_BYTES`` at 96 MiB: a small DOCX is extracted under it; a 1 MB one whose
+    XML takes lxml ~200 MB is stopped and fails with the specific reason, its original kept."""
+    service = Ingestion(make_settings(tmp_path / "h", extraction_memory_bytes=96 * 1024 * 1024))
+    try:
+        small = service.add_file(_wordy_docx(tmp_path / "small.docx", 20), "small.docx", owner="u1").document
+        big_path = _wordy_docx(tmp_path / "big.docx", 100_000)
+        big = service.add_file(big_path, "big.docx", owner="u1").document
+        service.run_until_idle()
+        assert service.get(small.id).status == "completed"
+        failed = service.get(big.id)
+        assert (failed.status, failed.failure_reason) == ("failed", "too_large_for_extraction")
+        assert "memory limit" in (failed.failure_detail or "")
+        assert service.content(big.id) == big_path.read_bytes()
+    finally:
+        service.close()
+
+
+def test_an_assembled_upload_is_added_as_the_blob_it_became(ingestion: Ingestion) -> None:
+    """A completed resumable upload hands over its blob (no second copy); when another process removed
+    it meanwhile, the add is refused with a reason (its parts are still there to complete again)."""
+    import asyncio
+    import hashlib
+
+    async def one(data: bytes) -> AsyncIterator[bytes]:
+        yield data
+
+    body = b"# Valves\n\nThe valve opens after the pump is primed.\n"
+    upload_id = ingestion.uploads.start("u1", {"filename": "valves.md"})
+    asyncio.run(ingestion.uploads.put_part(upload_id, "u1", 1, one(body)))
+    with ingestion.uploads.assembled(upload_id, "u1", hashlib.sha256(body).hexdigest()) as (blob, _):
+        pass
+    added = ingestion.add_file(
+        blob, "valves.md", owner="u1", max_bytes=ingestion.settings.ingestion.max_resumable_bytes
+    )
+    assert ingestion.content(added.document.id) == body and added.document.size_bytes == len(body)
+    ingestion.delete(added.document.id)  # the blob goes with its only document
+    with pytest.raises(InvalidRequest):
+        ingestion.add_file(blob, "valves.md", owner="u1")
+    assert ingestion.list_documents()[1] == 0

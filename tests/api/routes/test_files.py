@@ -17,6 +17,7 @@ ROUTES = [
     ("GET", "/v1/files/x/text"),
     ("GET", "/v1/files/x/chunks"),
     ("GET", "/v1/files/x/pages"),
+    ("GET", "/v1/files/x/pages/1"),
     ("GET", "/v1/files/x/content"),
     ("DELETE", "/v1/files/x"),
     ("POST", "/v1/files/x/assignments"),
@@ -37,7 +38,7 @@ async def test_a_user_never_sees_another_users_document(api: Api) -> None:
     secret = await upload(api, api.alice, "vault.md", SECRET)
     await upload(api, api.bob, "kettle.md", PUBLIC)
     file_id = secret["file_id"]
-    for path in ("", "/status", "/text", "/chunks", "/pages", "/content"):
+    for path in ("", "/status", "/text", "/chunks", "/pages", "/pages/1", "/content"):
         response = await api.client.get(f"/v1/files/{file_id}{path}", headers=api.bob)
         assert response.status_code == 404 and response.json()["error_code"] == "DOCUMENT_NOT_FOUND"
     assert [f["filename"] for f in (await api.client.get("/v1/files", headers=api.bob)).json()["files"]] == ["kettle.md"]
@@ -203,3 +204,28 @@ async def test_an_upload_without_length_is_cut_off_while_streaming(api: Api, ser
     assert response.status_code == 413 and response.json()["error_code"] == "FILE_TOO_LARGE"
     assert sent < 40, "the server stopped reading soon after the limit"
     assert (await api.client.get("/v1/files", headers=api.alice)).json()["total_count"] == 0
+
+
+async def test_one_page_by_number_with_its_element_count_and_the_status_counts(api: Api) -> None:
+    from api.client import Client, LecternAPIError
+
+    body = b"# Kettle\n\nDescale the kettle every month.\n\n## Filter\n\nRinse the filter weekly.\n"
+    file_id = (await upload(api, api.alice, "kettle.md", body))["file_id"]
+    pages = (await api.client.get(f"/v1/files/{file_id}/pages", headers=api.alice)).json()
+    one = (await api.client.get(f"/v1/files/{file_id}/pages/1", headers=api.alice)).json()
+    assert one == pages[0] and one["page_number"] == one["number"] == 1
+    assert one["element_count"] == len(one["elements"]) == 4
+    beyond = await api.client.get(f"/v1/files/{file_id}/pages/2", headers=api.alice)
+    assert beyond.status_code == 404 and beyond.json()["error_code"] == "PAGE_NOT_FOUND"
+    assert beyond.json()["details"]["page_count"] == 1
+    assert (await api.client.get(f"/v1/files/{file_id}/pages/0", headers=api.alice)).status_code == 422
+    status = (await api.client.get(f"/v1/files/{file_id}/status", headers=api.alice)).json()
+    assert status["page_count"] == 1 and status["chunk_count"] == api.services.ingestion.get(file_id).chunk_count >= 1
+    key = api.alice["Authorization"].split()[1]
+    async with Client(base_url="http://lectern.test", api_key=key, transport=api.client._transport) as client:
+        page = await client.files.get_page(file_id, 1)
+        assert page.page_number == 1 and page.element_count == 4
+        assert (await client.files.get_processing_status(file_id)).page_count == 1
+        with pytest.raises(LecternAPIError) as missing:
+            await client.files.get_page(file_id, 3)
+        assert missing.value.error_code == "PAGE_NOT_FOUND"

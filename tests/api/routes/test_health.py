@@ -24,7 +24,11 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_healthz_needs_no_key(api: Api) -> None:
-    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    limits = {
+        "max_upload_bytes": 100 * 1024 * 1024,
+        "max_resumable_bytes": 5 * 1024**3,
+    }  # the SDK picks its upload by these
+    assert (await api.client.get("/healthz")).json() == {"status": "ok", "limits": limits}
 
 
 async def test_readyz_needs_no_key_and_reports_every_backend(api: Api) -> None:

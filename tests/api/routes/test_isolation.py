@@ -201,6 +201,7 @@ FILE_ROUTES: dict[str, Probe] = {
     "GET /v1/files/{id}/text": _detail("/v1/files/{id}/text"),
     "GET /v1/files/{id}/chunks": _detail("/v1/files/{id}/chunks"),
     "GET /v1/files/{id}/pages": _detail("/v1/files/{id}/pages"),
+    "GET /v1/files/{id}/pages/{n}": _detail("/v1/files/{id}/pages/1"),
     "GET /v1/files/{id}/content": _detail("/v1/files/{id}/content"),
     "POST /v1/files/{id}/download-url": _download_url,
     "GET /v1/files/by-name/{path}": _lookup("name"),

@@ -114,3 +114,16 @@ def test_unassign_removes_one_assignment_and_moves_the_access_generation(ingesti
         assert unassign(conn, doc.id, "bob") is False and access_generation(conn) == before + 1
         assert assignees(conn, doc.id) == ["carol"]
         assert readable_document(conn, BOB, doc.id) is None
+
+
+def test_one_page_is_read_by_its_number_alone(ingestion: Ingestion) -> None:
+    from ingestion.catalog.documents import get_page, get_pages, replace_content
+    from ingestion.extract.model import Element, Page
+
+    doc = ingestion.add_file(b"Three pages.", "three.txt", owner="alice").document
+    pages = [Page(number=n, elements=[Element(type="paragraph", text=f"page {n}")]) for n in (1, 2, 3)]
+    with ingestion.db.transaction() as conn:
+        replace_content(conn, doc.id, pages, [], [])
+    with ingestion.db.read() as conn:
+        assert get_page(conn, doc.id, 2) == get_pages(conn, doc.id)[1] == pages[1]
+        assert get_page(conn, doc.id, 4) is None and get_page(conn, "missing", 1) is None
