@@ -175,11 +175,16 @@ class ChromaVectorStore:
                 got = self.collection.get(ids=list(ids[start : start + self.batch_size]), include=["metadatas"])
                 if not got["ids"]:
                     continue
-                metadatas = [
-                    {**{k: None for k in (meta or {}) if is_tag_key(k) and k not in wanted}, **wanted}
-                    for meta in got["metadatas"] or []
+                changes = [
+                    (chunk_id, {**{k: None for k in (meta or {}) if is_tag_key(k) and k not in wanted}, **wanted})
+                    for chunk_id, meta in zip(got["ids"], got["metadatas"] or [])
                 ]
-                self.collection.update(ids=got["ids"], metadatas=metadatas)  # type: ignore[arg-type]
+                changes = [(chunk_id, change) for chunk_id, change in changes if change]  # Chroma refuses {}
+                if changes:
+                    self.collection.update(
+                        ids=[chunk_id for chunk_id, _ in changes],
+                        metadatas=[change for _, change in changes],
+                    )
 
     def delete_document(self, document_id: str) -> None:
         with _reachable(self.url):

@@ -53,10 +53,18 @@ FileType = Literal["pdf", "docx", "txt", "md", "html", "csv", "jsonl", "rtf"]
 DocumentStatus = Literal["pending", "processing", "completed", "failed", "stored"]
 StatusFilter = DocumentStatus | Literal["any"]
 """A listing's ``status=``: one status, or ``any`` to lift the deployment's default."""
+def _unset_if_null(value: Any) -> Any:
+    """Multipart has no null: a client that writes its null as ``null`` (or sends the field empty)
+    means "not set", as if the field were absent."""
+    return None if isinstance(value, str) and value.strip().lower() in ("", "null") else value
+
+
 IndexField = Annotated[
     bool | None,
+    BeforeValidator(_unset_if_null),
     Form(description="false: store for download only (any type, status `stored`); true: index it, 415 when "
-                     "Lectern cannot; unset: index what Lectern can, store the rest with a `failure_reason`"),
+                     "Lectern cannot; unset (absent, empty or `null`): index what Lectern can, store the rest "
+                     "with a `failure_reason`"),
 ]  # fmt: skip
 CollectionName = Annotated[str, Form(min_length=1, max_length=128, pattern=COLLECTION_NAME)]
 _NOT_FOUND = error_responses(404)

@@ -127,6 +127,11 @@ async def test_a_patched_tag_filters_retrieval(api: Api) -> None:
     chunks = set(api.services.ingestion.vectors.ids_for_document(file_id))
     assert set(chroma.get(where={tag_key("new"): True})["ids"]) == chunks
     assert not chunks & set(chroma.get(where={tag_key("old"): True})["ids"])
+    cleared = await api.client.patch(f"/v1/files/{file_id}", headers=api.alice, json={"tags": []})
+    assert cleared.status_code == 200 and cleared.json()["tags"] == [] and file_id not in await tagged("new")
+    # Clearing the tags of chunks that carry none asks Chroma for no change at all (it refuses an empty one).
+    again = await api.client.patch(f"/v1/files/{file_id}", headers=api.alice, json={"tags": []})
+    assert again.status_code == 200, again.text
 
 
 async def test_a_resumable_upload_carries_the_fields_and_checks_them_first(api: Api) -> None:

@@ -193,3 +193,10 @@ async def test_patch_switches_indexing_and_refuses_a_type_it_cannot_index_changi
     refused = await api.client.patch(f"/v1/files/{blob_id}", headers=api.alice, json={"index": True, "title": "New"})
     assert refused.status_code == 415 and refused.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
     assert (await api.client.get(f"/v1/files/{blob_id}", headers=api.alice)).json() == before
+
+
+async def test_an_index_field_sent_as_null_or_empty_means_unset(api: Api) -> None:
+    """Multipart has no null; clients that write one as ``null`` get the default, not a 422."""
+    for value in ("null", ""):
+        uploaded = await _post(api, api.alice, "minutes.txt", NOTE + value.encode(), index=value)
+        assert uploaded["status"] == "pending", value
