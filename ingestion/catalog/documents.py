@@ -20,7 +20,7 @@ from core.db import utcnow
 
 from ..chunking import Chunk
 from ..extract.model import Page
-from .filters import DocumentFilter
+from .filters import MAX_FIELD_CHARS, MAX_INDEXED_VALUE_BYTES, DocumentFilter, metadata_text
 
 Status = Literal["pending", "processing", "completed", "failed", "stored"]
 """``stored``: kept for download only, never indexed (uploaded with ``index=false``, of a type Lectern
@@ -89,14 +89,15 @@ def display_title(title: str | None, name: str | None, kind: str, filename: str)
 
 def metadata_values(metadata: dict[str, Any]) -> dict[str, str]:
     """The fields ``metadata.<field>=value`` filters can match: top-level scalars as text (strings
-    as they are, numbers and booleans as JSON writes them: ``3``, ``2.5``, ``true``). Nested objects,
-    lists and nulls are kept in the document but not filterable."""
+    as they are, numbers and booleans as JSON writes them: ``3``, ``2.5``, ``true``;
+    ``filters.metadata_text``). Nested objects, lists and nulls are kept in the document but not
+    filterable, nor are names over ``MAX_FIELD_CHARS`` or values over ``MAX_INDEXED_VALUE_BYTES``:
+    PostgreSQL refuses a btree row over ~2.7 kB, and no filter asks for longer ones."""
     values: dict[str, str] = {}
     for field, value in metadata.items():
-        if isinstance(value, str):
-            values[field] = value
-        elif isinstance(value, (bool, int, float)):
-            values[field] = json.dumps(value)
+        as_text = metadata_text(value)
+        if as_text is not None and len(field) <= MAX_FIELD_CHARS and len(as_text.encode()) <= MAX_INDEXED_VALUE_BYTES:
+            values[field] = as_text
     return values
 
 

@@ -25,6 +25,9 @@ MAX_METADATA_FIELDS = 20
 MAX_VALUES_PER_FIELD = 100
 MAX_FIELD_CHARS = 200
 MAX_VALUE_CHARS = 1000
+MAX_INDEXED_VALUE_BYTES = 1500
+"""Longer values (as UTF-8) stay in a document's metadata but are not filterable (see
+``documents.metadata_values``): with a 200-character name they keep the index row under PostgreSQL's limit."""
 
 
 class InvalidFilter(LecternError):
@@ -65,6 +68,8 @@ class DocumentFilter:
     ) -> DocumentFilter:
         after = _timestamp(created_after, "created_after")
         before = _timestamp(created_before, "created_before")
+        if document_type is not None and "\x00" in document_type:  # PostgreSQL text refuses NUL: a 500 there
+            raise InvalidFilter("document_type cannot contain NUL", field="document_type")
         return cls(_metadata(metadata or {}), document_type or None, after, before)
 
     def __bool__(self) -> bool:
@@ -122,9 +127,9 @@ def _metadata(metadata: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]],
         if not listed or len(listed) > MAX_VALUES_PER_FIELD:
             raise InvalidFilter(f"metadata.{field} needs 1-{MAX_VALUES_PER_FIELD} values", field=f"metadata.{field}")
         values = [metadata_text(v) for v in listed]
-        if any(v is None or len(v) > MAX_VALUE_CHARS for v in values):
+        if any(v is None or len(v) > MAX_VALUE_CHARS or "\x00" in v for v in values) or "\x00" in field:
             raise InvalidFilter(f"metadata.{field} matches strings, numbers or booleans (at most "
-                                f"{MAX_VALUE_CHARS} characters), not objects, lists or null",
+                                f"{MAX_VALUE_CHARS} characters, no NUL), not objects, lists or null",
                                 field=f"metadata.{field}")  # fmt: skip
         fields.append((field, tuple(sorted(set(v for v in values if v is not None)))))
     return tuple(sorted(fields))

@@ -96,3 +96,20 @@ def test_bad_filters_are_refused_with_their_own_codes() -> None:
         built.metadata == (("a", ("true",)), ("b", ("2",))) and built.created_after == "2026-01-01T00:00:00.000+00:00"
     )
     assert hash(built) == hash(DocumentFilter.build(metadata={"a": True, "b": ["2"]}, created_after="2026-01-01"))
+
+
+@pytest.mark.both_engines
+def test_long_metadata_values_are_kept_but_not_indexed_and_nul_filters_are_refused(ingestion: Ingestion) -> None:
+    """PostgreSQL refuses a btree row over ~2.7 kB: a long value (incompressible, multi-byte) is kept in the
+    document, never in the filter index; a NUL in a filter is a 400 there, not a 500."""
+    import random
+
+    rng = random.Random(7)
+    long_value = "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(1_500))  # ~4.5 kB of UTF-8
+    doc = ingestion.add_file(b"Long metadata.", "l.txt", owner="alice", metadata={"notes": long_value, "site": "Lyon"})
+    ingestion.run_until_idle()
+    assert ingestion.get(doc.document.id).metadata["notes"] == long_value
+    assert _both(ingestion, metadata={"site": "Lyon"}) == {doc.document.id}
+    for bad in ({"metadata": {"site": "Ly\x00on"}}, {"metadata": {"si\x00te": "Lyon"}}, {"document_type": "a\x00b"}):
+        with pytest.raises(InvalidFilter):
+            DocumentFilter.build(**bad)  # type: ignore[arg-type]
