@@ -491,6 +491,11 @@ class Ingestion:
             deleted.append(doc.id)
         return deleted
 
+    def release_blob(self, sha256: str) -> None:
+        """Hand back an original that was stored for a document that never came (a resumable upload
+        whose completion was refused after its parts became the blob): deleted unless a document uses it."""
+        self._drop_blob_if_unused(sha256)
+
     def _drop_blob_if_unused(self, sha256: str) -> None:
         """Delete an original no document uses, under the blob's lock (see ``_hold_blob``). It runs
         after the change that freed the blob has committed, so a store outage here only leaves an

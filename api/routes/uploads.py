@@ -32,7 +32,7 @@ MAX_PARTS = 10_000
 
 @router.post("", response_model=UploadStarted, status_code=201, responses=error_responses(400, 403, 413, 503))
 def start(body: NewUpload, services: ServicesDep, principal: WritePrincipal) -> UploadStarted:
-    services.ingestion.validate_fields(body.owner_fields())  # refused before any part is sent
+    services.ingestion.validate_fields(body.checked_fields())  # refused before any part is sent
     cap = services.settings.ingestion.max_resumable_bytes
     if body.size is not None and body.size > cap:  # refused before a byte is sent, and nothing is kept
         raise FileTooLarge(f"the file ({body.size} bytes) is larger than the resumable upload's {cap}-byte limit",
@@ -71,11 +71,15 @@ def complete(upload_id: str, body: CompleteUpload, services: ServicesDep, princi
     # The joined parts become the blob itself (no second copy) once their SHA-256 matches.
     with uploads.assembled(upload_id, principal.user_id, body.sha256) as (blob, fields):
         meta = NewUpload(**fields)
-        result = services.ingestion.add_file(
-            blob, meta.filename, owner=principal.user_id, collection=meta.collection, tags=meta.tags,
-            reference=meta.reference, key=meta.key, skip_duplicates=meta.skip_duplicates, index=meta.index,
-            max_bytes=services.settings.ingestion.max_resumable_bytes, **meta.owner_fields(),
-        )  # fmt: skip
+        try:
+            result = services.ingestion.add_file(
+                blob, meta.filename, owner=principal.user_id, collection=meta.collection, tags=meta.tags,
+                reference=meta.reference, key=meta.key, skip_duplicates=meta.skip_duplicates, index=meta.index,
+                max_bytes=services.settings.ingestion.max_resumable_bytes, **meta.owner_fields(),
+            )  # fmt: skip
+        except Exception:
+            services.ingestion.release_blob(blob.sha256)  # refused: no document took the joined parts
+            raise
     uploads.discard(upload_id, principal.user_id)
     doc = result.document
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)

@@ -87,6 +87,10 @@ class NewUpload(BaseModel):
     expires_at: str | None = None
     policies: list[str] | None = None
 
+    def checked_fields(self) -> dict[str, Any]:
+        """What the start checks before any part is sent: the owner's fields and ``reference``."""
+        return {**self.owner_fields(), **({"reference": self.reference} if self.reference is not None else {})}
+
     def owner_fields(self) -> dict[str, Any]:
         """The owner's fields sent (as ``PATCH`` takes them), checked at start and again at completion."""
         names = ("description", "document_type", "title", "metadata", "expires_at", "policies")

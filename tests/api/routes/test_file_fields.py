@@ -150,6 +150,24 @@ async def test_a_resumable_upload_carries_the_fields_and_checks_them_first(api: 
     assert {k: info[k] for k in fields} == fields
 
 
+async def test_a_resumable_completion_refused_keeps_no_blob_and_a_bad_reference_is_refused_at_start(api: Api) -> None:
+    from core.access import set_clock
+
+    too_long = await api.client.post("/v1/files/uploads", headers=api.alice,
+                                     json={"filename": "p.md", "reference": "r" * 2001})  # fmt: skip
+    assert too_long.status_code == 400 and too_long.json()["error_code"] == "INVALID_REQUEST"
+    started = await api.client.post("/v1/files/uploads", headers=api.alice,
+                                    json={"filename": "p.md", "expires_at": "2026-06-01T12:30Z"})  # fmt: skip
+    base = f"/v1/files/uploads/{started.json()['upload_id']}"
+    assert (await api.client.put(f"{base}/parts/1", headers=api.alice, content=PUBLIC)).status_code == 200
+    set_clock(lambda: "2026-06-01T12:31:00Z")  # the expiry passed while the parts went up
+    sha256 = hashlib.sha256(PUBLIC).hexdigest()
+    late = await api.client.post(f"{base}/complete", headers=api.alice, json={"sha256": sha256})
+    assert late.status_code == 400 and late.json()["error_code"] == "INVALID_EXPIRY"
+    assert not api.services.ingestion.blobs.exists(sha256), "the joined parts did not stay behind as an orphan"
+    assert (await api.client.get(base, headers=api.alice)).status_code == 200, "the parts stay for another try"
+
+
 BIG = json.dumps({"blob": "x" * 17_000})
 BAD_UPLOADS = [
     ({"metadata": "[1, 2]"}, "INVALID_METADATA"),
