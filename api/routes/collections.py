@@ -29,7 +29,7 @@ from ..schemas.files import DeletedDocument, FileUpdate
 from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
 from ..schemas.retrieve import CREATED_DOC, DATE_SCHEMA, TagsMode
 from ..services import Services
-from .files import StatusFilter, changeable_document, delete_visible, visible_document
+from .files import StatusFilter, changeable_document, delete_visible, patch_document, visible_document
 
 _AFTER, _BEFORE = f"created at or after; {CREATED_DOC}", f"created before; {CREATED_DOC}"
 router = APIRouter(prefix="/v1/collections", tags=["collections"], responses=KEYED)
@@ -109,15 +109,16 @@ def get_document(collection: str, document_id: str, services: ServicesDep, princ
 
 
 @router.patch("/{collection}/documents/{document_id}", response_model=CollectionDocument,
-              responses=error_responses(400, 403, 404, 503))  # fmt: skip
+              responses=error_responses(400, 403, 404, 415, 503))  # fmt: skip
 def update_document(
     collection: str, document_id: str, body: FileUpdate, services: ServicesDep, principal: WritePrincipal
 ) -> CollectionDocument:
-    """As ``PATCH /v1/files/{id}``: the fields sent change (``null`` clears one), nothing is re-indexed."""
+    """As ``PATCH /v1/files/{id}``: the fields sent change (``null`` clears one), nothing is re-indexed
+    unless ``index`` switches indexing on or off."""
     doc = changeable_document(services, principal, document_id)
     if doc.collection != collection:
         raise DocumentNotFound(f"no document {document_id} in {collection}", document_id=document_id)
-    return CollectionDocument.of(services.ingestion.update_fields(doc.id, **body.changes()))
+    return CollectionDocument.of(patch_document(services, doc, body))
 
 
 @router.delete("/{collection}/documents/{document_id}", response_model=DeletedDocument,

@@ -288,14 +288,19 @@ def update_file(
     """Change the fields sent (``null`` clears one); the owner or an admin may. Nothing is re-indexed,
     unless ``index`` switches indexing on or off. Every field is checked before anything changes, and
     the switch (which can refuse a type with 415) comes before the fields are written."""
-    doc = changeable_document(services, principal, file_id)
+    return file_info(request, patch_document(services, changeable_document(services, principal, file_id), body))
+
+
+def patch_document(services: Services, doc: Document, body: FileUpdate) -> Document:
+    """One ``PATCH`` (files and collection documents alike): every field is checked before anything
+    changes, then the ``index`` switch (which can refuse a type with 415), then the fields."""
     changes = body.changes()
     services.ingestion.validate_fields(changes)
     if body.index is True:
         services.ingestion.start_indexing(doc.id)
     elif body.index is False:
         services.ingestion.stop_indexing(doc.id)
-    return file_info(request, services.ingestion.update_fields(doc.id, **changes))
+    return services.ingestion.update_fields(doc.id, **changes)
 
 
 @router.get("/{file_id}/status", response_model=FileStatus, responses=_NOT_FOUND)

@@ -172,6 +172,9 @@ async def test_a_collection_document_with_indexing_stopped_reads_stored(api: Api
     assert (await api.client.delete(f"/v1/files/{document_id}/index", headers=api.alice)).status_code == 200
     read = await api.client.get(f"/v1/collections/faq/documents/{document_id}", headers=api.alice)
     assert read.status_code == 200 and read.json()["status"] == "Stored"
+    patched = await api.client.patch(f"/v1/collections/faq/documents/{document_id}", headers=api.alice,
+                                     json={"index": True})  # fmt: skip
+    assert patched.status_code == 200 and patched.json()["status"] == "Queued", "PATCH switches it back on"
 
 
 async def test_patch_switches_indexing_and_refuses_a_type_it_cannot_index_changing_nothing(api: Api) -> None:
