@@ -10,11 +10,12 @@ API processes on several machines must share one), else a random one generated i
 ``$LECTERN_HOME/url_secret`` (mode 0600) by the first process that starts on that home.
 
 A document carrying the ``public_content`` policy also has a **public URL** (``public_url_for``,
-shown as ``FileInfo.public_url``): a token signed the same way whose payload names only the document
-and marks it public, with no expiry and no SHA-256. It is the document's permanent address: it
-serves the document's current bytes (replacing the content by key keeps it) and works exactly while
-the document exists and carries the policy, which the download route checks on every request.
-Being deterministic, it comes back unchanged if the policy is removed and set again.
+shown as ``FileInfo.public_url``): a token signed the same way whose payload names the document and
+its ``public_nonce`` and marks it public, with no expiry and no SHA-256. It is the document's
+permanent address: it serves the document's current bytes (replacing the content by key keeps it)
+and works exactly while the document exists and carries the policy with the same nonce, which the
+download route checks on every request. Setting the policy again draws a new nonce: a URL that
+leaked while the file was public stays revoked once the policy was removed.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class Grant:
     sha256: str | None
     expires_at: int | None
     public: bool = False
+    nonce: str | None = None
+    """A public token's ``public_nonce``: the URL holds while the document's is the same."""
 
 
 def invalid(reason: str) -> ApiError:
@@ -83,9 +86,10 @@ class DownloadUrls:
         payload = _b64(":".join((_VERSION, document_id, sha256, str(expires_at))).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}", expires_at
 
-    def public_token(self, document_id: str) -> str:
-        """The document's permanent public token: the same for every call, so listings can show it."""
-        payload = _b64(f"{_PUBLIC}:{document_id}".encode())
+    def public_token(self, document_id: str, nonce: str) -> str:
+        """The document's public token: the same for every call while its ``public_nonce`` stands, so
+        listings can show it."""
+        payload = _b64(f"{_PUBLIC}:{document_id}:{nonce}".encode())
         return f"{payload}.{self._sign(payload)}"
 
     def verify(self, token: str, *, check_expiry: bool = True) -> Grant:
@@ -98,8 +102,8 @@ class DownloadUrls:
             raise invalid("the signature does not match")
         try:
             fields = _unb64(payload).decode("utf-8").split(":")
-            if fields[0] == _PUBLIC and len(fields) == 2:
-                return Grant(fields[1], None, None, public=True)
+            if fields[0] == _PUBLIC and len(fields) == 3:
+                return Grant(fields[1], None, None, public=True, nonce=fields[2])
             version, document_id, sha256, expiry = fields
             expires_at = int(expiry)
         except ValueError:  # bad base64 or UTF-8, or too few fields: signed by us, so only another version
@@ -119,10 +123,10 @@ class DownloadUrls:
 def public_url_for(doc: Document, request: Request) -> str | None:
     """The document's public URL while it carries ``public_content``, else None. Whoever may see the
     document's details sees it; holding it is then all a download needs."""
-    if not publicly_downloadable(doc.policies):
+    if not publicly_downloadable(doc.policies) or doc.public_nonce is None:
         return None
     urls: DownloadUrls = request.app.state.services.download_urls
-    return str(request.url_for("download_by_url", token=urls.public_token(doc.id)))
+    return str(request.url_for("download_by_url", token=urls.public_token(doc.id, doc.public_nonce)))
 
 
 def _b64(data: bytes) -> str:

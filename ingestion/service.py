@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import re
+import secrets
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,7 +19,7 @@ from typing import Any, BinaryIO, Literal
 
 from sqlalchemy import Connection
 
-from core.access import access_datetime, access_now, expired_document_ids, is_expired
+from core.access import PUBLIC_CONTENT, access_datetime, access_now, expired_document_ids, is_expired
 from core.db import Database, utcnow
 from core.errors import DocumentNotFound, InvalidRequest, UnsupportedMediaType
 from core.settings import Settings
@@ -189,6 +190,7 @@ class Ingestion:
                 failure_detail=None if not_indexable is None or index is False else not_indexable.message,
             )
             fields.update(owned)
+            _draw_public_nonce(fields, current.policies if current is not None else [])
             if current is not None:
                 old_sha = current.sha256
                 if not indexing:  # the replaced version's chunks must not outlive it
@@ -321,8 +323,10 @@ class Ingestion:
         commit, so a vector store outage is a 503 whose retry (the same PATCH) completes it."""
         columns = self.validate_fields(changes)
         with self.db.transaction() as conn:
-            if catalog.get_document(conn, document_id) is None:
+            before = catalog.get_document(conn, document_id)
+            if before is None:
                 raise DocumentNotFound(f"no document {document_id}", document_id=document_id)
+            _draw_public_nonce(columns, before.policies)
             if columns:
                 catalog.update_document(conn, document_id, **columns)
             # Read after the update: a batch committing this document's chunks meanwhile has either
@@ -552,6 +556,13 @@ def _declared_type(content_type: str | None, filename: str) -> str:
         if candidate and candidate != OCTET_STREAM and candidate not in detect.SUPPORTED:
             return candidate
     return OCTET_STREAM
+
+
+def _draw_public_nonce(columns: dict[str, Any], policies_before: Sequence[str]) -> None:
+    """A document made public (again) gets a new public URL (``Document.public_nonce``)."""
+    policies = columns.get("policies")
+    if policies and PUBLIC_CONTENT in policies and PUBLIC_CONTENT not in policies_before:
+        columns["public_nonce"] = secrets.token_urlsafe(12)
 
 
 def _clean_tags(tags: Sequence[str]) -> list[str]:

@@ -219,11 +219,8 @@ async def upload(api: Api, headers: dict[str, str], name: str, body: bytes, **fo
 
 
 def set_policies(api: Api, file_id: str, policies: list[str]) -> None:
-    """Sets a document's access policies in the catalog, as ``PATCH /v1/files/{id}`` will."""
-    from ingestion.catalog.documents import update_document
-
-    with api.services.ingestion.db.transaction() as conn:
-        update_document(conn, file_id, policies=policies)
+    """Sets a document's access policies as ``PATCH /v1/files/{id}`` does (a new public nonce included)."""
+    api.services.ingestion.update_fields(file_id, policies=policies)
 
 
 def bearer(api: Api, role: str, name: str, user_id: str | None = None) -> dict[str, str]:

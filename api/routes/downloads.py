@@ -73,6 +73,8 @@ def download_by_url(token: str, services: ServicesDep) -> Response:
     if grant.public:
         if not publicly_downloadable(doc.policies):
             raise invalid("the file is no longer public")
+        if grant.nonce != doc.public_nonce:
+            raise invalid("the file was made private since this public URL was handed out")
     elif doc.sha256 != grant.sha256:
         raise invalid("the file's content was replaced after the URL was issued")
     left = REDIRECT_S if grant.expires_at is None else grant.expires_at - int(urls.clock())

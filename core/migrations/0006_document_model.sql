@@ -6,6 +6,9 @@ ALTER TABLE documents ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE documents ADD COLUMN custom_title TEXT;
 ALTER TABLE documents ADD COLUMN expires_at TEXT;
 ALTER TABLE documents ADD COLUMN policies TEXT NOT NULL DEFAULT '[]';
+-- Part of a public_content document's public URL, drawn anew each time the policy is set, so a URL
+-- that leaked before the file was made private again stays dead.
+ALTER TABLE documents ADD COLUMN public_nonce TEXT;
 ALTER TABLE documents ADD COLUMN image_count INTEGER;
 ALTER TABLE documents ADD COLUMN processed_at TEXT;
 -- Top-level scalar metadata fields, one row each, so `metadata.<field>=value` filters use an

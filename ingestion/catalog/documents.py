@@ -67,6 +67,9 @@ class Document(BaseModel):
     expires_at: str | None = None
     """UTC, ISO 8601 to the minute (``YYYY-MM-DDTHH:MM:00Z``); from then on no one sees it."""
     policies: list[str] = []
+    public_nonce: str | None = None
+    """Drawn anew whenever ``public_content`` is set: part of the public URL, so removing the policy and
+    setting it again gives a new URL and the old one stays revoked."""
     image_count: int | None = None
     processed_at: str | None = None
     """When indexing last finished (completed or failed)."""

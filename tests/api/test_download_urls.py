@@ -56,7 +56,7 @@ def test_a_signed_token_of_another_format_is_invalid_not_a_crash(tmp_path: Path)
     import hmac
 
     signer = DownloadUrls.from_settings(make_settings(tmp_path, url_secret="k" * 32))
-    for text in ("2:doc1:" + SHA + ":9999999999", "1:doc1:" + SHA, "1:doc1:" + SHA + ":soon", "\xff", "p:doc1:x", "p"):
+    for text in ("2:doc1:" + SHA + ":9999999999", "1:doc1:" + SHA, "1:doc1:" + SHA + ":soon", "\xff", "p:doc1:x:y", "p:doc1", "p"):
         payload = base64.urlsafe_b64encode(text.encode("latin-1")).rstrip(b"=").decode()
         mac = hmac.new(b"k" * 32, payload.encode(), hashlib.sha256).digest()
         with pytest.raises(ApiError) as refused:
@@ -69,13 +69,16 @@ def test_a_signed_token_of_another_format_is_invalid_not_a_crash(tmp_path: Path)
 
 def test_a_public_token_names_only_its_document_and_never_expires(tmp_path: Path) -> None:
     signer = DownloadUrls.from_settings(make_settings(tmp_path, url_secret="k" * 32))
-    token = signer.public_token("doc1")
-    assert token == signer.public_token("doc1") != signer.public_token("doc2")  # one permanent URL per document
+    token = signer.public_token("doc1", "n1")
+    assert token == signer.public_token("doc1", "n1") != signer.public_token("doc2", "n1")  # one URL per document
+    assert token != signer.public_token("doc1", "n2")  # and per time it was made public
     expiring = signer.issue("doc1", SHA, 60)[0]
     assert signer.verify(expiring).public is False
     signer.clock = lambda: 10.0**12  # tens of thousands of years on: the expiring one is over, the public one not
     grant = signer.verify(token)
-    assert (grant.document_id, grant.sha256, grant.expires_at, grant.public) == ("doc1", None, None, True)
+    assert (grant.document_id, grant.sha256, grant.expires_at, grant.public, grant.nonce) == (
+        "doc1", None, None, True, "n1",
+    )  # fmt: skip
     with pytest.raises(ApiError) as expired:
         signer.verify(expiring)
     assert expired.value.code == "DOWNLOAD_URL_EXPIRED"

@@ -156,7 +156,12 @@ async def test_a_public_file_has_a_permanent_url_that_works_without_a_key_while_
     set_policies(api, file_id, [])  # removing the policy revokes the URL at once
     assert await _public_urls(api, file_id, "notes") == {None}
     assert (await _refused(api, url, "DOWNLOAD_URL_INVALID"))["reason"] == "the file is no longer public"
-    set_policies(api, file_id, ["public_content"])  # the same permanent URL comes back with the policy
-    assert await _public_urls(api, file_id, "notes") == {url} and await _fetched(api, url) == SECRET
+    set_policies(api, file_id, ["public_content"])  # public again: a new URL; the one handed out before stays dead
+    (again,) = await _public_urls(api, file_id, "notes")
+    assert again is not None and again != url and await _fetched(api, again) == SECRET
+    assert (await _refused(api, url, "DOWNLOAD_URL_INVALID"))["reason"] == (
+        "the file was made private since this public URL was handed out"
+    )
+    url = again
     assert (await api.client.delete(f"/v1/files/{file_id}", headers=api.alice)).status_code == 200
     assert (await _refused(api, url, "DOWNLOAD_URL_INVALID"))["reason"] == "the file was deleted"
