@@ -91,7 +91,7 @@ class IngestionSettings(_Group):
     max_extract_bytes: int = 500 * 1024 * 1024
     """Largest file handed to an extractor; a larger one is stored, downloadable, and `failed: too_large_for_extraction`."""
     extraction_memory_bytes: int = 4 * 1024**3
-    """Address-space limit of the extraction child process; a file that needs more fails as `too_large_for_extraction`."""
+    """Resident-memory cap of the extraction child process (the parent watches it and stops the child above it; its address space is capped at twice this as a backstop); a file that needs more fails as `too_large_for_extraction`."""
     max_docx_uncompressed_bytes: int = 200 * 1024 * 1024
     """Zip-bomb guard for DOCX."""
     extraction_timeout_s: float = 120.0

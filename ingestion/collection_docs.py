@@ -9,6 +9,8 @@ from pydantic import BaseModel
 
 from core.errors import InvalidJsonl
 
+from .document_fields import storable
+
 MAX_DOCID_CHARS = 512
 
 
@@ -19,6 +21,10 @@ class CollectionDoc(BaseModel):
     reference: str | None = None
     tags: list[str] = []
     line: int = 0
+
+
+def _listed(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
 
 
 def _tags(value: object, line: int) -> list[str]:
@@ -53,6 +59,11 @@ def parse_jsonl(lines: Iterable[str | bytes], max_lines: int) -> list[Collection
         if not isinstance(obj, dict):
             raise InvalidJsonl(f"line {number}: expected a JSON object", line=number)
         docid, body = obj.get("docid"), obj.get("text")
+        kept = [obj.get(k) for k in ("docid", "text", "title", "__ref")] + list(_listed(obj.get("__tags")))
+        if not all(storable(v) for v in kept if isinstance(v, str)):
+            raise InvalidJsonl(
+                f"line {number}: a NUL character or a lone surrogate, which no database keeps", line=number
+            )
         if not isinstance(docid, str) or not docid.strip():
             raise InvalidJsonl(f"line {number}: 'docid' must be a non-empty string", line=number)
         if len(docid) > MAX_DOCID_CHARS:

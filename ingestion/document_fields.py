@@ -82,7 +82,7 @@ def _text(name: str, value: Any) -> str | None:
     if not isinstance(value, str):
         raise InvalidRequest(f"{name} must be a string", field=name)
     value = value.strip()
-    if not _storable(value):
+    if not storable(value):
         raise InvalidRequest(f"{name} contains a NUL character or a lone surrogate", field=name)
     limit = MAX_TEXT_CHARS[name]
     if len(value) > limit:
@@ -114,7 +114,7 @@ def parse_metadata(value: str | Mapping[str, Any], max_bytes: int) -> dict[str, 
     return dict(json.loads(encoded))
 
 
-def _storable(text: str) -> bool:
+def storable(text: str) -> bool:
     """Text both databases keep: valid UTF-8 (JSON can carry a lone surrogate; no database takes one)
     and without NUL (PostgreSQL refuses it in text)."""
     try:
@@ -196,6 +196,6 @@ def parse_tags(value: str | list[str] | tuple[str, ...]) -> list[str]:
     """Comma-separated or a list; stripped, empty ones dropped, sorted and unique (as uploads keep them)."""
     if isinstance(value, str):
         value = value.split(",")
-    if not isinstance(value, list | tuple) or not all(isinstance(t, str) and _storable(t) for t in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(t, str) and storable(t) for t in value):
         raise InvalidRequest("tags must be a list of strings (no NUL characters or lone surrogates)", field="tags")
     return sorted({t.strip() for t in value if t.strip()})

@@ -29,7 +29,7 @@ from . import detect, jobs
 from .blobs import BlobStoreUnavailable, StoredBlob, open_blob_store
 from .catalog import documents as catalog
 from .collection_docs import CollectionDoc, parse_jsonl
-from .document_fields import validate_fields
+from .document_fields import parse_tags, storable, validate_fields
 from .embedding import Embedder, build_embedder
 from .extract.sandbox import ExtractionSandbox
 from .keyword import SqlKeywordWriter
@@ -154,6 +154,9 @@ class Ingestion:
         sent = dict(description=description, document_type=document_type, title=title, metadata=metadata,
                     expires_at=expires_at, policies=policies, reference=reference)  # fmt: skip
         owned = self.validate_fields({k: v for k, v in sent.items() if v is not None})
+        tag_list = parse_tags(list(tags))  # refused before a byte is stored, as PATCH refuses them
+        if key is not None and not storable(key):
+            raise InvalidRequest("key contains a NUL character or a lone surrogate", field="key")
         filename = safe_filename(filename)
         if key:
             self._sweep_keys(owner, collection, [key])  # first: its blob may be this upload's too
@@ -183,7 +186,7 @@ class Ingestion:
                 media_type=media_type,
                 size_bytes=blob.size,
                 sha256=blob.sha256,
-                tags=_clean_tags(tags),
+                tags=tag_list,
                 reference=None,
                 status="pending" if indexing else "stored",
                 failure_reason=None if not_indexable is None or index is False else NOT_INDEXABLE,

@@ -188,7 +188,7 @@ def upload_batch(
     sent: dict[str, Any] = {"description": description, "document_type": document_type, "metadata": metadata,
                             "expires_at": expires_at, "policies": policies}  # fmt: skip
     shared = {k: v for k, v in sent.items() if v is not None}
-    services.ingestion.validate_fields(shared)
+    services.ingestion.validate_fields({**shared, "tags": _tags(tags)})  # the shared tags too: one 400
     items: list[BatchItem] = []
     for upload_file in files:
         name = upload_file.filename or UNNAMED

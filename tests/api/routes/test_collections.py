@@ -42,6 +42,9 @@ async def test_collections_push_upsert_list_and_delete(api: Api) -> None:
     assert (await api.client.get("/v1/collections/faq/documents", headers=api.bob)).json()["total_count"] == 0
     bad = await api.client.post("/v1/collections/faq/documents", headers=api.alice, files={"file": ("x.jsonl", b'{"text": "no id"}\n')})
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_JSONL"
+    for line in (b'{"docid": "n\\u0000", "text": "t"}\n', b'{"docid": "n", "text": "t", "__tags": ["a\\u0000"]}\n'):
+        nul = await api.client.post("/v1/collections/faq/documents", headers=api.alice, files={"file": ("n.jsonl", line)})
+        assert nul.status_code == 400 and "NUL" in nul.json()["message"], "PostgreSQL refuses NUL: a 400, not a 500"
     doc_id = listed["documents"][0]["document_id"]
     assert (await api.client.delete(f"/v1/collections/faq/documents/{doc_id}", headers=api.bob)).status_code == 404
     assert (await api.client.delete(f"/v1/collections/other/documents/{doc_id}", headers=api.alice)).status_code == 404
