@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from .errors import ExtractionFailed
 from .model import Element, Extracted, Page, render_table
-from .pdf_tables import FoundTable, TableFinder, may_hold_table
+from .pdf_tables import TABLE_BUDGET_S, FoundTable, TableFinder, may_hold_table
 
 MAX_PAGES = 5000
 _KEY_VALUE = re.compile(r"^(?P<key>[A-Z0-9][^:.,;!?()\[\]]{0,38}[^\s:.,;!?()\[\]]):(?!//)\s*(?P<value>\S.{0,118})$")
@@ -260,8 +260,8 @@ def _place_tables(elements: list[Element], tables: list[Element]) -> list[Elemen
     return placed
 
 
-def extract_pdf(source: bytes | Path) -> Extracted:
-    finder = TableFinder(source)
+def extract_pdf(source: bytes | Path, table_budget_s: float = TABLE_BUDGET_S) -> Extracted:
+    finder = TableFinder(source, table_budget_s)
     try:
         with _stream(source) as stream:
             return _extract(_open(stream), finder)

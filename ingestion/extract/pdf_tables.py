@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ _MIN_RULES = 2
 _MAX_SCAN = 4 * 1024**2
 """Only the first bytes of a page's content are scanned for rules; a longer stream is looked at anyway."""
 _FLAT = 0.5
+TABLE_BUDGET_S = 45.0
+"""Seconds of table finding per file, well inside the sandbox's default 120 s (see ``TableFinder``)."""
 """Points a rule may lean and still count as horizontal or vertical."""
 
 
@@ -93,16 +96,35 @@ def _handle(source: bytes | Path) -> Iterator[IO[bytes]]:
 
 
 class TableFinder:
-    """Opens the PDF with pdfplumber on first use; ``close`` releases it."""
+    """Opens the PDF with pdfplumber on first use; ``close`` releases it.
 
-    def __init__(self, source: bytes | Path) -> None:
+    Table finding has a time budget per file (``budget_s``): a page of ruled tables costs pdfplumber
+    about eight times what pypdf spends on its text, so a file of thousands of such pages would run into
+    the sandbox's deadline and fail whole. Past the budget the remaining pages keep their tables' text
+    as paragraphs instead (``exhausted`` says so)."""
+
+    def __init__(self, source: bytes | Path, budget_s: float = TABLE_BUDGET_S) -> None:
         self._source = source
         self._pdf: Any = None
         self._open_files = ExitStack()
         self._broken = False
+        self._left_s = budget_s
+
+    @property
+    def exhausted(self) -> bool:
+        return self._left_s <= 0
 
     def tables(self, index: int) -> list[FoundTable]:
         """Tables on page ``index`` (0-based), top to bottom; none where pdfplumber cannot read it."""
+        if self.exhausted:
+            return []
+        started = time.monotonic()
+        try:
+            return self._tables(index)
+        finally:
+            self._left_s -= time.monotonic() - started
+
+    def _tables(self, index: int) -> list[FoundTable]:
         pdf = self._open()
         if pdf is None:
             return []

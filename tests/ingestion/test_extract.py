@@ -281,3 +281,13 @@ def test_boxes_and_plots_drawn_with_rules_are_not_tables() -> None:
     assert not _looks_like_table([["4 2", ""], ["2 4 6 8", "1"]])  # axis ticks: no word in a header
     assert not _looks_like_table([["Axis", "y"], ["", "0.5"], ["1", ""], ["", ""]])  # mostly empty cells
     assert not _looks_like_table([["Model", "(cid:0) 2"], ["X1", "4200"]])  # glyphs without characters
+
+
+def test_past_the_table_budget_a_pdf_table_stays_as_text() -> None:
+    """Table finding stops when its time per file is spent; the text is kept, only not as a table."""
+    from ingestion.extract.pdf import extract_pdf
+    from tests.support import spec_sheet_pdf
+
+    extracted = extract_pdf(spec_sheet_pdf(), table_budget_s=0)
+    assert extracted.table_count == 0
+    assert any("4200 mAh" in e.text for e in extracted.pages[0].elements if e.type == "paragraph")
