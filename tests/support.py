@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evals.benchmarks.pdf_tables import pdf_table, pdf_text, write_simple_pdf  # noqa: F401  (tests build PDFs with them)
 from evals.benchmarks.servers import (  # noqa: F401  (re-exported: tests import the launchers from here)
     PG_BIN,
     ChromaServer,
@@ -386,52 +387,6 @@ class RedisServer:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
-
-
-# -- Small PDFs written by hand: text where it is placed, tables ruled with lines ------------------
-def pdf_text(x: float, y: float, text: str, size: float = 11) -> bytes:
-    """One line of Helvetica at (x, y) from the bottom-left corner."""
-    escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    return f"BT /F1 {size} Tf {x} {y} Td ({escaped}) Tj ET\n".encode("latin-1")
-
-
-def pdf_table(x: float, top: float, rows: list[list[str]], width: float = 120, height: float = 20) -> bytes:
-    """A table ruled with lines, its top-left corner at (x, top); each cell's text a run of its own."""
-    ops = [b"0.5 w\n"]
-    columns = max(len(r) for r in rows)
-    for i in range(len(rows) + 1):
-        ops.append(f"{x} {top - i * height} m {x + columns * width} {top - i * height} l S\n".encode())
-    for j in range(columns + 1):
-        ops.append(f"{x + j * width} {top} m {x + j * width} {top - len(rows) * height} l S\n".encode())
-    for i, row in enumerate(rows):
-        for j, cell in enumerate(row):
-            ops.append(pdf_text(x + j * width + 4, top - (i + 1) * height + 6, cell, 10))
-    return b"".join(ops)
-
-
-def write_simple_pdf(pages: list[bytes], width: int = 612, height: int = 792) -> bytes:
-    """A PDF whose pages draw the given content streams with Helvetica as /F1."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    kids = []
-    for content in pages:
-        page_id = len(objects) + 1
-        kids.append(f"{page_id} 0 R")
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] /Resources << /Font << /F1 3 0 R >> >> "
-            f"/Contents {page_id + 1} 0 R >>".encode()
-        )
-        objects.append(f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream")
-    objects[1] = f"<< /Type /Pages /Count {len(pages)} /Kids [{' '.join(kids)}] >>".encode()
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
 
 
 SPEC_ROWS = [["Model", "Battery", "Weight"], ["Aurora X1", "4200 mAh", "310 g"], ["Aurora X2", "5100 mAh", "342 g"],
