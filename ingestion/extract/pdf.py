@@ -229,6 +229,15 @@ def _prose(value: str) -> bool:
     return len(value.split()) > _VALUE_WORDS or value.rstrip().endswith(":") or _RUNS_ON.search(value) is not None
 
 
+def _upright(pdf_page: Any) -> bool:
+    """pdfplumber turns a rotated page's layout; pypdf's runs stay in page space, so the table and the
+    words to take out of the paragraphs would not line up. Rotated pages keep their tables as text."""
+    try:
+        return int(pdf_page.rotation) % 360 == 0
+    except Exception:
+        return False
+
+
 def _in_table(run: _Run, tables: list[FoundTable], box: tuple[float, float, float, float]) -> bool:
     left, _, _, top = box
     x, down = run.x - left, top - run.y
@@ -279,7 +288,7 @@ def _extract(reader: Any, finder: TableFinder) -> Extracted:
             left, bottom, right, top = (float(v) for v in pdf_page.mediabox)
             box = (left, bottom, right, top)
             runs = _page_runs(pdf_page)
-            tables = finder.tables(index) if may_hold_table(pdf_page) else []
+            tables = finder.tables(index, (left, bottom)) if _upright(pdf_page) and may_hold_table(pdf_page) else []
             if tables:
                 runs = [r for r in runs if not _in_table(r, tables, box)]
             blocks = _blocks(runs)

@@ -40,7 +40,8 @@ TABLE_BUDGET_S = 45.0
 class FoundTable:
     rows: list[list[str]]
     box: tuple[float, float, float, float]
-    """(x0, top, x1, bottom) in points from the media box's top-left corner."""
+    """(x0, top, x1, bottom) in points from the media box's top-left corner (``TableFinder.tables``
+    moves pdfplumber's boxes there: it keeps x in page space and counts top from y = height)."""
 
 
 def may_hold_table(pdf_page: Any) -> bool:
@@ -114,13 +115,18 @@ class TableFinder:
     def exhausted(self) -> bool:
         return self._left_s <= 0
 
-    def tables(self, index: int) -> list[FoundTable]:
-        """Tables on page ``index`` (0-based), top to bottom; none where pdfplumber cannot read it."""
+    def tables(self, index: int, origin: tuple[float, float] = (0.0, 0.0)) -> list[FoundTable]:
+        """Tables on page ``index`` (0-based), top to bottom; none where pdfplumber cannot read it.
+        ``origin`` is the media box's lower-left corner (x0, y0)."""
         if self.exhausted:
             return []
         started = time.monotonic()
         try:
-            return self._tables(index)
+            left, bottom = origin
+            return [
+                FoundTable(t.rows, (t.box[0] - left, t.box[1] + bottom, t.box[2] - left, t.box[3] + bottom))
+                for t in self._tables(index)
+            ]
         finally:
             self._left_s -= time.monotonic() - started
 

@@ -291,3 +291,24 @@ def test_past_the_table_budget_a_pdf_table_stays_as_text() -> None:
     extracted = extract_pdf(spec_sheet_pdf(), table_budget_s=0)
     assert extracted.table_count == 0
     assert any("4200 mAh" in e.text for e in extracted.pages[0].elements if e.type == "paragraph")
+
+
+def test_a_media_box_off_the_origin_still_lines_the_table_up_with_its_words() -> None:
+    """pdfplumber keeps x in page space and counts top from y = height; boxes are media-box relative."""
+    from tests.support import spec_sheet_pdf
+
+    data = spec_sheet_pdf().replace(b"/MediaBox [0 0 612 792]", b"/MediaBox [9 9 621 801]")  # same length
+    elements = _extract(data, detect.PDF).pages[0].elements
+    assert [e.type for e in elements].count("table") == 1 and "paragraph" not in [e.type for e in elements][2:]
+    table = next(e for e in elements if e.type == "table")
+    assert table.bbox == pytest.approx(
+        ((72 - 9) / 612, (801 - 680) / 792, (432 - 9) / 612, (801 - 600) / 792), abs=0.002
+    )
+
+
+def test_a_rotated_page_keeps_its_table_as_text() -> None:
+    from tests.support import spec_sheet_pdf
+
+    data = spec_sheet_pdf().replace(b"/Type /Page /Parent", b"/Rotate 90 /Type /Page /Parent")
+    extracted = _extract(data, detect.PDF)
+    assert extracted.table_count == 0 and "5100 mAh" in extracted.pages[0].text
