@@ -27,7 +27,7 @@ from .model import Element, Extracted, Page, render_table
 from .pdf_tables import TABLE_BUDGET_S, FoundTable, TableFinder, may_hold_table
 
 MAX_PAGES = 5000
-_KEY_VALUE = re.compile(r"^(?P<key>[A-Z0-9][^:.,;!?()\[\]]{0,38}[^\s:.,;!?()\[\]]):(?!//)\s*(?P<value>\S.{0,118})$")
+_KEY_VALUE = re.compile(r"^(?P<key>[^\W_][^:.,;!?()\[\]]{0,38}[^\s:.,;!?()\[\]]):(?!//)\s*(?P<value>\S.{0,118})$")
 """A short label that starts the line and ends with a colon, then a value (not a URL's ``scheme://``)."""
 _RUNS_ON = re.compile(r"[.!?]\s+[A-Z]|[^\W\d]:\s")
 """A value holding a sentence break or another label is prose (``Power: 1450 W. Boiler: single ...``)."""
@@ -212,7 +212,7 @@ def _key_values(block: _Block, box: tuple[float, float, float, float]) -> list[E
     pairs: list[tuple[str, str, _Block]] = []
     for line in lines:
         match = _KEY_VALUE.match(line.text)
-        if match is None or len(match["key"].split()) > _KEY_WORDS or _prose(match["value"]):
+        if match is None or not _label(match["key"]) or _prose(match["value"]):
             return None
         pairs.append((match["key"].strip(), match["value"].strip(), line))
     starts = [min(r.x for r in line.visible) for _, _, line in pairs]
@@ -222,6 +222,13 @@ def _key_values(block: _Block, box: tuple[float, float, float, float]) -> list[E
         Element(type="key_value", text=f"{key}: {value}", key=key, value=value, bbox=_bbox(line, box))
         for key, value, line in pairs
     ]
+
+
+def _label(key: str) -> bool:
+    """Short, starting with a capital (in any script with case) or a digit, with a word in it
+    (``10:30 Coffee`` is a time, not a label)."""
+    has_word = any(ch.isalpha() for ch in key)
+    return (key[0].isupper() or key[0].isdigit()) and has_word and len(key.split()) <= _KEY_WORDS
 
 
 def _prose(value: str) -> bool:
@@ -263,8 +270,8 @@ def _place_tables(elements: list[Element], tables: list[Element]) -> list[Elemen
     """Each table goes before the first element that starts below its top (elements keep their order)."""
     placed = list(elements)
     for table in tables:
-        assert table.bbox is not None
-        at = next((i for i, e in enumerate(placed) if e.bbox and e.bbox[1] > table.bbox[1] and e.type != "table"), None)
+        top = table.bbox[1] if table.bbox else 0.0
+        at = next((i for i, e in enumerate(placed) if e.bbox and e.bbox[1] > top and e.type != "table"), None)
         placed.insert(len(placed) if at is None else at, table)
     return placed
 

@@ -263,11 +263,14 @@ def test_pdf_prose_and_lone_colon_lines_yield_no_pairs_and_unruled_pages_skip_ta
         "",
         "We found three causes: scale, a worn seal and a loose lid, each of which",
         "Result: leaks at the base of the kettle after some weeks of daily use",
+        "",
+        "10:30 Coffee and registration",
+        "11:00 Opening talk",
     ]
     content = b"".join(pdf_text(72, 700 - 14 * i, line) for i, line in enumerate(prose) if line)
     data = write_simple_pdf([content])
     extracted = _extract(data, detect.PDF)
-    assert [e.type for e in extracted.pages[0].elements] == ["paragraph", "paragraph"]
+    assert [e.type for e in extracted.pages[0].elements] == ["paragraph", "paragraph", "paragraph"]
     assert extracted.table_count == 0
     assert not may_hold_table(PdfReader(io.BytesIO(data)).pages[0])  # no rules: pdfplumber never opens it
     assert may_hold_table(PdfReader(io.BytesIO(spec_sheet_pdf())).pages[0])
