@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evals.benchmarks.pdf_tables import pdf_table, pdf_text, write_simple_pdf  # noqa: F401  (tests build PDFs with them)
 from evals.benchmarks.servers import (  # noqa: F401  (re-exported: tests import the launchers from here)
     PG_BIN,
     ChromaServer,
@@ -383,3 +384,22 @@ class RedisServer:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+SPEC_ROWS = [["Model", "Battery", "Weight"], ["Aurora X1", "4200 mAh", "310 g"], ["Aurora X2", "5100 mAh", "342 g"],
+             ["Aurora X3", "6000 mAh", "388 g"]]  # fmt: skip
+SPEC_PROSE = "The range comes in three models, and we measured two things: battery and weight of each one."
+
+
+def spec_sheet_pdf(rows: list[list[str]] = SPEC_ROWS, row_height: float = 20) -> bytes:
+    """One page: a heading, prose with a colon mid-sentence, a ruled table, then three ``Label: value`` lines."""
+    below = 680 - len(rows) * row_height - 30
+    content = (
+        pdf_text(72, 740, "Product sheet", 18)
+        + pdf_text(72, 710, SPEC_PROSE)
+        + pdf_table(72, 680, rows, height=row_height)
+        + pdf_text(72, below, "Serial: AX-2231")
+        + pdf_text(72, below - 14, "Issued: 3 March 2026")
+        + pdf_text(72, below - 28, "Owner: Field team")
+    )
+    return write_simple_pdf([content])

@@ -160,7 +160,11 @@ class PageOut(BaseModel):
     page_number: int
     element_count: int
     number: int
-    elements: list[dict[str, Any]]
+    elements: list[dict[str, Any]] = Field(
+        description="in reading order, each with `type` (heading, paragraph, list, table, key_value), `text` and, where "
+        "the format has positions, `bbox` (x0, y0, x1, y1 normalised to the page, origin top-left); a heading has "
+        "`level`, a table `rows` (first row the header), a PDF's key_value `key` and `value`"
+    )
 
     @classmethod
     def of(cls, page: Page) -> PageOut:

@@ -42,14 +42,17 @@ def extract_bytes(data: bytes, media_type: str, *, max_docx_uncompressed: int) -
     return extractors[media_type](data)
 
 
-def extract_file(path: Path, media_type: str, *, max_docx_uncompressed: int) -> Extracted:
-    """Like ``extract_bytes``, but PDF and DOCX are read from the file as needed, never whole into memory."""
+def extract_file(
+    path: Path, media_type: str, *, max_docx_uncompressed: int, table_budget_s: float | None = None
+) -> Extracted:
+    """Like ``extract_bytes``, but PDF and DOCX are read from the file as needed, never whole into memory.
+    ``table_budget_s`` caps a PDF's table finding (the sandbox gives a share of its deadline)."""
     if path.stat().st_size == 0:
         raise ExtractionFailed("empty_file", "the file has no content")
     if media_type == detect.PDF:
-        from .pdf import extract_pdf
+        from .pdf import TABLE_BUDGET_S, extract_pdf
 
-        return extract_pdf(path)
+        return extract_pdf(path, TABLE_BUDGET_S if table_budget_s is None else table_budget_s)
     if media_type == detect.DOCX:
         from .docx import extract_docx
 

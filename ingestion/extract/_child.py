@@ -14,7 +14,10 @@ from .errors import TOO_LARGE_FOR_EXTRACTION, ExtractionFailed
 def _handle(request: dict) -> dict:
     try:
         extracted = extract_file(
-            Path(request["path"]), request["media_type"], max_docx_uncompressed=request["max_docx"]
+            Path(request["path"]),
+            request["media_type"],
+            max_docx_uncompressed=request["max_docx"],
+            table_budget_s=request.get("table_budget_s"),
         )
         return {"status": "ok", "extracted": extracted.model_dump(exclude_none=True)}
     except ExtractionFailed as exc:

@@ -16,6 +16,10 @@ class Element(BaseModel):
     """Heading depth, 1 = top."""
     rows: list[list[str]] | None = None
     """Table cells, first row the header; ``text`` holds the rendered table."""
+    key: str | None = None
+    """A ``key_value`` element's label (without its colon), where the extractor separated it."""
+    value: str | None = None
+    """A ``key_value`` element's value; ``text`` holds ``key: value``."""
     bbox: tuple[float, float, float, float] | None = None
     """(x0, y0, x1, y1) normalised to the page, origin top-left, where the format has positions."""
 

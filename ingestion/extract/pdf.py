@@ -2,7 +2,9 @@
 
 pypdf's text visitor reports each text run with its matrix; runs are grouped into
 lines and lines into blocks by vertical gaps, giving paragraphs with a normalised
-bbox. Outline entries and larger-than-body fonts mark headings.
+bbox. Outline entries and larger-than-body fonts mark headings. Ruled tables come from pdfplumber
+(``pdf_tables``) and their words are taken out of the paragraphs; a block whose every line reads
+``Label: value`` becomes ``key_value`` elements.
 
 A file is read through an open handle, not into memory: pypdf then reads objects where they lie, and
 the objects a page resolved (its images' streams among them) are dropped once the page is done, so
@@ -12,6 +14,7 @@ memory follows the largest page, not the file (a 300 MB PDF: see docs/benchmarks
 from __future__ import annotations
 
 import io
+import re
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +23,20 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import ExtractionFailed
-from .model import Element, Extracted, Page
+from .model import Element, Extracted, Page, render_table
+from .pdf_tables import TABLE_BUDGET_S, FoundTable, TableFinder, may_hold_table
 
 MAX_PAGES = 5000
+_KEY_VALUE = re.compile(r"^(?P<key>[^\W_][^:.,;!?()\[\]]{0,38}[^\s:.,;!?()\[\]]):(?!//)\s*(?P<value>\S.{0,118})$")
+"""A short label that starts the line and ends with a colon, then a value (not a URL's ``scheme://``)."""
+_RUNS_ON = re.compile(r"[.!?]\s+[A-Z]|[^\W\d]:\s")
+"""A value holding a sentence break or another label is prose (``Power: 1450 W. Boiler: single ...``)."""
+_KEY_WORDS = 3
+_VALUE_WORDS = 12
+_ALIGN_SLACK = 2.0
+"""Points by which the labels of one column of pairs may start apart."""
+_TABLE_SLACK = 2.0
+"""Points around a table's box within which a run still counts as the table's."""
 
 
 @dataclass
@@ -172,20 +186,119 @@ def _bbox(block: _Block, box: tuple[float, float, float, float]) -> tuple[float,
     )
 
 
-def extract_pdf(source: bytes | Path) -> Extracted:
-    with _stream(source) as stream:
-        return _extract(_open(stream))
+def _lines(block: _Block) -> list[_Block]:
+    """A block's runs split where the baseline moves, the way ``_Block.text`` breaks lines."""
+    lines: list[_Block] = []
+    last_y: float | None = None
+    for run in block.runs:
+        if last_y is None or abs(run.y - last_y) > run.size * 0.5:
+            lines.append(_Block())
+        lines[-1].runs.append(run)
+        last_y = run.y
+    return [line for line in lines if line.text]
 
 
-def _extract(reader: Any) -> Extracted:
+def _key_values(block: _Block, box: tuple[float, float, float, float]) -> list[Element] | None:
+    """``key_value`` elements when the block is a column of ``Label: value`` lines; None otherwise.
+
+    Conservative on purpose, since a false pair splits running prose: at least two lines, every one
+    of them a label of at most three words that starts with a capital or a digit and ends with the
+    colon, values of at most twelve words holding no sentence break nor another label, and the labels
+    left-aligned. A lone ``Note: ...`` line, prose wrapping after "We found three causes:", or
+    lecture notes' ``Proof: ...`` followed by an indented ``Assume: ...`` stay paragraphs."""
+    lines = _lines(block)
+    if len(lines) < 2:
+        return None
+    pairs: list[tuple[str, str, _Block]] = []
+    for line in lines:
+        match = _KEY_VALUE.match(line.text)
+        if match is None or not _label(match["key"]) or _prose(match["value"]):
+            return None
+        pairs.append((match["key"].strip(), match["value"].strip(), line))
+    starts = [min(r.x for r in line.visible) for _, _, line in pairs]
+    if max(starts) - min(starts) > _ALIGN_SLACK:
+        return None
+    return [
+        Element(type="key_value", text=f"{key}: {value}", key=key, value=value, bbox=_bbox(line, box))
+        for key, value, line in pairs
+    ]
+
+
+def _label(key: str) -> bool:
+    """Short, starting with a capital (in any script with case) or a digit, with a word in it
+    (``10:30 Coffee`` is a time, not a label)."""
+    has_word = any(ch.isalpha() for ch in key)
+    return (key[0].isupper() or key[0].isdigit()) and has_word and len(key.split()) <= _KEY_WORDS
+
+
+def _prose(value: str) -> bool:
+    """A value too long for a field, or one that runs on like a sentence."""
+    return len(value.split()) > _VALUE_WORDS or value.rstrip().endswith(":") or _RUNS_ON.search(value) is not None
+
+
+def _upright(pdf_page: Any) -> bool:
+    """pdfplumber turns a rotated page's layout; pypdf's runs stay in page space, so the table and the
+    words to take out of the paragraphs would not line up. Rotated pages keep their tables as text."""
+    try:
+        return int(pdf_page.rotation) % 360 == 0
+    except Exception:
+        return False
+
+
+def _in_table(run: _Run, tables: list[FoundTable], box: tuple[float, float, float, float]) -> bool:
+    left, _, _, top = box
+    x, down = run.x - left, top - run.y
+    return any(
+        t.box[0] - _TABLE_SLACK <= x <= t.box[2] + _TABLE_SLACK
+        and t.box[1] - _TABLE_SLACK <= down <= t.box[3] + _TABLE_SLACK
+        for t in tables
+    )
+
+
+def _table_element(table: FoundTable, box: tuple[float, float, float, float]) -> Element:
+    width, height = box[2] - box[0], box[3] - box[1]
+
+    def norm(v: float, extent: float) -> float:
+        return round(min(1.0, max(0.0, v / extent)), 4) if extent > 0 else 0.0
+
+    x0, top, x1, bottom = table.box
+    bbox = (norm(x0, width), norm(top, height), norm(x1, width), norm(bottom, height))
+    return Element(type="table", text=render_table(table.rows), rows=table.rows, bbox=bbox)
+
+
+def _place_tables(elements: list[Element], tables: list[Element]) -> list[Element]:
+    """Each table goes before the first element that starts below its top (elements keep their order)."""
+    placed = list(elements)
+    for table in tables:
+        top = table.bbox[1] if table.bbox else 0.0
+        at = next((i for i, e in enumerate(placed) if e.bbox and e.bbox[1] > top and e.type != "table"), None)
+        placed.insert(len(placed) if at is None else at, table)
+    return placed
+
+
+def extract_pdf(source: bytes | Path, table_budget_s: float = TABLE_BUDGET_S) -> Extracted:
+    finder = TableFinder(source, table_budget_s)
+    try:
+        with _stream(source) as stream:
+            return _extract(_open(stream), finder)
+    finally:
+        finder.close()
+
+
+def _extract(reader: Any, finder: TableFinder) -> Extracted:
     if len(reader.pages) > MAX_PAGES:
         raise ExtractionFailed("too_large", f"{len(reader.pages)} pages (limit {MAX_PAGES})")
     outline = _outline_titles(reader)
     pages: list[Page] = []
     for index, pdf_page in enumerate(reader.pages):
         try:
-            box = tuple(float(v) for v in pdf_page.mediabox)
-            blocks = _blocks(_page_runs(pdf_page))
+            left, bottom, right, top = (float(v) for v in pdf_page.mediabox)
+            box = (left, bottom, right, top)
+            runs = _page_runs(pdf_page)
+            tables = finder.tables(index, (left, bottom)) if _upright(pdf_page) and may_hold_table(pdf_page) else []
+            if tables:
+                runs = [r for r in runs if not _in_table(r, tables, box)]
+            blocks = _blocks(runs)
         except ExtractionFailed:
             raise
         except Exception as exc:  # one broken page should not lose the rest
@@ -203,8 +316,13 @@ def _extract(reader: Any) -> Extracted:
             depth = titles.get(text.casefold())
             if depth is None and len(text) < 120 and body and block_size >= body * 1.25:
                 depth = 1 if block_size >= body * 1.6 else 2
+            pairs = _key_values(block, box) if depth is None else None
+            if pairs:
+                elements.extend(pairs)
+                continue
             kind = "heading" if depth is not None else "paragraph"
             elements.append(Element(type=kind, text=text, level=depth, bbox=_bbox(block, box)))  # type: ignore[arg-type]
+        elements = _place_tables(elements, [_table_element(t, box) for t in tables])
         pages.append(Page(number=index + 1, elements=elements))
         _forget_resolved(reader)
     if not any(p.elements for p in pages):

@@ -35,6 +35,8 @@ from typing import IO
 from .errors import TOO_LARGE_FOR_EXTRACTION, ExtractionFailed
 from .model import Extracted
 
+TABLE_BUDGET_SHARE = 0.4
+"""The share of the deadline a PDF's table finding may spend (then its tables stay text: ``pdf_tables``)."""
 MEMORY_LIMIT = 4 * 1024**3
 """The default cap (``LECTERN_EXTRACTION_MEMORY_BYTES``)."""
 _MEMORY_WORDS = (b"MemoryError", b"Cannot allocate memory", b"bad_alloc", b"out of memory")
@@ -101,7 +103,8 @@ class ExtractionSandbox:
         with self._lock:
             proc = self._child()
             assert proc.stdin is not None and proc.stdout is not None
-            request = {"path": str(path), "media_type": media_type, "max_docx": max_docx}
+            request = {"path": str(path), "media_type": media_type, "max_docx": max_docx,
+                       "table_budget_s": TABLE_BUDGET_SHARE * self.timeout_s}  # fmt: skip
             if self._stderr is not None:  # only this file's last words count (and warnings never pile up)
                 self._stderr.seek(0)
                 self._stderr.truncate()

@@ -65,3 +65,18 @@ def test_chunks_are_split_further_to_fit_the_embedder_window() -> None:
     assert split == 1 and len(fitted) > 1
     assert all(n <= 40 for n in count([c.indexed_text(True) for c in fitted]))
     assert [c.index for c in fitted] == list(range(len(fitted)))
+
+
+def test_a_pdf_table_is_chunked_by_rows_with_its_header_in_every_piece() -> None:
+    from ingestion.extract.pdf import extract_pdf
+    from tests.support import spec_sheet_pdf
+
+    rows = [["Model", "Battery", "Weight"]] + [[f"Aurora Z{i}", f"{4000 + i} mAh", f"{300 + i} g"] for i in range(40)]
+    extracted = extract_pdf(spec_sheet_pdf(rows, row_height=14))
+    assert extracted.table_count == 1
+    chunks = chunk_document(extracted, "Sheet", CONFIG)
+    with_rows = [c for c in chunks if "mAh" in c.text]
+    assert len(with_rows) > 1 and all("table" in c.element_types for c in with_rows)
+    for chunk in with_rows:
+        assert "Model | Battery | Weight" in chunk.text and chunk.token_count <= CONFIG.max_chunk_tokens * 1.2
+    assert sum(c.text.count(" mAh") for c in chunks) == 40  # every row once, none lost at a split

@@ -181,6 +181,8 @@ def test_rtf_without_text_fails_with_a_reason() -> None:
     with pytest.raises(ExtractionFailed) as info:
         _extract(rb"{\rtf1\ansi{\fonttbl{\f0 Times;}}\pard\par}", detect.RTF)
     assert info.value.reason == "no_extractable_text"
+
+
 def test_big_file_generators_extract_from_disk_with_the_images_left_out(tmp_path: Path) -> None:
     """PDF and DOCX read from a path (what the sandbox does): pypdf behind a handle, python-docx on a
     copy whose images are empty; the text is the same as from the bytes."""
@@ -227,3 +229,89 @@ def test_a_child_that_dies_is_too_large_when_its_last_words_are_about_memory(las
         assert died.value.reason == reason
     finally:
         box.close()
+
+
+def test_a_ruled_pdf_table_is_one_table_element_and_its_words_leave_the_paragraphs() -> None:
+    from tests.support import SPEC_PROSE, SPEC_ROWS, spec_sheet_pdf
+
+    extracted = _extract(spec_sheet_pdf(), detect.PDF)
+    elements = extracted.pages[0].elements
+    assert [e.type for e in elements] == ["heading", "paragraph", "table", "key_value", "key_value", "key_value"]
+    table = elements[2]
+    assert table.rows == SPEC_ROWS and table.text.splitlines()[0] == "Model | Battery | Weight"
+    assert table.bbox is not None
+    x0, y0, x1, y1 = table.bbox
+    # drawn from (72, 680) to (432, 600) on a 612 x 792 page, origin top-left
+    assert (x0, y0, x1, y1) == pytest.approx((72 / 612, 112 / 792, 432 / 612, 192 / 792), abs=0.01)
+    assert elements[1].bbox is not None and elements[1].bbox[3] <= y0  # the prose above stays above
+    assert not any("4200" in e.text for e in elements if e.type != "table")  # no duplicated cells
+    assert elements[1].text == SPEC_PROSE  # a colon mid-sentence is not a key-value pair
+    pairs = [(e.key, e.value) for e in elements if e.type == "key_value"]
+    assert pairs == [("Serial", "AX-2231"), ("Issued", "3 March 2026"), ("Owner", "Field team")]
+    assert elements[3].text == "Serial: AX-2231" and elements[3].bbox is not None
+    assert extracted.table_count == 1
+
+
+def test_pdf_prose_and_lone_colon_lines_yield_no_pairs_and_unruled_pages_skip_table_finding() -> None:
+    from pypdf import PdfReader
+
+    from ingestion.extract.pdf_tables import may_hold_table
+    from tests.support import pdf_text, spec_sheet_pdf, write_simple_pdf
+
+    prose = [
+        "Note: the kettle must be descaled before first use.",
+        "",
+        "We found three causes: scale, a worn seal and a loose lid, each of which",
+        "Result: leaks at the base of the kettle after some weeks of daily use",
+        "",
+        "10:30 Coffee and registration",
+        "11:00 Opening talk",
+    ]
+    content = b"".join(pdf_text(72, 700 - 14 * i, line) for i, line in enumerate(prose) if line)
+    data = write_simple_pdf([content])
+    extracted = _extract(data, detect.PDF)
+    assert [e.type for e in extracted.pages[0].elements] == ["paragraph", "paragraph", "paragraph"]
+    assert extracted.table_count == 0
+    assert not may_hold_table(PdfReader(io.BytesIO(data)).pages[0])  # no rules: pdfplumber never opens it
+    assert may_hold_table(PdfReader(io.BytesIO(spec_sheet_pdf())).pages[0])
+
+
+def test_boxes_and_plots_drawn_with_rules_are_not_tables() -> None:
+    from ingestion.extract.pdf_tables import _looks_like_table
+
+    assert _looks_like_table([["Model", "Battery"], ["X1", "4200"]])
+    assert not _looks_like_table([["Warning: hot surface"]])  # a framed box
+    assert not _looks_like_table([["4 2", ""], ["2 4 6 8", "1"]])  # axis ticks: no word in a header
+    assert not _looks_like_table([["Axis", "y"], ["", "0.5"], ["1", ""], ["", ""]])  # mostly empty cells
+    assert not _looks_like_table([["Model", "(cid:0) 2"], ["X1", "4200"]])  # glyphs without characters
+
+
+def test_past_the_table_budget_a_pdf_table_stays_as_text() -> None:
+    """Table finding stops when its time per file is spent; the text is kept, only not as a table."""
+    from ingestion.extract.pdf import extract_pdf
+    from tests.support import spec_sheet_pdf
+
+    extracted = extract_pdf(spec_sheet_pdf(), table_budget_s=0)
+    assert extracted.table_count == 0
+    assert any("4200 mAh" in e.text for e in extracted.pages[0].elements if e.type == "paragraph")
+
+
+def test_a_media_box_off_the_origin_still_lines_the_table_up_with_its_words() -> None:
+    """pdfplumber keeps x in page space and counts top from y = height; boxes are media-box relative."""
+    from tests.support import spec_sheet_pdf
+
+    data = spec_sheet_pdf().replace(b"/MediaBox [0 0 612 792]", b"/MediaBox [9 9 621 801]")  # same length
+    elements = _extract(data, detect.PDF).pages[0].elements
+    assert [e.type for e in elements].count("table") == 1 and "paragraph" not in [e.type for e in elements][2:]
+    table = next(e for e in elements if e.type == "table")
+    assert table.bbox == pytest.approx(
+        ((72 - 9) / 612, (801 - 680) / 792, (432 - 9) / 612, (801 - 600) / 792), abs=0.002
+    )
+
+
+def test_a_rotated_page_keeps_its_table_as_text() -> None:
+    from tests.support import spec_sheet_pdf
+
+    data = spec_sheet_pdf().replace(b"/Type /Page /Parent", b"/Rotate 90 /Type /Page /Parent")
+    extracted = _extract(data, detect.PDF)
+    assert extracted.table_count == 0 and "5100 mAh" in extracted.pages[0].text
