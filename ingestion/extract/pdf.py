@@ -13,18 +13,15 @@ memory follows the largest page, not the file (a 300 MB PDF: see docs/benchmarks
 
 from __future__ import annotations
 
-import io
 import re
 import statistics
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import ExtractionFailed
 from .model import Element, Extracted, Page, render_table
-from .pdf_tables import TABLE_BUDGET_S, FoundTable, TableFinder, may_hold_table
+from .pdf_tables import TABLE_BUDGET_S, FoundTable, TableFinder, may_hold_table, open_source
 
 MAX_PAGES = 5000
 _KEY_VALUE = re.compile(r"^(?P<key>[^\W_][^:.,;!?()\[\]]{0,38}[^\s:.,;!?()\[\]]):(?!//)\s*(?P<value>\S.{0,118})$")
@@ -66,16 +63,6 @@ class _Block:
             lines.append(run.text)
             last_y = run.y
         return " ".join("".join(lines).split())
-
-
-@contextmanager
-def _stream(source: bytes | Path) -> Iterator[IO[bytes]]:
-    """A path stays on disk behind a handle (pypdf would read a path whole into memory)."""
-    if isinstance(source, bytes):
-        yield io.BytesIO(source)
-        return
-    with source.open("rb") as handle:
-        yield handle
 
 
 def _open(stream: IO[bytes]) -> Any:
@@ -279,7 +266,7 @@ def _place_tables(elements: list[Element], tables: list[Element]) -> list[Elemen
 def extract_pdf(source: bytes | Path, table_budget_s: float = TABLE_BUDGET_S) -> Extracted:
     finder = TableFinder(source, table_budget_s)
     try:
-        with _stream(source) as stream:
+        with open_source(source) as stream:
             return _extract(_open(stream), finder)
     finally:
         finder.close()

@@ -88,7 +88,8 @@ def _has_rules(data: bytes) -> bool:
 
 
 @contextmanager
-def _handle(source: bytes | Path) -> Iterator[IO[bytes]]:
+def open_source(source: bytes | Path) -> Iterator[IO[bytes]]:
+    """A path stays on disk behind a handle (pypdf and pdfplumber would read a path whole into memory)."""
     if isinstance(source, bytes):
         yield io.BytesIO(source)
         return
@@ -152,7 +153,7 @@ class TableFinder:
 
         logging.getLogger("pdfminer").setLevel(logging.ERROR)  # font quirks it copes with, told per glyph
         try:
-            handle: Any = self._open_files.enter_context(_handle(self._source))
+            handle: Any = self._open_files.enter_context(open_source(self._source))
             self._pdf = pdfplumber.open(handle)
         except Exception:
             self._broken = True
