@@ -5,6 +5,8 @@ and type, its errors in the seed's ``{message, data}`` envelope, and the same vi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ from api.app import create_app
 from api.seeds.collections_api import stable_collection_id
 from api.services import Services
 from ingestion.catalog.documents import update_document
-from tests.support import Api, bearer, free_port, healthy, make_settings, wait_for
+from tests.support import REPO, Api, bearer, free_port, healthy, make_settings, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -234,13 +236,32 @@ def _serving(services: Services) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def test_the_seed_requests_over_a_real_server(services: Services, tmp_path: Path) -> None:
-    """As a seed client sends them: a multipart file field ``documents``, then a JSON ``PUT``."""
-    key = services.keys.create(role="user", name="alice")[1]
+def _bodies(output: str) -> list[Any]:
+    """The JSON bodies curl printed one after the other (without newlines between them)."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while at < len(output):
+        body, at = decoder.raw_decode(output, at)
+        found.append(body)
+    return found
+
+
+def test_the_readme_curl_lines_work_against_a_real_server(services: Services, tmp_path: Path) -> None:
+    """README's "Coming from the hosted collections API" lines, run by bash and curl with only the
+    host and key changed: the seed's multipart ``documents`` field, its ``PUT``, list, view, delete."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    script = readme.split("## Coming from the hosted collections API (seed 003)", 1)[1].split("```sh\n", 1)[1]
+    script = script.split("```", 1)[0]
+    key = services.keys.create(role="user", name="alice")[1]  # type: ignore[arg-type]
     (tmp_path / "documents.jsonl").write_bytes(HONDA)
-    with _serving(services) as base, httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as http:
-        with (tmp_path / "documents.jsonl").open("rb") as documents:
-            pushed = http.post(f"{BASE}/cars/documents", files={"documents": documents})
-        assert len(_ok(pushed)) == 3
-        assert _ok(http.put(f"{BASE}/cars/documents", json=PUT_EXAMPLE))["state"] == "Created"
-        assert len(_ok(http.get(f"{BASE}/cars/documents"))["items"]) == 4
+    with _serving(services) as base:
+        ran = subprocess.run(["bash", "-euo", "pipefail", "-c", script.replace("http://127.0.0.1:8000", base)],
+                             cwd=tmp_path, env={**os.environ, "KEY": key}, capture_output=True, text=True,
+                             timeout=60)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    pushed, listed, viewed, removed, by_id = _bodies(ran.stdout)
+    assert [d["name"] for d in pushed["data"]] == [f"Cars/HondaCivic2015.rmd:{n}" for n in (1, 2, 3)]
+    assert listed["data"]["pageInfo"] == {"currentPage": 1, "hasMoreItems": False}
+    assert len(listed["data"]["items"]) == 4 and viewed["data"]["name"] == "document-name"
+    assert viewed["data"]["state"] in ("Queued", "Indexed") and viewed["data"]["contents"] == PUT_EXAMPLE["contents"]
+    assert removed == {"message": "Document removed.", "data": None}
+    assert [i["id"] for i in by_id["data"]["items"]] == [d["documentId"] for d in pushed["data"]]
