@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -32,7 +33,7 @@ from ..deps import ListingPrincipal, ServicesDep, WritePrincipal
 from ..errors import ApiError, error_responses, request_id
 from ..filters import listing_status
 from ..routes.files import delete_visible, visible_document
-from ..schemas.patterns import MAX_PAGE
+from ..schemas.patterns import COLLECTION_NAME, MAX_PAGE
 from ..services import Services
 from .collections_api_schemas import (
     CollectionPage,
@@ -104,15 +105,16 @@ class _SeedRoute(APIRoute):
 router = APIRouter(prefix="/api/v1/collections", tags=[TAG], route_class=_SeedRoute,
                    responses=_errors(401, 422, 429))  # fmt: skip
 _DOCUMENTS = "/{collection_id}/documents"
+WritableCollection = Annotated[
+    str, PathParam(min_length=1, max_length=128, pattern=COLLECTION_NAME, description="a collection's name or id")
+]
+"""What a write may name: a collection name (a UUID, an id, has that shape too), so the schema states the rule."""
 
 
 def _resolve(services: Services, principal: Principal, given: str, *, writing: bool) -> str:
     """The collection's name from its id or name. An id names a collection the key sees (a write
     cannot create one by id); a name the key does not see yet is created by a write, a 404 to a read."""
-    try:
-        as_id: str | None = str(uuid.UUID(given))
-    except ValueError:
-        as_id = None
+    as_id = _canonical_uuid(given)
     if writing and as_id is None:
         return validate_collection_name(given)
     with services.ingestion.db.read() as conn:
@@ -124,6 +126,17 @@ def _resolve(services: Services, principal: Principal, given: str, *, writing: b
     if given in seen:
         return given
     raise ApiError(404, "COLLECTION_NOT_FOUND", f"no collection {given!r}", collection=given)
+
+
+def _canonical_uuid(given: str) -> str | None:
+    """``given`` as an id when it is spelt as one (8-4-4-4-12 hex digits, any case); else None, so
+    that a name of 32 hex digits, which ``uuid.UUID`` would also read, stays a name."""
+    if len(given) != 36:
+        return None
+    try:
+        return str(uuid.UUID(given))
+    except ValueError:
+        return None
 
 
 def _in_collection(services: Services, principal: Principal, document_id: str, name: str) -> Document:
@@ -176,7 +189,8 @@ def get_collection(collection_id: str, services: ServicesDep, principal: Listing
 
 @router.post(_DOCUMENTS, response_model=Envelope[list[PushedDocument]], responses=_errors(400, 403, 404, 413))
 def push_documents(
-    collection_id: str, documents: Annotated[UploadFile, File(description="JSONL: docid, text, __ref, __tags")],
+    collection_id: WritableCollection,
+    documents: Annotated[UploadFile, File(description="JSONL: docid, text, __ref, __tags")],
     services: ServicesDep, principal: WritePrincipal,
 ) -> Envelope[list[PushedDocument]]:  # fmt: skip
     """Create or modify each line's document; lines past ``LECTERN_MAX_JSONL_LINES`` (1,000) are
@@ -191,7 +205,7 @@ def push_documents(
 
 @router.put(_DOCUMENTS, response_model=Envelope[Upserted], responses=_errors(400, 403, 404, 413))
 def put_document(
-    collection_id: str, body: DocumentIn, services: ServicesDep, principal: WritePrincipal
+    collection_id: WritableCollection, body: DocumentIn, services: ServicesDep, principal: WritePrincipal
 ) -> Envelope[Upserted]:
     """Create the document called ``name``, or modify it (it is queued for indexing again when it changed)."""
     name = _resolve(services, principal, collection_id, writing=True)

@@ -126,6 +126,11 @@ async def test_a_collection_is_addressed_by_its_id_or_its_name(api: Api) -> None
     _refused(await api.client.put(f"{BASE}/{unknown}/documents", headers=api.alice, json=PUT_EXAMPLE),
              404, "COLLECTION_NOT_FOUND")  # fmt: skip
     _refused(await api.client.get(f"{BASE}/nothing-here/documents", headers=api.alice), 404, "COLLECTION_NOT_FOUND")
+    hex_name = "0123456789abcdef0123456789abcdef"  # a UUID to uuid.UUID, but not spelt as an id: a name
+    assert (
+        _ok(await api.client.put(f"{BASE}/{hex_name}/documents", headers=api.alice, json=PUT_EXAMPLE))["state"]
+        == "Created"
+    )
 
 
 async def test_lines_past_the_limit_are_ignored_and_the_message_says_how_many(api: Api) -> None:
@@ -148,8 +153,9 @@ async def test_errors_come_in_the_seed_envelope(api: Api) -> None:
     missing = await api.client.put(f"{BASE}/cars/documents", headers=api.alice, json={"name": "n"})
     _refused(missing, 422, "INVALID_REQUEST")
     assert "contents" in missing.json()["message"]
-    _refused(await api.client.put(f"{BASE}/bad!name/documents", headers=api.alice, json=PUT_EXAMPLE),
-             400, "INVALID_REQUEST")  # fmt: skip
+    bad_name = await api.client.put(f"{BASE}/bad!name/documents", headers=api.alice, json=PUT_EXAMPLE)
+    _refused(bad_name, 422, "INVALID_REQUEST")
+    assert "collection_id" in bad_name.json()["message"]
     reader = bearer(api, "readonly", "alice-reader", user_id="alice")
     _refused(await api.client.put(f"{BASE}/cars/documents", headers=reader, json=PUT_EXAMPLE), 403, "READ_ONLY_KEY")
     _refused(await api.client.get(f"{BASE}/cars/documents/nope", headers=api.alice), 404, "COLLECTION_NOT_FOUND")
