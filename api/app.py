@@ -17,6 +17,7 @@ from . import errors
 from .body_limit import BodyLimit
 from .ratelimit import Limiter
 from .routes import chat, collections, completions, downloads, files, health, retrieve, uploads
+from .seeds import collections_api
 from .services import Services
 
 
@@ -62,12 +63,17 @@ def create_app(
             return int(current.ingestion.max_upload_bytes)  # one part; the route caps the sum of the parts
         if path.startswith("/v1/files/upload") or path.startswith("/v1/collections"):
             return int(current.ingestion.max_upload_bytes)
+        if path.startswith("/api/v1/collections"):  # seed 003's JSONL pushes
+            return int(current.ingestion.max_upload_bytes)
         return None
 
     app.add_middleware(BodyLimit, limit_for=_upload_limit)
     app.add_middleware(_RequestHeaders)
     for module in (health, uploads, downloads, files, collections, retrieve, chat, completions):
         app.include_router(module.router)
+    configured = services.settings if services is not None else settings or Settings()
+    if configured.http.seed_collections:
+        app.include_router(collections_api.router)
     return app
 
 

@@ -50,8 +50,10 @@ _BY_CONTENT = {
     "PATCH /v1/files/{file_id}": ["400"],
     "PATCH /v1/collections/{collection}/documents/{document_id}": ["400"],
     "POST /v1/collections/{collection}/documents": ["400"],
+    "POST /api/v1/collections/{collection_id}/documents": ["400"],  # seed 003's JSONL push, likewise
     # Whether text can be stored (no NUL, no lone surrogate: no database keeps either) is beyond JSON Schema.
     "PUT /v1/collections/{collection}/documents": ["400"],
+    "PUT /api/v1/collections/{collection_id}/documents": ["400"],
     "POST /v1/files/uploads/{upload_id}/complete": ["400", "415"],
     # Likewise whether a stored file's bytes are of a type Lectern can index.
     "POST /v1/files/{file_id}/index": ["415"],

@@ -149,6 +149,19 @@ async def _collection_documents(world: World, headers: dict[str, str], secret: S
     return secret.document_id in {d["document_id"] for d in found["documents"]}
 
 
+async def _seed_collection_documents(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    """Seed 003's listing (api/seeds/collections_api.py): a collection the key sees nothing in is a 404."""
+    response = await world.api.client.get("/api/v1/collections/ledger/documents", headers=headers)
+    assert response.status_code in (200, 404), response.text
+    return response.status_code == 200 and secret.document_id in {d["id"] for d in response.json()["data"]["items"]}
+
+
+async def _seed_collection_document(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    response = await world.api.client.get(f"/api/v1/collections/ledger/documents/{secret.document_id}", headers=headers)
+    assert response.status_code in (200, 404), response.text
+    return response.status_code == 200 and secret.words in response.json()["data"]["contents"]
+
+
 async def _retrieve(world: World, headers: dict[str, str], secret: Secret) -> bool:
     response = await world.api.client.get("/v1/retrieve", params={"q": secret.question, "topK": 10}, headers=headers)
     assert response.status_code == 200, response.text
@@ -212,6 +225,8 @@ FILE_ROUTES: dict[str, Probe] = {
 COLLECTION_ROUTES: dict[str, Probe] = {
     "GET /v1/collections/ledger/documents": _collection_documents,
     "GET /v1/collections/ledger/documents/{id}": _detail("/v1/collections/ledger/documents/{id}"),
+    "GET /api/v1/collections/ledger/documents (seed 003)": _seed_collection_documents,
+    "GET /api/v1/collections/ledger/documents/{id} (seed 003)": _seed_collection_document,
     "GET /v1/files/{id} (a collection document)": _detail("/v1/files/{id}"),
     "POST /v1/files/{id}/download-url (a collection document)": _download_url,
     "GET /v1/files/by-key/{docid} (a collection document)": _lookup("key"),
@@ -394,6 +409,7 @@ async def test_a_read_only_key_is_refused_by_every_route_that_writes_and_changes
         url = re.sub(r"\{(\w+)\}", lambda m: world.vault.document_id if "id" in m[1] else "1", path)
         response = await client.request(method, url, headers=reader)
         code = response.json().get("error_code") if response.content else None
+        code = code or response.headers.get("x-error-code")  # the seed adapters' envelopes carry it as a header
         if f"{method} {path}" in READ_ONLY_SAFE:
             assert code != "READ_ONLY_KEY", (method, path)
             allowed.append(f"{method} {path}")
