@@ -16,7 +16,7 @@ from core.settings import Settings
 from . import errors
 from .body_limit import BodyLimit
 from .ratelimit import Limiter
-from .routes import chat, collections, completions, downloads, files, health, retrieve, uploads
+from .routes import chat, collections, completions, downloads, files, health, models, retrieve, uploads
 from .seeds import collections_api
 from .services import Services
 
@@ -69,7 +69,7 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit_for=_upload_limit)
     app.add_middleware(_RequestHeaders)
-    for module in (health, uploads, downloads, files, collections, retrieve, chat, completions):
+    for module in (health, uploads, downloads, files, collections, retrieve, chat, completions, models):
         app.include_router(module.router)
     configured = services.settings if services is not None else settings or Settings()
     if configured.http.seed_collections:

@@ -4,7 +4,8 @@ Existing OpenAI clients and UIs can talk to Lectern unchanged. The last user mes
 is the question and earlier messages are the history; every call answers from the
 caller's documents with the server's model. ``model`` selects the scope, not the
 LLM: ``lectern`` (or any other name) searches everything the key may see, and
-``lectern:<collection>`` only that collection. Citations come in an extra top-level
+``lectern:<collection>`` only that collection (one the key does not see is a 404;
+``GET /v1/models`` lists them). Citations come in an extra top-level
 field ``citations`` (on the last chunk when streaming).
 """
 
@@ -27,6 +28,7 @@ from core.db import utcnow
 from ..deps import ChatPrincipal, ServicesDep
 from ..errors import KEYED, ApiError, error_responses, request_id
 from ..schemas.completions import CompletionChoice, CompletionMessage, CompletionRequest, CompletionResponse
+from .models import collection_of
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=KEYED)
 
@@ -36,7 +38,7 @@ router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=KEYED)
     response_model=CompletionResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "the completion, or chunks over SSE with stream=true"},
-        **error_responses(400, 502, 503),
+        **error_responses(400, 404, 502, 503),
     },
 )  # fmt: skip
 async def completions(body: CompletionRequest, request: Request, services: ServicesDep, principal: ChatPrincipal) -> Any:
@@ -44,7 +46,7 @@ async def completions(body: CompletionRequest, request: Request, services: Servi
     if not asked:
         raise ApiError(400, "INVALID_REQUEST", "the messages hold no user question", field="messages")
     question = body.messages[asked[-1]].text.strip()
-    collection = body.model.split(":", 1)[1] if body.model.startswith("lectern:") else None
+    collection = collection_of(body.model, services, principal)
     session = services.sessions.create(principal=principal, title="openai-compatible")
     earlier = [m for m in body.messages[: asked[-1]] if m.role in ("user", "assistant") and m.text]
     if earlier:

@@ -24,7 +24,15 @@ from .collections import (
     DocumentResult,
     NewCollection,
 )
-from .completions import CompletionChoice, CompletionMessage, CompletionRequest, CompletionResponse, OpenAIMessage
+from .completions import (
+    CompletionChoice,
+    CompletionMessage,
+    CompletionRequest,
+    CompletionResponse,
+    ModelCard,
+    ModelList,
+    OpenAIMessage,
+)
 from .downloads import DownloadUrl, DownloadUrlRequest
 from .errors import ErrorEnvelope
 from .files import (
@@ -58,7 +66,7 @@ __all__ = [
     "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "CompleteUpload", "CompletionChoice",
     "CompletionMessage", "CompletionRequest", "CompletionResponse", "DeletedDocument", "DocumentResult", "DownloadUrl",
     "DownloadUrlRequest", "ErrorEnvelope", "FileInfo", "FileUpdate",
-    "FileList", "FileStatus", "FileText", "Health", "NewCollection", "NewMessage", "NewSession", "NewUpload",
+    "FileList", "FileStatus", "FileText", "Health", "ModelCard", "ModelList", "NewCollection", "NewMessage", "NewSession", "NewUpload",
     "OpenAIMessage", "PageOut", "PartInfo", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
     "SessionHistory", "SessionRecord", "StoredMessage", "UploadLimits", "UploadResult", "UploadStarted", "UploadState", "Usage",
 ]  # fmt: skip

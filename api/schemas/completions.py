@@ -64,3 +64,17 @@ class CompletionResponse(BaseModel):
     choices: list[CompletionChoice]
     usage: dict[str, int]
     citations: list[Citation]
+
+
+class ModelCard(BaseModel):
+    """One entry of ``GET /v1/models``: a search scope named as a model (the LLM is the server's)."""
+
+    id: str = Field(description="`lectern` (everything the key sees) or `lectern:<collection>`")
+    object: Literal["model"] = "model"
+    created: int = Field(description="Unix seconds: when this server process started (scopes have no release date)")
+    owned_by: str = "lectern"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
