@@ -63,8 +63,12 @@ class ResumableUploads:
         self.store = store
         self.max_bytes = max_bytes
 
-    def start(self, owner: str, fields: dict[str, Any]) -> str:
-        upload_id = uuid.uuid4().hex
+    def start(self, owner: str, fields: dict[str, Any], upload_id: str | None = None) -> str:
+        """``upload_id`` (32 hex digits) writes the record under a known id, replacing one there: the files
+        API's pending file is kept here under its future document id (api/seeds/files_api.py)."""
+        upload_id = upload_id or uuid.uuid4().hex
+        if not _ID.match(upload_id):
+            raise ValueError(f"an upload id is 32 hex digits, not {upload_id!r}")
         self.store.put_object_bytes(f"{_folder(upload_id)}/{_META}", json.dumps({"owner": owner, **fields}).encode())
         return upload_id
 
