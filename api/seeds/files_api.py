@@ -23,8 +23,12 @@ How the seed maps onto Lectern (README, "Coming from a hosted files API with ind
   ``accessPolicies``' ``public_content`` is Lectern's policy of that name; ``expiresAt`` its expiry.
   What Lectern has no column for (``integrations``, ``index``, ``indexing.configuration``) is kept in
   the metadata under ``_files_api`` (the seed too stores the configuration "in the file's metadata
-  for reference") and hidden from the seed's ``metadata``. The indexing options are **not applied**:
-  Lectern chunks every file with its own settings; ``indexingConfiguration`` (not in the seed) says so.
+  for reference") and hidden from the seed's ``metadata``.
+- **Indexing options.** ``parsing.minimumParagraphLength``, ``chunking.maximumChunkLength`` (characters,
+  turned into tokens at ``CHARS_PER_TOKEN``) and ``chunking.embedBreadcrumb`` shape this file's chunks
+  (metadata field ``lectern_chunking``, read by the pipeline: ``ingestion.chunking.document_config``);
+  every other option (``embeddedContextLevels``, ``smartCleanup``, summarization, vision, ``stack``) is
+  stored, not applied. ``indexingConfiguration`` (not in the seed) lists both.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from starlette.types import Scope
 from core.access import Principal
 from core.errors import DocumentNotFound, FileTooLarge, LecternError
 from ingestion.catalog.documents import Document, find_by_key, newest_readable
+from ingestion.chunking import DOCUMENT_CHUNKING
 from ingestion.service import DEFAULT_COLLECTION, validate_collection_name
 from ingestion.uploads import UploadNotFound
 
@@ -76,6 +81,11 @@ PENDING_KIND = "files_api"
 """The ``kind`` of a pending record in the upload store (resumable uploads' records have none)."""
 EXTRAS = "_files_api"
 """The metadata field holding what the seed sends and Lectern has no column for."""
+APPLIED = {"parsing.minimumParagraphLength": "min_paragraph_tokens", "chunking.maximumChunkLength": "max_chunk_tokens",
+           "chunking.embedBreadcrumb": "embed_breadcrumb"}  # fmt: skip
+"""The indexing options Lectern honours per file (``ingestion.chunking.document_config``), by the setting they set."""
+CHARS_PER_TOKEN = 4
+"""The seed counts lengths in characters, Lectern's chunker in tokens: about four characters to a token."""
 UPLOAD_URL_S = 3600
 DOWNLOAD_URL_S = 3600
 PAGE_SIZE = 50
@@ -202,9 +212,11 @@ def upsert_file(
 
 def _lectern_fields(body: UpsertFile) -> dict[str, Any]:
     """The seed's fields as Lectern's owner fields (``document_fields`` checks them)."""
+    extras = _extras(body)
+    chunking = _chunking(extras.get("indexing", {}))
     fields: dict[str, Any] = {
         "tags": _lectern_tags(body.tags),
-        "metadata": {**body.metadata, EXTRAS: _extras(body)},
+        "metadata": {**body.metadata, EXTRAS: extras, **({DOCUMENT_CHUNKING: chunking} if chunking else {})},
         "policies": [p for p in body.accessPolicies if p == "public_content"],
     }
     if body.expiresAt is not None:
@@ -217,6 +229,22 @@ def _extras(body: UpsertFile) -> dict[str, Any]:
     if body.indexing is not None and body.indexing.configuration is not None:
         extras["indexing"] = body.indexing.configuration.model_dump(mode="json", exclude_none=True)
     return extras
+
+
+def _chunking(configuration: dict[str, Any]) -> dict[str, Any]:
+    """The options Lectern applies to this file alone, as ``ingestion.chunking.DOCUMENT_CHUNKING`` reads them."""
+    sent = {path: _option(configuration, path) for path in APPLIED}
+    own = {APPLIED[path]: value for path, value in sent.items() if value is not None}
+    for name in ("min_paragraph_tokens", "max_chunk_tokens"):
+        if name in own:
+            own[name] = max(1, round(own[name] / CHARS_PER_TOKEN))
+    return own
+
+
+def _option(configuration: dict[str, Any], path: str) -> Any:
+    group, _, name = path.partition(".")
+    section = configuration.get(group)
+    return section.get(name) if isinstance(section, dict) else None
 
 
 def _lectern_tags(tags: dict[str, str]) -> list[str]:
@@ -403,6 +431,7 @@ def _pending_file(request: Request, services: Services, owner: str, file_id: str
 
 def _document_file(request: Request, services: Services, doc: Document) -> SeedFile:
     metadata = dict(doc.metadata)
+    metadata.pop(DOCUMENT_CHUNKING, None)
     extras = metadata.pop(EXTRAS, None)
     extras = extras if isinstance(extras, dict) else {}
     status, reason = _status(doc)
@@ -444,7 +473,10 @@ def _report(extras: dict[str, Any]) -> IndexingReport | None:
     configuration = extras.get("indexing")
     if not isinstance(configuration, dict) or not configuration:
         return None
-    return IndexingReport(configuration=configuration, applied=False, notApplied=_leaves(configuration))
+    sent = _leaves(configuration)
+    applied = [path for path in sent if path in APPLIED]
+    return IndexingReport(configuration=configuration, applied=applied,
+                          notApplied=[path for path in sent if path not in APPLIED])  # fmt: skip
 
 
 def _leaves(options: dict[str, Any], prefix: str = "") -> list[str]:

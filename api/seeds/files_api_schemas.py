@@ -75,11 +75,12 @@ class Owner(BaseModel):
 
 class IndexingReport(BaseModel):
     """Not in the seed: what became of ``indexing.configuration``. Lectern stores it (the seed keeps it
-    in the file's metadata "for reference") and indexes with its own chunking; ``notApplied`` names
-    every option sent that did not change how the file was indexed."""
+    in the file's metadata "for reference"); ``applied`` names the options that shaped this file's
+    chunks (``parsing.minimumParagraphLength``, ``chunking.maximumChunkLength``, in characters turned
+    into tokens, and ``chunking.embedBreadcrumb``), ``notApplied`` every other option sent."""
 
     configuration: dict[str, Any]
-    applied: bool
+    applied: list[str]
     notApplied: list[str]
 
 

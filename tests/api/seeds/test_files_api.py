@@ -99,7 +99,11 @@ async def test_the_documented_put_returns_a_pending_file_whose_upload_url_takes_
     assert file["tags"] == {"category": "manual"} and file["metadata"] == {"source": "wiki", "revision": 3}
     assert file["expiresAt"].endswith(":00Z") and file["accessPolicies"] == ["public_content"]
     report = file["indexingConfiguration"]
-    assert report["applied"] is False and "chunking.maximumChunkLength" in report["notApplied"]
+    assert report["applied"] == ["parsing.minimumParagraphLength", "chunking.maximumChunkLength",
+                                 "chunking.embedBreadcrumb"]  # fmt: skip
+    assert {"chunking.embeddedContextLevels", "summarization.enable", "vision.transcribePages", "stack"} <= set(
+        report["notApplied"]
+    )
     assert report["configuration"]["stack"] == "legacy"
 
     await _send(api, file)
@@ -145,6 +149,28 @@ async def test_index_false_is_upload_completed_and_a_put_of_the_same_key_replace
     replaced = await _get(api, api.alice, first["id"])
     assert replaced["tags"] == {"category": "policy"} and replaced["size"] == len(newer)
     assert (await api.client.get(f"/v1/files/{first['id']}/content", headers=api.alice)).content == newer
+
+
+async def test_the_chunking_options_shape_that_files_chunks_alone(api: Api) -> None:
+    """``maximumChunkLength`` 100 characters (25 tokens) cuts the same text into more chunks than
+    Lectern's default (300 tokens) does for the same text uploaded through ``/v1``."""
+    text = "\n\n".join(
+        f"Paragraph {n} explains how the boiler of the espresso machine is descaled, step {n}." for n in range(12)
+    )
+    content = f"# Care\n\n{text}\n".encode()
+    body = documented_body("care.md", size=len(content), index=True)
+    body["indexing"]["configuration"]["chunking"]["maximumChunkLength"] = 100
+    body["indexing"]["configuration"]["parsing"]["minimumParagraphLength"] = 50
+    file = await _put(api, api.alice, body)
+    await _send(api, file, content)
+    plain = await api.client.post("/v1/files/upload", headers=api.alice, files={"file": ("care.md", content)})
+    api.services.ingestion.run_until_idle()
+    own = api.services.ingestion.get(file["id"])
+    default = api.services.ingestion.get(plain.json()["file_id"])
+    assert own.chunk_count is not None and default.chunk_count == 1 and own.chunk_count > 3
+    assert own.metadata["lectern_chunking"] == {"max_chunk_tokens": 25, "min_paragraph_tokens": 12,
+                                                "embed_breadcrumb": True}  # fmt: skip
+    assert "lectern_chunking" not in (await _get(api, api.alice, file["id"]))["metadata"]
 
 
 async def test_a_type_lectern_cannot_index_is_indexing_failed_with_its_reason(api: Api) -> None:
