@@ -4,13 +4,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
-from tests.support import Api, bearer
+from api.app import create_app
+from api.seeds.files_api import TAG
+from tests.support import Api, bearer, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -254,3 +260,45 @@ async def test_a_user_key_sees_through_the_adapter_exactly_what_it_sees_through_
     dropped = await api.client.delete(f"/v1/files/{waiting['id']}", headers={**api.alice, **BOT})
     assert dropped.status_code == 200
     assert (await api.client.get(f"/v1/files/{waiting['id']}", headers={**api.alice, **BOT})).status_code == 404
+
+
+async def test_the_seeds_curl_example_works_against_a_real_server(api: Api, tmp_path: Any) -> None:
+    """README's example, run with curl itself against uvicorn on 127.0.0.1: the PUT, then the content to
+    the ``uploadUrl``, then the file read back indexed."""
+    (tmp_path / "warranty.md").write_bytes(CONTENT)
+    body = json.dumps(documented_body(index=True))
+    with serving(api.services) as base:
+        put = subprocess.run(
+            ["curl", "-sS", "--request", "PUT", "--url", f"{base}/v1/files", "--header",
+             f"Authorization: {api.alice['Authorization']}", "--header", "Content-Type: application/json", "--header",
+             "x-bot-id: support-bot", "--data", body],
+            capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        file = json.loads(put.stdout)["file"]
+        _check_file(file)
+        assert file["uploadUrl"].startswith(f"{base}/v1/files/upload/")
+        sent = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--request", "PUT",
+                               "--upload-file", str(tmp_path / "warranty.md"), file["uploadUrl"]],
+                              capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
+        assert sent.stdout == "200"
+        api.services.ingestion.run_until_idle()
+        async with httpx.AsyncClient(base_url=base) as client:
+            read = await client.get(f"/v1/files/{file['id']}", headers={**api.alice, **BOT})
+    assert read.json()["file"]["status"] == "indexing_completed"
+
+
+async def test_the_setting_switches_the_adapter_off_and_lecterns_routes_answer_alone(api: Api) -> None:
+    off = dataclasses.replace(api.services, settings=api.services.settings.with_overrides(seed_files_api=False))
+    transport = httpx.ASGITransport(app=create_app(services=off))
+    async with httpx.AsyncClient(transport=transport, base_url="http://lectern.test") as client:
+        put = await client.put("/v1/files", headers={**api.alice, **BOT}, json=documented_body())
+        assert put.status_code == 405 and put.json()["error_code"] == "METHOD_NOT_ALLOWED"
+        listing = await client.get("/v1/files", headers={**api.alice, **BOT})
+        assert listing.status_code == 200 and "total_count" in listing.json() and "meta" not in listing.json()
+
+    def tagged(services: Any) -> set[str]:
+        paths = create_app(services=services).openapi()["paths"]
+        return {f"{method.upper()} {path}" for path, ops in paths.items() for method, op in ops.items()
+                if TAG in op.get("tags", [])}  # fmt: skip
+
+    assert tagged(api.services) == {"PUT /v1/files"} and tagged(off) == set()
