@@ -270,11 +270,11 @@ async def upload_content(token: str, request: Request, services: ServicesDep) ->
     grant = services.download_urls.verify_upload(token)
     uploads = services.ingestion.uploads
     try:
-        record = await asyncio.to_thread(uploads.fields, grant.upload_id, grant.owner)
+        record = await asyncio.to_thread(uploads.fields, grant.upload_id, grant.owner, PENDING_KIND)
     except UploadNotFound:
-        record = {}
-    if record.get("kind") != PENDING_KIND:
-        raise ApiError(404, "UPLOAD_NOT_FOUND", "no file waits for this content: it was uploaded, deleted or replaced")
+        raise ApiError(
+            404, "UPLOAD_NOT_FOUND", "no file waits for this content: it was uploaded, deleted or replaced"
+        ) from None
     declared = int(record["request"]["size"])
     cap = min(declared, services.settings.ingestion.max_upload_bytes)
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
@@ -309,7 +309,7 @@ def _store(services: Services, owner: str, file_id: str, record: dict[str, Any],
         metadata=fields["metadata"], expires_at=fields.get("expires_at"), policies=fields["policies"],
         max_bytes=min(body.size, services.settings.ingestion.max_upload_bytes), document_id=file_id,
     )  # fmt: skip
-    services.ingestion.uploads.discard(file_id, owner)
+    services.ingestion.uploads.discard(file_id, owner, PENDING_KIND)
 
 
 def _fail(services: Services, owner: str, file_id: str, record: dict[str, Any], exc: LecternError) -> None:
@@ -382,7 +382,7 @@ def delete_seed_file(
     if doc is not None:
         delete_visible(services, principal, doc.id, collection=bot)
     if record is not None and record["botId"] == bot:
-        services.ingestion.uploads.discard(file_id, principal.user_id)
+        services.ingestion.uploads.discard(file_id, principal.user_id, PENDING_KIND)
     return {}
 
 
@@ -404,10 +404,9 @@ def _bot_document(services: Services, principal: Principal, bot: str, file_id: s
 def _pending(services: Services, principal: Principal, file_id: str) -> dict[str, Any] | None:
     """The principal's own pending record under ``file_id``, if one waits (only its owner sees it)."""
     try:
-        record = services.ingestion.uploads.fields(file_id, principal.user_id)
+        return services.ingestion.uploads.fields(file_id, principal.user_id, PENDING_KIND)
     except UploadNotFound:
         return None
-    return record if record.get("kind") == PENDING_KIND else None
 
 
 # -- the seed's file object -------------------------------------------------------------------------------------

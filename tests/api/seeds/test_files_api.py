@@ -251,6 +251,10 @@ async def test_a_user_key_sees_through_the_adapter_exactly_what_it_sees_through_
     assert await listed(api.bob) == set()
     tagged = await api.client.get("/v1/files", headers={**api.alice, **BOT}, params={"tags": '{"category":"manual"}'})
     assert [f["id"] for f in tagged.json()["files"]] == [mine["id"]]
+    for method, path in (("GET", ""), ("POST", "/complete"), ("PUT", "/parts/1")):  # not a resumable upload
+        kwargs: dict[str, Any] = {"json": {"sha256": "0" * 64}} if method == "POST" else {}
+        seen = await api.client.request(method, f"/v1/files/uploads/{waiting['id']}{path}", headers=api.alice, **kwargs)
+        assert seen.status_code == 404 and seen.json()["error_code"] == "UPLOAD_NOT_FOUND", (method, seen.text)
     other_bot = await api.client.get(f"/v1/files/{mine['id']}", headers={**api.alice, "x-bot-id": "other-bot"})
     assert other_bot.status_code == 404
 
