@@ -119,12 +119,18 @@ class _SeedRoute(APIRoute):
                 if not self.seed_request(request.scope):
                     raise
                 status, code = getattr(exc, "status", 500), exc.code
-                return _seed_error(request, status, code, exc.message, getattr(exc, "headers", None))
+                details = {
+                    k: v if isinstance(v, str | int | float | bool | list | dict | None) else str(v)
+                    for k, v in exc.details.items()
+                }
+                return _seed_error(request, status, code, exc.message, getattr(exc, "headers", None), details)
             except RequestValidationError as exc:
                 if not self.seed_request(request.scope):
                     raise
-                problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-                return _seed_error(request, 400, "INVALID_REQUEST", f"the request is not valid: {problems}")
+                errors = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+                problems = "; ".join(f"{e['field']}: {e['problem']}" for e in errors)
+                message = f"the request is not valid: {problems}"
+                return _seed_error(request, 400, "INVALID_REQUEST", message, details={"errors": errors})
 
         return _handler
 
@@ -146,11 +152,13 @@ class _BotRoute(_SeedRoute):
         return super().matches(scope)
 
 
-def _seed_error(request: Request, status: int, code: str, message: str,
-                headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+def _seed_error(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                details: dict[str, Any] | None = None) -> JSONResponse:  # fmt: skip
     status = 400 if status == 422 else status
     kind = _TYPES.get(status, "Internal" if status >= 500 else "Unknown")
-    body = SeedError(id=request_id(request), code=status, type=kind, message=message, error_code=code)
+    rid = request_id(request)
+    body = SeedError(id=rid, code=status, type=kind, message=message, error_code=code, details=details or {},
+                     request_id=rid)  # fmt: skip
     merged = {**(headers or {}), **getattr(request.state, "rate_headers", {}), "X-Request-ID": body.id}
     return JSONResponse(body.model_dump(), status_code=status, headers=merged)
 
@@ -179,7 +187,7 @@ BotHeader = Annotated[str, Header(alias=BOT_HEADER, description="the bot: a Lect
     "",
     response_model=FileEnvelope,
     response_model_exclude_none=True,
-    responses=error_responses(400, 403, 413),
+    responses=error_responses(400, 403, 413, 503),
     summary="Create or update a file by key (files API, seed 004)",
 )
 def upsert_file(

@@ -120,11 +120,14 @@ class SeedFileList(BaseModel):
 
 
 class SeedError(BaseModel):
-    """The seed's error body: ``code`` is the HTTP status, ``type`` its name; ``error_code`` is
-    Lectern's own code (not in the seed), so a log line and a Lectern client say the same thing."""
+    """The seed's error body: ``id``, ``code`` (the HTTP status), ``type`` (its name) and ``message``; with
+    Lectern's envelope fields beside them (``error_code``, ``details``, ``request_id``), so the body is
+    also a valid ``ErrorEnvelope``: Lectern's SDK, logs and OpenAPI description read it as well."""
 
     id: str
     code: int
     type: str
     message: str
     error_code: str
+    details: dict[str, Any] = {}
+    request_id: str

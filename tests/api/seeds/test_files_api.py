@@ -201,7 +201,8 @@ async def test_errors_come_in_the_seeds_envelope_with_x_bot_id_and_in_lecterns_w
         assert response.status_code == status, response.text
         error = response.json()
         assert (error["code"], error["type"]) == (status, kind)
-        assert all(isinstance(error[name], str) for name in ("id", "message", "error_code"))
+        assert all(isinstance(error[name], str) for name in ("id", "message", "error_code", "request_id"))
+        assert error["id"] == error["request_id"] == response.headers["x-request-id"]
 
     check(await api.client.put("/v1/files", headers=BOT, json=documented_body()), 401, "Unauthorized")
     literal = documented_body(expiresAt="2023-11-07T05:31:56Z")  # the seed's own example date: in the past
