@@ -61,6 +61,7 @@ from ..deps import ListingPrincipal, ServicesDep, WritePrincipal
 from ..download_urls import public_url_for
 from ..errors import KEYED, ApiError, error_responses, request_id
 from ..routes.files import delete_visible, visible_document
+from ..schemas.patterns import COLLECTION_NAME
 from ..services import Services
 from .files_api_schemas import (
     FileEnvelope,
@@ -178,8 +179,9 @@ def _bot(x_bot_id: str | None) -> str:
     return validate_collection_name(x_bot_id.strip()) if x_bot_id is not None else DEFAULT_COLLECTION
 
 
-OptionalBot = Annotated[str | None, Header(alias=BOT_HEADER, description="the bot: a Lectern collection name")]
-BotHeader = Annotated[str, Header(alias=BOT_HEADER, description="the bot: a Lectern collection name")]
+_BOT_DOC = "the bot: the Lectern collection its files live in"
+OptionalBot = Annotated[str | None, Header(alias=BOT_HEADER, pattern=COLLECTION_NAME, description=_BOT_DOC)]
+BotHeader = Annotated[str, Header(alias=BOT_HEADER, pattern=COLLECTION_NAME, description=_BOT_DOC)]
 
 
 # -- PUT /v1/files --------------------------------------------------------------------------------------
