@@ -47,8 +47,8 @@ _VERSION = "1"
 _PUBLIC = "p"
 """The first field of a public token's payload (``p:<document id>``), where an expiring one has ``_VERSION``."""
 _UPLOAD = "u"
-"""The first field of an upload token's payload (``u:<upload id>:<owner>:<expiry>``): the files API's
-``uploadUrl`` (api/seeds/files_api.py), which accepts one ``PUT`` of a pending file's content."""
+"""The first field of an upload token's payload (``u:<upload id>:<owner>:<nonce>:<expiry>``): the files
+API's ``uploadUrl`` (api/seeds/files_api.py), which accepts one ``PUT`` of a pending file's content."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ class UploadGrant:
 
     upload_id: str
     owner: str
+    nonce: str
+    """The pending record's own: a URL handed out by an earlier ``PUT`` of the same key no longer fits."""
     expires_at: int
 
 
@@ -104,11 +106,11 @@ class DownloadUrls:
         payload = _b64(f"{_PUBLIC}:{document_id}:{nonce}".encode())
         return f"{payload}.{self._sign(payload)}"
 
-    def upload_token(self, upload_id: str, owner: str, expires_in: int) -> tuple[str, int]:
+    def upload_token(self, upload_id: str, owner: str, nonce: str, expires_in: int) -> tuple[str, int]:
         """A token that lets its holder ``PUT`` the content of one pending upload, as ``owner``, until it
         expires. Its kind is its own first field: a download token is never an upload token, nor the reverse."""
         expires_at = int(self.clock()) + expires_in
-        fields = (_UPLOAD, upload_id, _b64(owner.encode("utf-8")), str(expires_at))
+        fields = (_UPLOAD, upload_id, _b64(owner.encode("utf-8")), nonce, str(expires_at))
         payload = _b64(":".join(fields).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}", expires_at
 
@@ -118,8 +120,8 @@ class DownloadUrls:
         if not dot or not hmac.compare_digest(signature.encode("utf-8"), self._sign(payload).encode("ascii")):
             raise invalid("the signature does not match")
         try:
-            kind, upload_id, owner, expiry = _unb64(payload).decode("utf-8").split(":")
-            grant = UploadGrant(upload_id, _unb64(owner).decode("utf-8"), int(expiry))
+            kind, upload_id, owner, nonce, expiry = _unb64(payload).decode("utf-8").split(":")
+            grant = UploadGrant(upload_id, _unb64(owner).decode("utf-8"), nonce, int(expiry))
         except ValueError:
             raise invalid("the token's format is unknown") from None
         if kind != _UPLOAD:

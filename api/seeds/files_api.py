@@ -37,6 +37,7 @@ import asyncio
 import hashlib
 import json
 import mimetypes
+import secrets
 import tempfile
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -214,6 +215,7 @@ def upsert_file(
     created = current.created_at if current else earlier["createdAt"] if earlier else now
     record = {
         "kind": PENDING_KIND, "botId": bot, "status": "upload_pending", "createdAt": created, "updatedAt": now,
+        "nonce": secrets.token_hex(8),
         "expiresAt": columns.get("expires_at"), "request": body.model_dump(mode="json", exclude_none=True),
     }  # fmt: skip
     services.ingestion.uploads.start(principal.user_id, record, upload_id=file_id)
@@ -282,9 +284,10 @@ async def upload_content(token: str, request: Request, services: ServicesDep) ->
     try:
         record = await asyncio.to_thread(uploads.fields, grant.upload_id, grant.owner, PENDING_KIND)
     except UploadNotFound:
-        raise ApiError(
-            404, "UPLOAD_NOT_FOUND", "no file waits for this content: it was uploaded, deleted or replaced"
-        ) from None
+        record = {}
+    if record.get("nonce") != grant.nonce:
+        raise ApiError(404, "UPLOAD_NOT_FOUND", "no file waits for this content: it was uploaded, deleted or "
+                       "PUT again (use the newest uploadUrl)")  # fmt: skip
     declared = int(record["request"]["size"])
     cap = min(declared, services.settings.ingestion.max_upload_bytes)
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
@@ -426,7 +429,7 @@ def _pending_file(request: Request, services: Services, owner: str, file_id: str
     status: FileStatus = record["status"]
     upload_url = None
     if status == "upload_pending":
-        token, _ = services.download_urls.upload_token(file_id, owner, UPLOAD_URL_S)
+        token, _ = services.download_urls.upload_token(file_id, owner, record["nonce"], UPLOAD_URL_S)
         upload_url = str(request.url_for("upload_content", token=token))
     return SeedFile(
         id=file_id, botId=record["botId"], key=body.key, url="", size=body.size,

@@ -151,6 +151,7 @@ async def test_index_false_is_upload_completed_and_a_put_of_the_same_key_replace
     second = await _put(api, api.alice, documented_body(size=len(newer), tags={"category": "policy"}))
     assert second["id"] == first["id"] and second["status"] == "upload_pending"
     assert second["createdAt"] == stored["createdAt"]
+    await _send(api, first, newer, expect=404)  # the first PUT's uploadUrl: superseded by the second's
     await _send(api, second, newer)
     replaced = await _get(api, api.alice, first["id"])
     assert replaced["tags"] == {"category": "policy"} and replaced["size"] == len(newer)
