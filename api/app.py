@@ -17,7 +17,7 @@ from . import errors
 from .body_limit import BodyLimit
 from .ratelimit import Limiter
 from .routes import chat, collections, completions, downloads, files, health, models, retrieve, uploads
-from .seeds import collections_api
+from .seeds import collections_api, files_api
 from .services import Services
 
 
@@ -69,9 +69,11 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit_for=_upload_limit)
     app.add_middleware(_RequestHeaders)
+    configured = services.settings if services is not None else settings or Settings()
+    if configured.http.seed_files_api:  # before Lectern's files routes: x-bot-id picks the seed's (files_api._BotRoute)
+        app.include_router(files_api.router)
     for module in (health, uploads, downloads, files, collections, retrieve, chat, completions, models):
         app.include_router(module.router)
-    configured = services.settings if services is not None else settings or Settings()
     if configured.http.seed_collections:
         app.include_router(collections_api.router)
     return app

@@ -46,6 +46,9 @@ MIN_SECRET_CHARS = 32
 _VERSION = "1"
 _PUBLIC = "p"
 """The first field of a public token's payload (``p:<document id>``), where an expiring one has ``_VERSION``."""
+_UPLOAD = "u"
+"""The first field of an upload token's payload (``u:<upload id>:<owner>:<nonce>:<expiry>``): the files
+API's ``uploadUrl`` (api/seeds/files_api.py), which accepts one ``PUT`` of a pending file's content."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,17 @@ class Grant:
 def invalid(reason: str) -> ApiError:
     """403 ``DOWNLOAD_URL_INVALID``: tampered, malformed, or revoked (deleted or replaced document)."""
     return ApiError(403, "DOWNLOAD_URL_INVALID", f"the download URL is not valid: {reason}", reason=reason)
+
+
+@dataclass(frozen=True)
+class UploadGrant:
+    """What a valid upload token allows: storing the content of the pending file ``upload_id`` as ``owner``."""
+
+    upload_id: str
+    owner: str
+    nonce: str
+    """The pending record's own: a URL handed out by an earlier ``PUT`` of the same key no longer fits."""
+    expires_at: int
 
 
 @dataclass
@@ -91,6 +105,31 @@ class DownloadUrls:
         listings can show it."""
         payload = _b64(f"{_PUBLIC}:{document_id}:{nonce}".encode())
         return f"{payload}.{self._sign(payload)}"
+
+    def upload_token(self, upload_id: str, owner: str, nonce: str, expires_in: int) -> tuple[str, int]:
+        """A token that lets its holder ``PUT`` the content of one pending upload, as ``owner``, until it
+        expires. Its kind is its own first field: a download token is never an upload token, nor the reverse."""
+        expires_at = int(self.clock()) + expires_in
+        fields = (_UPLOAD, upload_id, _b64(owner.encode("utf-8")), nonce, str(expires_at))
+        payload = _b64(":".join(fields).encode("utf-8"))
+        return f"{payload}.{self._sign(payload)}", expires_at
+
+    def verify_upload(self, token: str) -> UploadGrant:
+        """The grant of an authentic, unexpired upload token (the signature checked first, as for downloads)."""
+        payload, dot, signature = token.partition(".")
+        if not dot or not hmac.compare_digest(signature.encode("utf-8"), self._sign(payload).encode("ascii")):
+            raise invalid("the signature does not match")
+        try:
+            kind, upload_id, owner, nonce, expiry = _unb64(payload).decode("utf-8").split(":")
+            grant = UploadGrant(upload_id, _unb64(owner).decode("utf-8"), nonce, int(expiry))
+        except ValueError:
+            raise invalid("the token's format is unknown") from None
+        if kind != _UPLOAD:
+            raise invalid("this is not an upload URL")
+        if self.clock() >= grant.expires_at:
+            raise ApiError(403, "UPLOAD_URL_EXPIRED", "the upload URL has expired; PUT the file again for a new one",
+                           expired_at=grant.expires_at)  # fmt: skip
+        return grant
 
     def verify(self, token: str, *, check_expiry: bool = True) -> Grant:
         """The grant of an authentic, unexpired token. The signature is checked first, in constant

@@ -175,6 +175,8 @@ class HttpSettings(_Group):
     """Who may delete a document: its owner or an admin (`owner`), or admins only (`admin`)."""
     list_status_default: Literal["pending", "processing", "completed", "failed", "stored"] | None = None
     """Listings show only this status unless a request asks with ``status=`` (``status=any``: all); unset: all statuses."""
+    seed_files_api: bool = True
+    """Serve the files API's drop-in adapter (seed 004): ``PUT /v1/files``, its ``uploadUrl``, and the seed's shapes on ``GET``/``DELETE /v1/files...`` when a request sends ``x-bot-id``."""
     url_secret: SecretStr | None = None
     """Signs download URLs (at least 32 characters; never shown). Default: one generated into ``$LECTERN_HOME/url_secret``; API processes that do not share a home must all be given the same one."""
     seed_collections: bool = True

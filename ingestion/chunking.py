@@ -6,8 +6,9 @@ then word boundaries, with overlap), and tables split by rows with the header re
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from core.tokens import count_tokens
 
@@ -22,6 +23,29 @@ class ChunkingConfig:
     min_paragraph_tokens: int = 40
     overlap_tokens: int = 30
     embed_breadcrumb: bool = True
+
+
+DOCUMENT_CHUNKING = "lectern_chunking"
+"""The metadata field holding a document's own chunking (``max_chunk_tokens``, ``min_paragraph_tokens``,
+``embed_breadcrumb``), which the pipeline applies to that document alone: the files API's per-file
+``indexing.configuration`` (api/seeds/files_api.py) arrives this way. Values out of range are clamped
+and wrong types ignored, so a hand-edited field can never stop indexing."""
+_TOKEN_RANGE = {"max_chunk_tokens": (16, 2048), "min_paragraph_tokens": (0, 1024)}
+
+
+def document_config(base: ChunkingConfig, metadata: Mapping[str, Any]) -> ChunkingConfig:
+    """``base`` with the document's own chunking (``DOCUMENT_CHUNKING``) laid over it."""
+    own = metadata.get(DOCUMENT_CHUNKING)
+    if not isinstance(own, Mapping):
+        return base
+    changes: dict[str, Any] = {}
+    for name, (low, high) in _TOKEN_RANGE.items():
+        value = own.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            changes[name] = min(max(value, low), high)
+    if isinstance(own.get("embed_breadcrumb"), bool):
+        changes["embed_breadcrumb"] = own["embed_breadcrumb"]
+    return replace(base, **changes)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from core.settings import ChunkingSettings
 from . import detect, jobs
 from .blobs import BlobStore, BlobStoreUnavailable
 from .catalog import documents as catalog
-from .chunking import Chunk, ChunkingConfig, chunk_document, fit_to_embedder
+from .chunking import Chunk, ChunkingConfig, chunk_document, document_config, fit_to_embedder
 from .embedding import Embedder
 from .extract import IN_PROCESS_TYPES, Extracted, extract_bytes
 from .extract.errors import TOO_LARGE_FOR_EXTRACTION, ExtractionFailed
@@ -46,6 +46,8 @@ class _Work:
     chunks: list[Chunk] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failure: ExtractionFailed | None = None
+    embed_breadcrumb: bool = True
+    """This document's (``chunking.document_config``): the embedder and the keyword index see the same text."""
 
 
 @dataclass
@@ -122,7 +124,7 @@ def process_batch(parts: PipelineParts, worker_id: str, batch: list[jobs.Job]) -
     work_items = _start(parts.db, worker_id, batch)
     _extract_and_chunk(parts, work_items, timings)
     ready = [w for w in work_items if w.failure is None]
-    vectors = _embed(parts.embedder, ready, parts.chunking.embed_breadcrumb, timings)
+    vectors = _embed(parts.embedder, ready, timings)
     _store(parts, worker_id, work_items, ready, vectors, timings)
     return timings
 
@@ -148,11 +150,16 @@ def _start(db: Database, worker_id: str, batch: list[jobs.Job]) -> list[_Work]:
 def _extract_and_chunk(parts: PipelineParts, work_items: list[_Work], timings: BatchTimings) -> None:
     """Each document on its own: one that fails records why and the batch goes on."""
     settings = parts.chunking
-    config = ChunkingConfig(
-        settings.max_chunk_tokens, settings.min_paragraph_tokens, settings.chunk_overlap_tokens, settings.embed_breadcrumb
+    base = ChunkingConfig(
+        settings.max_chunk_tokens,
+        settings.min_paragraph_tokens,
+        settings.chunk_overlap_tokens,
+        settings.embed_breadcrumb,
     )
     embedder = parts.embedder
     for work in work_items:
+        config = document_config(base, work.document.metadata)
+        work.embed_breadcrumb = config.embed_breadcrumb
         try:
             started = time.perf_counter()
             _extract(parts, work)
@@ -161,7 +168,7 @@ def _extract_and_chunk(parts: PipelineParts, work_items: list[_Work], timings: B
             assert work.extracted is not None
             chunks = chunk_document(work.extracted, work.document.display_title, config)
             work.chunks, split = fit_to_embedder(
-                chunks, embedder.count_tokens, embedder.max_tokens, settings.embed_breadcrumb
+                chunks, embedder.count_tokens, embedder.max_tokens, config.embed_breadcrumb
             )
             if split:
                 work.notes.append(
@@ -179,9 +186,9 @@ def _extract_and_chunk(parts: PipelineParts, work_items: list[_Work], timings: B
             work.failure = ExtractionFailed("extraction_error", f"{type(exc).__name__}: {exc}"[:300])
 
 
-def _embed(embedder: Embedder, ready: list[_Work], breadcrumb: bool, timings: BatchTimings) -> np.ndarray:
+def _embed(embedder: Embedder, ready: list[_Work], timings: BatchTimings) -> np.ndarray:
     """One embedding call for the whole batch: small documents share the model's batches."""
-    texts = [c.indexed_text(breadcrumb) for w in ready for c in w.chunks]
+    texts = [c.indexed_text(w.embed_breadcrumb) for w in ready for c in w.chunks]
     started = time.perf_counter()
     vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
     timings.embed_s += time.perf_counter() - started
@@ -197,7 +204,6 @@ def _store(
     timings: BatchTimings,
 ) -> None:
     """Vectors first, then one transaction for everything SQL; see the module docstring."""
-    breadcrumb = parts.chunking.embed_breadcrumb
     started = time.perf_counter()
     ids = [cid for w in ready for cid in chunk_ids_for(w)]
     metas = [_metadata(w.document, c) for w in ready for c in w.chunks]
@@ -232,7 +238,7 @@ def _store(
             parts.keyword.replace_document(
                 conn,
                 work.document.id,
-                [(cid, c.indexed_text(breadcrumb)) for cid, c in zip(new_ids, work.chunks)],
+                [(cid, c.indexed_text(work.embed_breadcrumb)) for cid, c in zip(new_ids, work.chunks)],
             )
             catalog.update_document(
                 conn,

@@ -131,6 +131,7 @@ class Ingestion:
         expires_at: str | datetime | None = None,
         policies: str | Sequence[str] | None = None,
         max_bytes: int | None = None,
+        document_id: str | None = None,
     ) -> AddResult:
         """Store the bytes (size-capped while streaming), detect the type and queue indexing.
 
@@ -149,7 +150,8 @@ class Ingestion:
 
         ``max_bytes`` replaces the streaming cap (``max_upload_bytes``): a completed resumable upload has
         its own, larger one, and hands over the blob its parts were assembled into (``StoredBlob``),
-        which is used as it is."""
+        which is used as it is. ``document_id`` is the id a new document gets (a replaced one keeps its
+        own): the files API's ``PUT /v1/files`` names the file before its bytes arrive."""
         validate_collection_name(collection)
         sent = dict(description=description, document_type=document_type, title=title, metadata=metadata,
                     expires_at=expires_at, policies=policies, reference=reference)  # fmt: skip
@@ -201,7 +203,7 @@ class Ingestion:
                 catalog.update_document(conn, current.id, **fields)
                 doc_id = current.id
             else:
-                doc_id = uuid.uuid4().hex
+                doc_id = document_id or uuid.uuid4().hex
                 old_sha = None
                 catalog.insert_document(conn, _new_document(doc_id, owner, collection, "file", key, fields))
             if indexing:

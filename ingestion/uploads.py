@@ -63,8 +63,12 @@ class ResumableUploads:
         self.store = store
         self.max_bytes = max_bytes
 
-    def start(self, owner: str, fields: dict[str, Any]) -> str:
-        upload_id = uuid.uuid4().hex
+    def start(self, owner: str, fields: dict[str, Any], upload_id: str | None = None) -> str:
+        """``upload_id`` (32 hex digits) writes the record under a known id, replacing one there: the files
+        API's pending file is kept here under its future document id (api/seeds/files_api.py)."""
+        upload_id = upload_id or uuid.uuid4().hex
+        if not _ID.match(upload_id):
+            raise ValueError(f"an upload id is 32 hex digits, not {upload_id!r}")
         self.store.put_object_bytes(f"{_folder(upload_id)}/{_META}", json.dumps({"owner": owner, **fields}).encode())
         return upload_id
 
@@ -74,15 +78,16 @@ class ResumableUploads:
         self.fields(upload_id, owner)
         return {number: size for number, (_, size) in sorted(self._parts(upload_id).items())}
 
-    def fields(self, upload_id: str, owner: str) -> dict[str, Any]:
-        """The fields given at the start; an unknown id, or another owner's upload, is not found."""
+    def fields(self, upload_id: str, owner: str, kind: str | None = None) -> dict[str, Any]:
+        """The fields given at the start; an unknown id, another owner's upload, or a record of another
+        ``kind`` (a resumable upload has none; the files API's pending files are ``files_api``) is not found."""
         if not _ID.match(upload_id):
             raise UploadNotFound("no such upload")
         try:
             meta = json.loads(self.store.read_object(f"{_folder(upload_id)}/{_META}"))
         except FileNotFoundError:
             raise UploadNotFound("no such upload") from None
-        if meta.pop("owner", None) != owner:
+        if meta.pop("owner", None) != owner or meta.get("kind") != kind:
             raise UploadNotFound("no such upload")
         return dict(meta)
 
@@ -135,8 +140,8 @@ class ResumableUploads:
                 )  # fmt: skip
             yield spool, fields
 
-    def discard(self, upload_id: str, owner: str) -> None:
-        self.fields(upload_id, owner)
+    def discard(self, upload_id: str, owner: str, kind: str | None = None) -> None:
+        self.fields(upload_id, owner, kind)
         self.store.delete_objects(_folder(upload_id))
 
     def _parts(self, upload_id: str) -> dict[int, tuple[str, int]]:

@@ -12,7 +12,8 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -403,3 +404,26 @@ def spec_sheet_pdf(rows: list[list[str]] = SPEC_ROWS, row_height: float = 20) ->
         + pdf_text(72, below - 28, "Owner: Field team")
     )
     return write_simple_pdf([content])
+
+
+@contextmanager
+def serving(services: Services) -> Iterator[str]:
+    """The app over ``services`` on a real uvicorn server on 127.0.0.1 (a thread of this process), stopped after."""
+    import threading
+
+    import uvicorn
+
+    from api.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port,
+                                           log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: healthy(base), 20, "the uvicorn server")
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -56,7 +56,15 @@ def test_a_signed_token_of_another_format_is_invalid_not_a_crash(tmp_path: Path)
     import hmac
 
     signer = DownloadUrls.from_settings(make_settings(tmp_path, url_secret="k" * 32))
-    for text in ("2:doc1:" + SHA + ":9999999999", "1:doc1:" + SHA, "1:doc1:" + SHA + ":soon", "\xff", "p:doc1:x:y", "p:doc1", "p"):
+    for text in (
+        "2:doc1:" + SHA + ":9999999999",
+        "1:doc1:" + SHA,
+        "1:doc1:" + SHA + ":soon",
+        "\xff",
+        "p:doc1:x:y",
+        "p:doc1",
+        "p",
+    ):
         payload = base64.urlsafe_b64encode(text.encode("latin-1")).rstrip(b"=").decode()
         mac = hmac.new(b"k" * 32, payload.encode(), hashlib.sha256).digest()
         with pytest.raises(ApiError) as refused:
@@ -85,3 +93,20 @@ def test_a_public_token_names_only_its_document_and_never_expires(tmp_path: Path
     with pytest.raises(ApiError) as refused:
         DownloadUrls.from_settings(make_settings(tmp_path / "other", url_secret="o" * 32)).verify(token)
     assert refused.value.details["reason"] == "the signature does not match"
+
+
+def test_an_upload_token_is_its_own_kind_names_its_owner_and_expires() -> None:
+    now = [1_000_000.0]
+    urls = DownloadUrls(b"s" * 32, clock=lambda: now[0])
+    token, expires_at = urls.upload_token("a" * 32, "alice:ops", "n1", 60)
+    grant = urls.verify_upload(token)
+    assert (grant.upload_id, grant.owner, grant.nonce, grant.expires_at) == ("a" * 32, "alice:ops", "n1", expires_at)
+    download, _ = urls.issue("a" * 32, "f" * 64, 60)
+    for wrong, check in ((token, urls.verify), (download, urls.verify_upload)):  # neither kind passes for the other
+        with pytest.raises(ApiError) as refused:
+            check(wrong)
+        assert refused.value.code == "DOWNLOAD_URL_INVALID"
+    now[0] += 60
+    with pytest.raises(ApiError) as late:
+        urls.verify_upload(token)
+    assert late.value.code == "UPLOAD_URL_EXPIRED"

@@ -47,6 +47,7 @@ _BY_CONTENT = {
     # policy one the server knows: facts about the moment and the deployment, not about the schema.
     "POST /v1/files/upload/batch": ["400"],
     "POST /v1/files/uploads": ["400"],
+    "PUT /v1/files": ["400"],
     "PATCH /v1/files/{file_id}": ["400"],
     "PATCH /v1/collections/{collection}/documents/{document_id}": ["400"],
     "POST /v1/collections/{collection}/documents": ["400"],

@@ -1,5 +1,12 @@
 from core.tokens import count_tokens
-from ingestion.chunking import ChunkingConfig, chunk_document, fit_to_embedder, split_text
+from ingestion.chunking import (
+    DOCUMENT_CHUNKING,
+    ChunkingConfig,
+    chunk_document,
+    document_config,
+    fit_to_embedder,
+    split_text,
+)
 from ingestion.extract.model import Element, Extracted, Page, render_table
 
 CONFIG = ChunkingConfig(max_chunk_tokens=60, min_paragraph_tokens=10, overlap_tokens=8)
@@ -80,3 +87,13 @@ def test_a_pdf_table_is_chunked_by_rows_with_its_header_in_every_piece() -> None
     for chunk in with_rows:
         assert "Model | Battery | Weight" in chunk.text and chunk.token_count <= CONFIG.max_chunk_tokens * 1.2
     assert sum(c.text.count(" mAh") for c in chunks) == 40  # every row once, none lost at a split
+
+
+def test_a_documents_own_chunking_is_laid_over_the_settings_clamped_and_wrong_types_ignored() -> None:
+    base = ChunkingConfig(max_chunk_tokens=300, min_paragraph_tokens=40, overlap_tokens=30, embed_breadcrumb=True)
+    assert document_config(base, {}) == base and document_config(base, {DOCUMENT_CHUNKING: "big"}) == base
+    own = {DOCUMENT_CHUNKING: {"max_chunk_tokens": 25, "min_paragraph_tokens": 12, "embed_breadcrumb": False}}
+    assert document_config(base, own) == ChunkingConfig(25, 12, 30, False)
+    wild = {DOCUMENT_CHUNKING: {"max_chunk_tokens": 1, "min_paragraph_tokens": True, "embed_breadcrumb": "no"}}
+    assert document_config(base, wild) == ChunkingConfig(16, 40, 30, True)
+    assert document_config(base, {DOCUMENT_CHUNKING: {"max_chunk_tokens": 10**9}}).max_chunk_tokens == 2048
