@@ -17,6 +17,7 @@ from . import errors
 from .body_limit import BodyLimit
 from .ratelimit import Limiter
 from .routes import chat, collections, completions, downloads, files, health, retrieve, uploads
+from .seeds import clinical_api
 from .services import Services
 
 
@@ -68,6 +69,9 @@ def create_app(
     app.add_middleware(_RequestHeaders)
     for module in (health, uploads, downloads, files, collections, retrieve, chat, completions):
         app.include_router(module.router)
+    configured = services.settings if services is not None else settings or Settings()  # the seeds' switches
+    if configured.http.seed_clinical:
+        app.include_router(clinical_api.router)
     return app
 
 
