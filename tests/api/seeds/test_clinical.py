@@ -56,7 +56,7 @@ def _protocol_docx() -> bytes:
     return out.getvalue()
 
 
-GUIDELINES = b"<html><body><h1>FDA guidance</h1><p>The FDA approval process requires clinically meaningful endpoints.</p></body></html>"
+GUIDELINES = b"<html><head><title>FDA Regulatory Guidelines</title></head><body><h1>FDA guidance</h1><p>The FDA approval process requires clinically meaningful endpoints.</p></body></html>"
 
 
 @dataclass
@@ -313,3 +313,94 @@ async def test_the_seeds_curl_lines_work_against_a_real_server(api: Api) -> None
             body, status = out.rsplit("\n", 1)
             assert status == "200", (line, body)
             assert '"s3_url"' in body or '"results":[{"url"' in body, body
+
+
+SEED_PYTHON_CLIENT = '''
+import requests
+import time
+from typing import List, Dict, Any
+
+class DocumentSearchClient:
+    def __init__(self, base_url: str, access_token: str):
+        self.base_url = base_url
+        self.access_token = access_token
+        self.headers = {
+            'Authorization': f'Bearer {access_token}',
+            'Content-Type': 'application/json'
+        }
+
+    def get_all_documents(self, file_type: str = None) -> List[Dict]:
+        """Retrieve all accessible documents"""
+        params = {}
+        if file_type:
+            params['file_type'] = file_type
+
+        response = requests.get(
+            f"{self.base_url}/documents/all",
+            headers=self.headers,
+            params=params
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def search_documents(self, query: str, source_urls: List[str] = None,
+                        top_k: int = 15, search_type: str = "hybrid") -> Dict:
+        """Search for relevant content across documents"""
+        params = {
+            'q': query,
+            'topK': top_k,
+            'search_type': search_type
+        }
+
+        if source_urls:
+            params['sourceUrls'] = ','.join(source_urls)
+
+        response = requests.get(
+            f"{self.base_url}/retrieve",
+            headers=self.headers,
+            params=params
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def search_specific_documents(self, query: str, document_types: List[str]) -> Dict:
+        """Search within documents of specific types"""
+        # First, get documents of specified types
+        all_docs = self.get_all_documents()
+        target_docs = [
+            doc for doc in all_docs
+            if doc['document_type'] in document_types
+        ]
+
+        if not target_docs:
+            return {"results": [], "message": "No documents found of specified types"}
+
+        # Extract S3 URLs for targeted search
+        source_urls = [doc['s3_url'] for doc in target_docs]
+
+        # Perform search within these documents
+        return self.search_documents(query, source_urls=source_urls)
+'''
+"""The seed's "Complete Document Search Workflow" client, as its documentation prints it."""
+
+
+async def test_the_seeds_python_client_works_against_a_real_server(api: Api) -> None:
+    protocol = await upload(api, api.alice, "clinical-trial-protocol.docx", _protocol_docx(),
+                            document_type="Clinical Trial Protocol")  # fmt: skip
+    await upload(api, api.alice, "regulatory-guidelines.html", GUIDELINES, document_type="Regulatory Guidelines")
+    key = bearer(api, "user", "alice-client", user_id="alice")["Authorization"].split()[1]
+    namespace: dict[str, Any] = {}
+    exec(SEED_PYTHON_CLIENT, namespace)  # noqa: S102  (the seed's own code, unchanged)
+    with _serving(api.services) as base:
+        client = namespace["DocumentSearchClient"](base, key)
+        assert [d["filename"] for d in client.get_all_documents("docx")] == ["clinical-trial-protocol.docx"]
+        results = client.search_specific_documents(
+            query="patient inclusion exclusion criteria", document_types=["Clinical Trial Protocol", "Study Protocol"]
+        )
+        assert results["results"] and {r["document_type"] for r in results["results"]} == {"Clinical Trial Protocol"}
+        assert {r["document_id"] for r in results["results"]} == {protocol["file_id"]}
+        keyword = client.search_documents("FDA approval process", search_type="keyword")
+        assert (
+            keyword["search_type"] == "keyword"
+            and keyword["results"][0]["document_title"] == "FDA Regulatory Guidelines"
+        )
