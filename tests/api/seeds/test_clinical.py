@@ -24,7 +24,8 @@ import pytest
 from api.app import create_app
 from api.seeds.clinical_api import TAG
 from api.services import Services
-from tests.support import RTF, Api, bearer, free_port, healthy, make_settings, upload, wait_for
+from ingestion.catalog.documents import update_document
+from tests.support import RTF, Api, ManualClock, bearer, free_port, healthy, make_settings, upload, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -205,28 +206,69 @@ async def test_only_admins_delete_and_the_answer_has_deleted_at(api: Api) -> Non
     assert again["details"]["document_id"] == c.dosing
 
 
-async def test_a_key_sees_through_the_adapter_exactly_what_it_sees_through_v1(api: Api) -> None:
-    """alice owns the corpus and assigns the protocol to bob; carol owns one file; the admin sees all."""
-    c = await _corpus(api)
-    carol = bearer(api, "user", "carol")
-    carols = (await upload(api, carol, "kettle.md", b"# Kettle\n\nDescale the kettle every month.\n"))["file_id"]
-    assert (await api.client.post(f"/v1/files/{c.protocol}/assignments", headers=api.admin,
-                                  json={"user_id": "bob"})).status_code == 201  # fmt: skip
-    for who, headers in (("alice", api.alice), ("bob", api.bob), ("carol", carol), ("admin", api.admin)):
-        v1 = (await api.client.get("/v1/files", params={"status": "completed", "limit": 100}, headers=headers)).json()
-        seed = (await api.client.get("/documents/all", params={"limit": 100}, headers=headers)).json()
-        assert {d["document_id"] for d in seed} == {f["file_id"] for f in v1["files"]}, who
-        for name, doc in (("trials/2024/clinical-trial-protocol.docx", c.protocol), ("kettle.md", carols)):
+GATE = b'{"docid": "gate", "text": "The harbour gate password is marlin-9. Tell nobody."}\n'
+QUESTIONS = ("patient eligibility criteria", "harbour gate password")  # 4 searches: within a key's 5 a minute
+CALLERS = (("alice", "user", "alice"), ("bob", "user", "bob"), ("carol", "user", "carol"), ("admin", "admin", "root"),
+           ("reader", "readonly", "bob"))  # fmt: skip
+"""(who, role, acting user id): fresh keys for each look, so no look spends another's search budget."""
+
+
+async def _seen_alike(api: Api, names: dict[str, str], round_: str) -> dict[str, set[str]]:
+    """For each caller: what ``/documents/all`` lists equals the completed files and indexed collection
+    documents ``/v1`` lists; a lookup by name answers as ``/v1/files/{id}`` does; ``/retrieve`` finds
+    the hits ``/v1/retrieve`` finds, in order. Returns who saw which documents."""
+    seen = {}
+    for who, role, user_id in CALLERS:
+        headers = bearer(api, role, f"{who}-{round_}", user_id=user_id)
+        files = (
+            await api.client.get("/v1/files", params={"status": "completed", "limit": 100}, headers=headers)
+        ).json()
+        ledger = (await api.client.get("/v1/collections/ledger/documents", headers=headers)).json()
+        v1 = {f["file_id"] for f in files["files"]} | {
+            d["document_id"] for d in ledger["documents"] if d["status"] == "Indexed"
+        }
+        listed = (await api.client.get("/documents/all", params={"limit": 100}, headers=headers)).json()
+        seen[who] = {d["document_id"] for d in listed}
+        assert seen[who] == v1, who
+        for name, document_id in names.items():
             by_name = await api.client.get(f"/documents/{name}", headers=headers)
-            v1_status = (await api.client.get(f"/v1/files/{doc}", headers=headers)).status_code
-            assert by_name.status_code == v1_status, (who, name)
-        for q in ("patient eligibility criteria", "descale the kettle"):
+            assert (
+                by_name.status_code == (await api.client.get(f"/v1/files/{document_id}", headers=headers)).status_code
+            )
+            assert by_name.status_code in (200, 404), (who, name, by_name.text)
+        for q in QUESTIONS:
             v1_hits = (await api.client.get("/v1/retrieve", params={"q": q, "topK": 20}, headers=headers)).json()
             hits = (await api.client.get("/retrieve", params={"q": q, "topK": 20}, headers=headers)).json()
             assert [h["document_id"] for h in hits["results"]] == [h["document_id"] for h in v1_hits["results"]], who
-    seen = {d["document_id"] for d in (await api.client.get("/documents/all", headers=api.bob)).json()}
-    assert seen == {c.protocol}
-    assert (await api.client.get("/documents/kettle.md", headers=api.alice)).status_code == 404
+    return seen
+
+
+async def test_a_key_sees_through_the_adapter_exactly_what_it_sees_through_v1(api: Api) -> None:
+    """alice owns the corpus and a collection document and assigns the protocol and the collection
+    document to bob (whose read-only key sees what he sees); carol owns one file; the admin sees
+    all; once the protocol expires nobody sees it, through either door."""
+    c = await _corpus(api)
+    carols = await upload(api, bearer(api, "user", "carol"), "kettle.md", b"# Kettle\n\nDescale the kettle.\n")
+    pushed = await api.client.post("/v1/collections/ledger/documents", headers=api.alice,
+                                   files={"file": ("ledger.jsonl", GATE)})  # fmt: skip
+    assert pushed.status_code == 200, pushed.text
+    (gate,) = (r["document_id"] for r in pushed.json())
+    api.services.ingestion.run_until_idle()
+    for document_id in (c.protocol, gate):
+        assigned = await api.client.post(f"/v1/files/{document_id}/assignments", headers=api.admin,
+                                         json={"user_id": "bob"})  # fmt: skip
+        assert assigned.status_code == 201
+    names = {"trials/2024/clinical-trial-protocol.docx": c.protocol, "kettle.md": carols["file_id"], "gate": gate}
+    alices = {c.protocol, c.guidelines, c.dosing, gate}
+    seen = await _seen_alike(api, names, "before")
+    assert seen == {"alice": alices, "bob": {c.protocol, gate}, "carol": {carols["file_id"]},
+                    "admin": alices | {carols["file_id"]}, "reader": {c.protocol, gate}}  # fmt: skip
+    with ManualClock("2026-06-01T12:00:00Z") as clock:
+        with api.services.ingestion.db.transaction() as conn:
+            update_document(conn, c.protocol, expires_at="2026-06-01T12:30:00Z")
+        clock.now = "2026-06-01T12:30:00Z"
+        expired = await _seen_alike(api, names, "expired")
+    assert all(c.protocol not in documents for documents in expired.values()) and expired["bob"] == {gate}
 
 
 async def test_the_429_body_and_rate_headers_are_the_seeds(api: Api) -> None:
