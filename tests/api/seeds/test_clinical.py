@@ -25,7 +25,18 @@ from api.app import create_app
 from api.seeds.clinical_api import TAG
 from api.services import Services
 from ingestion.catalog.documents import update_document
-from tests.support import RTF, Api, ManualClock, bearer, free_port, healthy, make_settings, upload, wait_for
+from tests.support import (
+    RTF,
+    Api,
+    ManualClock,
+    RedisServer,
+    bearer,
+    free_port,
+    healthy,
+    make_settings,
+    upload,
+    wait_for,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -286,14 +297,23 @@ async def test_the_429_body_and_rate_headers_are_the_seeds(api: Api) -> None:
     assert body["requests_remaining"] == 0 and 1 <= body["retry_after"] <= 60 and SECONDS.match(body["reset_time"])
 
 
-def test_the_clinical_preset_gives_the_seeds_per_role_limits(tmp_path: Path) -> None:
-    services = Services.build(make_settings(tmp_path / "home", rate_limit_preset="clinical", rate_limit_chat=7))
+@pytest.mark.parametrize("counters", ["in_process", "redis"])
+def test_the_clinical_preset_gives_the_seeds_per_role_limits(tmp_path: Path, counters: str) -> None:
+    """``LECTERN_RATE_LIMIT_PRESET=clinical``: the seed's user/admin limits for listings and searches, in
+    this process's counters or in Redis; chat keeps its setting, admins 5x."""
+    redis = RedisServer.start() if counters == "redis" else None
+    settings = make_settings(tmp_path / "home", rate_limit_preset="clinical", rate_limit_chat=7,
+                             redis_url=redis.url if redis else None)  # fmt: skip
+    services = Services.build(settings)
     try:
         hit = services.limiter.hit
         limits = {(cls, admin): hit(f"k{admin}", cls, admin).limit for cls in ("listing", "retrieval", "chat")
                   for admin in (False, True)}  # fmt: skip
     finally:
         services.close()
+        if redis:
+            redis.stop()
+    assert type(services.limiter).__name__ == ("RedisRateLimiter" if redis else "RateLimiter")
     assert limits == {("listing", False): 50, ("listing", True): 100, ("retrieval", False): 20,
                       ("retrieval", True): 50, ("chat", False): 7, ("chat", True): 35}  # fmt: skip
 
