@@ -17,7 +17,7 @@ from . import errors
 from .body_limit import BodyLimit
 from .ratelimit import Limiter
 from .routes import chat, collections, completions, downloads, files, health, models, retrieve, uploads
-from .seeds import collections_api, files_api
+from .seeds import clinical_api, collections_api, files_api
 from .services import Services
 
 
@@ -76,6 +76,8 @@ def create_app(
         app.include_router(module.router)
     if configured.http.seed_collections:
         app.include_router(collections_api.router)
+    if configured.http.seed_clinical:
+        app.include_router(clinical_api.router)
     return app
 
 

@@ -4,7 +4,8 @@
 API documents it; ``Retry-After`` and a 429's ``retry_after`` are the seconds until then.
 
 A fixed one-minute window per (key, class); limits come from Settings
-(``LECTERN_RATE_LIMIT_*``). Admin keys get five times the allowance. In process by
+(``LECTERN_RATE_LIMIT_*``). Admin keys get five times the allowance, unless
+``LECTERN_RATE_LIMIT_PRESET`` names a preset with its own per-role limits (``PRESETS``). In process by
 default; with ``LECTERN_REDIS_URL`` the counters live in Redis, so several server
 processes share one budget per key.
 """
@@ -23,6 +24,18 @@ RouteClass = Literal["listing", "retrieval", "chat", "write"]
 WINDOW_S = 60.0
 USER_LIMITS: dict[str, int] = {"listing": 120, "retrieval": 60, "chat": 20, "write": 60}
 ADMIN_FACTOR = 5
+PRESETS: dict[str, tuple[dict[str, int], dict[str, int]]] = {
+    # The clinical retrieval API's per-role limits (seed 002): user and admin allowances per minute.
+    "clinical": ({"listing": 50, "retrieval": 20}, {"listing": 100, "retrieval": 50}),
+}
+"""``LECTERN_RATE_LIMIT_PRESET``: (user limits, admin limits) that replace the settings' values for
+their classes; classes a preset leaves out keep their setting, admins getting ``ADMIN_FACTOR`` times it."""
+
+
+def preset_limits(preset: str, limits: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """The user limits and the admin limits that differ from ``ADMIN_FACTOR`` times them, under ``preset``."""
+    users, admins = PRESETS.get(preset, ({}, {}))
+    return {**limits, **users}, dict(admins)
 
 
 class RateLimiterUnavailable(LecternError):
@@ -68,15 +81,25 @@ class Limiter(Protocol):
     def hit(self, key_id: str, route_class: str, is_admin: bool) -> Decision: ...
 
 
+def _limit(limits: dict[str, int], admin_limits: dict[str, int], factor: int, route_class: str, admin: bool) -> int:
+    if admin:
+        return admin_limits.get(route_class, limits[route_class] * factor)
+    return limits[route_class]
+
+
 class RateLimiter:
-    def __init__(self, limits: dict[str, int] | None = None, admin_factor: int = ADMIN_FACTOR) -> None:
+    def __init__(
+        self, limits: dict[str, int] | None = None, admin_factor: int = ADMIN_FACTOR,
+        admin_limits: dict[str, int] | None = None,
+    ) -> None:  # fmt: skip
         self.limits = limits or dict(USER_LIMITS)
         self.admin_factor = admin_factor
+        self.admin_limits = admin_limits or {}
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
         self._lock = threading.Lock()
 
     def hit(self, key_id: str, route_class: str, is_admin: bool) -> Decision:
-        limit = self.limits[route_class] * (self.admin_factor if is_admin else 1)
+        limit = _limit(self.limits, self.admin_limits, self.admin_factor, route_class, is_admin)
         now = time.monotonic()
         with self._lock:
             start, count = self._windows.get((key_id, route_class), (now, 0))
@@ -92,16 +115,20 @@ class RateLimiter:
 class RedisRateLimiter:
     """The same fixed windows, counted in Redis (INCR + EXPIRE in one transaction)."""
 
-    def __init__(self, url: str, limits: dict[str, int] | None = None, admin_factor: int = ADMIN_FACTOR) -> None:
+    def __init__(
+        self, url: str, limits: dict[str, int] | None = None, admin_factor: int = ADMIN_FACTOR,
+        admin_limits: dict[str, int] | None = None,
+    ) -> None:  # fmt: skip
         import redis
 
         self.client: Any = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
         self._errors: tuple[type[Exception], ...] = (redis.RedisError,)
         self.limits = limits or dict(USER_LIMITS)
         self.admin_factor = admin_factor
+        self.admin_limits = admin_limits or {}
 
     def hit(self, key_id: str, route_class: str, is_admin: bool) -> Decision:
-        limit = self.limits[route_class] * (self.admin_factor if is_admin else 1)
+        limit = _limit(self.limits, self.admin_limits, self.admin_factor, route_class, is_admin)
         now = time.time()
         window = int(now // WINDOW_S)
         name = f"lectern:ratelimit:{key_id}:{route_class}:{window}"

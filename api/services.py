@@ -13,7 +13,7 @@ from tools.search import Retriever
 
 from .download_urls import DownloadUrls
 from .keys import KeyStore
-from .ratelimit import Limiter, RateLimiter, RedisRateLimiter
+from .ratelimit import Limiter, RateLimiter, RedisRateLimiter, preset_limits
 
 log = logging.getLogger("lectern.api")
 
@@ -39,9 +39,12 @@ class Services:
             "chat": settings.http.rate_limit_chat,
             "write": settings.http.rate_limit_write,
         }
+        limits, admin_limits = preset_limits(settings.http.rate_limit_preset, limits)
         if limiter is None:
             limiter = (
-                RedisRateLimiter(settings.http.redis_url, limits) if settings.http.redis_url else RateLimiter(limits)
+                RedisRateLimiter(settings.http.redis_url, limits, admin_limits=admin_limits)
+                if settings.http.redis_url
+                else RateLimiter(limits, admin_limits=admin_limits)
             )
         retriever = Retriever(ingestion)
         return cls(

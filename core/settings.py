@@ -171,6 +171,8 @@ class HttpSettings(_Group):
     """Likewise for chat turns."""
     rate_limit_write: int = 60
     """Likewise for uploads, deletes and other writes."""
+    rate_limit_preset: Literal["lectern", "clinical"] = "lectern"
+    """``lectern``: the limits above, admins 5x. ``clinical``: the clinical retrieval API's per-role limits per minute instead for listings and reads (50 per user key, 100 per admin key) and searches (20 and 50); chat and writes keep theirs."""
     delete_policy: Literal["owner", "admin"] = "owner"
     """Who may delete a document: its owner or an admin (`owner`), or admins only (`admin`)."""
     list_status_default: Literal["pending", "processing", "completed", "failed", "stored"] | None = None
@@ -181,6 +183,8 @@ class HttpSettings(_Group):
     """Signs download URLs (at least 32 characters; never shown). Default: one generated into ``$LECTERN_HOME/url_secret``; API processes that do not share a home must all be given the same one."""
     seed_collections: bool = True
     """Serve the hosted collections API (seed 003) at its own paths, ``/api/v1/collections/...``."""
+    seed_clinical: bool = True
+    """Serve the clinical retrieval API's routes (seed 002: ``/documents/all``, ``/documents/{filename}``, ``/retrieve``)."""
 
     @field_validator("list_status_default", mode="before")
     @classmethod

@@ -66,7 +66,7 @@ def retrieve(
     similarity_threshold: Annotated[float | None, Query(ge=0.0, le=1.0, description=_THRESHOLD)] = None,
 ) -> RetrieveResponse:
     filters = query_filter(request, document_type, created_after, created_before)
-    return _search(
+    return run_search(
         request, services, principal, q, top_k=top_k, search_type=search_type, document_ids=split(document_ids),
         tags=split(tags), tags_mode=tags_mode, collection=collection, filters=filters,
         source_urls=split(source_urls), similarity_threshold=similarity_threshold,
@@ -83,14 +83,14 @@ def retrieve_json(
         metadata=body.metadata, document_type=body.document_type, created_after=body.created_after,
         created_before=body.created_before,
     )  # fmt: skip
-    return _search(
+    return run_search(
         request, services, principal, body.q, top_k=body.top_k, search_type=body.search_type,
         document_ids=body.document_ids, tags=body.tags or None, tags_mode=body.tags_mode, collection=body.collection,
         filters=filters, source_urls=body.source_urls or None, similarity_threshold=body.similarity_threshold,
     )  # fmt: skip
 
 
-def _search(
+def run_search(
     request: Request,
     services: Services,
     principal: Principal,
@@ -106,6 +106,8 @@ def _search(
     source_urls: list[str] | None,
     similarity_threshold: float | None,
 ) -> RetrieveResponse:
+    """The one search of both forms (and of the seed adapters' search routes, which reshape its answer):
+    400 ``INVALID_QUERY``/``INVALID_SOURCE_URL`` as documented, hits' URLs absolute for this request."""
     if not q.strip() or len(q) > MAX_QUERY_CHARS:
         raise ApiError(400, "INVALID_QUERY", f"q must be 1 to {MAX_QUERY_CHARS} characters", field="q")
     if source_urls is not None:

@@ -65,6 +65,7 @@ _BY_CONTENT = {
     # Likewise whether a source URL is one this server handed out, with its signature (INVALID_SOURCE_URL).
     "GET /v1/retrieve": ["400"],
     "POST /v1/retrieve": ["400"],
+    "GET /retrieve": ["400"],  # the clinical API's search (seed 002), with the same sourceUrls
 }
 
 
