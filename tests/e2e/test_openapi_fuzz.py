@@ -48,8 +48,8 @@ _BY_CONTENT = {
     "POST /v1/files/upload/batch": ["400"],
     "POST /v1/files/uploads": ["400"],
     "PUT /v1/files": ["400"],
-    "PATCH /v1/files/{file_id}": ["400"],
-    "PATCH /v1/collections/{collection}/documents/{document_id}": ["400"],
+    "PATCH /v1/files/{file_id}": ["400", "415"],  # 415: index=true on a stored file Lectern cannot read
+    "PATCH /v1/collections/{collection}/documents/{document_id}": ["400", "415"],
     "POST /v1/collections/{collection}/documents": ["400"],
     "POST /api/v1/collections/{collection_id}/documents": ["400"],  # seed 003's JSONL push, likewise
     # Whether text can be stored (no NUL, no lone surrogate: no database keeps either) is beyond JSON Schema.
