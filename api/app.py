@@ -17,6 +17,7 @@ from . import errors
 from .body_limit import BodyLimit
 from .ratelimit import Limiter
 from .routes import chat, collections, completions, downloads, files, health, retrieve, uploads
+from .seeds import digitization_api
 from .services import Services
 
 
@@ -55,6 +56,8 @@ def create_app(
     errors.install(app)
 
     def _upload_limit(path: str) -> int | None:
+        if path.startswith(digitization_api.PREFIX):  # the seed's uploads have the same caps as /v1's
+            path = "/v1/files" + path.removeprefix(digitization_api.PREFIX)
         current = app.state.services.settings if hasattr(app.state, "services") else settings or Settings()
         if path == "/v1/files/upload/batch":
             return int(current.ingestion.max_upload_bytes * 10)
@@ -68,6 +71,9 @@ def create_app(
     app.add_middleware(_RequestHeaders)
     for module in (health, uploads, downloads, files, collections, retrieve, chat, completions):
         app.include_router(module.router)
+    configured = services.settings if services is not None else settings or Settings()  # the seeds' switches
+    if configured.http.seed_digitization:
+        app.include_router(digitization_api.router)
     return app
 
 

@@ -177,6 +177,8 @@ class HttpSettings(_Group):
     """Listings show only this status unless a request asks with ``status=`` (``status=any``: all); unset: all statuses."""
     url_secret: SecretStr | None = None
     """Signs download URLs (at least 32 characters; never shown). Default: one generated into ``$LECTERN_HOME/url_secret``; API processes that do not share a home must all be given the same one."""
+    seed_digitization: bool = True
+    """Serve the files/digitization API's paths (``/api/v2/files/*``, seed 000) beside ``/v1``."""
 
     @field_validator("list_status_default", mode="before")
     @classmethod

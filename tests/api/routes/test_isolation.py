@@ -369,6 +369,7 @@ READ_ONLY_SAFE = {
     "DELETE /v1/chat/sessions/{session_id}",
     "POST /v1/chat/sessions/{session_id}/messages",
     "POST /v1/chat/completions",
+    "POST /api/v2/files/search",  # seed 000's search (POST /v1/retrieve under its names)
 }
 """The routes besides GET that a read-only key may call."""
 
