@@ -10,13 +10,12 @@ shape of its own), so a key sees here exactly what it sees there. Switched off b
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-
-from core.errors import InvalidRequest
+from pydantic import StringConstraints
 
 from ..deps import ListingPrincipal, RetrievalPrincipal, ServicesDep, WritePrincipal
 from ..errors import KEYED, error_responses
@@ -28,6 +27,7 @@ from ..schemas.files import FileStatus, PageOut
 from ..schemas.retrieve import RetrieveRequest
 from ..schemas.uploads import CompleteUpload, NewUpload, PartStored, UploadState
 from .digitization_schemas import (
+    MEDIA_KINDS,
     Digitization,
     DigitizationStatus,
     DigitizedBatch,
@@ -51,19 +51,6 @@ PREFIX = "/api/v2/files"
 TAG = "files/digitization API (seed 000)"
 router = APIRouter(prefix=PREFIX, tags=[TAG], responses=KEYED)
 _NOT_FOUND = error_responses(404)
-_MEDIA_KINDS = ("document", "image", "video")
-
-
-def _only_defaults(folder_id: str | None, project_id: str | None, storage_target: str | None,
-                   content_category: str | None) -> None:  # fmt: skip
-    """The seed's upload options Lectern has no counterpart for: their defaults are what Lectern does;
-    anything else is a 400, so a client is never told it got what it did not."""
-    if folder_id or project_id:
-        raise InvalidRequest("Lectern has no folders or projects: use collection and tags", field="folder_id")
-    if storage_target not in (None, "", "default"):
-        raise InvalidRequest("Lectern stores originals where the server is configured to", field="storage_target")
-    if content_category not in (None, "", "document"):
-        raise InvalidRequest("Lectern processes documents only", field="content_category")
 
 
 @router.post("/upload", response_model=DigitizedUpload, status_code=201,
@@ -74,15 +61,18 @@ def upload(
     principal: WritePrincipal,
     file: Annotated[UploadFile, File()],
     skip_duplicates: Annotated[bool, Form()] = False,
-    folder_id: Annotated[str | None, Form(description="not supported: must be empty")] = None,
-    project_id: Annotated[str | None, Form(description="not supported: must be empty")] = None,
-    storage_target: Annotated[str | None, Form(description="`default` only")] = None,
-    content_category: Annotated[str | None, Form(description="`document` only")] = None,
+    folder_id: Annotated[str | None, Form(max_length=0, description="Lectern has no folders: absent or empty")] = None,
+    project_id: Annotated[
+        str | None, Form(max_length=0, description="Lectern has no projects: absent or empty")
+    ] = None,
+    storage_target: Annotated[Literal["default"], Form(description="where the server is configured to")] = "default",
+    content_category: Annotated[Literal["document"], Form(description="Lectern processes documents")] = "document",
     tags: Annotated[str | None, Form(description="comma-separated (Lectern's)")] = None,
     collection: v1.CollectionName = "default",
 ) -> DigitizedUpload:
-    """``POST /v1/files/upload`` (up to the streaming cap; larger files go through ``/uploads``)."""
-    _only_defaults(folder_id, project_id, storage_target, content_category)
+    """``POST /v1/files/upload`` (up to the streaming cap; larger files go through ``/uploads``). The
+    seed's options Lectern has no counterpart for accept only their defaults (422 otherwise), so a
+    client is never told it got what it did not."""
     result = v1.upload(request, services, principal, file, skip_duplicates=skip_duplicates, tags=tags,
                           collection=collection)  # fmt: skip
     return DigitizedUpload.of(result)
@@ -163,16 +153,15 @@ def list_files(
     services: ServicesDep,
     principal: ListingPrincipal,
     media_types: Annotated[
-        list[str] | None, Query(description="document, image, video (repeated or comma-separated)")
+        list[Annotated[str, StringConstraints(pattern=MEDIA_KINDS)]] | None,
+        Query(description="document, image, video (repeated or comma-separated)"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> DigitizedFileList:
     """The files this key may see, newest first. Lectern keeps documents only: ``media_types``
     without ``document`` lists nothing."""
-    kinds = {k.strip().lower() for value in media_types or [] for k in value.split(",") if k.strip()}
-    if unknown := kinds - set(_MEDIA_KINDS):
-        raise InvalidRequest(f"unknown media_types: {', '.join(sorted(unknown))}", field="media_types")
+    kinds = {k.strip() for value in media_types or [] for k in value.split(",")}
     if kinds and "document" not in kinds:
         return DigitizedFileList(items=[], total_count=0, limit=limit, offset=offset, has_more=False)
     docs, total = services.ingestion.list_documents(

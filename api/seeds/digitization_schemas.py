@@ -7,11 +7,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..schemas.files import FileInfo, FileStatus, extraction_status
-from ..schemas.retrieve import RetrievedChunk
+from ..schemas.retrieve import MAX_QUERY_CHARS, RetrievedChunk
 from ..schemas.uploads import UploadResult, UploadStarted
 
 ExtractionStatus = Literal["pending", "processing", "completed", "failed"]
 MediaKind = Literal["document", "image", "video"]
+MEDIA_KINDS = r"^\s*(document|image|video)\s*(,\s*(document|image|video)\s*)*$"
+"""A ``media_types`` value: one kind or several, comma-separated (the parameter may also repeat)."""
 
 
 class DigitizedUpload(BaseModel):
@@ -118,7 +120,10 @@ class Digitization(DigitizationStatus):
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1)
+    query: str = Field(
+        description=f"the query, 1-{MAX_QUERY_CHARS} characters, not only spaces (400 INVALID_QUERY otherwise)",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_QUERY_CHARS},
+    )
     limit: int = Field(default=20, ge=1, le=100)
     similarity_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     document_ids: list[str] | None = Field(default=None, max_length=1000)
