@@ -220,6 +220,7 @@ async def _seed_sdk_examples(api: Api, base: str, tmp_path: Path) -> None:
 
         files = await client.files.list(media_types=["document"], limit=20)
         assert files.total_count == 2 and {f.filename for f in files.items} == {"report.pdf", "notes.txt"}
+        assert all(f.document_type is None or isinstance(f.document_type, str) for f in files.items)
         assert (await client.files.list(media_types=["image"], limit=20)).total_count == 0
         doc = await client.files.get(result.image_id)
         assert doc.filename == "report.pdf" and doc.page_count == 2
