@@ -74,7 +74,7 @@ def upload(
     seed's options Lectern has no counterpart for accept only their defaults (422 otherwise), so a
     client is never told it got what it did not."""
     result = v1.upload(request, services, principal, file, skip_duplicates=skip_duplicates, tags=tags,
-                          collection=collection)  # fmt: skip
+                       collection=collection)  # fmt: skip
     return DigitizedUpload.of(result)
 
 
@@ -90,7 +90,7 @@ def upload_batch(
 ) -> DigitizedBatch:
     """``POST /v1/files/upload/batch``: 1-100 files in one request, each with its own result."""
     batch = v1.upload_batch(request, services, principal, files, skip_duplicates=skip_duplicates, tags=tags,
-                               collection=collection)  # fmt: skip
+                            collection=collection)  # fmt: skip
     items = [
         DigitizedBatchItem(
             filename=item.filename,
