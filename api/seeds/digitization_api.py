@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from pydantic import StringConstraints
+from pydantic import BeforeValidator, StringConstraints
 
 from ..deps import ListingPrincipal, RetrievalPrincipal, ServicesDep, WritePrincipal
 from ..errors import KEYED, error_responses
@@ -51,6 +51,13 @@ PREFIX = "/api/v2/files"
 TAG = "files/digitization API (seed 000)"
 router = APIRouter(prefix=PREFIX, tags=[TAG], responses=KEYED)
 _NOT_FOUND = error_responses(404)
+_Empty = Annotated[str, StringConstraints(max_length=0)]
+_NO_FOLDERS = "Lectern has no folders or projects: absent, empty or `null` (use collection and tags)"
+
+
+def _absent(value: object) -> object:
+    """Multipart has no null: a client that sends its null as ``null`` (or the field empty) means "not set"."""
+    return None if isinstance(value, str) and value.strip().lower() in ("", "null") else value
 
 
 @router.post("/upload", response_model=DigitizedUpload, status_code=201,
@@ -61,10 +68,8 @@ def upload(
     principal: WritePrincipal,
     file: Annotated[UploadFile, File()],
     skip_duplicates: Annotated[bool, Form()] = False,
-    folder_id: Annotated[str | None, Form(max_length=0, description="Lectern has no folders: absent or empty")] = None,
-    project_id: Annotated[
-        str | None, Form(max_length=0, description="Lectern has no projects: absent or empty")
-    ] = None,
+    folder_id: Annotated[_Empty | None, BeforeValidator(_absent), Form(description=_NO_FOLDERS)] = None,
+    project_id: Annotated[_Empty | None, BeforeValidator(_absent), Form(description=_NO_FOLDERS)] = None,
     storage_target: Annotated[Literal["default"], Form(description="where the server is configured to")] = "default",
     content_category: Annotated[Literal["document"], Form(description="Lectern processes documents")] = "document",
     tags: Annotated[str | None, Form(description="comma-separated (Lectern's)")] = None,

@@ -42,7 +42,7 @@ async def _ok(response: httpx.Response, status: int = 200) -> Any:
 async def test_the_rest_paths_upload_list_digitize_search_and_delete(api: Api) -> None:
     c, alice = api.client, api.alice
     up = await _ok(await c.post(f"{V2}/upload", headers=alice, files={"file": ("report.pdf", REPORT)},
-                                data={"skip_duplicates": "true", "content_category": "document"}), 201)  # fmt: skip
+                                data={"skip_duplicates": "true", "content_category": "document", "folder_id": "null"}), 201)  # fmt: skip
     _typed(up, {"image_id": str, "filename": str, "status": str, "text_extraction_status": str, "deduplicated": bool})
     assert (
         up["filename"] == "report.pdf" and up["text_extraction_status"] == "pending" and up["media_type"] == "document"
