@@ -10,8 +10,10 @@ from api.schemas import (
     Assignees,
     BatchItem,
     BatchResult,
+    BatchSummary,
     ChatAnswer,
     ChatEvent,
+    ChunkList,
     ChunkOut,
     Citation,
     CollectionDocument,
@@ -22,6 +24,7 @@ from api.schemas import (
     DocumentResult,
     DownloadUrl,
     ErrorEnvelope,
+    ExtractedText,
     FileInfo,
     FileList,
     FileStatus,
@@ -37,7 +40,7 @@ from api.schemas import (
 __all__ = [
     "Assignees", "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "Client", "CollectionDocument",
     "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "DeletedDocument", "DocumentResult", "DownloadUrl",
-    "ErrorEnvelope", "FileInfo",
+    "ErrorEnvelope", "FileInfo", "BatchSummary", "ChunkList", "ExtractedText",
     "FileList", "FileStatus", "LecternAPIError", "PageOut", "RemoteChatSession", "RetrieveResponse", "RetrievedChunk",
     "SessionHistory", "SyncClient", "UploadLimits", "UploadResult", "Usage",
 ]  # fmt: skip

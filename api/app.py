@@ -17,7 +17,7 @@ from . import errors
 from .body_limit import BodyLimit
 from .ratelimit import Limiter
 from .routes import chat, collections, completions, downloads, files, health, models, retrieve, uploads
-from .seeds import clinical_api, collections_api, files_api
+from .seeds import clinical_api, collections_api, digitization_api, files_api
 from .services import Services
 
 
@@ -56,6 +56,8 @@ def create_app(
     errors.install(app)
 
     def _upload_limit(path: str) -> int | None:
+        if path.startswith(digitization_api.PREFIX):  # the seed's uploads have the same caps as /v1's
+            path = "/v1/files" + path.removeprefix(digitization_api.PREFIX)
         current = app.state.services.settings if hasattr(app.state, "services") else settings or Settings()
         if path == "/v1/files/upload/batch":
             return int(current.ingestion.max_upload_bytes * 10)
@@ -78,6 +80,8 @@ def create_app(
         app.include_router(collections_api.router)
     if configured.http.seed_clinical:
         app.include_router(clinical_api.router)
+    if configured.http.seed_digitization:
+        app.include_router(digitization_api.router)
     return app
 
 

@@ -39,6 +39,7 @@ from agent.events import ChatAnswer, ChatEvent, DoneEvent, ErrorEvent
 from .schemas import (
     Assignees,
     BatchResult,
+    ChunkList,
     ChunkOut,
     CollectionDocument,
     CollectionDocumentIn,
@@ -48,6 +49,7 @@ from .schemas import (
     DocumentResult,
     DownloadUrl,
     ErrorEnvelope,
+    ExtractedText,
     FileInfo,
     FileList,
     FileStatus,
@@ -156,6 +158,10 @@ class Files(_Resource):
         expires_at: datetime | str | None = None,
         policies: Sequence[str] | None = None,
         part_size: int | None = None,
+        folder_id: str | None = None,
+        project_id: str | None = None,
+        storage_target: str = "default",
+        content_category: str | None = None,
     ) -> UploadResult:
         """``filename`` is the display name to keep (a relative path such as ``trials/2024/protocol.docx``,
         found again with ``get_by_name``); by default the file's own name. ``index=False`` stores the
@@ -167,7 +173,12 @@ class Files(_Resource):
         up as a resumable upload in parts of ``part_size`` bytes (default: 16 MiB, or the server's part
         cap if lower; bigger for files over 800 MiB, so an upload takes about 50 parts), a 429 on a part is
         waited out, and a dropped connection is survived: the SDK asks which parts arrived and goes on
-        from the first one missing. The whole file's SHA-256 is checked by the server before it is kept."""
+        from the first one missing. The whole file's SHA-256 is checked by the server before it is kept.
+
+        ``folder_id``, ``project_id``, ``storage_target`` and ``content_category`` are the digitization
+        API's options (seed 000), accepted so its code runs unchanged: their defaults (None, "default",
+        "document") are Lectern's behaviour; any other value is a ``ValueError`` rather than ignored."""
+        _digitization_options(folder_id, project_id, storage_target, content_category)
         path = Path(path)
         size = path.stat().st_size
         limits = await self._client.upload_limits()
@@ -267,11 +278,40 @@ class Files(_Resource):
     async def get(self, file_id: str) -> FileInfo:
         return await self._model(FileInfo, "GET", f"/v1/files/{file_id}")
 
-    async def get_text(self, file_id: str) -> str:
-        return (await self._model(FileText, "GET", f"/v1/files/{file_id}/text")).text
+    async def get_text(self, file_id: str) -> ExtractedText:
+        """The extracted text (a ``str``; ``result["text"]`` works too)."""
+        return ExtractedText((await self._model(FileText, "GET", f"/v1/files/{file_id}/text")).text)
 
-    async def get_chunks(self, file_id: str) -> list[ChunkOut]:
-        return await self._models(ChunkOut, "GET", f"/v1/files/{file_id}/chunks")
+    async def get_chunks(self, file_id: str) -> ChunkList:
+        """The chunks in order (a list; ``result["total_chunks"]`` and ``result["chunks"]`` work too)."""
+        return ChunkList(await self._models(ChunkOut, "GET", f"/v1/files/{file_id}/chunks"))
+
+    async def get_digitization_status(self, file_id: str) -> dict[str, Any]:
+        """``{"file_id", "status", "page_count"}`` with the digitization API's status names (pending,
+        processing, completed, failed); no element data."""
+        status = await self.get_processing_status(file_id)
+        return {"file_id": status.file_id, "status": status.text_extraction_status, "page_count": status.page_count}
+
+    async def get_digitization(self, file_id: str) -> dict[str, Any]:
+        """Every page's structural elements: ``{"file_id", "status", "page_count", "pages": [...]}``,
+        each page ``{"page_number", "element_count", "elements"}`` (``get_pages`` as plain dicts)."""
+        status = await self.get_digitization_status(file_id)
+        pages = [page.digitized() for page in await self.get_pages(file_id)]
+        return {**status, "page_count": len(pages) if status["page_count"] is None else status["page_count"],
+                "pages": pages}  # fmt: skip
+
+    async def get_digitization_page(self, file_id: str, page_number: int) -> dict[str, Any]:
+        """One page as in ``get_digitization`` (``get_page`` as a plain dict)."""
+        return (await self.get_page(file_id, page_number)).digitized()
+
+    async def search(
+        self, query: str, *, limit: int = 10, similarity_threshold: float | None = None,
+        document_ids: Sequence[str] = (), **options: Any,
+    ) -> RetrieveResponse:  # fmt: skip
+        """``client.search`` under the digitization API's SDK name and arguments: the hits are
+        ``.items`` (each with ``document_filename``, ``score``, ``content``); ``options`` as ``client.search``'s."""
+        return await self._client.search(query, top_k=limit, similarity_threshold=similarity_threshold,
+                                         document_ids=document_ids, **options)  # fmt: skip
 
     async def get_pages(self, file_id: str) -> list[PageOut]:
         return await self._models(PageOut, "GET", f"/v1/files/{file_id}/pages")
@@ -329,7 +369,30 @@ class Files(_Resource):
         Filters are the route's query parameters (``tags=["a", "b"]``, ``tags_mode="any"``,
         ``sort="-created_at"``, ``status="any"``, ``document_type=...``, ``created_after=...``), and
         ``metadata={"site": "Boston"}`` (a list of values: any of them)."""
+        media_types = filters.pop("media_types", None)
+        if media_types is not None and not _lists_documents(media_types):
+            page, limit = int(filters.get("page", 1)), int(filters.get("limit", 20))
+            return FileList(files=[], page=page, limit=limit, total_count=0)
         return await self._model(FileList, "GET", "/v1/files", params=_listing_params(filters))
+
+
+def _lists_documents(media_types: str | Sequence[str]) -> bool:
+    """The digitization API's ``media_types`` filter: Lectern keeps documents only, so a listing
+    asking for ``document`` is every file, and one asking only for images or videos is empty."""
+    kinds = media_types.split(",") if isinstance(media_types, str) else media_types
+    return any(kind.strip().lower() == "document" for kind in kinds)
+
+
+def _digitization_options(folder_id: str | None, project_id: str | None, storage_target: str,
+                          content_category: str | None) -> None:  # fmt: skip
+    """The digitization API's upload options that Lectern has no counterpart for: their defaults are
+    what Lectern does; anything else is refused, so a caller is never told it got what it did not."""
+    if folder_id is not None or project_id is not None:
+        raise ValueError("Lectern has no folders or projects: use collection= (and tags=) instead")
+    if storage_target != "default":
+        raise ValueError("Lectern stores originals where its server is configured to (LECTERN_BLOB_URL)")
+    if content_category not in (None, "document"):
+        raise ValueError("Lectern processes documents only (content_category='document')")
 
 
 def _listing_params(filters: dict[str, Any]) -> list[tuple[str, Any]]:

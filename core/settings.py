@@ -185,6 +185,8 @@ class HttpSettings(_Group):
     """Serve the hosted collections API (seed 003) at its own paths, ``/api/v1/collections/...``."""
     seed_clinical: bool = True
     """Serve the clinical retrieval API's routes (seed 002: ``/documents/all``, ``/documents/{filename}``, ``/retrieve``)."""
+    seed_digitization: bool = True
+    """Serve the files/digitization API's paths (``/api/v2/files/*``, seed 000) beside ``/v1``."""
 
     @field_validator("list_status_default", mode="before")
     @classmethod

@@ -38,8 +38,10 @@ from .errors import ErrorEnvelope
 from .files import (
     Assignees,
     Assignment,
+    ChunkList,
     ChunkOut,
     DeletedDocument,
+    ExtractedText,
     FileInfo,
     FileList,
     FileStatus,
@@ -52,6 +54,7 @@ from .retrieve import RetrievedChunk, RetrieveResponse, SearchType
 from .uploads import (
     BatchItem,
     BatchResult,
+    BatchSummary,
     CompleteUpload,
     NewUpload,
     PartInfo,
@@ -67,6 +70,6 @@ __all__ = [
     "CompletionMessage", "CompletionRequest", "CompletionResponse", "DeletedDocument", "DocumentResult", "DownloadUrl",
     "DownloadUrlRequest", "ErrorEnvelope", "FileInfo", "FileUpdate",
     "FileList", "FileStatus", "FileText", "Health", "ModelCard", "ModelList", "NewCollection", "NewMessage", "NewSession", "NewUpload",
-    "OpenAIMessage", "PageOut", "PartInfo", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
+    "OpenAIMessage", "PageOut", "BatchSummary", "ChunkList", "ExtractedText", "PartInfo", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
     "SessionHistory", "SessionRecord", "StoredMessage", "UploadLimits", "UploadResult", "UploadStarted", "UploadState", "Usage",
 ]  # fmt: skip

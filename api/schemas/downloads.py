@@ -20,3 +20,8 @@ class DownloadUrl(BaseModel):
         description="fetch it with a plain GET, no API key; it stops working once the file is deleted or replaced"
     )
     expires_at: str = Field(description="ISO 8601, UTC")
+
+    def __str__(self) -> str:
+        """The URL itself, so code that treats ``files.download_url()`` as a string (the digitization
+        API's SDK does) gets the URL."""
+        return self.url

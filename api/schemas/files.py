@@ -138,10 +138,48 @@ class FileStatus(BaseModel):
         ``wait_until_processed`` waits for."""
         return self.status in ("completed", "failed", "stored")
 
+    @property
+    def text_extraction_status(self) -> str:
+        """The digitization API's name for ``status`` (seed 000), so its SDK code reads unchanged."""
+        return extraction_status(self.status)
+
+
+def extraction_status(status: str) -> str:
+    """Lectern's status as the digitization API's ``text_extraction_status``: pending, processing,
+    completed or failed. A ``stored`` file is kept for download but not text-indexed, which that API
+    reports as ``failed``."""
+    return "failed" if status == "stored" else status
+
 
 class FileText(BaseModel):
     file_id: str
     text: str
+
+
+class ExtractedText(str):
+    """``files.get_text``'s result: the text itself (as Lectern's SDK always returned it), which also
+    answers ``result["text"]`` as the digitization API's SDK reads it."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if key == "text":
+            return str(self)
+        return super().__getitem__(key)
+
+
+class ChunkList(list["ChunkOut"]):
+    """``files.get_chunks``'s result: the list of chunks, which also answers ``result["total_chunks"]``
+    and ``result["chunks"]`` as the digitization API's SDK reads it."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if key == "total_chunks":
+            return len(self)
+        if key == "chunks":
+            return list(self)
+        return super().__getitem__(key)
+
+    @property
+    def total_chunks(self) -> int:
+        return len(self)
 
 
 class ChunkOut(BaseModel):
@@ -170,6 +208,12 @@ class PageOut(BaseModel):
     def of(cls, page: Page) -> PageOut:
         elements = [e.model_dump(exclude_none=True) for e in page.elements]
         return cls(page_number=page.number, element_count=len(elements), number=page.number, elements=elements)
+
+    def digitized(self) -> dict[str, Any]:
+        """The page as the digitization API shows it (seed 000): each element also carries its text as
+        ``content``, the name that API's clients read."""
+        elements = [{**e, "content": e.get("text", "")} for e in self.elements]
+        return {"page_number": self.page_number, "element_count": self.element_count, "elements": elements}
 
 
 class Assignment(BaseModel):

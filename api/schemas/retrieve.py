@@ -71,6 +71,11 @@ class RetrievedChunk(BaseModel):
         description="the `chunk_id` of the hit this one joined the results through, by sharing its `reference`",
     )
 
+    @property
+    def document_filename(self) -> str:
+        """``filename`` under the digitization API's SDK name (seed 000)."""
+        return self.filename
+
 
 class RetrieveResponse(BaseModel):
     results: list[RetrievedChunk]
@@ -78,6 +83,11 @@ class RetrieveResponse(BaseModel):
     search_type: SearchType
     total_results: int = Field(description="the number of `results` (reference expansion included)")
     processing_time_ms: float = Field(ge=0, description="server time spent on the search, in milliseconds")
+
+    @property
+    def items(self) -> list[RetrievedChunk]:
+        """The hits under the digitization API's SDK name (``files.search(...).items``)."""
+        return self.results
 
 
 class RetrieveRequest(BaseModel):

@@ -16,6 +16,20 @@ class UploadResult(BaseModel):
     status: str
     deduplicated: bool
 
+    @property
+    def image_id(self) -> str:
+        """The digitization API's SDK name for ``file_id`` (seed 000: one id for every media type)."""
+        return self.file_id
+
+
+class BatchSummary(dict[str, int]):
+    """``BatchResult.summary()``: the counts, printed as the digitization API's SDK prints them
+    (``"3 succeeded"``, ``"2 succeeded, 1 failed"``)."""
+
+    def __str__(self) -> str:
+        failed = f", {self['failed']} failed" if self["failed"] else ""
+        return f"{self['succeeded']} succeeded{failed}"
+
 
 class BatchItem(BaseModel):
     filename: str
@@ -23,6 +37,16 @@ class BatchItem(BaseModel):
     result: UploadResult | None = None
     error_code: str | None = None
     message: str | None = None
+
+    @property
+    def image_id(self) -> str | None:
+        """The uploaded file's id (None when it failed), under the digitization API's SDK name."""
+        return None if self.result is None else self.result.file_id
+
+    @property
+    def description_error(self) -> str | None:
+        """Why this file failed (None when it did not), under the digitization API's SDK name."""
+        return None if self.ok else f"{self.error_code}: {self.message}"
 
 
 class BatchResult(BaseModel):
@@ -44,8 +68,9 @@ class BatchResult(BaseModel):
         succeeded = sum(item.ok for item in self.results)
         return {"total": len(self.results), "succeeded": succeeded, "failed": len(self.results) - succeeded}
 
-    def summary(self) -> dict[str, int]:
-        return self.counts
+    def summary(self) -> BatchSummary:
+        """The counts (a dict: ``total``, ``succeeded``, ``failed``); ``str()`` of it reads "3 succeeded"."""
+        return BatchSummary(self.counts)
 
     @property
     def has_failures(self) -> bool:

@@ -66,6 +66,12 @@ _BY_CONTENT = {
     "GET /v1/retrieve": ["400"],
     "POST /v1/retrieve": ["400"],
     "GET /retrieve": ["400"],  # the clinical API's search (seed 002), with the same sourceUrls
+    # Seed 000's adapter (api/seeds/digitization_api.py): the same facts, on the same /v1 routes underneath.
+    "POST /api/v2/files/upload": ["400", "415"],
+    "POST /api/v2/files/upload/batch": ["400"],
+    "POST /api/v2/files/uploads": ["400"],
+    "POST /api/v2/files/uploads/{upload_id}/complete": ["400", "415"],
+    "POST /api/v2/files/search": ["400"],
 }
 
 

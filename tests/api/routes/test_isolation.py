@@ -239,6 +239,27 @@ CHAT_ROUTES: dict[str, Probe] = {
 }
 
 
+async def _digitization_list(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    found = (await world.api.client.get("/api/v2/files", params={"limit": 100}, headers=headers)).json()
+    return secret.document_id in {f["image_id"] for f in found["items"]}
+
+
+async def _digitization_search(world: World, headers: dict[str, str], secret: Secret) -> bool:
+    body = {"query": secret.question, "limit": 10}
+    response = await world.api.client.post("/api/v2/files/search", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return any(hit["document_id"] == secret.document_id for hit in response.json()["items"])
+
+
+DIGITIZATION_ROUTES: dict[str, Probe] = {  # seed 000's adapter (api/seeds/digitization_api.py)
+    "GET /api/v2/files": _digitization_list,
+    **{f"GET /api/v2/files/{{id}}{tail}": _detail(f"/api/v2/files/{{id}}{tail}") for tail in (
+        "", "/processing-status", "/digitization", "/digitization/status", "/digitization/pages/1", "/text",
+        "/chunks", "/download-url")},
+    "POST /api/v2/files/search": _digitization_search,
+}  # fmt: skip
+
+
 SEES_NOTHING = dict.fromkeys(WHO, False)
 
 
@@ -254,6 +275,10 @@ async def _walk(world: World, routes: dict[str, Probe], secret: Secret, sees: di
 
 async def test_files_routes_show_a_file_to_exactly_its_owner_assignee_and_admins(world: World) -> None:
     await _walk(world, FILE_ROUTES, world.vault)
+
+
+async def test_the_digitization_adapter_shows_a_file_to_exactly_who_v1_shows_it(world: World) -> None:
+    await _walk(world, DIGITIZATION_ROUTES, world.vault)
 
 
 async def test_collection_routes_show_a_document_to_exactly_its_owner_assignee_and_admins(world: World) -> None:
@@ -384,6 +409,7 @@ READ_ONLY_SAFE = {
     "DELETE /v1/chat/sessions/{session_id}",
     "POST /v1/chat/sessions/{session_id}/messages",
     "POST /v1/chat/completions",
+    "POST /api/v2/files/search",  # seed 000's search (POST /v1/retrieve under its names)
 }
 """The routes besides GET that a read-only key may call."""
 
