@@ -6,9 +6,7 @@ import base64
 import hashlib
 import json
 import os
-import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import httpx
 import pytest
 
 from api.services import Services
-from tests.support import PUBLIC, Api, bearer, free_port, healthy, make_settings, set_policies, wait_for
+from tests.support import PUBLIC, Api, bearer, make_settings, serving, set_policies
 
 pytestmark = pytest.mark.anyio
 
@@ -217,25 +215,6 @@ class _HalfThenCut(httpx.AsyncByteStream):
             raise httpx.WriteError("connection cut by the test")
 
 
-@contextmanager
-def _serving(services: Services) -> Iterator[str]:
-    """The app on a real uvicorn server on 127.0.0.1 (a thread of this process), stopped after."""
-    import uvicorn
-
-    from api.app import create_app
-
-    port = free_port()
-    config = uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: healthy(base), 20, "the uvicorn server")
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 async def test_the_sdk_uploads_big_files_in_parts_and_resumes_after_a_dropped_connection(tmp_path: Path) -> None:
@@ -252,7 +231,7 @@ async def test_the_sdk_uploads_big_files_in_parts_and_resumes_after_a_dropped_co
     os.truncate(tmp_path / "huge.txt", 9 << 20)  # sparse: over the resumable cap, nothing to write
     key = services.keys.create(role="user", name="alice")[1]
     try:
-        with _serving(services) as base:
+        with serving(services) as base:
             transport = _CutOnce()
             async with Client(base_url=base, api_key=key, transport=transport) as client:
                 assert (await client.upload_limits()).max_upload_bytes == 1 << 20

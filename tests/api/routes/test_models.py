@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
-from api.app import create_app
-from api.services import Services
-from tests.support import PUBLIC, SECRET, Api, assert_needs_a_key, free_port, healthy, upload, wait_for
+from tests.support import PUBLIC, SECRET, Api, assert_needs_a_key, serving, upload
 
 pytestmark = pytest.mark.anyio
 
@@ -74,24 +69,6 @@ async def test_a_completion_over_a_collection_the_key_does_not_see_is_a_404_not_
     assert anything.status_code == 200, anything.text  # a UI's default model name still means "everything"
 
 
-@contextmanager
-def _serving(services: Services) -> Iterator[str]:
-    """The app on a real uvicorn server on 127.0.0.1 (a thread of this process), stopped after."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: healthy(base), 20, "the uvicorn server")
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 async def test_a_chat_uis_first_calls_work_with_the_official_openai_client(api: Api) -> None:
@@ -100,7 +77,7 @@ async def test_a_chat_uis_first_calls_work_with_the_official_openai_client(api: 
 
     await upload(api, api.alice, "kettle.md", PUBLIC, collection="kitchen")
     key = api.alice["Authorization"].removeprefix("Bearer ")
-    with _serving(api.services) as base:
+    with serving(api.services) as base:
         client = openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0)
         listed = client.models.list()
         assert [m.id for m in listed.data] == ["lectern", "lectern:kitchen"]

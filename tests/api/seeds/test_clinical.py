@@ -10,10 +10,7 @@ import io
 import re
 import shlex
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,11 +28,9 @@ from tests.support import (
     ManualClock,
     RedisServer,
     bearer,
-    free_port,
-    healthy,
     make_settings,
+    serving,
     upload,
-    wait_for,
 )
 
 pytestmark = pytest.mark.anyio
@@ -327,23 +322,6 @@ def test_the_adapter_is_one_tag_and_one_setting(tmp_path: Path) -> None:
     assert not {"/documents/all", "/retrieve"} & set(off["paths"]) and "/v1/retrieve" in off["paths"]
 
 
-@contextmanager
-def _serving(services: Services) -> Iterator[str]:
-    """The app on a real uvicorn server on 127.0.0.1 (a thread of this process), stopped after."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port,
-                                           log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: healthy(base), 20, "the uvicorn server")
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 SEED_CURLS = [
@@ -367,7 +345,7 @@ async def test_the_seeds_curl_lines_work_against_a_real_server(api: Api) -> None
     await upload(api, api.alice, "clinical-trial-protocol.docx", _protocol_docx())
     await upload(api, api.alice, "regulatory-guidelines.html", GUIDELINES)
     key = api.alice["Authorization"].split()[1]
-    with _serving(api.services) as base:
+    with serving(api.services) as base:
         for line in SEED_CURLS:
             pasted = line.replace("https://api.yourdomain.com", base).replace("your-access-token", key)
             args = shlex.split(pasted.replace("\\\n", " ")) + ["-s", "-w", "\n%{http_code}"]
@@ -453,7 +431,7 @@ async def test_the_seeds_python_client_works_against_a_real_server(api: Api) -> 
     key = bearer(api, "user", "alice-client", user_id="alice")["Authorization"].split()[1]
     namespace: dict[str, Any] = {}
     exec(SEED_PYTHON_CLIENT, namespace)  # noqa: S102  (the seed's own code, unchanged)
-    with _serving(api.services) as base:
+    with serving(api.services) as base:
         client = namespace["DocumentSearchClient"](base, key)
         assert [d["filename"] for d in client.get_all_documents("docx")] == ["clinical-trial-protocol.docx"]
         results = client.search_specific_documents(

@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,7 @@ from api.app import create_app
 from api.seeds.collections_api import stable_collection_id
 from api.services import Services
 from ingestion.catalog.documents import update_document
-from tests.support import REPO, Api, bearer, free_port, healthy, make_settings, wait_for
+from tests.support import REPO, Api, bearer, make_settings, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -224,23 +221,6 @@ async def test_the_adapter_has_its_tag_and_one_setting_switches_it_off(api: Api,
         off.close()
 
 
-@contextmanager
-def _serving(services: Services) -> Iterator[str]:
-    """The app on a real uvicorn server on 127.0.0.1 (a thread of this process), stopped after."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port,
-                                           log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: healthy(base), 20, "the uvicorn server")
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _bodies(output: str) -> list[Any]:
@@ -260,7 +240,7 @@ def test_the_readme_curl_lines_work_against_a_real_server(services: Services, tm
     script = script.split("```", 1)[0]
     key = services.keys.create(role="user", name="alice")[1]  # type: ignore[arg-type]
     (tmp_path / "documents.jsonl").write_bytes(HONDA)
-    with _serving(services) as base:
+    with serving(services) as base:
         ran = subprocess.run(["bash", "-euo", "pipefail", "-c", script.replace("http://127.0.0.1:8000", base)],
                              cwd=tmp_path, env={**os.environ, "KEY": key}, capture_output=True, text=True,
                              timeout=60)  # fmt: skip

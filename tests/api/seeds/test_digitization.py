@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +10,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.services import Services
-from tests.support import PUBLIC, SECRET, Api, free_port, healthy, pdf_text, wait_for, write_simple_pdf
+from tests.support import PUBLIC, SECRET, Api, pdf_text, serving, write_simple_pdf
 
 pytestmark = pytest.mark.anyio
 V2 = "/api/v2/files"
@@ -152,27 +148,11 @@ async def test_the_setting_switches_the_adapter_off(api: Api) -> None:
         assert (await client.get(V2, headers=api.alice)).status_code == 404
 
 
-@contextmanager
-def _serving(services: Services) -> Iterator[str]:
-    """The app on a real uvicorn server on 127.0.0.1 (a thread of this process), stopped after."""
-    import uvicorn
-
-    config = uvicorn.Config(create_app(services=services), host="127.0.0.1", port=free_port(), log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{config.port}"
-    try:
-        wait_for(lambda: healthy(base), 20, "the uvicorn server")
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 async def test_the_seed_sdk_calls_run_unchanged(api: Api, tmp_path: Path) -> None:
     """The seed's SDK examples, against a real server on 127.0.0.1 (only the host and key changed)."""
-    with _serving(api.services) as base:
+    with serving(api.services) as base:
         await _seed_sdk_examples(api, base, tmp_path)
 
 
