@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.errors import LecternError
+from core.errors import ModelNotConfigured as _ModelNotConfigured
 
 
 class SessionNotFound(LecternError):
@@ -10,10 +11,10 @@ class SessionNotFound(LecternError):
     status = 404
 
 
-class ModelNotConfigured(LecternError):
-    """Neither a local model nor a usable provider model: the message says what to install or set."""
+class ModelNotConfigured(_ModelNotConfigured):
+    """Neither a local model nor a usable provider model: the message says what to install or set.
+    The server's state, not the request's fault, hence 503 (the kernel's code, its own status)."""
 
-    code = "MODEL_NOT_CONFIGURED"
     status = 503
 
 

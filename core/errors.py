@@ -52,3 +52,12 @@ class CatalogUnavailable(LecternError):
 
     code = "CATALOG_UNAVAILABLE"
     status = 503
+
+
+class ModelNotConfigured(LecternError):
+    """A feature that needs a model (vision transcription, enrichment) was asked for and no model is set
+    for it: the message names the setting. A request's fault here (it asked for what this deployment
+    does not offer), hence 400; the agent's chat refusal is a 503 subclass (``agent.errors``)."""
+
+    code = "MODEL_NOT_CONFIGURED"
+    status = 400

@@ -110,6 +110,16 @@ class IngestionSettings(_Group):
     """``in_process``: ``lectern serve`` also drains the job queue; ``off``: it never claims jobs (run ``lectern worker``)."""
     expiry_sweep_s: float = Field(default=60.0, ge=0)
     """Seconds between sweeps deleting expired documents, in every indexing loop; 0: this process never sweeps."""
+    vision_model: str | None = None
+    """A litellm vision model (``openai/gpt-4o-mini`` ...) that transcribes the PDF pages an upload asks for (``vision_pages``); unset: asking is 400 ``MODEL_NOT_CONFIGURED``."""
+    vision_api_base: str | None = None
+    """Base URL of an OpenAI-compatible server for the vision model (vLLM, llama.cpp, Ollama ...)."""
+    vision_api_key: SecretStr | None = None
+    """Key for the vision model (never shown); unset: the provider's own variable (``OPENAI_API_KEY`` ...), or a placeholder when ``LECTERN_VISION_API_BASE`` is set."""
+    vision_dpi: int = 150
+    """Resolution the pages are rendered at for the vision model (kept within 36-400 by the renderer)."""
+    vision_timeout_s: float = Field(default=120.0, gt=0)
+    """Timeout of one page's transcription call (a page that times out keeps its extracted text)."""
 
 
 class RetrievalSettings(_Group):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from .extract.sandbox import ExtractionSandbox
 from .ids import chunk_id, tag_key
 from .keyword.writer import KeywordWriter
 from .vectors import ChromaVectorStore
+from .vision.transcribe import Vision, blank_pages, transcribe_document
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class _Work:
     failure: ExtractionFailed | None = None
     embed_breadcrumb: bool = True
     """This document's (``chunking.document_config``): the embedder and the keyword index see the same text."""
+    vision_failed: list[dict[str, object]] = field(default_factory=list)
+    """Pages asked for vision transcription that kept their extracted text, and why."""
 
 
 @dataclass
@@ -84,6 +88,8 @@ class PipelineParts:
     chunking: ChunkingSettings
     max_extract_bytes: int
     max_docx_uncompressed_bytes: int
+    vision: Vision | None = None
+    """The vision model for documents uploaded with ``vision_pages``; None: none is configured."""
 
 
 def chunk_ids_for(work: _Work) -> list[str]:
@@ -106,17 +112,42 @@ def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
     return meta
 
 
-def _extract(parts: PipelineParts, work: _Work) -> None:
+def _extract(parts: PipelineParts, work: _Work, vision_deadline: float) -> None:
     doc = work.document
     if doc.size_bytes > parts.max_extract_bytes:
         raise ExtractionFailed(TOO_LARGE_FOR_EXTRACTION, f"{doc.size_bytes} bytes (limit {parts.max_extract_bytes})")
     media_type = doc.media_type or detect.TXT
+    vision_pages = doc.vision_pages if media_type == detect.PDF else None
     # The local store hands over its own file; an object store downloads to a temporary one.
     with parts.blobs.open_local(doc.sha256) as path:
-        if media_type in IN_PROCESS_TYPES and doc.size_bytes <= IN_PROCESS_MAX_BYTES:
-            work.extracted = extract_bytes(path.read_bytes(), media_type, max_docx_uncompressed=0)
-        else:
-            work.extracted = parts.sandbox.extract(path, media_type, parts.max_docx_uncompressed_bytes)
+        try:
+            if media_type in IN_PROCESS_TYPES and doc.size_bytes <= IN_PROCESS_MAX_BYTES:
+                work.extracted = extract_bytes(path.read_bytes(), media_type, max_docx_uncompressed=0)
+            else:
+                work.extracted = parts.sandbox.extract(path, media_type, parts.max_docx_uncompressed_bytes)
+        except ExtractionFailed as exc:  # a scan: its pages may still be read by the vision model
+            if vision_pages is None or parts.vision is None or exc.reason != "no_extractable_text":
+                raise
+            work.extracted = blank_pages(path)
+        if vision_pages is not None:
+            _transcribe(parts, work, path, vision_pages, vision_deadline)
+
+
+def _transcribe(parts: PipelineParts, work: _Work, path: Path, spec: str, deadline: float) -> None:
+    """The asked pages' elements replaced by the vision model's reading, in the worker (a network call
+    has no place in the sandboxed child); failures are recorded and noted, never fatal."""
+    assert work.extracted is not None
+    outcome = transcribe_document(work.extracted, path, spec, parts.vision, deadline)
+    work.vision_failed = outcome.failed
+    model = parts.vision.model if parts.vision is not None else "no model"
+    if outcome.transcribed:
+        work.notes.append(f"vision: {len(outcome.transcribed)} page(s) transcribed by {model}")
+    if outcome.failed:
+        pages = ", ".join(str(f["page"]) for f in outcome.failed)
+        work.notes.append(f"vision: page(s) {pages} not transcribed, their extracted text kept "
+                          f"({outcome.failed[0]['reason']})")  # fmt: skip
+    if outcome.past_end:
+        work.notes.append(f"vision: pages past the last one ({work.extracted.page_count}) were asked for")
 
 
 def process_batch(parts: PipelineParts, worker_id: str, batch: list[jobs.Job]) -> BatchTimings:
@@ -157,12 +188,13 @@ def _extract_and_chunk(parts: PipelineParts, work_items: list[_Work], timings: B
         settings.embed_breadcrumb,
     )
     embedder = parts.embedder
+    vision_deadline = time.monotonic() + (parts.vision.budget_s if parts.vision is not None else 0.0)
     for work in work_items:
         config = document_config(base, work.document.metadata)
         work.embed_breadcrumb = config.embed_breadcrumb
         try:
             started = time.perf_counter()
-            _extract(parts, work)
+            _extract(parts, work, vision_deadline)
             timings.extract_s += time.perf_counter() - started
             started = time.perf_counter()
             assert work.extracted is not None
@@ -225,6 +257,7 @@ def _store(
                     failure_reason=work.failure.reason,
                     failure_detail=work.failure.detail or None,
                     processed_at=utcnow(),
+                    vision_failed_pages=[],
                 )
                 jobs.finish(conn, work.job, "done", work.failure.reason)
                 continue
@@ -253,6 +286,7 @@ def _store(
                 title=work.document.title or work.extracted.title,
                 notes=work.notes,
                 processed_at=utcnow(),
+                vision_failed_pages=work.vision_failed,
             )
             # Tags changed by PATCH since this batch read the document: its vectors carry the old ones.
             # Read after the update above, which waits for such a PATCH's commit (see update_fields).

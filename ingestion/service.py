@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import os
 import re
 import secrets
 import threading
@@ -21,7 +22,7 @@ from sqlalchemy import Connection
 
 from core.access import PUBLIC_CONTENT, access_datetime, access_now, expired_document_ids, is_expired
 from core.db import Database, utcnow
-from core.errors import DocumentNotFound, InvalidRequest, UnsupportedMediaType
+from core.errors import DocumentNotFound, InvalidRequest, ModelNotConfigured, UnsupportedMediaType
 from core.settings import Settings
 from core.tokens import configure_offline_env, count_tokens
 
@@ -37,6 +38,8 @@ from .names import normalise_path
 from .pipeline import BatchTimings, PipelineParts
 from .uploads import ResumableUploads
 from .vectors import ChromaVectorStore
+from .vision import parse_page_spec
+from .vision.transcribe import Vision, litellm_transcriber
 from .worker import DEFAULT_BATCH_SIZE, Worker
 
 log = logging.getLogger("lectern.ingestion")
@@ -103,6 +106,33 @@ class Ingestion:
     def vectors(self) -> ChromaVectorStore:
         return ChromaVectorStore(self.embedder, path=self.settings.chroma_dir, url=self.settings.storage.chroma_url)
 
+    @cached_property
+    def vision(self) -> Vision | None:
+        """The vision model the worker transcribes pages with (``LECTERN_VISION_MODEL``); None: unset.
+        A test may assign its own. A batch spends at most half the job lease on it, so a long document's
+        job is never taken over mid-way (the pages left keep their text)."""
+        s = self.settings.ingestion
+        if not s.vision_model:
+            return None
+        api_key = s.vision_api_key.get_secret_value() if s.vision_api_key is not None else None
+        if api_key is None and s.vision_api_base and not os.environ.get("OPENAI_API_KEY"):
+            api_key = "sk-local"  # a keyless local OpenAI-compatible server; litellm's client wants some key
+        transcribe = litellm_transcriber(s.vision_model, api_base=s.vision_api_base, api_key=api_key,
+                                         timeout_s=s.vision_timeout_s)  # fmt: skip
+        return Vision(transcribe=transcribe, model=s.vision_model, dpi=s.vision_dpi, budget_s=s.job_lease_s / 2)
+
+    def vision_spec(self, raw: str | None, field: str = "vision_pages") -> str | None:
+        """An upload's page spec, normalised (``vision.pages``); 400 ``INVALID_REQUEST`` when malformed,
+        400 ``MODEL_NOT_CONFIGURED`` when pages are asked for and no vision model is set."""
+        spec = parse_page_spec(raw, field)
+        if spec is not None and not self.settings.ingestion.vision_model:
+            raise ModelNotConfigured(
+                f"{field} asks for vision transcription, and no vision model is configured "
+                "(set LECTERN_VISION_MODEL to a litellm vision model, e.g. openai/gpt-4o-mini)",
+                field=field, setting="LECTERN_VISION_MODEL",
+            )  # fmt: skip
+        return spec
+
     def close(self) -> None:
         self.sandbox.close()
         self.blobs.close()
@@ -132,6 +162,7 @@ class Ingestion:
         policies: str | Sequence[str] | None = None,
         max_bytes: int | None = None,
         document_id: str | None = None,
+        vision_pages: str | None = None,
     ) -> AddResult:
         """Store the bytes (size-capped while streaming), detect the type and queue indexing.
 
@@ -151,8 +182,12 @@ class Ingestion:
         ``max_bytes`` replaces the streaming cap (``max_upload_bytes``): a completed resumable upload has
         its own, larger one, and hands over the blob its parts were assembled into (``StoredBlob``),
         which is used as it is. ``document_id`` is the id a new document gets (a replaced one keeps its
-        own): the files API's ``PUT /v1/files`` names the file before its bytes arrive."""
+        own): the files API's ``PUT /v1/files`` names the file before its bytes arrive.
+
+        ``vision_pages`` (``all``, ``1,3-5``) asks the vision model to transcribe those pages of a PDF
+        (``vision_spec`` checks it first); like ``tags``, it is the upload's, and ignored for other types."""
         validate_collection_name(collection)
+        vision_spec = self.vision_spec(vision_pages)
         sent = dict(description=description, document_type=document_type, title=title, metadata=metadata,
                     expires_at=expires_at, policies=policies, reference=reference)  # fmt: skip
         owned = self.validate_fields({k: v for k, v in sent.items() if v is not None})
@@ -193,6 +228,7 @@ class Ingestion:
                 status="pending" if indexing else "stored",
                 failure_reason=None if not_indexable is None or index is False else NOT_INDEXABLE,
                 failure_detail=None if not_indexable is None or index is False else not_indexable.message,
+                vision_pages=vision_spec if media_type == detect.PDF else None,
             )
             fields.update(owned)
             _draw_public_nonce(fields, current.policies if current is not None else [])
@@ -547,6 +583,7 @@ class Ingestion:
             chunking=self.settings.chunking,
             max_extract_bytes=self.settings.ingestion.max_extract_bytes,
             max_docx_uncompressed_bytes=self.settings.ingestion.max_docx_uncompressed_bytes,
+            vision=self.vision,
         )
 
 

@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from string import Template
 
-NAMES = ("system", "native_tools", "answer_with_citations", "condense_question", "decline")
+NAMES = ("system", "native_tools", "answer_with_citations", "condense_question", "decline", "transcribe_page")
 
 
 @cache

@@ -23,6 +23,7 @@ from ingestion.catalog.documents import (
     unassign,
 )
 from ingestion.names import basename, normalise_path
+from ingestion.vision.pages import MAX_SPEC_CHARS
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal, require_admin
 from ..download_urls import public_url_for
@@ -53,6 +54,8 @@ FileType = Literal["pdf", "docx", "txt", "md", "html", "csv", "jsonl", "rtf"]
 DocumentStatus = Literal["pending", "processing", "completed", "failed", "stored"]
 StatusFilter = DocumentStatus | Literal["any"]
 """A listing's ``status=``: one status, or ``any`` to lift the deployment's default."""
+
+
 def _unset_if_null(value: Any) -> Any:
     """Multipart has no null: a client that writes its null as ``null`` (or sends the field empty)
     means "not set", as if the field were absent."""
@@ -67,6 +70,15 @@ IndexField = Annotated[
                      "with a `failure_reason`"),
 ]  # fmt: skip
 CollectionName = Annotated[str, Form(min_length=1, max_length=128, pattern=COLLECTION_NAME)]
+VisionPages = Annotated[
+    str | None,
+    Form(
+        description="PDF pages the vision model (`LECTERN_VISION_MODEL`) transcribes and indexes in place of their "
+        "extracted text: `all`, or pages and ranges such as `1,3-5`; ignored for other file types. 400 "
+        "`MODEL_NOT_CONFIGURED` when no vision model is set, 400 `INVALID_REQUEST` for a malformed list",
+        json_schema_extra={"maxLength": MAX_SPEC_CHARS},
+    ),
+]
 _NOT_FOUND = error_responses(404)
 UNNAMED = "upload"
 """The name of a file part sent without one (multipart cannot make a filename required)."""
@@ -142,6 +154,7 @@ def upload(
     metadata: Annotated[str | None, Form(description="a JSON object, at most LECTERN_MAX_METADATA_BYTES")] = None,
     expires_at: Annotated[str | None, Form(description="ISO 8601 with Z or an offset, e.g. 2026-12-31T23:59Z")] = None,
     policies: Annotated[str | None, Form(description="comma-separated or a JSON list: public_content")] = None,
+    vision_pages: VisionPages = None,
 ) -> UploadResult:
     """With ``key``, an existing document is replaced: the fields sent replace its own, those not
     sent (``description`` ... ``policies``) are kept; ``tags`` and ``reference`` are the upload's."""
@@ -154,7 +167,7 @@ def upload(
         file.file, file.filename or UNNAMED, owner=principal.user_id, collection=collection, tags=_tags(tags),
         reference=reference, key=key, skip_duplicates=skip_duplicates, index=index, content_type=file.content_type,
         description=description, document_type=document_type, title=title, metadata=metadata, expires_at=expires_at,
-        policies=policies,
+        policies=policies, vision_pages=vision_pages,
     )  # fmt: skip
     doc = result.document
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
@@ -182,6 +195,7 @@ def upload_batch(
     metadata: Annotated[str | None, Form(description="a JSON object, applied to every file")] = None,
     expires_at: Annotated[str | None, Form(description="ISO 8601 with Z or an offset, applied to every file")] = None,
     policies: Annotated[str | None, Form(description="comma-separated or a JSON list, applied to every file")] = None,
+    vision_pages: VisionPages = None,
 ) -> BatchResult:
     """1-100 files; each gets its own result, and one failing does not fail its neighbours. The
     fields shared by every file are checked first: a bad one is a 400 and nothing is stored."""
@@ -189,13 +203,15 @@ def upload_batch(
                             "expires_at": expires_at, "policies": policies}  # fmt: skip
     shared = {k: v for k, v in sent.items() if v is not None}
     services.ingestion.validate_fields({**shared, "tags": _tags(tags)})  # the shared tags too: one 400
+    services.ingestion.vision_spec(vision_pages)  # likewise: one 400, not one per file
     items: list[BatchItem] = []
     for upload_file in files:
         name = upload_file.filename or UNNAMED
         try:
             result = services.ingestion.add_file(
                 upload_file.file, name, owner=principal.user_id, collection=collection, tags=_tags(tags),
-                skip_duplicates=skip_duplicates, index=index, content_type=upload_file.content_type, **shared,
+                skip_duplicates=skip_duplicates, index=index, content_type=upload_file.content_type,
+                vision_pages=vision_pages, **shared,
             )  # fmt: skip
             doc = result.document
             uploaded = UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status,

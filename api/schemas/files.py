@@ -12,6 +12,11 @@ if TYPE_CHECKING:  # the catalog needs SQLAlchemy; the SDK only ever validates J
     from ingestion.catalog.documents import Document, Page
 
 
+class VisionFailure(BaseModel):
+    page: int
+    reason: str
+
+
 class FileInfo(BaseModel):
     file_id: str
     filename: str
@@ -56,6 +61,10 @@ class FileInfo(BaseModel):
         description="set while the file carries the `public_content` policy: its permanent URL, which downloads the "
         "original without an API key until the policy is removed or the file deleted",
     )
+    vision_pages: str | None = None
+    """The PDF pages its upload asked the vision model to transcribe (``all``, ``1,3-5``); None: none."""
+    vision_failed_pages: list[VisionFailure] = []
+    """The asked pages that were not transcribed (they kept their extracted text), each with why."""
 
     @classmethod
     def of(cls, doc: Document, *, url: str, public_url: str | None = None) -> FileInfo:
@@ -69,7 +78,8 @@ class FileInfo(BaseModel):
             index=doc.status != "stored", failure_reason=doc.failure_reason, page_count=doc.page_count,
             chunk_count=doc.chunk_count, word_count=doc.word_count, table_count=doc.table_count,
             image_count=doc.image_count, last_processed=doc.processed_at, notes=doc.notes, created_at=doc.created_at,
-            updated_at=doc.updated_at, url=url, public_url=public_url,
+            updated_at=doc.updated_at, url=url, public_url=public_url, vision_pages=doc.vision_pages,
+            vision_failed_pages=[VisionFailure.model_validate(f) for f in doc.vision_failed_pages],
         )  # fmt: skip
 
 

@@ -27,7 +27,9 @@ How the seed maps onto Lectern (README, "Coming from a hosted files API with ind
 - **Indexing options.** ``parsing.minimumParagraphLength``, ``chunking.maximumChunkLength`` (characters,
   turned into tokens at ``CHARS_PER_TOKEN``) and ``chunking.embedBreadcrumb`` shape this file's chunks
   (metadata field ``lectern_chunking``, read by the pipeline: ``ingestion.chunking.document_config``);
-  every other option (``embeddedContextLevels``, ``smartCleanup``, summarization, vision, ``stack``) is
+  ``vision.transcribePages`` (``true`` or a list of page numbers) is Lectern's ``vision_pages``, checked at
+  ``PUT`` (400 ``MODEL_NOT_CONFIGURED`` without ``LECTERN_VISION_MODEL``); every other option
+  (``embeddedContextLevels``, ``smartCleanup``, summarization, ``vision.indexPages``, ``stack``) is
   stored, not applied. ``indexingConfiguration`` (not in the seed) lists both.
 """
 
@@ -57,6 +59,7 @@ from ingestion.catalog.documents import Document, find_by_key, newest_readable
 from ingestion.chunking import DOCUMENT_CHUNKING
 from ingestion.service import DEFAULT_COLLECTION, validate_collection_name
 from ingestion.uploads import UploadNotFound
+from ingestion.vision import spec_from_seed
 
 from ..deps import ListingPrincipal, ServicesDep, WritePrincipal
 from ..download_urls import public_url_for
@@ -86,6 +89,8 @@ EXTRAS = "_files_api"
 APPLIED = {"parsing.minimumParagraphLength": "min_paragraph_tokens", "chunking.maximumChunkLength": "max_chunk_tokens",
            "chunking.embedBreadcrumb": "embed_breadcrumb"}  # fmt: skip
 """The indexing options Lectern honours per file (``ingestion.chunking.document_config``), by the setting they set."""
+VISION = "vision.transcribePages"
+"""The option Lectern honours as the upload's ``vision_pages`` (``ingestion.vision``)."""
 CHARS_PER_TOKEN = 4
 """The seed counts lengths in characters, Lectern's chunker in tokens: about four characters to a token."""
 UPLOAD_URL_S = 3600
@@ -207,6 +212,7 @@ def upsert_file(
         raise FileTooLarge(f"the file ({body.size} bytes) is larger than the {cap}-byte upload limit",
                            limit=cap, size=body.size)  # fmt: skip
     columns = services.ingestion.validate_fields(_lectern_fields(body))
+    services.ingestion.vision_spec(_vision_pages(body), field=VISION)
     with services.ingestion.db.read() as conn:
         current = find_by_key(conn, principal.user_id, bot, body.key)
     file_id = current.id if current is not None else _new_id(principal.user_id, bot, body.key)
@@ -234,6 +240,17 @@ def _lectern_fields(body: UpsertFile) -> dict[str, Any]:
     if body.expiresAt is not None:
         fields["expires_at"] = body.expiresAt
     return fields
+
+
+def _vision_pages(body: UpsertFile) -> str | None:
+    """``vision.transcribePages`` as a page spec (``true``: ``all``; a list: those pages); None when not sent,
+    or when the file is not declared a PDF (by ``contentType``, else by the key's extension; the seed: "for
+    PDF files"), so another file sent with the option is not refused on a deployment without a vision model."""
+    configuration = body.indexing.configuration if body.indexing is not None else None
+    vision = configuration.vision if configuration is not None else None
+    spec = spec_from_seed(vision.get("transcribePages") if vision else None, VISION)
+    declared = body.contentType or mimetypes.guess_type(body.key)[0]
+    return spec if declared == "application/pdf" else None
 
 
 def _extras(body: UpsertFile) -> dict[str, Any]:
@@ -321,6 +338,7 @@ def _store(services: Services, owner: str, file_id: str, record: dict[str, Any],
         index=None if body.index else False, content_type=body.contentType or request.headers.get("content-type"),
         metadata=fields["metadata"], expires_at=fields.get("expires_at"), policies=fields["policies"],
         max_bytes=min(body.size, services.settings.ingestion.max_upload_bytes), document_id=file_id,
+        vision_pages=_vision_pages(body),
     )  # fmt: skip
     services.ingestion.uploads.discard(file_id, owner, PENDING_KIND)
 
@@ -437,7 +455,7 @@ def _pending_file(request: Request, services: Services, owner: str, file_id: str
         metadata=body.metadata, createdAt=record["createdAt"], updatedAt=record["updatedAt"],
         accessPolicies=sorted(set(body.accessPolicies)), index=body.index, status=status,
         owner=Owner(type="user", id=owner), uploadUrl=upload_url, failedStatusReason=record.get("failedStatusReason"),
-        expiresAt=record.get("expiresAt"), indexingConfiguration=_report(_extras(body)),
+        expiresAt=record.get("expiresAt"), indexingConfiguration=_report(_extras(body), _vision_pages(body)),
     )  # fmt: skip
 
 
@@ -455,7 +473,7 @@ def _document_file(request: Request, services: Services, doc: Document) -> SeedF
         metadata=metadata, createdAt=doc.created_at, updatedAt=doc.updated_at, accessPolicies=policies,
         index=bool(extras.get("index", doc.status != "stored")), status=status, owner=Owner(type="user", id=doc.owner),
         failedStatusReason=reason, expiresAt=doc.expires_at,
-        indexingStack="v1" if doc.status == "completed" else None, indexingConfiguration=_report(extras),
+        indexingStack="v1" if doc.status == "completed" else None, indexingConfiguration=_report(extras, doc.vision_pages),
     )  # fmt: skip
 
 
@@ -481,14 +499,16 @@ def _download_url(request: Request, services: Services, doc: Document) -> str:
     return str(request.url_for("download_by_url", token=token))
 
 
-def _report(extras: dict[str, Any]) -> IndexingReport | None:
+def _report(extras: dict[str, Any], vision_pages: str | None) -> IndexingReport | None:
+    """What was sent, split into what Lectern applies to this file and what it only keeps;
+    ``vision.transcribePages`` is applied when the file has ``vision_pages`` (a PDF)."""
     configuration = extras.get("indexing")
     if not isinstance(configuration, dict) or not configuration:
         return None
     sent = _leaves(configuration)
-    applied = [path for path in sent if path in APPLIED]
+    applied = [path for path in sent if path in APPLIED or (path == VISION and vision_pages is not None)]
     return IndexingReport(configuration=configuration, applied=applied,
-                          notApplied=[path for path in sent if path not in APPLIED])  # fmt: skip
+                          notApplied=[path for path in sent if path not in applied])  # fmt: skip
 
 
 def _leaves(options: dict[str, Any], prefix: str = "") -> list[str]:

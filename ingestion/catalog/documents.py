@@ -73,6 +73,12 @@ class Document(BaseModel):
     image_count: int | None = None
     processed_at: str | None = None
     """When indexing last finished (completed or failed)."""
+    vision_pages: str | None = None
+    """The PDF pages its upload asked a vision model to transcribe: ``all`` or a list such as ``1,3-5``
+    (``ingestion.vision.pages``); None: none."""
+    vision_failed_pages: list[dict[str, Any]] = []
+    """After indexing, the asked pages whose transcription failed (``{"page": n, "reason": "..."}``):
+    they kept their extracted text."""
 
     @property
     def collection_status(self) -> str:
@@ -114,7 +120,7 @@ class ChunkRow(BaseModel):
     token_count: int
 
 
-_JSON_COLUMNS = {"tags": "[]", "notes": "[]", "metadata": "{}", "policies": "[]"}
+_JSON_COLUMNS = {"tags": "[]", "notes": "[]", "metadata": "{}", "policies": "[]", "vision_failed_pages": "[]"}
 """Columns stored as JSON text (portable across SQLite and PostgreSQL), with their empty value."""
 
 
@@ -432,7 +438,7 @@ def clear_content(conn: Connection, document_id: str) -> None:
     conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": document_id})
     update_document(
         conn, document_id, page_count=None, word_count=None, table_count=None, chunk_count=None,
-        image_count=None, notes=[],
+        image_count=None, notes=[], vision_failed_pages=[],
     )  # fmt: skip
 
 
