@@ -427,3 +427,32 @@ def serving(services: Services) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def scanned_pdf(pages: list[list[str] | str]) -> bytes:
+    """A PDF whose pages are a text layer (a ``str``: one line of text) or a scan (a list of lines drawn
+    into a picture, no text layer: what only OCR or a vision model can read), in order."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in pages:
+        if isinstance(page, str):
+            data = write_simple_pdf([pdf_text(72, 720, page, 14)])
+        else:
+            image = Image.new("RGB", (1240, 1754), "white")  # A4 at 150 dpi
+            draw = ImageDraw.Draw(image)
+            for n, line in enumerate(page):
+                size = 56 if n == 0 else 36  # the first line set larger, as a heading
+                draw.text((120, 160 + n * 90 + (0 if n == 0 else 30)), line, fill="black",
+                          font=ImageFont.load_default(size=size))  # fmt: skip
+            out = io.BytesIO()
+            image.save(out, format="PDF", resolution=150)
+            data = out.getvalue()
+        for reader_page in PdfReader(io.BytesIO(data)).pages:
+            writer.add_page(reader_page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
