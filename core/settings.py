@@ -120,6 +120,8 @@ class IngestionSettings(_Group):
     """Resolution the pages are rendered at for the vision model (kept within 36-400 by the renderer)."""
     vision_timeout_s: float = Field(default=120.0, gt=0)
     """Timeout of one page's transcription call (a page that times out keeps its extracted text)."""
+    vision_concurrency: int = Field(default=4, ge=1)
+    """Pages transcribed at once by one worker (calls in flight to the vision model)."""
 
 
 class RetrievalSettings(_Group):

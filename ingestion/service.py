@@ -119,7 +119,8 @@ class Ingestion:
             api_key = "sk-local"  # a keyless local OpenAI-compatible server; litellm's client wants some key
         transcribe = litellm_transcriber(s.vision_model, api_base=s.vision_api_base, api_key=api_key,
                                          timeout_s=s.vision_timeout_s)  # fmt: skip
-        return Vision(transcribe=transcribe, model=s.vision_model, dpi=s.vision_dpi, budget_s=s.job_lease_s / 2)
+        return Vision(transcribe=transcribe, model=s.vision_model, dpi=s.vision_dpi, budget_s=s.job_lease_s / 2,
+                      concurrency=s.vision_concurrency)  # fmt: skip
 
     def vision_spec(self, raw: str | None, field: str = "vision_pages") -> str | None:
         """An upload's page spec, normalised (``vision.pages``); 400 ``INVALID_REQUEST`` when malformed,

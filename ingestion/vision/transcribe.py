@@ -5,6 +5,9 @@ So a transcribed page is chunked, embedded, searched and cited as that page, lik
 whose call fails keeps its extracted text and is recorded (``Outcome.failed``); the document never
 fails for it. The calls run one page at a time within a deadline the pipeline sets from the job's
 lease, so a long document cannot hold its job past the lease (the pages left are recorded as such).
+Pages are rendered one after the other and their calls run ``concurrency`` at a time (a hosted model
+takes seconds a page, and the calls wait on the network, not the CPU); at most that many rendered pages
+are held at once.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +59,8 @@ class Vision:
     dpi: int
     budget_s: float
     """Seconds a batch may spend on transcription (a share of the job lease)."""
+    concurrency: int = 1
+    """Calls in flight at once."""
 
 
 @dataclass
@@ -126,32 +132,43 @@ def transcribe_document(
         outcome.failed = [{"page": n, "reason": NO_MODEL} for n in wanted]
         return outcome
     left = list(wanted)
-    try:
-        for number, image in render_pages(source, wanted, vision.dpi):
-            if time.monotonic() > deadline:
-                break
-            left.remove(number)
-            _transcribe_page(pages[number], _png(image), vision, outcome)
-    except ExtractionFailed as exc:  # the renderer could not open the file: no page gets transcribed
-        outcome.failed.extend({"page": n, "reason": f"the page could not be rendered: {exc.detail}"} for n in left)
-        return outcome
+    running: dict[int, Future[list[Element] | str]] = {}
+    unrendered: str | None = None
+    with ThreadPoolExecutor(max_workers=max(1, vision.concurrency), thread_name_prefix="vision") as pool:
+        try:
+            for number, image in render_pages(source, wanted, vision.dpi):
+                if time.monotonic() > deadline:
+                    break
+                left.remove(number)
+                running[number] = pool.submit(_read, vision, _png(image), number)
+                in_flight = [f for f in running.values() if not f.done()]
+                if len(in_flight) >= vision.concurrency:
+                    wait(in_flight, return_when=FIRST_COMPLETED)
+        except ExtractionFailed as exc:  # the renderer could not open the file (or a page)
+            unrendered = f"the page could not be rendered: {exc.detail}"
+    for number, future in sorted(running.items()):
+        result = future.result()
+        if isinstance(result, str):
+            outcome.failed.append({"page": number, "reason": result})
+        else:
+            pages[number].elements = result
+            outcome.transcribed.append(number)
     budget = f"the batch's transcription time ({vision.budget_s:.0f} s) ran out before this page"
-    outcome.failed.extend({"page": n, "reason": budget} for n in left)
+    outcome.failed.extend({"page": n, "reason": unrendered or budget} for n in left)
     outcome.failed.sort(key=lambda f: int(f["page"]))
     return outcome
 
 
-def _transcribe_page(page: Page, png: bytes, vision: Vision, outcome: Outcome) -> None:
+def _read(vision: Vision, png: bytes, number: int) -> list[Element] | str:
+    """The page's elements, or why there are none (never raises: it runs on the pool)."""
     try:
-        elements = markdown_elements(vision.transcribe(png, page.number))
+        elements = markdown_elements(vision.transcribe(png, number))
         if not elements:
             raise TranscriptionFailed("the model returned no text")
+        return elements
     except Exception as exc:  # any failure of the call: the page keeps its extracted text
-        log.warning("transcribing page %d with %s failed: %s", page.number, vision.model, exc)
-        outcome.failed.append({"page": page.number, "reason": _reason(exc)})
-        return
-    page.elements = elements
-    outcome.transcribed.append(page.number)
+        log.warning("transcribing page %d with %s failed: %s", number, vision.model, exc)
+        return _reason(exc)
 
 
 def _reason(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ and the worker's handling of a document uploaded with ``vision_pages``."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,6 +84,29 @@ def test_an_empty_answer_is_a_failure_and_the_budget_stops_the_calls() -> None:
     late = transcribe_document(extracted, pdf, "all", _vision(_fail_on(), calls, 7), time.monotonic() - 1)
     assert calls == [] and [f["page"] for f in late.failed] == [1, 2]
     assert "transcription time (7 s) ran out" in late.failed[0]["reason"]
+
+
+def test_calls_run_concurrently_up_to_the_limit_and_land_on_their_pages() -> None:
+    pdf = scanned_pdf([f"Page {n} before." for n in range(1, 7)])
+    extracted = extract_bytes(pdf, "application/pdf", max_docx_uncompressed=0)
+    lock = threading.Lock()
+    active, peak = [0], [0]
+
+    def transcribe(png: bytes, page: int) -> str:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.3 if page % 2 else 0.1)  # odd pages finish last: results must not swap pages
+        with lock:
+            active[0] -= 1
+        return f"Transcribed page {page}."
+
+    vision = Vision(transcribe=transcribe, model="stand-in", dpi=36, budget_s=60, concurrency=3)
+    started = time.monotonic()
+    outcome = transcribe_document(extracted, pdf, "all", vision, time.monotonic() + 60)
+    assert time.monotonic() - started < 1.2  # six calls of 0.1-0.3 s, three at a time (sequential: 1.2 s)
+    assert peak[0] == 3 and outcome.transcribed == [1, 2, 3, 4, 5, 6] and outcome.failed == []
+    assert [p.elements[0].text for p in extracted.pages] == [f"Transcribed page {n}." for n in range(1, 7)]
 
 
 def test_without_a_model_or_a_renderable_file_every_asked_page_is_recorded() -> None:
