@@ -178,8 +178,9 @@ def _reason(exc: BaseException) -> str:
 
 
 def _png(image: Image) -> bytes:
+    """zlib level 3: measured on a LaTeX page at 150 dpi, faster than Pillow's default (6) and smaller."""
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    image.save(out, format="PNG", compress_level=3)
     return out.getvalue()
 
 
