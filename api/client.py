@@ -157,6 +157,7 @@ class Files(_Resource):
         metadata: Mapping[str, Any] | None = None,
         expires_at: datetime | str | None = None,
         policies: Sequence[str] | None = None,
+        vision_pages: str | None = None,
         part_size: int | None = None,
         folder_id: str | None = None,
         project_id: str | None = None,
@@ -167,7 +168,8 @@ class Files(_Resource):
         found again with ``get_by_name``); by default the file's own name. ``index=False`` stores the
         file for download only (status ``stored``); ``index=True`` refuses a type Lectern cannot index
         (415) instead of storing it unindexed. ``expires_at`` needs a time zone (an aware ``datetime``,
-        or a string ending in ``Z`` or an offset).
+        or a string ending in ``Z`` or an offset). ``vision_pages`` (``"all"``, ``"1,3-5"``) has the server's
+        vision model transcribe those pages of a PDF (400 ``MODEL_NOT_CONFIGURED`` when it has none).
 
         A file larger than the server's streaming cap (``/healthz`` reports it; 100 MiB by default) goes
         up as a resumable upload in parts of ``part_size`` bytes (default: 16 MiB, or the server's part
@@ -188,7 +190,7 @@ class Files(_Resource):
                       "description": description, "document_type": document_type, "title": title,
                       "metadata": None if metadata is None else dict(metadata),
                       "expires_at": None if expires_at is None else _iso(expires_at),
-                      "policies": None if policies is None else list(policies)}  # fmt: skip
+                      "policies": None if policies is None else list(policies), "vision_pages": vision_pages}  # fmt: skip
             given = {k: v for k, v in fields.items() if v is not None}
             return await self._upload_resumable(path, size, given, part_size)
         form: dict[str, str] = {"skip_duplicates": str(skip_duplicates).lower()}
@@ -197,7 +199,7 @@ class Files(_Resource):
         if tags:
             form["tags"] = ",".join(tags)
         texts = {"collection": collection, "reference": reference, "key": key, "description": description,
-                 "document_type": document_type, "title": title}  # fmt: skip
+                 "document_type": document_type, "title": title, "vision_pages": vision_pages}  # fmt: skip
         form.update({name: value for name, value in texts.items() if value is not None})
         if metadata is not None:
             form["metadata"] = json.dumps(metadata)

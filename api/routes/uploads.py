@@ -33,6 +33,7 @@ MAX_PARTS = 10_000
 @router.post("", response_model=UploadStarted, status_code=201, responses=error_responses(400, 403, 413, 503))
 def start(body: NewUpload, services: ServicesDep, principal: WritePrincipal) -> UploadStarted:
     services.ingestion.validate_fields(body.checked_fields())  # refused before any part is sent
+    services.ingestion.vision_spec(body.vision_pages)
     cap = services.settings.ingestion.max_resumable_bytes
     if body.size is not None and body.size > cap:  # refused before a byte is sent, and nothing is kept
         raise FileTooLarge(f"the file ({body.size} bytes) is larger than the resumable upload's {cap}-byte limit",
@@ -75,7 +76,8 @@ def complete(upload_id: str, body: CompleteUpload, services: ServicesDep, princi
             result = services.ingestion.add_file(
                 blob, meta.filename, owner=principal.user_id, collection=meta.collection, tags=meta.tags,
                 reference=meta.reference, key=meta.key, skip_duplicates=meta.skip_duplicates, index=meta.index,
-                max_bytes=services.settings.ingestion.max_resumable_bytes, **meta.owner_fields(),
+                max_bytes=services.settings.ingestion.max_resumable_bytes, vision_pages=meta.vision_pages,
+                **meta.owner_fields(),
             )  # fmt: skip
         except Exception:
             services.ingestion.release_blob(blob.sha256)  # refused: no document took the joined parts

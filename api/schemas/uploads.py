@@ -111,6 +111,9 @@ class NewUpload(BaseModel):
     metadata: dict[str, Any] | None = None
     expires_at: str | None = None
     policies: list[str] | None = None
+    vision_pages: str | None = Field(
+        default=None, description="PDF pages the vision model transcribes, as the upload form's `vision_pages`"
+    )
 
     def checked_fields(self) -> dict[str, Any]:
         """What the start checks before any part is sent: the owner's fields and ``reference``."""

@@ -3,6 +3,7 @@ malformed or when no vision model is set, kept with the document and reported in
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from api.app import create_app
 from api.ratelimit import RateLimiter
 from api.services import Services
 from ingestion.vision.transcribe import Vision
+from lectern import Client
 from tests.support import Api, make_settings, scanned_pdf
 
 pytestmark = pytest.mark.anyio
@@ -129,3 +131,27 @@ async def test_the_files_api_transcribe_pages_option_maps_onto_vision_pages(
     assert (doc.status, doc.vision_pages, doc.vision_failed_pages) == ("completed", "1", [])
     done = (await client.get(f"/v1/files/{file['id']}", headers={**alice, **BOT})).json()["file"]
     assert done["indexingConfiguration"]["applied"] == ["vision.transcribePages"]
+
+
+async def test_resumable_uploads_and_the_sdk_take_vision_pages_too(
+    api: Api, vision_api: tuple[httpx.AsyncClient, dict[str, str]], vision_services: Services, tmp_path: Path
+) -> None:
+    refused = await api.client.post("/v1/files/uploads", headers=api.alice,
+                                    json={"filename": "big.pdf", "vision_pages": "all"})  # fmt: skip
+    await _refused(refused, "MODEL_NOT_CONFIGURED", "LECTERN_VISION_MODEL")
+
+    client, alice = vision_api
+    started = await client.post("/v1/files/uploads", headers=alice, json={"filename": "big.pdf", "vision_pages": "1"})
+    assert started.status_code == 201, started.text
+    base = f"/v1/files/uploads/{started.json()['upload_id']}"
+    assert (await client.put(f"{base}/parts/1", headers=alice, content=PDF)).status_code == 200
+    done = await client.post(f"{base}/complete", headers=alice, json={"sha256": hashlib.sha256(PDF).hexdigest()})
+    assert done.status_code == 201, done.text
+    assert vision_services.ingestion.get(done.json()["file_id"]).vision_pages == "1"
+
+    path = tmp_path / "sdk.pdf"
+    path.write_bytes(PDF)
+    key = alice["Authorization"].removeprefix("Bearer ")
+    async with Client(base_url="http://lectern.test", api_key=key, transport=client._transport) as sdk:
+        uploaded = await sdk.files.upload(path, vision_pages="2", skip_duplicates=False, key="sdk")
+    assert vision_services.ingestion.get(uploaded.file_id).vision_pages == "2"
