@@ -39,7 +39,7 @@ from .pipeline import BatchTimings, PipelineParts
 from .uploads import ResumableUploads
 from .vectors import ChromaVectorStore
 from .vision import parse_page_spec
-from .vision.transcribe import Vision, litellm_transcriber
+from .vision.transcribe import Vision, litellm_transcriber, missing_api_keys
 from .worker import DEFAULT_BATCH_SIZE, Worker
 
 log = logging.getLogger("lectern.ingestion")
@@ -126,12 +126,21 @@ class Ingestion:
         """An upload's page spec, normalised (``vision.pages``); 400 ``INVALID_REQUEST`` when malformed,
         400 ``MODEL_NOT_CONFIGURED`` when pages are asked for and no vision model is set."""
         spec = parse_page_spec(raw, field)
-        if spec is not None and not self.settings.ingestion.vision_model:
+        s = self.settings.ingestion
+        if spec is not None and not s.vision_model:
             raise ModelNotConfigured(
                 f"{field} asks for vision transcription, and no vision model is configured "
                 "(set LECTERN_VISION_MODEL to a litellm vision model, e.g. openai/gpt-4o-mini)",
                 field=field, setting="LECTERN_VISION_MODEL",
             )  # fmt: skip
+        if spec is not None and s.vision_model and s.vision_api_base is None and s.vision_api_key is None:
+            missing = missing_api_keys(s.vision_model)
+            if missing:  # every page would fail on the credentials: say so now rather than after indexing
+                raise ModelNotConfigured(
+                    f"{field} asks for vision transcription, and the vision model {s.vision_model!r} needs "
+                    f"{', '.join(missing)} in the environment (or LECTERN_VISION_API_KEY)",
+                    field=field, setting="LECTERN_VISION_MODEL", missing=list(missing),
+                )  # fmt: skip
         return spec
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,19 @@ def litellm_transcriber(
         return content
 
     return transcribe
+
+
+@lru_cache(maxsize=16)
+def missing_api_keys(model: str) -> tuple[str, ...]:
+    """The provider credentials litellm says ``model`` cannot be called without and the environment
+    lacks (keys and tokens; optional settings such as base URLs are left out), as the chat model's check
+    does (``agent.llm.missing_api_keys``). Cached: the environment of a running process does not change."""
+    try:
+        found = _litellm().validate_environment(model=model)
+    except Exception:
+        return ()
+    missing = found.get("missing_keys") or [] if isinstance(found, dict) else []
+    return tuple(k for k in missing if k.endswith("_KEY") or k.endswith("_TOKEN"))
 
 
 def _litellm() -> Any:

@@ -21,6 +21,8 @@ from tests.support import Api, make_settings, scanned_pdf
 
 pytestmark = pytest.mark.anyio
 PDF = scanned_pdf(["The kettle boils water.", "The lid clicks shut."])
+UNUSED_BASE = "http://127.0.0.1:9/v1"
+"""A local server's address, never called: the stand-in transcriber answers instead."""
 BOT = {"x-bot-id": "support-bot"}
 
 
@@ -57,7 +59,7 @@ async def test_a_malformed_page_list_is_a_400_with_the_reason(api: Api) -> None:
 
 @pytest.fixture
 def vision_services(tmp_path: Path) -> Iterator[Services]:
-    settings = make_settings(tmp_path / "home", vision_model="openai/stand-in")
+    settings = make_settings(tmp_path / "home", vision_model="openai/stand-in", vision_api_base=UNUSED_BASE)
     built = Services.build(settings, RateLimiter({"listing": 50, "retrieval": 5, "chat": 20, "write": 50}))
 
     def transcribe(png: bytes, page: int) -> str:

@@ -17,6 +17,8 @@ from ingestion.service import Ingestion
 from ingestion.vision.transcribe import NO_MODEL, Vision, markdown_elements, transcribe_document
 from tests.support import make_settings, scanned_pdf
 
+UNUSED_BASE = "http://127.0.0.1:9/v1"
+"""A local server's address, never called: the stand-in transcriber answers instead."""
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TWO_TEXT_PAGES: list[list[str] | str] = ["Page one says the kettle boils water.", "Page two lists the spare parts."]
 
@@ -122,7 +124,7 @@ def test_without_a_model_or_a_renderable_file_every_asked_page_is_recorded() -> 
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Ingestion]:
-    built = Ingestion(make_settings(tmp_path / "home", vision_model="openai/stand-in"))
+    built = Ingestion(make_settings(tmp_path / "home", vision_model="openai/stand-in", vision_api_base=UNUSED_BASE))
     yield built
     built.close()
 
@@ -180,3 +182,20 @@ def test_other_types_ignore_the_spec(service: Ingestion) -> None:
     service.run_until_idle()
     doc = service.get(doc.id)
     assert doc.status == "completed" and doc.vision_pages is None and calls == []
+
+
+def test_a_provider_model_without_its_key_is_refused_at_upload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    service = Ingestion(make_settings(tmp_path / "home", vision_model="openai/gpt-4o-mini"))
+    try:
+        with pytest.raises(ModelNotConfigured) as refused:
+            service.add_file(scanned_pdf(TWO_TEXT_PAGES), "kettle.pdf", owner="alice", vision_pages="all")
+        assert "OPENAI_API_KEY" in refused.value.message and refused.value.details["missing"] == ["OPENAI_API_KEY"]
+        monkeypatch.setenv("LECTERN_VISION_API_KEY", "sk-from-lectern")  # Lectern's own key setting suffices
+        keyed = Ingestion(make_settings(tmp_path / "home", vision_model="openai/gpt-4o-mini"))
+        try:
+            assert keyed.add_file(scanned_pdf(TWO_TEXT_PAGES), "k.pdf", owner="alice", vision_pages="1").document
+        finally:
+            keyed.close()
+    finally:
+        service.close()
