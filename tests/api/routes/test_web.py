@@ -71,8 +71,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, slow_tokens: None) -> Iterato
     from api.ratelimit import RateLimiter
 
     home = tmp_path_factory.mktemp("web") / "home"
-    services = Services.build(make_settings(home, model="test"), RateLimiter({"listing": 1000, "retrieval": 1000,
-                                                                            "chat": 1000, "write": 1000}))  # fmt: skip
+    # A 256 KiB streaming cap, so a small file already takes the resumable path (parts, then a SHA-256).
+    settings = make_settings(home, model="test", max_upload_bytes=256 << 10, max_resumable_bytes=8 << 20)
+    services = Services.build(settings, RateLimiter({"listing": 1000, "retrieval": 1000, "chat": 1000, "write": 1000}))
     services.start_indexing()
     admin = services.keys.create(role="admin", name="admin")[1]
     alice = services.keys.create(role="user", name="alice")[1]
@@ -173,6 +174,46 @@ def test_sign_in_upload_ask_click_the_citation_and_delete(browser: Any, site: di
     page.click(f'#file-table tr[data-file-id="{file_id}"] button.danger')
     page.wait_for_selector(f'#file-table tr[data-file-id="{file_id}"]', state="detached")
     assert httpx.get(f"{site['base']}/v1/files/{file_id}", headers=_auth(site["admin"])).status_code == 404
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_dropped_files_a_big_one_in_parts_and_a_failure_in_words(browser: Any, site: dict[str, Any]) -> None:
+    """Three files dropped at once: a text file over the streaming cap goes up in parts (resumable, its
+    SHA-256 computed in the page) with a progress bar, a broken PDF fails with its reason in words, and
+    Retry sends it through indexing again."""
+    page = _page(browser, site, site["admin"])
+    page.wait_for_selector("#file-table, #files p")
+    page.evaluate(
+        """() => {
+        const big = new Uint8Array(600 * 1024);
+        for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+        const dt = new DataTransfer();
+        dt.items.add(new File([big], "scans.bin", {type: "application/octet-stream"}));
+        dt.items.add(new File(["%PDF-1.4 this is not really a PDF"], "broken.pdf", {type: "application/pdf"}));
+        dt.items.add(new File(["# Small\\n\\nA small note about kettles."], "small.md", {type: "text/markdown"}));
+        document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
+    }"""
+    )
+    big = page.locator('li.upload[data-name="scans.bin"]')
+    broken = page.locator('li.upload[data-name="broken.pdf"]')
+    page.wait_for_selector('li.upload[data-name="scans.bin"][data-status="stored"]', timeout=30_000)
+    page.wait_for_selector('li.upload[data-name="small.md"][data-status="completed"]', timeout=30_000)
+    page.wait_for_selector('li.upload[data-name="broken.pdf"][data-status="failed"]', timeout=30_000)
+    assert big.locator("progress").get_attribute("value") == "100"
+    assert "cannot index this type" in big.inner_text()  # kept for download, and said so
+    assert "not a valid PDF" in broken.inner_text() or "damaged" in broken.inner_text()
+    file_id = big.get_attribute("data-file-id")
+    download = httpx.get(f"{site['base']}/v1/files/{file_id}/content", headers=_auth(site["admin"]))
+    # In three parts; the completion checked the page's SHA-256 against the joined parts, so it arrived whole.
+    assert len(download.content) == 600 * 1024
+    row = page.locator('#file-table tr[data-status="failed"]', has_text="broken.pdf")
+    row.wait_for()
+    assert "not a valid PDF" in row.inner_text() or "damaged" in row.inner_text()
+    _shot(page, "library-uploads")
+    row.locator("button", has_text="Retry").click()
+    page.wait_for_selector('#file-table tr[data-status="failed"]:has-text("broken.pdf")', timeout=30_000)
+    jobs = httpx.get(f"{site['base']}/v1/files?name=broken&status=any", headers=_auth(site["admin"])).json()
+    assert jobs["files"][0]["last_processed"] is not None  # processed again, failed again, reason kept
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -135,7 +135,7 @@ async function uploadOne(u) {
     u.fileId = result.file_id;
     u.row.dataset.fileId = result.file_id;
     setStatus(u, result.status, null);
-    await follow(u);
+    follow(u); // the upload slot is free for the next file while this one is processed
   } catch (err) {
     u.status = "failed";
     u.label.textContent = `upload failed: ${err.message}`;
@@ -170,10 +170,10 @@ function setStatus(u, status, reason, detail) {
   u.label.textContent = status === "failed" || (status === "stored" && reason) ? `${status}: ${reasonText(reason, detail)}` : status;
 }
 
-/** Poll one upload's status until processing is over. */
+/** Poll one upload's status (at least once: a file stored as it is has its reason there) until processing is over. */
 async function follow(u) {
-  while (!FINISHED.has(u.status)) {
-    await new Promise((r) => setTimeout(r, 700));
+  for (let first = true; first || !FINISHED.has(u.status); first = false) {
+    if (!first) await new Promise((r) => setTimeout(r, 700));
     try {
       const s = await api("GET", `/v1/files/${encodeURIComponent(u.fileId)}/status`);
       setStatus(u, s.status, s.failure_reason, s.failure_detail);
