@@ -217,6 +217,45 @@ def test_dropped_files_a_big_one_in_parts_and_a_failure_in_words(browser: Any, s
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_stop_keeps_the_partial_answer_and_the_session_continues(
+    browser: Any, site: dict[str, Any], tmp_path: Path
+) -> None:
+    """Stop aborts the stream mid-answer; the server keeps what was said (``partial``), and the session,
+    opened again from the list, shows it and takes the next question."""
+    from agent.scripted import Reply
+    from tests.support import scripted
+
+    (tmp_path / "words.md").write_text("# Words\n\nSay many words: a note about saying words.\n")
+    services: Services = site["services"]
+    _wait_completed(site, [services.ingestion.add_file(tmp_path / "words.md", "words.md", owner="admin").document.id])
+    model, _ = scripted(lambda messages, tools: Reply.text("word " * 300, piece_chars=5))
+    made = httpx.post(f"{site['base']}/v1/chat/sessions", json={"model": model, "title": "Long one"},
+                      headers=_auth(site["admin"]))  # fmt: skip
+    session_id = made.json()["session_id"]
+    page = _page(browser, site, site["admin"])
+    page.goto(f"{site['base']}/#/chat/{session_id}")
+    page.fill("#question", "Say many words")
+    page.press("#question", "Enter")
+    page.wait_for_function("() => Number(document.querySelector('.msg.assistant')?.dataset.tokens) >= 5")
+    page.click("#stop")
+    page.wait_for_selector('.msg.assistant[data-state="stopped"]')
+    kept = page.inner_text(".msg.assistant .answer")
+    assert "word" in kept and "partial answer is kept" in kept and kept.count("word") < 300
+    deadline = time.monotonic() + 10
+    while True:  # the server notices the disconnect and stores the partial answer
+        history = httpx.get(f"{site['base']}/v1/chat/sessions/{session_id}", headers=_auth(site["admin"])).json()
+        answers = [m for m in history["messages"] if m["role"] == "assistant"]
+        if answers or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert answers and answers[-1]["status"] == "partial" and 0 < answers[-1]["content"].count("word") < 300
+    page.goto(f"{site['base']}/#/library")
+    page.goto(f"{site['base']}/#/chat")
+    page.click(f'#session-list li[data-session-id="{session_id}"] a')
+    page.wait_for_selector('.msg.assistant[data-state="stopped"]')
+    assert page.inner_text(".msg.user") == "Say many words"
+
+
 def test_a_user_sees_none_of_the_admins_documents(browser: Any, site: dict[str, Any], tmp_path: Path) -> None:
     services: Services = site["services"]
     (tmp_path / "admin-only.md").write_text("# Vault\n\nThe vault code of the Zurich office is 4711.\n")
