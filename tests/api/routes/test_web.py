@@ -302,6 +302,11 @@ def test_script_and_onerror_in_a_document_show_as_text(browser: Any, site: dict[
     page.wait_for_timeout(300)  # an onerror would have fired by now
     assert page.evaluate("window.__pwned") is None
     assert page.locator("#view script, #view img[onerror]").count() == 0
+    # A citation of a format without pages opens the document's chunks, scrolled to the cited one.
+    page.locator(".msg.assistant a.cite").last.click()
+    page.wait_for_selector("#chunks .chunk.target")
+    assert "<script>" in page.inner_text("#chunks .chunk.target")
+    assert page.evaluate("window.__pwned") is None
     services.ingestion.delete(doc)
 
 
