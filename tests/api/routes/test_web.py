@@ -196,7 +196,9 @@ def test_dropped_files_a_big_one_in_parts_and_a_failure_in_words(browser: Any, s
     )
     big = page.locator('li.upload[data-name="scans.bin"]')
     broken = page.locator('li.upload[data-name="broken.pdf"]')
-    page.wait_for_selector('li.upload[data-name="scans.bin"][data-status="stored"]', timeout=30_000)
+    page.wait_for_selector(
+        'li.upload[data-name="scans.bin"][data-status="stored"][data-followed="true"]', timeout=30_000
+    )
     page.wait_for_selector('li.upload[data-name="small.md"][data-status="completed"]', timeout=30_000)
     page.wait_for_selector('li.upload[data-name="broken.pdf"][data-status="failed"]', timeout=30_000)
     assert big.locator("progress").get_attribute("value") == "100"

@@ -31,6 +31,26 @@ async function fail(response) {
   return new ApiError(response.status, envelope);
 }
 
+const RETRIES = 4;
+const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
+
+/** Seconds to wait after a 429: the envelope's retry_after, else Retry-After, else 2. */
+function retryAfter(envelope, header) {
+  return Math.min(60, Number(envelope?.retry_after ?? envelope?.details?.retry_after ?? header ?? 2) || 2);
+}
+
+/** fetch, waiting out a rate limit (429) a few times before giving up: a big drop of files or a
+ * library being watched must slow down, not fail. */
+async function fetchPatiently(path, init) {
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(path, init);
+    if (response.status !== 429 || attempt >= RETRIES) return response;
+    let envelope = null;
+    try { envelope = await response.clone().json(); } catch { /* not JSON */ }
+    await sleep(retryAfter(envelope, response.headers.get("retry-after")));
+  }
+}
+
 /** JSON in, JSON out; body may be an object (sent as JSON) or FormData. */
 export async function api(method, path, body, { signal } = {}) {
   const init = { method, headers: headers(), signal };
@@ -39,7 +59,7 @@ export async function api(method, path, body, { signal } = {}) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
-  const response = await fetch(path, init);
+  const response = await fetchPatiently(path, init);
   if (!response.ok) throw await fail(response);
   if (response.status === 204) return null;
   return response.json();
@@ -47,7 +67,7 @@ export async function api(method, path, body, { signal } = {}) {
 
 /** A binary answer (a page image, a download) as a Blob. */
 export async function apiBlob(path) {
-  const response = await fetch(path, { headers: headers() });
+  const response = await fetchPatiently(path, { headers: headers() });
   if (!response.ok) throw await fail(response);
   return response.blob();
 }
@@ -60,8 +80,19 @@ export function qs(params) {
   return s ? `?${s}` : "";
 }
 
-/** An upload with progress (fetch has none): XMLHttpRequest for the bytes, resolved with the JSON. */
-export function sendWithProgress(method, path, body, onProgress) {
+/** An upload with progress (fetch has none), resolved with the JSON; a 429 is waited out and sent again. */
+export async function sendWithProgress(method, path, body, onProgress) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await sendOnce(method, path, body, onProgress);
+    } catch (err) {
+      if (err.status !== 429 || attempt >= RETRIES) throw err;
+      await sleep(retryAfter(err.envelope, err.retryAfterHeader));
+    }
+  }
+}
+
+function sendOnce(method, path, body, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open(method, path);
@@ -71,8 +102,10 @@ export function sendWithProgress(method, path, body, onProgress) {
     xhr.onload = () => {
       let data = null;
       try { data = JSON.parse(xhr.responseText); } catch { /* empty */ }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-      else reject(new ApiError(xhr.status, data));
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(data);
+      const err = new ApiError(xhr.status, data);
+      err.retryAfterHeader = xhr.getResponseHeader("retry-after");
+      reject(err);
     };
     xhr.onerror = () => reject(new ApiError(0, { message: "the connection failed" }));
     xhr.send(body);

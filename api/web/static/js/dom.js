@@ -71,6 +71,7 @@ const REASONS = {
   unsupported_media_type: "Lectern cannot index this type of file (kept for download)",
   not_indexable: "Lectern cannot index this type of file (kept for download)",
   indexing_error: "indexing failed (embedding or storage error)",
+  deleted: "the file was deleted meanwhile",
 };
 
 /** A failure reason code in words (the code kept in brackets for support). */

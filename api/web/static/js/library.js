@@ -170,18 +170,34 @@ function setStatus(u, status, reason, detail) {
   u.label.textContent = status === "failed" || (status === "stored" && reason) ? `${status}: ${reasonText(reason, detail)}` : status;
 }
 
-/** Poll one upload's status (at least once: a file stored as it is has its reason there) until processing is over. */
+/** Every upload not yet finished, its status asked in turn, one request a second in all (a drop of a
+ * hundred files must not spend the key's listing budget), each asked at least once (a file stored as
+ * it is has its reason there). */
+let watching = false;
 async function follow(u) {
-  for (let first = true; first || !FINISHED.has(u.status); first = false) {
-    if (!first) await new Promise((r) => setTimeout(r, 700));
-    try {
-      const s = await api("GET", `/v1/files/${encodeURIComponent(u.fileId)}/status`);
-      setStatus(u, s.status, s.failure_reason, s.failure_detail);
-    } catch (err) {
-      if (err.status === 404) { setStatus(u, "failed", "deleted"); return; }
+  u.checked = 0;
+  u.row.dataset.followed = "false";
+  if (watching) return;
+  watching = true;
+  try {
+    for (;;) {
+      const open = uploads.filter((x) => x.fileId && (x.row.dataset.followed === "false" || !FINISHED.has(x.status)));
+      if (!open.length) break;
+      const next = open.reduce((a, b) => (a.checked <= b.checked ? a : b));
+      next.checked = Date.now();
+      try {
+        const s = await api("GET", `/v1/files/${encodeURIComponent(next.fileId)}/status`);
+        setStatus(next, s.status, s.failure_reason, s.failure_detail);
+        next.row.dataset.followed = "true";
+        if (FINISHED.has(s.status) && root) scheduleRefresh(0);
+      } catch (err) {
+        if (err.status === 404) { setStatus(next, "failed", "deleted"); next.row.dataset.followed = "true"; }
+      }
+      await new Promise((r) => setTimeout(r, open.length > 1 ? 1000 : 500));
     }
+  } finally {
+    watching = false;
   }
-  if (root) scheduleRefresh(0);
 }
 
 // -- listing -------------------------------------------------------------------------------------
@@ -215,12 +231,19 @@ async function refresh() {
   const listEl = document.getElementById("files");
   if (!listEl) return;
   const f = state.filters;
-  const data = await api("GET", `/v1/files${qs({ page: state.page, limit: state.limit, name: f.name, status: f.status,
-    file_type: f.file_type, tags: f.tags, collection: f.collection })}`);
+  let data;
+  try {
+    data = await api("GET", `/v1/files${qs({ page: state.page, limit: state.limit, name: f.name, status: f.status,
+      file_type: f.file_type, tags: f.tags, collection: f.collection })}`);
+  } catch (err) {
+    clear(listEl, h("p.error", { role: "alert" }, `Could not list the documents: ${err.message}`));
+    scheduleRefresh(5000);
+    return;
+  }
   renderTable(listEl, data.files);
   renderPager(data.total_count);
   const busy = data.files.some((d) => !FINISHED.has(d.status)) || uploads.some((u) => !FINISHED.has(u.status) && u.status !== "failed");
-  if (busy) scheduleRefresh(1500);
+  if (busy) scheduleRefresh(3000);
 }
 
 function renderTable(el, files) {
