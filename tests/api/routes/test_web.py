@@ -272,8 +272,15 @@ def test_a_user_sees_none_of_the_admins_documents(browser: Any, site: dict[str, 
     assert "alice.md" in listing and "admin-only" not in listing
     assert page.locator('nav a[data-section="admin"]').is_hidden()
     page.goto(site["base"] + "/#/chat")
+    page.click("details.filters summary")  # the turn's filters: only alice's garden note, a collection
+    page.wait_for_selector(f'#chat-docs option[value="{own}"]', state="attached")
+    assert page.locator("#chat-docs option").count() == 1  # the admin's document is not offered either
+    page.select_option("#chat-docs", own)
+    page.fill("#chat-collection", "default")
     page.fill("#question", "What is the vault code of the Zurich office?")
-    page.press("#question", "Enter")
+    with page.expect_request(lambda r: r.url.endswith("/messages") and r.method == "POST") as sent:
+        page.press("#question", "Enter")
+    assert sent.value.post_data_json["document_ids"] == [own] and sent.value.post_data_json["collection"] == "default"
     page.wait_for_selector('.msg.assistant[data-state="done"]', timeout=30_000)
     shown = page.inner_text("#view")
     assert "4711" not in shown and "admin-only" not in shown and "Vault" not in shown
