@@ -3,6 +3,7 @@ chunk with the page regions its text came from (so a citation opens on its passa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,6 +11,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from core.errors import DocumentNotFound
+from ingestion.blobs.local import LocalBlobStore
 from ingestion.extract.errors import ExtractionFailed
 from ingestion.extract.render import DEFAULT_DPI, MAX_DPI, render_page_png
 from ingestion.regions import chunk_regions
@@ -46,8 +48,13 @@ def page_image(
     if doc.media_type != _PDF:
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", f"{doc.id} is not a PDF: it has no page images",
                        document_id=doc.id, media_type=doc.media_type)  # fmt: skip
+    store = services.ingestion.blobs
     try:
-        png = render_page_png(services.ingestion.content(doc.id), number, dpi)
+        # A local original is opened in place (PDFium reads only the page it needs), not read into memory.
+        source = store.path_for(doc.sha256) if isinstance(store, LocalBlobStore) else services.ingestion.content(doc.id)
+        if isinstance(source, Path) and not source.is_file():
+            raise FileNotFoundError(source)
+        png = render_page_png(source, number, dpi)
     except FileNotFoundError as exc:
         raise DocumentNotFound(f"the original of {doc.id} is gone", document_id=doc.id) from exc
     except ExtractionFailed as exc:
