@@ -6,7 +6,7 @@ STAMP := $(VENV)/.lectern-installed
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test redis postgres lint typecheck unit bench clean
+.PHONY: run test redis postgres chromium lint typecheck unit bench clean
 
 # The local model's runtime, llama.cpp, is compiled once per machine into a wheel kept under
 # ~/.cache/lectern-wheels (6-15 min on 2 cores), for a portable x86-64 (AVX2, FMA, F16C) rather
@@ -32,10 +32,20 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m ingestion.embedding.onnx_build
 	touch $(STAMP)
 
-run: $(STAMP)
+# The web page's browser libraries (marked, DOMPurify) from the npm registry at the versions pinned in
+# api/web/package-lock.json, copied where the page loads them; neither folder is committed.
+WEB := api/web
+VENDOR := $(WEB)/static/vendor
+$(VENDOR)/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --silent
+	mkdir -p $(VENDOR)
+	cp $(WEB)/node_modules/marked/lib/marked.esm.js $(WEB)/node_modules/dompurify/dist/purify.es.mjs $(VENDOR)/
+	touch $@
+
+run: $(STAMP) $(VENDOR)/.installed
 	$(BIN)/lectern serve --demo
 
-test: $(STAMP) redis postgres lint typecheck unit
+test: $(STAMP) $(VENDOR)/.installed redis postgres chromium lint typecheck unit
 
 # The Redis rate-limit test needs a real server: Debian's, installed when missing (as root).
 redis:
@@ -51,6 +61,12 @@ postgres:
 		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1) || \
 		echo "warning: could not install postgresql; the PostgreSQL catalog tests will fail"
 
+# The web page's tests drive Debian's Chromium through Playwright (never `playwright install`).
+chromium:
+	@test -x /usr/bin/chromium || apt-get install -y -q chromium >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) || \
+		echo "warning: could not install chromium; the web page's browser tests will fail"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
@@ -65,4 +81,4 @@ bench: $(STAMP)
 	$(BIN)/python -m evals.benchmarks.ingest
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(WEB)/node_modules $(VENDOR)

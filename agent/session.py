@@ -181,6 +181,12 @@ class SessionManager:
         self.load(session_id, principal=principal)
         self.store.delete(session_id)
 
+    def rename(self, session_id: str, title: str, *, principal: Principal | None = None) -> SessionRecord:
+        """A new title for a session its caller may see (the same 404 as ``load`` otherwise)."""
+        self.load(session_id, principal=principal)
+        self.store.rename(session_id, title)
+        return self.load(session_id, principal=principal).record
+
     @asynccontextmanager
     async def session(
         self, session_id: str | None = None, *, principal: Principal | None = None, model: str | None = None

@@ -51,6 +51,10 @@ class SessionStore:
         with self.db.transaction() as conn:
             sessions.delete_session(conn, session_id)
 
+    def rename(self, session_id: str, title: str) -> None:
+        with self.db.transaction() as conn:
+            sessions.rename_session(conn, session_id, title)
+
     def add(self, *messages: StoredMessage) -> list[StoredMessage]:
         """Append messages in one transaction; their ``seq`` is assigned here, inside the write lock."""
         stored: list[StoredMessage] = []

@@ -16,7 +16,20 @@ from core.settings import Settings
 from . import errors
 from .body_limit import BodyLimit
 from .ratelimit import Limiter
-from .routes import chat, collections, completions, downloads, files, health, models, retrieve, uploads
+from .routes import (
+    chat,
+    collections,
+    completions,
+    document_views,
+    downloads,
+    files,
+    health,
+    keys,
+    models,
+    retrieve,
+    uploads,
+    web,
+)
 from .seeds import clinical_api, collections_api, digitization_api, files_api
 from .services import Services
 
@@ -74,7 +87,8 @@ def create_app(
     configured = services.settings if services is not None else settings or Settings()
     if configured.http.seed_files_api:  # before Lectern's files routes: x-bot-id picks the seed's (files_api._BotRoute)
         app.include_router(files_api.router)
-    for module in (health, uploads, downloads, files, collections, retrieve, chat, completions, models):
+    routers = (health, uploads, downloads, document_views, files, collections, retrieve, chat, completions, models)
+    for module in (*routers, keys, web):  # the web page (`/`, `/static/…`) last
         app.include_router(module.router)
     if configured.http.seed_collections:
         app.include_router(collections_api.router)

@@ -254,6 +254,7 @@ def _print_demo_help(ingestion: Ingestion, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     print(f"Lectern home: {ingestion.settings.home}")
     print(f"Admin API key (shown once): {secret}")
+    print(f"Open {base}/ in a browser and sign in with that key (the web page).")
     print("Try:")
     print(f'  curl -H "Authorization: Bearer {secret}" "{base}/v1/retrieve?q=warranty"')
     print(

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -177,7 +177,10 @@ class Retriever:
         similarity_threshold: float | None = None,
         expand_references: bool = True,
         unique_documents: bool = False,
+        vector_weight: float | None = None,
     ) -> SearchResponse:
+        """``vector_weight`` overrides the configured convex mix for this search (the web page's
+        search playground tries weights without a restart)."""
         started = time.perf_counter()
         query = query.strip()
         if not query:
@@ -197,7 +200,10 @@ class Retriever:
         legs = self.legs(query, scope, search_type, max(self.config.candidates, 3 * top_k))
         vector, keyword = legs.vector, legs.keyword_scaled(self.config.fusion.keyword_normalization)
         if search_type == "hybrid" and any(v > 0 for v in keyword.values()):
-            scores = fuse(vector, keyword, self.config.fusion)
+            fusion = self.config.fusion
+            if vector_weight is not None:
+                fusion = replace(fusion, vector_weight=min(1.0, max(0.0, vector_weight)))
+            scores = fuse(vector, keyword, fusion)
         elif search_type == "hybrid":
             # No keyword signal at all (no term matched, or a corpus so small that BM25's idf
             # is zero everywhere): fusing would only halve the vector scores.

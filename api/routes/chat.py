@@ -22,7 +22,15 @@ from ingestion.catalog.filters import DocumentFilter
 
 from ..deps import ChatPrincipal, ListingPrincipal, ServicesDep
 from ..errors import KEYED, ApiError, error_responses, request_id
-from ..schemas.chat import NewMessage, NewSession, SessionCreated, SessionHistory, SessionRecord, StoredMessage
+from ..schemas.chat import (
+    NewMessage,
+    NewSession,
+    SessionCreated,
+    SessionHistory,
+    SessionRecord,
+    SessionUpdate,
+    StoredMessage,
+)
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"], responses=KEYED)
 
@@ -62,6 +70,13 @@ def get_session(session_id: str, services: ServicesDep, principal: ListingPrinci
         session=SessionRecord.model_validate(session.record),
         messages=[StoredMessage.model_validate(message) for message in session.history()],
     )
+
+
+@router.patch("/sessions/{session_id}", response_model=SessionRecord, responses=error_responses(404))
+def rename_session(
+    session_id: str, body: SessionUpdate, services: ServicesDep, principal: ChatPrincipal
+) -> SessionRecord:
+    return SessionRecord.model_validate(services.sessions.rename(session_id, body.title.strip(), principal=principal))
 
 
 @router.delete("/sessions/{session_id}", status_code=204, responses=error_responses(404))

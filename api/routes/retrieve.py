@@ -87,6 +87,7 @@ def retrieve_json(
         request, services, principal, body.q, top_k=body.top_k, search_type=body.search_type,
         document_ids=body.document_ids, tags=body.tags or None, tags_mode=body.tags_mode, collection=body.collection,
         filters=filters, source_urls=body.source_urls or None, similarity_threshold=body.similarity_threshold,
+        vector_weight=body.vector_weight,
     )  # fmt: skip
 
 
@@ -105,6 +106,7 @@ def run_search(
     filters: DocumentFilter,
     source_urls: list[str] | None,
     similarity_threshold: float | None,
+    vector_weight: float | None = None,
 ) -> RetrieveResponse:
     """The one search of both forms (and of the seed adapters' search routes, which reshape its answer):
     400 ``INVALID_QUERY``/``INVALID_SOURCE_URL`` as documented, hits' URLs absolute for this request."""
@@ -117,6 +119,7 @@ def run_search(
         response = services.retriever.search(
             q, principal=principal, search_type=search_type, top_k=top_k, document_ids=document_ids, tags=tags,
             tags_mode=tags_mode, filters=filters, collection=collection, similarity_threshold=similarity_threshold,
+            vector_weight=vector_weight,
         )  # fmt: skip
     except LecternError as exc:
         if exc.code == "INVALID_REQUEST" and exc.details.get("field") == "q":

@@ -17,13 +17,19 @@ from .retrieve import CREATED_DOC, DATE_SCHEMA, METADATA_DOC, MetadataFilter, Ta
 
 __all__ = [
     "ChatAnswer", "ChatEvent", "Citation", "NewMessage", "NewSession", "SessionCreated", "SessionHistory",
-    "SessionRecord", "StoredMessage", "Usage",
+    "SessionRecord", "SessionUpdate", "StoredMessage", "Usage",
 ]  # fmt: skip
 
 
 class NewSession(BaseModel):
     model: str | None = Field(default=None, description="a litellm model string; 404 MODEL_NOT_FOUND if none fits")
     title: str | None = Field(default=None, max_length=200)
+
+
+class SessionUpdate(BaseModel):
+    """``PATCH /v1/chat/sessions/{id}``: rename a session."""
+
+    title: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
 
 
 class SessionCreated(BaseModel):

@@ -201,6 +201,20 @@ class ChunkOut(BaseModel):
     token_count: int
 
 
+class Region(BaseModel):
+    page: int
+    bbox: tuple[float, float, float, float] = Field(
+        description="(x0, y0, x1, y1) normalised to the page, origin top-left"
+    )
+
+
+class ChunkDetail(ChunkOut):
+    """One chunk with where it sits: the bboxes of the elements its text came from (``GET
+    /v1/files/{id}/chunks/{chunk_id}``); empty for formats without positions."""
+
+    regions: list[Region]
+
+
 class PageOut(BaseModel):
     """One extracted page. ``page_number`` and ``element_count`` are the digitization API's names;
     ``number`` and ``elements`` stay for clients written before them."""

@@ -62,6 +62,12 @@ class RetrievedChunk(BaseModel):
         "vector + keyword score; vector: cosine similarity clipped at 0; keyword: BM25 over the query's "
         "saturation score). `similarity_threshold` drops hits below this same score."
     )
+    vector_score: float | None = Field(
+        default=None, description="the vector leg's score (cosine, clipped at 0) where it was computed"
+    )
+    keyword_score: float | None = Field(
+        default=None, description="the keyword leg's score (BM25 over the query's saturation score) where computed"
+    )
     page: int | None
     chunk_id: str
     reference: str | None
@@ -116,4 +122,10 @@ class RetrieveRequest(BaseModel):
     source_urls: list[str] | None = Field(default=None, max_length=100, description=SOURCE_URLS_DOC)
     similarity_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="drop hits whose `score` is below this"
+    )
+    vector_weight: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="hybrid only: the vector leg's weight in the convex mix, for this search",
     )

@@ -83,6 +83,11 @@ def touch_session(conn: Connection, session_id: str, title: str | None) -> None:
     )
 
 
+def rename_session(conn: Connection, session_id: str, title: str) -> None:
+    """The owner's name for the session, replacing the one its first question gave it."""
+    conn.execute(text("UPDATE chat_sessions SET title = :title WHERE id = :s"), {"title": title, "s": session_id})
+
+
 def list_conversation(conn: Connection, session_id: str) -> list[tuple[str, str]]:
     """(role, content) of the session's questions and answers in order: the history a model sees,
     without reading (or decoding) the tool rows and the JSON columns."""

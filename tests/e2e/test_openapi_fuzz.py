@@ -58,6 +58,8 @@ _BY_CONTENT = {
     "POST /v1/files/uploads/{upload_id}/complete": ["400", "415"],
     # Likewise whether a stored file's bytes are of a type Lectern can index.
     "POST /v1/files/{file_id}/index": ["415"],
+    # Likewise whether a file is a PDF, the only format with page images (the web page's citations).
+    "GET /v1/files/{file_id}/pages/{number}/image": ["415"],
     # Likewise whether a download token carries the server's signature (and has not expired).
     "GET /v1/files/download/{token}": ["403"],
     # Likewise a path that names no file once normalised ('.', '..', only slashes or control characters).

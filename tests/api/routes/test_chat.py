@@ -63,3 +63,17 @@ async def test_a_message_to_a_session_busy_with_another_turn_is_a_409_before_any
     api.services.sessions.store.release_turn(session, "another-process")
     done = await api.client.post(url, headers=api.alice, json={"content": "Descale?"})
     assert done.status_code == 200, done.text
+
+
+async def test_a_session_is_renamed_by_whoever_may_see_it(api: Api) -> None:
+    session_id = (await api.client.post("/v1/chat/sessions", json={}, headers=api.alice)).json()["session_id"]
+    renamed = await api.client.patch(
+        f"/v1/chat/sessions/{session_id}", json={"title": "Kettle care"}, headers=api.alice
+    )
+    assert renamed.status_code == 200 and renamed.json()["title"] == "Kettle care"
+    listed = (await api.client.get("/v1/chat/sessions", headers=api.alice)).json()
+    assert [s["title"] for s in listed if s["id"] == session_id] == ["Kettle care"]
+    other = await api.client.patch(f"/v1/chat/sessions/{session_id}", json={"title": "Mine"}, headers=api.bob)
+    assert other.status_code == 404
+    blank = await api.client.patch(f"/v1/chat/sessions/{session_id}", json={"title": "   "}, headers=api.alice)
+    assert blank.status_code in (400, 422) and "error_code" in blank.json()

@@ -407,6 +407,7 @@ READ_ONLY_SAFE = {
     "POST /v1/retrieve",  # a search, with its filters in a JSON body
     "POST /v1/chat/sessions",  # chat writes only the caller's own sessions, never a document
     "DELETE /v1/chat/sessions/{session_id}",
+    "PATCH /v1/chat/sessions/{session_id}",  # renaming the caller's own session
     "POST /v1/chat/sessions/{session_id}/messages",
     "POST /v1/chat/completions",
     "POST /api/v2/files/search",  # seed 000's search (POST /v1/retrieve under its names)

@@ -62,3 +62,26 @@ async def test_similarity_threshold_drops_hits_below_the_returned_score(api: Api
                               headers=api.alice)  # fmt: skip
     assert at.status_code == 200, (best, at.text)
     assert at.json()["results"][0]["chunk_id"] == found[0]["chunk_id"]
+
+
+async def test_hits_carry_each_legs_score_and_a_vector_weight_remixes_the_fused_one(api: Api) -> None:
+    """The web page's search playground: both legs' scores beside the fused one, and the convex
+    mix's weight per search (``POST`` only)."""
+    await upload(api, api.alice, "descaling.md", b"# Descaling\n\nDescale the kettle every month with citric acid.\n")
+    for i, line in enumerate([b"The apple trees bloom in April.", b"Bees visit the lavender.", b"Rain fell all week."]):
+        await upload(api, api.alice, f"garden-{i}.md", b"# Garden\n\n" + line + b"\n")  # BM25's idf needs a corpus
+
+    async def top(weight: float | None) -> dict:
+        body = {"q": "descale the kettle with citric acid", "top_k": 1}
+        if weight is not None:
+            body["vector_weight"] = weight
+        response = await api.client.post("/v1/retrieve", json=body, headers=api.alice)
+        assert response.status_code == 200, response.text
+        return response.json()["results"][0]
+
+    default, vector_only, keyword_only = await top(None), await top(1.0), await top(0.0)
+    assert default["vector_score"] > 0 and default["keyword_score"] > 0
+    assert vector_only["score"] == pytest.approx(vector_only["vector_score"], abs=1e-5)
+    assert keyword_only["score"] == pytest.approx(keyword_only["keyword_score"], abs=1e-5)
+    bad = await api.client.post("/v1/retrieve", json={"q": "kettle", "vector_weight": 2}, headers=api.alice)
+    assert bad.status_code in (400, 422) and "error_code" in bad.json()

@@ -1,0 +1,379 @@
+"""The web page in a real browser: Debian's Chromium driven by Playwright (pip's wheel, never
+``playwright install``), headless, against a real uvicorn server on 127.0.0.1 (``serving``).
+
+One browser for the module. The chat uses a scripted model whose tokens are slowed down, so
+the test can see the answer grow before it is complete. Screenshots of each screen go to
+``build/screenshots/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.services import Services
+from tests.support import REPO, make_settings, pdf_text, serving, write_simple_pdf
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO / "build" / "screenshots"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]  # fmt: skip
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (`make test` installs it)"
+)
+
+PAGE_ONE = ["Kettle manual", "The Aurora X2 kettle has a steel body and a blue light.", "It holds one litre of water."]
+PAGE_TWO = [
+    "Descaling",
+    "Descale the Aurora kettle every thirty days with citric acid.",
+    "Rinse it twice after descaling.",
+]
+HOSTILE = (
+    "# Hostile notes\n\nThis line holds <script>window.__pwned = 1</script> a script tag.\n\n"
+    'And an image: <img src="x" onerror="window.__pwned = 2"> with a handler.\n'
+)
+
+
+def _manual_pdf() -> bytes:
+    def page(lines: list[str]) -> bytes:
+        head, *body = lines
+        return pdf_text(72, 740, head, 18) + b"".join(pdf_text(72, 700 - 20 * i, line) for i, line in enumerate(body))
+
+    return write_simple_pdf([page(PAGE_ONE), page(PAGE_TWO)])
+
+
+@pytest.fixture(scope="module")
+def slow_tokens() -> Iterator[None]:
+    """The scripted model's stream with a pause before each piece, so tokens arrive one by one."""
+    from agent import scripted
+
+    original = scripted._chunks
+
+    async def _slowed(reply: Any) -> AsyncIterator[Any]:
+        async for chunk in original(reply):
+            await asyncio.sleep(0.08)
+            yield chunk
+
+    scripted._chunks = _slowed  # type: ignore[assignment]
+    yield
+    scripted._chunks = original  # type: ignore[assignment]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, slow_tokens: None) -> Iterator[dict[str, Any]]:
+    from api.ratelimit import RateLimiter
+
+    home = tmp_path_factory.mktemp("web") / "home"
+    # A 256 KiB streaming cap, so a small file already takes the resumable path (parts, then a SHA-256).
+    settings = make_settings(home, model="test", max_upload_bytes=256 << 10, max_resumable_bytes=8 << 20)
+    services = Services.build(settings, RateLimiter({"listing": 1000, "retrieval": 1000, "chat": 1000, "write": 1000}))
+    services.start_indexing()
+    admin = services.keys.create(role="admin", name="admin")[1]
+    alice = services.keys.create(role="user", name="alice")[1]
+    try:
+        with serving(services) as base:
+            yield {"base": base, "admin": admin, "alice": alice, "services": services, "tmp": home.parent}
+    finally:
+        services.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser: Any, site: dict[str, Any], key: str, **context: Any) -> Any:
+    """A fresh context (its own sessionStorage) signed in with ``key``; page errors fail the test."""
+    ctx = browser.new_context(**context)
+    page = ctx.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: page.errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(site["base"] + "/")
+    page.fill("#key", key)
+    page.press("#key", "Enter")
+    page.wait_for_selector("#nav:not([hidden])")
+    return page
+
+
+def _shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_the_page_is_served_with_a_strict_content_security_policy(site: dict[str, Any]) -> None:
+    response = httpx.get(site["base"] + "/")
+    csp = response.headers["content-security-policy"]
+    assert response.status_code == 200 and "<script" in response.text
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe" not in csp
+    assert 'type="module" src="/static/js/main.js"' in response.text and "<script>" not in response.text
+    assert httpx.get(site["base"] + "/static/js/main.js").headers["content-type"].startswith("text/javascript")
+    assert httpx.get(site["base"] + "/static/vendor/purify.es.mjs").status_code == 200  # `make` copied it
+    escaped = httpx.get(site["base"] + "/static/../../routes/web.py")
+    assert escaped.status_code == 404 and "error_code" in escaped.json()
+
+
+def test_sign_in_upload_ask_click_the_citation_and_delete(browser: Any, site: dict[str, Any], tmp_path: Path) -> None:
+    """The Done-when path: upload a PDF, watch it complete, ask, see tokens stream, open the cited
+    passage on its page with its region highlighted, then delete the file."""
+    page = _page(browser, site, site["admin"])
+    pdf = tmp_path / "kettle-manual.pdf"
+    pdf.write_bytes(_manual_pdf())
+    page.set_input_files("#file-input", str(pdf))
+    page.wait_for_selector('li.upload[data-status="completed"]', timeout=60_000)
+    page.wait_for_selector('#file-table tr[data-status="completed"]')
+    assert "kettle-manual.pdf" in page.inner_text("#file-table")
+    _shot(page, "library")
+
+    page.goto(site["base"] + "/#/chat")
+    page.fill("#question", "How often should the Aurora kettle be descaled?")
+    page.press("#question", "Enter")
+    answer = page.locator(".msg.assistant").last
+    # Tokens arrive before the answer is complete: some text while the turn is still streaming.
+    page.wait_for_selector('.msg.assistant[data-state="streaming"][data-tokens]', timeout=30_000)
+    partial = answer.inner_text()
+    page.wait_for_selector('.msg.assistant[data-state="done"]', timeout=30_000)
+    final = answer.inner_text()
+    assert partial.strip() and len(partial) < len(final)
+    assert "thirty days" in final
+    assert "passage" in page.inner_text(".activity")  # the search the agent ran, and what came back
+    assert page.locator("#cited .source").count() >= 1
+    _shot(page, "chat")
+
+    cite = answer.locator("a.cite").first
+    assert cite.inner_text() == "[1]"
+    cite.click()
+    page.wait_for_selector('.page-frame[data-page="2"] [data-highlight]', timeout=30_000)
+    box = page.locator("[data-highlight]").first.bounding_box()
+    image = page.locator("#page-image").bounding_box()
+    assert box and image and box["height"] > 0 and image["y"] <= box["y"] <= image["y"] + image["height"] / 2
+    assert page.locator("#page-label").inner_text() == "Page 2 of 2"
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "citation")
+
+    file_id = page.evaluate("location.hash").split("/")[2].split("?")[0]
+    page.goto(site["base"] + "/#/library")
+    page.on("dialog", lambda d: d.accept())
+    page.click(f'#file-table tr[data-file-id="{file_id}"] button.danger')
+    page.wait_for_selector(f'#file-table tr[data-file-id="{file_id}"]', state="detached")
+    assert httpx.get(f"{site['base']}/v1/files/{file_id}", headers=_auth(site["admin"])).status_code == 404
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_dropped_files_a_big_one_in_parts_and_a_failure_in_words(browser: Any, site: dict[str, Any]) -> None:
+    """Three files dropped at once: a text file over the streaming cap goes up in parts (resumable, its
+    SHA-256 computed in the page) with a progress bar, a broken PDF fails with its reason in words, and
+    Retry sends it through indexing again."""
+    page = _page(browser, site, site["admin"])
+    page.wait_for_selector("#file-table, #files p")
+    page.evaluate(
+        """() => {
+        const big = new Uint8Array(600 * 1024);
+        for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+        const dt = new DataTransfer();
+        dt.items.add(new File([big], "scans.bin", {type: "application/octet-stream"}));
+        dt.items.add(new File(["%PDF-1.4 this is not really a PDF"], "broken.pdf", {type: "application/pdf"}));
+        dt.items.add(new File(["# Small\\n\\nA small note about kettles."], "small.md", {type: "text/markdown"}));
+        document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
+    }"""
+    )
+    big = page.locator('li.upload[data-name="scans.bin"]')
+    broken = page.locator('li.upload[data-name="broken.pdf"]')
+    page.wait_for_selector(
+        'li.upload[data-name="scans.bin"][data-status="stored"][data-followed="true"]', timeout=30_000
+    )
+    page.wait_for_selector('li.upload[data-name="small.md"][data-status="completed"]', timeout=30_000)
+    page.wait_for_selector('li.upload[data-name="broken.pdf"][data-status="failed"]', timeout=30_000)
+    assert big.locator("progress").get_attribute("value") == "100"
+    assert "cannot index this type" in big.inner_text()  # kept for download, and said so
+    assert "not a valid PDF" in broken.inner_text() or "damaged" in broken.inner_text()
+    file_id = big.get_attribute("data-file-id")
+    download = httpx.get(f"{site['base']}/v1/files/{file_id}/content", headers=_auth(site["admin"]))
+    # In three parts; the completion checked the page's SHA-256 against the joined parts, so it arrived whole.
+    assert len(download.content) == 600 * 1024
+    row = page.locator('#file-table tr[data-status="failed"]', has_text="broken.pdf")
+    row.wait_for()
+    assert "not a valid PDF" in row.inner_text() or "damaged" in row.inner_text()
+    _shot(page, "library-uploads")
+    row.locator("button", has_text="Retry").click()
+    page.wait_for_selector('#file-table tr[data-status="failed"]:has-text("broken.pdf")', timeout=30_000)
+    jobs = httpx.get(f"{site['base']}/v1/files?name=broken&status=any", headers=_auth(site["admin"])).json()
+    assert jobs["files"][0]["last_processed"] is not None  # processed again, failed again, reason kept
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_stop_keeps_the_partial_answer_and_the_session_continues(
+    browser: Any, site: dict[str, Any], tmp_path: Path
+) -> None:
+    """Stop aborts the stream mid-answer; the server keeps what was said (``partial``), and the session,
+    opened again from the list, shows it and takes the next question."""
+    from agent.scripted import Reply
+    from tests.support import scripted
+
+    (tmp_path / "words.md").write_text("# Words\n\nSay many words: a note about saying words.\n")
+    services: Services = site["services"]
+    _wait_completed(site, [services.ingestion.add_file(tmp_path / "words.md", "words.md", owner="admin").document.id])
+    model, _ = scripted(lambda messages, tools: Reply.text("word " * 300, piece_chars=5))
+    made = httpx.post(f"{site['base']}/v1/chat/sessions", json={"model": model, "title": "Long one"},
+                      headers=_auth(site["admin"]))  # fmt: skip
+    session_id = made.json()["session_id"]
+    page = _page(browser, site, site["admin"])
+    page.goto(f"{site['base']}/#/chat/{session_id}")
+    page.fill("#question", "Say many words")
+    page.press("#question", "Enter")
+    page.wait_for_function("() => Number(document.querySelector('.msg.assistant')?.dataset.tokens) >= 5")
+    page.click("#stop")
+    page.wait_for_selector('.msg.assistant[data-state="stopped"]')
+    kept = page.inner_text(".msg.assistant .answer")
+    assert "word" in kept and "partial answer is kept" in kept and kept.count("word") < 300
+    deadline = time.monotonic() + 10
+    while True:  # the server notices the disconnect and stores the partial answer
+        history = httpx.get(f"{site['base']}/v1/chat/sessions/{session_id}", headers=_auth(site["admin"])).json()
+        answers = [m for m in history["messages"] if m["role"] == "assistant"]
+        if answers or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert answers and answers[-1]["status"] == "partial" and 0 < answers[-1]["content"].count("word") < 300
+    page.goto(f"{site['base']}/#/library")
+    page.goto(f"{site['base']}/#/chat")
+    page.click(f'#session-list li[data-session-id="{session_id}"] a')
+    page.wait_for_selector('.msg.assistant[data-state="stopped"]')
+    assert page.inner_text(".msg.user") == "Say many words"
+
+
+def test_a_user_sees_none_of_the_admins_documents(browser: Any, site: dict[str, Any], tmp_path: Path) -> None:
+    services: Services = site["services"]
+    (tmp_path / "admin-only.md").write_text("# Vault\n\nThe vault code of the Zurich office is 4711.\n")
+    secret = services.ingestion.add_file(tmp_path / "admin-only.md", "admin-only.md", owner="admin").document.id
+    (tmp_path / "alice.md").write_text("# Garden\n\nThe Zurich office garden has three apple trees.\n")
+    own = services.ingestion.add_file(tmp_path / "alice.md", "alice.md", owner="alice").document.id
+    _wait_completed(site, [secret, own])
+
+    page = _page(browser, site, site["alice"])
+    page.wait_for_selector("#file-table")
+    listing = page.inner_text("#file-table")
+    assert "alice.md" in listing and "admin-only" not in listing
+    assert page.locator('nav a[data-section="admin"]').is_hidden()
+    page.goto(site["base"] + "/#/chat")
+    page.click("details.filters summary")  # the turn's filters: only alice's garden note, a collection
+    page.wait_for_selector(f'#chat-docs option[value="{own}"]', state="attached")
+    assert page.locator("#chat-docs option").count() == 1  # the admin's document is not offered either
+    page.select_option("#chat-docs", own)
+    page.fill("#chat-collection", "default")
+    page.fill("#question", "What is the vault code of the Zurich office?")
+    with page.expect_request(lambda r: r.url.endswith("/messages") and r.method == "POST") as sent:
+        page.press("#question", "Enter")
+    assert sent.value.post_data_json["document_ids"] == [own] and sent.value.post_data_json["collection"] == "default"
+    page.wait_for_selector('.msg.assistant[data-state="done"]', timeout=30_000)
+    shown = page.inner_text("#view")
+    assert "4711" not in shown and "admin-only" not in shown and "Vault" not in shown
+    page.goto(f"{site['base']}/#/doc/{secret}")
+    page.wait_for_selector("#view .error")
+    assert "4711" not in page.inner_text("#view")
+
+
+def test_script_and_onerror_in_a_document_show_as_text(browser: Any, site: dict[str, Any], tmp_path: Path) -> None:
+    services: Services = site["services"]
+    (tmp_path / "hostile.md").write_text(HOSTILE)
+    doc = services.ingestion.add_file(tmp_path / "hostile.md", "hostile.md", owner="admin").document.id
+    _wait_completed(site, [doc])
+    page = _page(browser, site, site["admin"])
+    page.goto(f"{site['base']}/#/doc/{doc}")
+    page.click('button[data-tab="text"]')
+    page.wait_for_selector("#doc-text")
+    text = page.inner_text("#doc-text")
+    assert "<script>window.__pwned = 1</script>" in text and 'onerror="window.__pwned = 2"' in text
+    page.click('button[data-tab="chunks"]')
+    page.wait_for_selector("#chunks")
+    assert "<script>" in page.inner_text("#chunks")
+    page.goto(site["base"] + "/#/chat")
+    page.fill("#question", "What does the hostile notes line hold?")
+    page.press("#question", "Enter")
+    page.wait_for_selector('.msg.assistant[data-state="done"]', timeout=30_000)
+    assert "<script>" in page.inner_text(".msg.assistant >> nth=-1") + page.inner_text("#sources")
+    page.wait_for_timeout(300)  # an onerror would have fired by now
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#view script, #view img[onerror]").count() == 0
+    # A citation of a format without pages opens the document's chunks, scrolled to the cited one.
+    page.locator(".msg.assistant a.cite").last.click()
+    page.wait_for_selector("#chunks .chunk.target")
+    assert "<script>" in page.inner_text("#chunks .chunk.target")
+    assert page.evaluate("window.__pwned") is None
+    services.ingestion.delete(doc)
+
+
+def test_search_playground_admin_evals_and_a_narrow_dark_window(
+    browser: Any, site: dict[str, Any], tmp_path: Path
+) -> None:
+    services: Services = site["services"]
+    (tmp_path / "descale.md").write_text("# Descaling\n\nDescale the kettle every month with citric acid.\n")
+    doc = services.ingestion.add_file(tmp_path / "descale.md", "descale.md", owner="admin").document.id
+    _wait_completed(site, [doc])
+    page = _page(browser, site, site["admin"])
+    page.goto(site["base"] + "/#/search")
+    page.fill("#s-q", "descale kettle citric")
+    page.check("#s-w-on")
+    page.press("#s-q", "Enter")
+    page.wait_for_selector("#search-summary")
+    assert " ms on the server" in page.inner_text("#search-summary")
+    first = page.locator("#search-results tbody tr").first.inner_text()
+    assert "descale.md" in first and first.count("0.") >= 2  # the legs' scores and the fused one
+    _shot(page, "search")
+
+    page.goto(site["base"] + "/#/admin")
+    page.fill("#k-name", "bob")
+    page.press("#k-name", "Enter")
+    page.wait_for_selector("#k-created .secret")
+    secret = page.inner_text("#k-created .secret")
+    assert secret.startswith("lk_") and "bob" in page.inner_text("#key-table")
+    assert httpx.get(f"{site['base']}/v1/keys/me", headers=_auth(secret)).json()["user_id"] == "bob"
+    _shot(page, "admin")
+
+    page.goto(site["base"] + "/#/evals")
+    page.wait_for_selector("#eval-runs :is(table, .error)")
+    _shot(page, "evals")
+
+    narrow = _page(browser, site, site["admin"], viewport={"width": 390, "height": 800}, color_scheme="dark")
+    narrow.goto(site["base"] + "/#/chat")
+    narrow.wait_for_selector("#question")
+    width = narrow.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"the chat screen scrolls sideways at phone width ({width}px)"
+    background = narrow.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(21, 22, 24)"  # the dark palette
+    _shot(narrow, "chat-narrow-dark")
+    narrow.goto(site["base"] + "/#/library")
+    narrow.reload()  # still signed in (the key is in the tab's session), focus at the page's start
+    narrow.wait_for_selector("#file-table")
+    narrow.keyboard.press("Tab")  # the skip link first, then the sections: usable from the keyboard
+    assert narrow.evaluate("document.activeElement.className") == "skip"
+    narrow.keyboard.press("Tab")
+    assert narrow.evaluate("document.activeElement.dataset.section") == "library"
+
+
+def _wait_completed(site: dict[str, Any], ids: list[str], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    for doc in ids:
+        while True:
+            status = httpx.get(f"{site['base']}/v1/files/{doc}/status", headers=_auth(site["admin"])).json()["status"]
+            if status in ("completed", "failed"):
+                assert status == "completed"
+                break
+            assert time.monotonic() < deadline, f"{doc} still {status}"
+            time.sleep(0.2)
