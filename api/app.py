@@ -16,7 +16,7 @@ from core.settings import Settings
 from . import errors
 from .body_limit import BodyLimit
 from .ratelimit import Limiter
-from .routes import chat, collections, completions, downloads, files, health, models, retrieve, uploads
+from .routes import chat, collections, completions, downloads, evals, files, health, models, retrieve, uploads
 from .seeds import clinical_api, collections_api, digitization_api, files_api
 from .services import Services
 
@@ -67,6 +67,8 @@ def create_app(
             return int(current.ingestion.max_upload_bytes)
         if path.startswith("/api/v1/collections"):  # seed 003's JSONL pushes
             return int(current.ingestion.max_upload_bytes)
+        if path == "/v1/evals":  # an uploaded dataset
+            return int(current.ingestion.max_upload_bytes)
         return None
 
     app.add_middleware(BodyLimit, limit_for=_upload_limit)
@@ -74,7 +76,7 @@ def create_app(
     configured = services.settings if services is not None else settings or Settings()
     if configured.http.seed_files_api:  # before Lectern's files routes: x-bot-id picks the seed's (files_api._BotRoute)
         app.include_router(files_api.router)
-    for module in (health, uploads, downloads, files, collections, retrieve, chat, completions, models):
+    for module in (health, uploads, downloads, files, collections, retrieve, chat, completions, models, evals):
         app.include_router(module.router)
     if configured.http.seed_collections:
         app.include_router(collections_api.router)

@@ -52,3 +52,22 @@ class CatalogUnavailable(LecternError):
 
     code = "CATALOG_UNAVAILABLE"
     status = 503
+
+
+class InvalidDataset(LecternError):
+    """An eval's dataset cannot be read: a file missing, a line that is not JSON, no judged query."""
+
+    code = "INVALID_DATASET"
+    status = 400
+
+
+class EvalNotFound(LecternError):
+    code = "EVAL_NOT_FOUND"
+    status = 404
+
+
+class EvalNotComplete(LecternError):
+    """A report was asked of a run that has not completed (queued, running, failed or cancelled)."""
+
+    code = "EVAL_NOT_COMPLETE"
+    status = 409
