@@ -249,6 +249,8 @@ class EvalRunner:
             self._finish(run, worker_id, "failed", error=error[:500])
             return True
         self._finish(run, worker_id, "completed", metrics=metrics, table=table)
+        headline = {k: round(v, 4) for k, v in metrics.items() if k in ("ndcg@10", "recall@100", "answer_accuracy")}
+        log.info("eval run %s completed: %s", run.eval_id, headline)
         return True
 
     def _execute(self, run: EvalRun, lease: _Lease) -> tuple[dict[str, float], list[dict[str, Any]]]:

@@ -15,7 +15,7 @@ import pytest
 from api.client import Client
 from api.ratelimit import RateLimiter
 from api.services import Services
-from tests.support import make_settings, run_cli, serving
+from tests.support import make_settings, run_cli, serving, start_cli, stop_process, write_beir
 
 pytestmark = pytest.mark.anyio
 SLICE_QUERIES = 20
@@ -151,3 +151,34 @@ async def test_an_answers_run_asks_through_the_chat_session(tmp_path: Path) -> N
                 assert bad.status_code == 400 and "is not a file" in bad.json()["message"]
     finally:
         services.close()
+
+
+async def test_a_lectern_worker_process_runs_the_runs_an_api_process_queues(tmp_path: Path) -> None:
+    home, log = tmp_path / "home", tmp_path / "worker.log"
+    docs = {"k": ("Kettle", "Descale the kettle every month."), "p": ("Pump", "The pump warranty lasts two years.")}
+    dataset = write_beir(tmp_path / "tiny", docs, {"q": "kettle descaling interval"}, [("q", "k", 1)])
+    services = Services.build(
+        make_settings(home, indexing="off"), RateLimiter({"listing": 1000, "retrieval": 10, "chat": 10, "write": 100})
+    )
+    secret = services.keys.create(role="admin", name="root")[1]
+    worker = start_cli(home, log, "worker", "--idle-s", "0.1")
+    try:
+        with serving(services) as base:
+            async with Client(base, secret) as client:
+                run = await client.evals.wait((await client.evals.create(dataset)).eval_id, timeout=300, poll=0.3)
+        assert run.status == "completed", (run.error, log.read_text()[-2000:])
+        assert (run.metrics or {})["recall@10"] == 1.0
+        assert f"eval run {run.eval_id}" in log.read_text()
+    finally:
+        stop_process(worker)
+        services.close()
+
+
+def test_the_wire_literals_are_the_runs_own() -> None:
+    import typing
+
+    from api.schemas import evals as wire
+    from evals import runs
+
+    for name in ("EvalKind", "EvalStatus"):
+        assert typing.get_args(getattr(wire, name)) == typing.get_args(getattr(runs, name)), name
