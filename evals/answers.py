@@ -28,7 +28,7 @@ from ingestion.catalog import chunks
 from ingestion.service import Ingestion
 
 from .metrics import percentile
-from .retrieval import file_fingerprint, ingest_collection
+from .retrieval import file_fingerprint, ingest_collection, open_eval_home
 
 EVAL_COLLECTION = "qa"
 EVAL_PRINCIPAL = Principal("eval", "admin")
@@ -119,20 +119,18 @@ def select(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]
 
 def open_index(dataset: Path, settings: Settings, log: Callable[[str], None] = print) -> Ingestion:
     home = settings.home / "eval-cache" / f"{dataset.stem}-{file_fingerprint(dataset, settings)}"
-    service = Ingestion(settings.with_overrides(home=home, database_url=None, chroma_url=None))
-    marker = home / "COMPLETE"
-    if marker.exists():
-        log(f"reusing eval index {home}")
-        return service
-    paragraphs: dict[str, dict[str, str]] = {}
-    for row in load_rows(dataset):
-        key = f"{row['title']}-{row['paragraph_index']}"
-        paragraphs.setdefault(key, {"docid": key, "title": row["title"].replace("_", " "), "text": row["context"]})
-    log(f"ingesting {len(paragraphs)} paragraphs into {home}")
-    started = time.perf_counter()
-    lines = [json.dumps(p) for p in paragraphs.values()]
-    ingest_collection(service, lines, EVAL_COLLECTION, EVAL_PRINCIPAL.user_id, marker, started)
-    return service
+
+    def _ingest(service: Ingestion, marker: Path) -> None:
+        paragraphs: dict[str, dict[str, str]] = {}
+        for row in load_rows(dataset):
+            key = f"{row['title']}-{row['paragraph_index']}"
+            paragraphs.setdefault(key, {"docid": key, "title": row["title"].replace("_", " "), "text": row["context"]})
+        log(f"ingesting {len(paragraphs)} paragraphs into {home}")
+        started = time.perf_counter()
+        lines = [json.dumps(p) for p in paragraphs.values()]
+        ingest_collection(service, lines, EVAL_COLLECTION, EVAL_PRINCIPAL.user_id, marker, started)
+
+    return open_eval_home(home, settings, _ingest, log)
 
 
 def _chunk_texts(service: Ingestion, chunk_ids: list[str]) -> dict[str, str]:

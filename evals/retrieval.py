@@ -81,17 +81,30 @@ def eval_home(dataset_root: Path, settings: Settings) -> Path:
 
 def open_index(dataset: BeirDataset, settings: Settings, log: Callable[[str], None] = print) -> Ingestion:
     """The eval home for this dataset and these settings, ingested on first use."""
-    home = eval_home(dataset.root, settings)
+
+    def _ingest(service: Ingestion, marker: Path) -> None:
+        _ingest_corpus(service, dataset, marker, log)
+
+    return open_eval_home(eval_home(dataset.root, settings), settings, _ingest, log)
+
+
+def open_eval_home(
+    home: Path, settings: Settings, ingest: Callable[[Ingestion, Path], None], log: Callable[[str], None] = print
+) -> Ingestion:
+    """An eval home's service (its own SQLite, embedded Chroma and blobs: eval documents never meet
+    users'), after ``ingest(service, marker)`` filled it unless its ``COMPLETE`` marker says an earlier
+    run did. A file lock makes concurrent runs on one home (two workers, an API run and the CLI) ingest
+    it once: the second waits, then finds the marker."""
     marker = home / "COMPLETE"
     home.parent.mkdir(parents=True, exist_ok=True)
     with (home.parent / f"{home.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes: ingested once, whoever asks
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         service = Ingestion(settings.with_overrides(home=home, database_url=None, chroma_url=None, blob_url=None))
         if marker.exists():
             log(f"reusing eval index {home}")
             return service
         try:
-            _ingest_corpus(service, dataset, marker, log)
+            ingest(service, marker)
         except BaseException:
             service.close()
             raise

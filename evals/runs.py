@@ -94,15 +94,21 @@ class EvalRun:
 # -- the API's side --------------------------------------------------------------------------------
 
 
-def check_dataset(kind: EvalKind, dataset: Path, split: str, limit: int | None) -> tuple[str, int]:
+def check_dataset(settings: Settings, kind: EvalKind, dataset: Path, split: str, limit: int | None) -> tuple[str, int]:
     """The split a run will use and how many queries (questions) it will ask; ``InvalidDataset`` with
     the reason when the server cannot read the dataset."""
     if kind == "answers":
         return split, _capped(answers.check_dataset(dataset), limit)
     used = beir.resolve_split(dataset, split)
-    live = dataset.parent.name == UPLOADS and not (dataset / "corpus.jsonl").is_file()
-    loaded = beir.load(dataset, used, with_corpus=not live)
+    loaded = beir.load(dataset, used, with_corpus=not is_live(settings, dataset))
     return used, _capped(len(loaded.queries), limit)
+
+
+def is_live(settings: Settings, dataset: Path) -> bool:
+    """An uploaded dataset without a corpus: its queries run over the documents already in Lectern.
+    A server-side folder always needs its ``corpus.jsonl``."""
+    uploads = (settings.home / UPLOADS).resolve()
+    return dataset.resolve().parent == uploads and not (dataset / "corpus.jsonl").is_file()
 
 
 def _capped(count: int, limit: int | None) -> int:
@@ -110,13 +116,13 @@ def _capped(count: int, limit: int | None) -> int:
 
 
 def create(
-    db: Database, *, kind: EvalKind, dataset: Path, split: str, search_type: SearchType, limit: int | None,
+    db: Database, settings: Settings, *, kind: EvalKind, dataset: Path, split: str, search_type: SearchType, limit: int | None,
     name: str | None, owner: str, eval_id: str | None = None,
 ) -> EvalRun:  # fmt: skip
     """Check the dataset, then queue the run; the worker takes it from there."""
     if search_type not in SEARCH_TYPES:
         raise InvalidDataset(f"search_type must be one of {', '.join(SEARCH_TYPES)}", field="search_type")
-    used, total = check_dataset(kind, dataset, split, limit)
+    used, total = check_dataset(settings, kind, dataset, split, limit)
     run_id = eval_id or uuid.uuid4().hex
     with db.transaction() as conn:
         rows.insert(conn, {"id": run_id, "name": name, "kind": kind, "dataset": str(dataset), "split": used,
@@ -261,7 +267,7 @@ class EvalRunner:
                                                             log=log.info, on_question=lease.on_query))  # fmt: skip
             return answer_metrics(summary), [asdict(r) for r in records]
         search_type = cast(SearchType, run.search_type)
-        if root.parent.name == UPLOADS and not (root / "corpus.jsonl").is_file():
+        if is_live(self.settings, root):
             lease.progress("searching", 0)
             principal = Principal(run.owner, "admin")
             result = evaluate_live(root, self._live_retriever(), principal, split=run.split, search_type=search_type,

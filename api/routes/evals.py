@@ -112,7 +112,7 @@ def _create(
 ) -> runs.EvalRun:
     try:
         return runs.create(
-            services.ingestion.db, kind=body.kind, dataset=dataset, split=body.split, search_type=body.search_type,
+            services.ingestion.db, services.settings, kind=body.kind, dataset=dataset, split=body.split, search_type=body.search_type,
             limit=body.limit, name=body.name, owner=principal.user_id, eval_id=eval_id,
         )  # fmt: skip
     except (OSError, ValueError) as exc:  # a path the OS refuses (a NUL byte, a name too long, no permission)
