@@ -22,6 +22,7 @@ from .routes import (
     completions,
     document_views,
     downloads,
+    evals,
     files,
     health,
     keys,
@@ -80,6 +81,8 @@ def create_app(
             return int(current.ingestion.max_upload_bytes)
         if path.startswith("/api/v1/collections"):  # seed 003's JSONL pushes
             return int(current.ingestion.max_upload_bytes)
+        if path == "/v1/evals":  # an uploaded dataset
+            return int(current.ingestion.max_upload_bytes)
         return None
 
     app.add_middleware(BodyLimit, limit_for=_upload_limit)
@@ -87,7 +90,7 @@ def create_app(
     configured = services.settings if services is not None else settings or Settings()
     if configured.http.seed_files_api:  # before Lectern's files routes: x-bot-id picks the seed's (files_api._BotRoute)
         app.include_router(files_api.router)
-    routers = (health, uploads, downloads, document_views, files, collections, retrieve, chat, completions, models)
+    routers = (health, uploads, downloads, document_views, files, collections, retrieve, chat, completions, models, evals)
     for module in (*routers, keys, web):  # the web page (`/`, `/static/…`) last
         app.include_router(module.router)
     if configured.http.seed_collections:

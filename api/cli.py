@@ -312,7 +312,9 @@ def cmd_worker(args: argparse.Namespace, ingestion: Ingestion) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     if ingestion.settings.storage.chroma_url is None:
         log.warning(EMBEDDED_CHROMA_SPLIT)
-    worker = ingestion.worker(batch_size=args.batch_size)
+    from evals.runs import EvalRunner
+
+    worker = ingestion.worker(batch_size=args.batch_size, side_jobs=[EvalRunner(ingestion)])
     log.info(
         "worker %s: catalog %s, batches of %d, polling every %.2f s",
         worker.worker_id,
@@ -452,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--split", default="test", help="qrels split (falls back to the only one present)")
     retrieval.add_argument("--type", choices=["hybrid", "vector", "keyword", "all"], default="hybrid")
     retrieval.add_argument("--k", type=int, default=100, help="documents retrieved per query")
+    retrieval.add_argument(
+        "--limit", type=_positive_int, default=None, help="the first N judged queries only (as POST /v1/evals' limit)"
+    )
     retrieval.add_argument("--out", type=Path, default=None, help="per-query results as JSON")
     retrieval.add_argument("--report", type=Path, default=None, help="write report.md and recall_at_k.png here")
     retrieval.add_argument(

@@ -49,6 +49,9 @@ from .schemas import (
     DocumentResult,
     DownloadUrl,
     ErrorEnvelope,
+    EvalList,
+    EvalReport,
+    EvalRun,
     ExtractedText,
     FileInfo,
     FileList,
@@ -485,6 +488,69 @@ class Collections(_Resource):
         return await self._models(CollectionInfo, "GET", "/v1/collections")
 
 
+class Evals(_Resource):
+    """Eval runs (admin keys): ``create`` queues one, ``wait`` polls it to its end, ``report`` fetches
+    the recall@k plot (``png``, bytes), the per-query table (``json``, an ``EvalReport``) or ``csv`` (text)."""
+
+    async def create(
+        self, dataset: str | Path | None = None, *, kind: str = "retrieval", split: str = "test",
+        search_type: str = "hybrid", limit: int | None = None, name: str | None = None,
+        queries: str | Path | None = None, qrels: str | Path | None = None, corpus: str | Path | None = None,
+    ) -> EvalRun:  # fmt: skip
+        """``dataset``: a path on the server (a BEIR folder; for ``answers`` a QA JSONL). Or upload local
+        files instead: ``queries`` and ``qrels`` (and ``corpus``; without it, the server's own documents)."""
+        given = {"kind": kind, "split": split, "search_type": search_type, "limit": limit, "name": name}
+        fields: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        if dataset is not None:
+            return await self._model(EvalRun, "POST", "/v1/evals", json={"dataset": str(dataset), **fields})
+        if queries is None or qrels is None:
+            raise ValueError("give a server-side dataset, or queries and qrels files to upload")
+        named = {"queries": queries, "qrels": qrels, **({"corpus": corpus} if corpus is not None else {})}
+        files = {k: (Path(v).name, Path(v).read_bytes()) for k, v in named.items()}
+        return await self._model(EvalRun, "POST", "/v1/evals", files=files, data={k: str(v) for k, v in fields.items()})
+
+    async def list(self, *, page: int = 1, limit: int = 20) -> EvalList:
+        return await self._model(EvalList, "GET", "/v1/evals", params={"page": page, "limit": limit})
+
+    async def get(self, eval_id: str) -> EvalRun:
+        return await self._model(EvalRun, "GET", f"/v1/evals/{eval_id}")
+
+    @overload
+    async def report(self, eval_id: str, format: Literal["json"] = ...) -> EvalReport: ...
+
+    @overload
+    async def report(self, eval_id: str, format: Literal["png"], *, compare: Sequence[str] = ...) -> bytes: ...
+
+    @overload
+    async def report(self, eval_id: str, format: Literal["csv"]) -> str: ...
+
+    async def report(
+        self, eval_id: str, format: str = "json", *, compare: Sequence[str] = ()
+    ) -> EvalReport | bytes | str:
+        params: list[tuple[str, str | int | float | bool | None]] = [("format", format)]
+        params += [("compare", c) for c in compare]
+        if format == "json":
+            return await self._model(EvalReport, "GET", f"/v1/evals/{eval_id}/report", params=params)
+        response = await self._client._http.get(f"/v1/evals/{eval_id}/report", params=params)
+        await _raise_for_envelope(response)
+        return response.content if format == "png" else response.text
+
+    async def delete(self, eval_id: str) -> EvalRun:
+        """Cancel a queued or running run (kept, ``cancelled``), or remove one that is over."""
+        return await self._model(EvalRun, "DELETE", f"/v1/evals/{eval_id}")
+
+    async def wait(self, eval_id: str, *, timeout: float = 3600.0, poll: float = 1.0) -> EvalRun:
+        """Poll until the run is completed, failed or cancelled; returns it then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = await self.get(eval_id)
+            if run.status in ("completed", "failed", "cancelled"):
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"eval run {eval_id} still {run.status} after {timeout:.0f} s")
+            await asyncio.sleep(poll)
+
+
 class RemoteChatSession:
     """A chat session on the server, with ``agent.ChatSession``'s ``send``/``stream`` interface."""
 
@@ -557,6 +623,7 @@ class Client:
         )
         self.files = Files(self)
         self.collections = Collections(self)
+        self.evals = Evals(self)
         self._limits: UploadLimits | None = None
 
     async def upload_limits(self) -> UploadLimits:
@@ -606,6 +673,7 @@ class SyncClient:
         self._client = Client(base_url, api_key, **options)
         self.files = _SyncProxy(self, self._client.files)
         self.collections = _SyncProxy(self, self._client.collections)
+        self.evals = _SyncProxy(self, self._client.evals)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self._loop.run_until_complete(coroutine)

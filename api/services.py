@@ -69,14 +69,17 @@ class Services:
         threading.Thread(target=_warm, name="lectern-warm-up", daemon=True).start()
 
     def start_indexing(self, idle_s: float = 0.2) -> None:
-        """Uploads are queued; this thread drains the queue (more processes may share it).
+        """Uploads are queued; this thread drains the queue (more processes may share it), and runs
+        queued eval runs (``POST /v1/evals``) when no document waits.
 
         With ``indexing=off`` the process never claims a job: uploads wait for a
         ``lectern worker`` process, so API processes stay responsive under heavy ingestion."""
         if self.settings.ingestion.indexing == "off":
             log.info("indexing is off in this process (LECTERN_INDEXING=off): uploads wait for `lectern worker`")
             return
-        worker = self.ingestion.worker()
+        from evals.runs import EvalRunner  # eval runs are the worker's side job here, as in `lectern worker`
+
+        worker = self.ingestion.worker(side_jobs=[EvalRunner(self.ingestion, lambda: self.retriever)])
         self._worker = threading.Thread(
             target=worker.run, args=(self._stop,), kwargs={"idle_s": idle_s}, name="lectern-indexer", daemon=True
         )

@@ -61,3 +61,20 @@ class ModelNotConfigured(LecternError):
 
     code = "MODEL_NOT_CONFIGURED"
     status = 400
+class InvalidDataset(LecternError):
+    """An eval's dataset cannot be read: a file missing, a line that is not JSON, no judged query."""
+
+    code = "INVALID_DATASET"
+    status = 400
+
+
+class EvalNotFound(LecternError):
+    code = "EVAL_NOT_FOUND"
+    status = 404
+
+
+class EvalNotComplete(LecternError):
+    """A report was asked of a run that has not completed (queued, running, failed or cancelled)."""
+
+    code = "EVAL_NOT_COMPLETE"
+    status = 409

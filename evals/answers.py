@@ -22,15 +22,19 @@ from typing import Any
 from agent.events import DoneEvent, ErrorEvent, TokenEvent
 from agent.session import SessionManager
 from core.access import Principal
+from core.errors import InvalidDataset
 from core.settings import Settings
 from ingestion.catalog import chunks
 from ingestion.service import Ingestion
 
 from .metrics import percentile
-from .retrieval import file_fingerprint, ingest_collection
+from .retrieval import file_fingerprint, ingest_collection, open_eval_home
 
 EVAL_COLLECTION = "qa"
 EVAL_PRINCIPAL = Principal("eval", "admin")
+RATIOS = ("answer_accuracy", "citation_precision", "answers_with_citations", "abstention_accuracy",
+          "false_abstentions")  # fmt: skip
+"""The summary's scores in 0..1 (a report plots them as bars)."""
 _DECLINES = re.compile(
     r"could not find|couldn't find|can ?not find|can't find|not (?:mentioned|stated|found|provided|given|specified)"
     r"|no information|do(?:es)? not (?:say|mention|contain|provide|specify)|don't know|do not know|unable to (?:find|answer)"
@@ -75,6 +79,36 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+_FIELDS = ("id", "title", "paragraph_index", "question", "answers", "is_impossible", "context")
+
+
+def check_dataset(path: Path) -> int:
+    """How many questions the QA JSONL holds; ``InvalidDataset`` saying which line is wrong (the API
+    refuses such a run at once rather than failing it in the worker)."""
+    if not path.is_file():
+        raise InvalidDataset(f"{path} is not a file the server can read (an answers eval reads a QA JSONL)",
+                             dataset=str(path))  # fmt: skip
+    count = 0
+    try:
+        with path.open(encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InvalidDataset(f"{path.name} line {number} is not JSON: {exc.msg}", line=number) from None
+                missing = [k for k in _FIELDS if not isinstance(row, dict) or k not in row]
+                if missing:
+                    raise InvalidDataset(f"{path.name} line {number} lacks {', '.join(missing)}", line=number)
+                count += 1
+    except (UnicodeDecodeError, OSError) as exc:
+        raise InvalidDataset(f"{path.name} cannot be read: {exc}", dataset=str(path)) from None
+    if not count:
+        raise InvalidDataset(f"{path.name} holds no question", dataset=str(path))
+    return count
+
+
 def select(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
     """A deterministic spread over the file (which is grouped by paragraph), keeping its mix of question kinds."""
     if not limit or limit >= len(rows):
@@ -85,20 +119,18 @@ def select(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]
 
 def open_index(dataset: Path, settings: Settings, log: Callable[[str], None] = print) -> Ingestion:
     home = settings.home / "eval-cache" / f"{dataset.stem}-{file_fingerprint(dataset, settings)}"
-    service = Ingestion(settings.with_overrides(home=home, database_url=None, chroma_url=None))
-    marker = home / "COMPLETE"
-    if marker.exists():
-        log(f"reusing eval index {home}")
-        return service
-    paragraphs: dict[str, dict[str, str]] = {}
-    for row in load_rows(dataset):
-        key = f"{row['title']}-{row['paragraph_index']}"
-        paragraphs.setdefault(key, {"docid": key, "title": row["title"].replace("_", " "), "text": row["context"]})
-    log(f"ingesting {len(paragraphs)} paragraphs into {home}")
-    started = time.perf_counter()
-    lines = [json.dumps(p) for p in paragraphs.values()]
-    ingest_collection(service, lines, EVAL_COLLECTION, EVAL_PRINCIPAL.user_id, marker, started)
-    return service
+
+    def _ingest(service: Ingestion, marker: Path) -> None:
+        paragraphs: dict[str, dict[str, str]] = {}
+        for row in load_rows(dataset):
+            key = f"{row['title']}-{row['paragraph_index']}"
+            paragraphs.setdefault(key, {"docid": key, "title": row["title"].replace("_", " "), "text": row["context"]})
+        log(f"ingesting {len(paragraphs)} paragraphs into {home}")
+        started = time.perf_counter()
+        lines = [json.dumps(p) for p in paragraphs.values()]
+        ingest_collection(service, lines, EVAL_COLLECTION, EVAL_PRINCIPAL.user_id, marker, started)
+
+    return open_eval_home(home, settings, _ingest, log)
 
 
 def _chunk_texts(service: Ingestion, chunk_ids: list[str]) -> dict[str, str]:
@@ -107,8 +139,11 @@ def _chunk_texts(service: Ingestion, chunk_ids: list[str]) -> dict[str, str]:
 
 
 async def ask_all(
-    manager: SessionManager, rows: list[dict[str, Any]], model: str | None, log: Callable[[str], None] = print
-) -> list[AnswerRecord]:
+    manager: SessionManager, rows: list[dict[str, Any]], model: str | None, log: Callable[[str], None] = print,
+    on_question: Callable[[int, int], None] | None = None,
+) -> list[AnswerRecord]:  # fmt: skip
+    """Each question in a session of its own; ``on_question`` hears (done, all) after each and may
+    raise to stop."""
     records: list[AnswerRecord] = []
     for i, row in enumerate(rows, start=1):
         session = manager.create(principal=EVAL_PRINCIPAL, model=model)
@@ -144,6 +179,8 @@ async def ask_all(
         manager.store.delete(session.id)
         if i % 10 == 0 or i == len(rows):
             log(f"  {i}/{len(rows)} questions")
+        if on_question is not None:
+            on_question(i, len(rows))
     return records
 
 
@@ -173,14 +210,16 @@ def summarise(records: list[AnswerRecord]) -> dict[str, Any]:
 
 
 async def evaluate(
-    dataset: Path, settings: Settings, *, limit: int | None, model: str | None, log: Callable[[str], None] = print
-) -> tuple[dict[str, Any], list[AnswerRecord]]:
+    dataset: Path, settings: Settings, *, limit: int | None, model: str | None, log: Callable[[str], None] = print,
+    on_question: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, Any], list[AnswerRecord]]:  # fmt: skip
+    """The one answers eval: ``lectern eval answers`` and the API's eval runs both call it."""
     service = open_index(dataset, settings, log)
     manager = SessionManager(ingestion=service, principal=EVAL_PRINCIPAL)
     try:
         rows = select(load_rows(dataset), limit)
         log(f"asking {len(rows)} questions with {model or settings.agent.model}")
-        records = await ask_all(manager, rows, model, log)
+        records = await ask_all(manager, rows, model, log, on_question)
     finally:
         manager.close()
         service.close()

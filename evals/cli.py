@@ -10,18 +10,16 @@ from typing import cast
 from core.settings import Settings
 from tools.search import SEARCH_TYPES, SearchType
 
+from .beir import resolve_split
 from .report import write_report
 from .retrieval import TypeReport, evaluate
 
 
 def _split(dataset: Path, wanted: str) -> str:
-    if (dataset / "qrels" / f"{wanted}.tsv").is_file():
-        return wanted
-    present = sorted(p.stem for p in (dataset / "qrels").glob("*.tsv"))
-    if len(present) == 1:
-        print(f"split {wanted!r} not found; using {present[0]!r}")
-        return present[0]
-    raise SystemExit(f"lectern: no qrels/{wanted}.tsv in {dataset} (present: {', '.join(present) or 'none'})")
+    used = resolve_split(dataset, wanted)  # as POST /v1/evals resolves it
+    if used != wanted:
+        print(f"split {wanted!r} not found; using {used!r}")
+    return used
 
 
 def print_table(reports: list[TypeReport]) -> None:
@@ -37,7 +35,7 @@ def print_table(reports: list[TypeReport]) -> None:
 def run_retrieval_eval(args: argparse.Namespace, settings: Settings) -> int:
     split = _split(args.dataset, args.split)
     types = list(SEARCH_TYPES) if args.type == "all" else [cast(SearchType, args.type)]
-    reports = evaluate(args.dataset, split=split, types=types, settings=settings, depth=args.k)
+    reports = evaluate(args.dataset, split=split, types=types, settings=settings, depth=args.k, limit=args.limit)
     print_table(reports)
     if args.out:
         args.out.write_text(

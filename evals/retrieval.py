@@ -2,11 +2,14 @@
 
 The corpus is ingested once into a cached eval home keyed by a fingerprint of the
 dataset, the index-shaping settings and the ingestion code, so a second run (or
-another search type) reuses it.
+another search type) reuses it. An eval home is a Lectern home of its own (its own SQLite
+catalog, its own embedded Chroma, its own blobs): eval documents never mix with users'.
+Ingesting one holds a file lock, so two workers starting runs on one dataset ingest it once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import statistics
@@ -22,7 +25,10 @@ from ingestion.service import Ingestion
 from tools.search import Retriever, SearchType
 
 from . import metrics
-from .beir import BeirDataset, load
+from .beir import BeirDataset, load, select
+
+QueryProgress = Callable[[int, int], None]
+"""Called after each query with (queries done, queries in all); it may raise to stop the run."""
 
 EVAL_COLLECTION = "beir"
 EVAL_PRINCIPAL = Principal("eval", "admin")
@@ -75,12 +81,38 @@ def eval_home(dataset_root: Path, settings: Settings) -> Path:
 
 def open_index(dataset: BeirDataset, settings: Settings, log: Callable[[str], None] = print) -> Ingestion:
     """The eval home for this dataset and these settings, ingested on first use."""
-    home = eval_home(dataset.root, settings)
+
+    def _ingest(service: Ingestion, marker: Path) -> None:
+        _ingest_corpus(service, dataset, marker, log)
+
+    return open_eval_home(eval_home(dataset.root, settings), settings, _ingest, log)
+
+
+def open_eval_home(
+    home: Path, settings: Settings, ingest: Callable[[Ingestion, Path], None], log: Callable[[str], None] = print
+) -> Ingestion:
+    """An eval home's service (its own SQLite, embedded Chroma and blobs: eval documents never meet
+    users'), after ``ingest(service, marker)`` filled it unless its ``COMPLETE`` marker says an earlier
+    run did. A file lock makes concurrent runs on one home (two workers, an API run and the CLI) ingest
+    it once: the second waits, then finds the marker."""
     marker = home / "COMPLETE"
-    service = Ingestion(settings.with_overrides(home=home, database_url=None, chroma_url=None))
-    if marker.exists():
-        log(f"reusing eval index {home}")
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with (home.parent / f"{home.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        service = Ingestion(settings.with_overrides(home=home, database_url=None, chroma_url=None, blob_url=None))
+        if marker.exists():
+            log(f"reusing eval index {home}")
+            return service
+        try:
+            ingest(service, marker)
+        except BaseException:
+            service.close()
+            raise
         return service
+
+
+def _ingest_corpus(service: Ingestion, dataset: BeirDataset, marker: Path, log: Callable[[str], None]) -> None:
+    home = service.settings.home
     log(f"ingesting {len(dataset.corpus)} documents into {home}")
     started = time.perf_counter()
     lines = [
@@ -89,7 +121,6 @@ def open_index(dataset: BeirDataset, settings: Settings, log: Callable[[str], No
     ]
     ingest_collection(service, lines, EVAL_COLLECTION, EVAL_PRINCIPAL.user_id, marker, started)
     log(f"ingested in {time.perf_counter() - started:.0f} s")
-    return service
 
 
 def ingest_collection(service: Ingestion, lines: list[str], collection: str, owner: str, marker: Path, started: float) -> None:
@@ -106,8 +137,32 @@ def _beir_ids(service: Ingestion) -> dict[str, str]:
     return {d.id: d.name or d.filename for d in docs}
 
 
-def run_type(retriever: Retriever, dataset: BeirDataset, search_type: SearchType, depth: int = 100) -> TypeReport:
-    to_beir = _beir_ids(retriever.ingestion)
+class _LiveIds(dict[str, str]):
+    """A hit's id as the judgments name it, for an eval over the documents already in Lectern: the
+    document id, or its collection docid (name), or its file name, whichever the qrels use."""
+
+    def __init__(self, service: Ingestion, judged: set[str]) -> None:
+        super().__init__()
+        self._service, self._judged = service, judged
+
+    def __missing__(self, document_id: str) -> str:
+        doc = self._service.get(document_id)
+        names = (document_id, doc.name, doc.filename)
+        self[document_id] = next((n for n in names if n and n in self._judged), document_id)
+        return self[document_id]
+
+
+def run_type(
+    retriever: Retriever, dataset: BeirDataset, search_type: SearchType, depth: int = 100,
+    on_query: QueryProgress | None = None, principal: Principal = EVAL_PRINCIPAL,
+) -> TypeReport:  # fmt: skip
+    """Every query through ``Retriever.search`` as ``principal``, scored by ``metrics``. With a corpus the
+    hits map to its ids through the eval collection; without one (``principal`` searching Lectern's own
+    documents) through whatever ids the judgments use."""
+    if dataset.corpus:
+        to_beir: dict[str, str] = _beir_ids(retriever.ingestion)
+    else:
+        to_beir = _LiveIds(retriever.ingestion, {d for docs in dataset.qrels.values() for d in docs})
     run: dict[str, dict[str, float]] = {}
     latencies: list[float] = []
     ranked_ids: dict[str, list[str]] = {}
@@ -115,7 +170,7 @@ def run_type(retriever: Retriever, dataset: BeirDataset, search_type: SearchType
         started = time.perf_counter()
         response = retriever.search(
             query,
-            principal=EVAL_PRINCIPAL,
+            principal=principal,
             search_type=search_type,
             top_k=depth,
             expand_references=False,
@@ -125,6 +180,8 @@ def run_type(retriever: Retriever, dataset: BeirDataset, search_type: SearchType
         ids = [to_beir[h.document_id] for h in response.results]
         ranked_ids[qid] = ids
         run[qid] = {doc: float(len(ids) - rank) for rank, doc in enumerate(ids)}  # our order, no ties
+        if on_query is not None:
+            on_query(len(run), len(dataset.queries))
     scores = metrics.per_query(dataset.qrels, run)
     per_query = {
         q: {
@@ -159,11 +216,24 @@ def evaluate(
     depth: int = 100,
     retriever_factory: Callable[[Ingestion], Retriever] = Retriever,
     log: Callable[[str], None] = print,
+    limit: int | None = None,
+    on_query: QueryProgress | None = None,
 ) -> list[TypeReport]:
-    dataset = load(dataset_root, split)
+    """The one retrieval eval: ``lectern eval retrieval`` and the API's eval runs both call it.
+    ``limit`` keeps the first judged queries (``beir.select``); ``on_query`` hears each one."""
+    dataset = select(load(dataset_root, split), limit)
     service = open_index(dataset, settings or Settings(), log)
     try:
         retriever = retriever_factory(service)
-        return [run_type(retriever, dataset, t, depth) for t in types]
+        return [run_type(retriever, dataset, t, depth, on_query) for t in types]
     finally:
         service.close()
+
+
+def evaluate_live(
+    dataset_root: Path, retriever: Retriever, principal: Principal, *, split: str, search_type: SearchType,
+    depth: int = 100, limit: int | None = None, on_query: QueryProgress | None = None,
+) -> TypeReport:  # fmt: skip
+    """Judged queries without a corpus, over the documents ``principal`` sees in Lectern itself."""
+    dataset = select(load(dataset_root, split, with_corpus=False), limit)
+    return run_type(retriever, dataset, search_type, depth, on_query, principal)

@@ -40,7 +40,7 @@ from .uploads import ResumableUploads
 from .vectors import ChromaVectorStore
 from .vision import parse_page_spec
 from .vision.transcribe import Vision, litellm_transcriber, missing_api_keys
-from .worker import DEFAULT_BATCH_SIZE, Worker
+from .worker import DEFAULT_BATCH_SIZE, SideJob, Worker
 
 log = logging.getLogger("lectern.ingestion")
 
@@ -564,8 +564,11 @@ class Ingestion:
             log.warning("the unused original %s stays in the blob store: %s", sha256, exc)
 
     # -- processing --------------------------------------------------------------------------
-    def worker(self, worker_id: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> Worker:
-        """A queue-draining loop over this service's stores (run it with ``.run()``)."""
+    def worker(
+        self, worker_id: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, side_jobs: Sequence[SideJob] = ()
+    ) -> Worker:
+        """A queue-draining loop over this service's stores (run it with ``.run()``); ``side_jobs`` run
+        when no document waits (eval runs, given by the composition root)."""
         return Worker(
             self.db,
             self._pipeline_parts,
@@ -575,6 +578,7 @@ class Ingestion:
             worker_id=worker_id,
             sweep=self.sweep_expired,
             sweep_every_s=self.settings.ingestion.expiry_sweep_s,
+            side_jobs=side_jobs,
         )
 
     def run_until_idle(self, worker_id: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> BatchTimings:

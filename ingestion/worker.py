@@ -40,6 +40,11 @@ from .vectors import VectorStoreUnavailable
 
 log = logging.getLogger(__name__)
 
+SideJob = Callable[[str, threading.Event], bool]
+"""Claims and runs one job of another kind (an eval run) as the worker ``worker_id``, giving it up
+when the event is set; ``False`` when there was none. Injected by the composition root (the API's
+services, ``lectern worker``), so ingestion needs to know nothing about what such a job does."""
+
 DEFAULT_BATCH_SIZE = 32
 _PAUSE_AFTER_ERROR_S = 1.0
 _BACKOFF_FIRST_S = 1.0
@@ -87,6 +92,7 @@ class Worker:
         worker_id: str | None = None,
         sweep: Callable[[], Sequence[object]] | None = None,
         sweep_every_s: float = 0.0,
+        side_jobs: Sequence[SideJob] = (),
     ) -> None:
         self.db = db
         self.worker_id = worker_id or jobs.new_worker_id()
@@ -100,6 +106,7 @@ class Worker:
         self._sweep_every_s = sweep_every_s
         self._next_sweep = 0.0  # monotonic; the first sweep runs when the loop starts
         self._sweep_backlog = False  # the last sweep deleted something: sweep again next pass
+        self._side_jobs = tuple(side_jobs)
 
     def run(
         self,
@@ -141,6 +148,8 @@ class Worker:
                 self._backoff_s = 0.0
                 continue
             if timings is None:
+                if self._run_side_job(stop):
+                    continue  # indexing first: the queue is looked at again before the next side job
                 if idle_s is not None:
                     stop.wait(idle_s)
                     continue
@@ -153,6 +162,17 @@ class Worker:
             if on_batch is not None:
                 on_batch(timings)
         return total
+
+    def _run_side_job(self, stop: threading.Event) -> bool:
+        """One job of another kind, only when no document waits: users' uploads never queue behind
+        an eval. A side job records its own failures; one that raises is logged and skipped."""
+        for side_job in self._side_jobs:
+            try:
+                if side_job(self.worker_id, stop):
+                    return True
+            except Exception:
+                log.exception("a side job failed")
+        return False
 
     def _sweep_if_due(self) -> None:
         if self._sweep is None or (not self._sweep_backlog and time.monotonic() < self._next_sweep):

@@ -456,3 +456,23 @@ def scanned_pdf(pages: list[list[str] | str]) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+# --- eval datasets (tests/evals, tests/api/routes/test_evals.py) ---
+
+
+def write_beir(
+    root: Path, docs: dict[str, tuple[str, str]], queries: dict[str, str], qrels: Sequence[tuple[str, str, int]],
+    split: str = "test",
+) -> Path:  # fmt: skip
+    """A BEIR-layout dataset: ``docs`` as {id: (title, text)} (none: no corpus.jsonl), ``queries`` as
+    {id: text}, ``qrels`` as (query-id, corpus-id, score) rows under ``qrels/<split>.tsv``."""
+    import json
+
+    (root / "qrels").mkdir(parents=True, exist_ok=True)
+    if docs:
+        lines = [json.dumps({"_id": i, "title": title, "text": text}) for i, (title, text) in docs.items()]
+        (root / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
+    (root / "qrels" / f"{split}.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in qrels)
+    )
+    return root

@@ -35,6 +35,7 @@ from .completions import (
 )
 from .downloads import DownloadUrl, DownloadUrlRequest
 from .errors import ErrorEnvelope
+from .evals import EvalList, EvalProgress, EvalReport, EvalRun, NewEval
 from .files import (
     Assignees,
     Assignment,
@@ -68,7 +69,7 @@ __all__ = [
     "Assignees", "Assignment", "BatchItem", "BatchResult", "ChatAnswer", "ChatEvent", "ChunkOut", "Citation", "CollectionDocument",
     "CollectionDocumentIn", "CollectionDocuments", "CollectionInfo", "CompleteUpload", "CompletionChoice",
     "CompletionMessage", "CompletionRequest", "CompletionResponse", "DeletedDocument", "DocumentResult", "DownloadUrl",
-    "DownloadUrlRequest", "ErrorEnvelope", "FileInfo", "FileUpdate",
+    "DownloadUrlRequest", "ErrorEnvelope", "EvalList", "EvalProgress", "EvalReport", "EvalRun", "NewEval", "FileInfo", "FileUpdate",
     "FileList", "FileStatus", "FileText", "Health", "ModelCard", "ModelList", "NewCollection", "NewMessage", "NewSession", "NewUpload",
     "OpenAIMessage", "PageOut", "BatchSummary", "ChunkList", "ExtractedText", "PartInfo", "PartStored", "RetrieveResponse", "RetrievedChunk", "SearchType", "SessionCreated",
     "SessionHistory", "SessionRecord", "StoredMessage", "UploadLimits", "UploadResult", "UploadStarted", "UploadState", "Usage",

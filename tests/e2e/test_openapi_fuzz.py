@@ -51,6 +51,9 @@ _BY_CONTENT = {
     "PATCH /v1/files/{file_id}": ["400", "415"],  # 415: index=true on a stored file Lectern cannot read
     "PATCH /v1/collections/{collection}/documents/{document_id}": ["400", "415"],
     "POST /v1/collections/{collection}/documents": ["400"],
+    # Whether an eval's dataset is a folder (or an upload) the server can read as BEIR is a fact about
+    # the server's disk and the bytes sent (INVALID_DATASET).
+    "POST /v1/evals": ["400"],
     "POST /api/v1/collections/{collection_id}/documents": ["400"],  # seed 003's JSONL push, likewise
     # Whether text can be stored (no NUL, no lone surrogate: no database keeps either) is beyond JSON Schema.
     "PUT /v1/collections/{collection}/documents": ["400"],
