@@ -191,8 +191,39 @@ async def test_retrieve_errors_are_the_seeds_codes(api: Api) -> None:
     _error(await api.client.get("/retrieve", params={"q": "  "}, headers=headers), 400, "INVALID_QUERY")
     _error(await api.client.get("/retrieve", params={"q": "x", "search_type": "fuzzy"}, headers=headers), 400,
            "INVALID_QUERY")  # fmt: skip
-    bad = await api.client.get("/retrieve", params={"q": "x", "sourceUrls": "s3://bucket/doc1.docx"}, headers=headers)
-    _error(bad, 400, "INVALID_SOURCE_URL")
+    for bad_url in ("s3://bucket", "https://elsewhere.example/doc1.docx", "ftp://bucket/doc1.docx"):
+        bad = await api.client.get("/retrieve", params={"q": "x", "sourceUrls": bad_url}, headers=headers)
+        _error(bad, 400, "INVALID_SOURCE_URL")
+    # SEARCH_TIMEOUT (408) when a search takes longer than LECTERN_SEARCH_TIMEOUT_S.
+    api.services.settings.http.search_timeout_s = 1e-6
+    try:
+        slow = await api.client.get("/retrieve", params={"q": "eligibility criteria"}, headers=headers)
+        _error(slow, 408, "SEARCH_TIMEOUT")
+        _error(
+            await api.client.get("/v1/retrieve", params={"q": "eligibility"}, headers=headers), 408, "SEARCH_TIMEOUT"
+        )
+    finally:
+        api.services.settings.http.search_timeout_s = 30.0
+
+
+async def test_s3_source_urls_as_the_seeds_clients_build_them_name_documents_by_filename_or_id(api: Api) -> None:
+    """The seed's own example (``sourceUrls=s3://bucket/doc1.docx,s3://bucket/doc2.html``) works: an s3 URL's key
+    names a document by its filename (or last segment), or by an id in it; one naming nothing matches nothing."""
+    c = await _corpus(api)
+    urls = "s3://bucket/regulatory-guidelines.html,s3://bucket/dosing.rtf"
+    found = await api.client.get("/retrieve", params={"q": "dosage recommendations", "sourceUrls": urls, "topK": 10},
+                                 headers=api.alice)  # fmt: skip
+    assert found.status_code == 200 and found.json()["results"]
+    assert {h["document_id"] for h in found.json()["results"]} <= {c.guidelines, c.dosing}
+    seeds_own = f"s3://your-bucket/ingested/{c.protocol}/clinical-trial-protocol.docx,s3://b/2024/protocol-x.docx"
+    by_id = await api.client.get("/retrieve", params={"q": "eligibility", "sourceUrls": seeds_own}, headers=api.alice)
+    assert {h["document_id"] for h in by_id.json()["results"]} == {c.protocol}
+    verbatim = "dosage%20recommendations&sourceUrls=s3://bucket/doc1.docx,s3://bucket/doc2.html&topK=10"
+    nothing = await api.client.get(f"/retrieve?q={verbatim}", headers=api.alice)
+    assert nothing.status_code == 200 and nothing.json()["results"] == [] and nothing.json()["total_results"] == 0
+    # bob sees none of alice's documents, by s3 URL either.
+    hidden = await api.client.get("/retrieve", params={"q": "dosage", "sourceUrls": urls}, headers=api.bob)
+    assert hidden.status_code == 200 and hidden.json()["results"] == []
 
 
 async def test_only_admins_delete_and_the_answer_has_deleted_at(api: Api) -> None:
@@ -320,8 +351,6 @@ def test_the_adapter_is_one_tag_and_one_setting(tmp_path: Path) -> None:
                     "GET /retrieve"}  # fmt: skip
     off = create_app(make_settings(tmp_path / "off", seed_clinical=False)).openapi()
     assert not {"/documents/all", "/retrieve"} & set(off["paths"]) and "/v1/retrieve" in off["paths"]
-
-
 
 
 SEED_CURLS = [
