@@ -366,22 +366,10 @@ SEED_CURLS = [
   -H "Authorization: Bearer your-access-token\"""",
     """curl -X GET "https://api.yourdomain.com/retrieve?q=FDA%20approval%20process&search_type=keyword&topK=20" \\
   -H "Authorization: Bearer your-access-token\"""",
+    """curl -X GET "https://api.yourdomain.com/retrieve?q=dosage%20recommendations&sourceUrls=s3://bucket/doc1.docx,s3://bucket/doc2.html&topK=10" \\
+  -H "Authorization: Bearer your-access-token\"""",
 ]
 """The seed's curl lines as it prints them; only the host and the key are replaced."""
-
-
-async def test_the_seeds_curl_lines_work_against_a_real_server(api: Api) -> None:
-    await upload(api, api.alice, "clinical-trial-protocol.docx", _protocol_docx())
-    await upload(api, api.alice, "regulatory-guidelines.html", GUIDELINES)
-    key = api.alice["Authorization"].split()[1]
-    with serving(api.services) as base:
-        for line in SEED_CURLS:
-            pasted = line.replace("https://api.yourdomain.com", base).replace("your-access-token", key)
-            args = shlex.split(pasted.replace("\\\n", " ")) + ["-s", "-w", "\n%{http_code}"]
-            out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
-            body, status = out.rsplit("\n", 1)
-            assert status == "200", (line, body)
-            assert '"s3_url"' in body or '"results":[{"url"' in body, body
 
 
 SEED_PYTHON_CLIENT = '''
@@ -453,14 +441,25 @@ class DocumentSearchClient:
 """The seed's "Complete Document Search Workflow" client, as its documentation prints it."""
 
 
-async def test_the_seeds_python_client_works_against_a_real_server(api: Api) -> None:
+async def test_the_seeds_curl_lines_and_python_client_work_against_a_real_server(api: Api) -> None:
+    """The one real-server test of this seed: its curl lines pasted (host and key replaced), then its
+    Python ``DocumentSearchClient`` as printed, against uvicorn on 127.0.0.1."""
     protocol = await upload(api, api.alice, "clinical-trial-protocol.docx", _protocol_docx(),
                             document_type="Clinical Trial Protocol")  # fmt: skip
     await upload(api, api.alice, "regulatory-guidelines.html", GUIDELINES, document_type="Regulatory Guidelines")
+    curl_key = api.alice["Authorization"].split()[1]
     key = bearer(api, "user", "alice-client", user_id="alice")["Authorization"].split()[1]
     namespace: dict[str, Any] = {}
     exec(SEED_PYTHON_CLIENT, namespace)  # noqa: S102  (the seed's own code, unchanged)
     with serving(api.services) as base:
+        for line in SEED_CURLS:
+            pasted = line.replace("https://api.yourdomain.com", base).replace("your-access-token", curl_key)
+            args = shlex.split(pasted.replace("\\\n", " ")) + ["-s", "-w", "\n%{http_code}"]
+            out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
+            body, status = out.rsplit("\n", 1)
+            assert status == "200", (line, body)
+            nothing = "sourceUrls=s3://bucket/doc1" in line  # names no document here: 200, no results
+            assert ('"results":[]' in body) if nothing else ('"s3_url"' in body or '"results":[{"url"' in body), body
         client = namespace["DocumentSearchClient"](base, key)
         assert [d["filename"] for d in client.get_all_documents("docx")] == ["clinical-trial-protocol.docx"]
         results = client.search_specific_documents(
