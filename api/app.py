@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.settings import Settings
 
 from . import errors
-from .body_limit import BodyLimit
+from .body_limit import BodyLimit, Reshape
 from .ratelimit import Limiter
 from .routes import (
     chat,
@@ -79,13 +79,16 @@ def create_app(
             return int(current.ingestion.max_upload_bytes)  # one part; the route caps the sum of the parts
         if path.startswith("/v1/files/upload") or path.startswith("/v1/collections"):
             return int(current.ingestion.max_upload_bytes)
-        if path.startswith("/api/v1/collections"):  # seed 003's JSONL pushes
+        if path.startswith(collections_api.PREFIX):  # seed 003's JSONL pushes
             return int(current.ingestion.max_upload_bytes)
         if path == "/v1/evals":  # an uploaded dataset
             return int(current.ingestion.max_upload_bytes)
         return None
 
-    app.add_middleware(BodyLimit, limit_for=_upload_limit)
+    def _reshape(path: str) -> Reshape | None:
+        return collections_api.too_large if path.startswith(collections_api.PREFIX) else None
+
+    app.add_middleware(BodyLimit, limit_for=_upload_limit, reshape_for=_reshape)
     app.add_middleware(_RequestHeaders)
     configured = services.settings if services is not None else settings or Settings()
     if configured.http.seed_files_api:  # before Lectern's files routes: x-bot-id picks the seed's (files_api._BotRoute)

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping, Sequence
 from datetime import datetime
@@ -70,6 +71,9 @@ from .schemas import (
 )
 
 _EVENT = TypeAdapter(ChatEvent)
+BASE_URL_ENV, API_KEY_ENV = "LECTERN_BASE_URL", "LECTERN_API_KEY"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+"""Where ``make run`` (``lectern serve``) listens."""
 _SERVER_DEFAULT_LIMITS = UploadLimits(max_upload_bytes=100 * 1024 * 1024, max_resumable_bytes=5 * 1024**3)
 """The server's default caps, for a server whose ``/healthz`` does not report its own."""
 _PART_BYTES = 16 * 1024 * 1024
@@ -211,7 +215,9 @@ class Files(_Resource):
         if policies is not None:
             form["policies"] = json.dumps(list(policies))
         with path.open("rb") as f:
-            return await self._model(UploadResult, "POST", "/v1/files/upload", files={"file": (filename or path.name, f)}, data=form)
+            return await self._model(
+                UploadResult, "POST", "/v1/files/upload", files={"file": (filename or path.name, f)}, data=form
+            )
 
     async def _upload_resumable(
         self, path: Path, size: int, fields: dict[str, Any], part_size: int | None
@@ -564,7 +570,9 @@ class RemoteChatSession:
     @overload
     def send(self, text: str, *, stream: Literal[False] = ..., **options: Any) -> Awaitable[ChatAnswer]: ...
 
-    def send(self, text: str, *, stream: bool = False, **options: Any) -> AsyncIterator[ChatEvent] | Awaitable[ChatAnswer]:
+    def send(
+        self, text: str, *, stream: bool = False, **options: Any
+    ) -> AsyncIterator[ChatEvent] | Awaitable[ChatAnswer]:
         events = self._events(text, options)
         return events if stream else self._collect(events)
 
@@ -616,10 +624,23 @@ class _SessionContext:
         return None
 
 
+def _connection(base_url: str | None, api_key: str | None) -> tuple[str, str]:
+    """The server and key: as given, else ``LECTERN_BASE_URL`` / ``LECTERN_API_KEY``, else (the URL only)
+    ``make run``'s address; so ``Client(api_key=...)``, as the digitization API's SDK is built, just works."""
+    base = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    key = api_key or os.environ.get(API_KEY_ENV)
+    if not key:
+        raise ValueError(f"no API key: pass api_key=... or set {API_KEY_ENV} (`lectern keys create` makes one)")
+    return base.rstrip("/"), key
+
+
 class Client:
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 120.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float = 120.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:  # fmt: skip
+        """``base_url`` defaults to ``LECTERN_BASE_URL``, else ``http://127.0.0.1:8000``; ``api_key`` to ``LECTERN_API_KEY``."""
+        base_url, api_key = _connection(base_url, api_key)
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout, transport=transport
+            base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout, transport=transport
         )
         self.files = Files(self)
         self.collections = Collections(self)
@@ -668,7 +689,7 @@ class Client:
 class SyncClient:
     """The same calls for scripts: ``SyncClient(...).files.upload(...)``, ``.search(...)``, ``.ask(...)``."""
 
-    def __init__(self, base_url: str, api_key: str, **options: Any) -> None:
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, **options: Any) -> None:
         self._loop = asyncio.new_event_loop()
         self._client = Client(base_url, api_key, **options)
         self.files = _SyncProxy(self, self._client.files)

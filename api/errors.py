@@ -37,6 +37,7 @@ _MEANINGS = {
     401: "no API key, or not a valid one",
     403: "the key may not do this",
     404: "no such resource (or not one this key may see)",
+    408: "the search took longer than its budget (`LECTERN_SEARCH_TIMEOUT_S`): `SEARCH_TIMEOUT`",
     409: "the resource is not in a state that allows this",
     413: "the body is larger than the upload limit",
     415: "the file's type is not supported",
@@ -51,7 +52,6 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer with: each one is the envelope,
     so the description tells clients (and the schemathesis run in the tests) the truth."""
     return {status: {"model": ErrorEnvelope, "description": _MEANINGS[status]} for status in statuses}
-
 
 
 KEYED = error_responses(401, 422, 429)
@@ -110,4 +110,7 @@ def install(app: FastAPI) -> None:
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, str | int | float | bool | list | dict | type(None)) else str(v) for k, v in details.items()}
+    return {
+        k: v if isinstance(v, str | int | float | bool | list | dict | type(None)) else str(v)
+        for k, v in details.items()
+    }

@@ -191,12 +191,16 @@ class HttpSettings(_Group):
     """Listings show only this status unless a request asks with ``status=`` (``status=any``: all); unset: all statuses."""
     seed_files_api: bool = True
     """Serve the files API's drop-in adapter (seed 004): ``PUT /v1/files``, its ``uploadUrl``, and the seed's shapes on ``GET``/``DELETE /v1/files...`` when a request sends ``x-bot-id``."""
+    files_api_pending_s: float = Field(default=24 * 3600.0, gt=0)
+    """A files API (seed 004) file whose content never reaches its ``uploadUrl`` is dropped this many seconds after its last ``PUT`` (by the expiry sweep, ``LECTERN_EXPIRY_SWEEP_S``)."""
     url_secret: SecretStr | None = None
     """Signs download URLs (at least 32 characters; never shown). Default: one generated into ``$LECTERN_HOME/url_secret``; API processes that do not share a home must all be given the same one."""
     seed_collections: bool = True
     """Serve the hosted collections API (seed 003) at its own paths, ``/api/v1/collections/...``."""
     seed_clinical: bool = True
     """Serve the clinical retrieval API's routes (seed 002: ``/documents/all``, ``/documents/{filename}``, ``/retrieve``)."""
+    search_timeout_s: float = Field(default=30.0, ge=0)
+    """A search that takes longer is answered 408 ``SEARCH_TIMEOUT`` (the clinical API's code) by ``/retrieve``, ``/v1/retrieve`` and ``/api/v2/files/search``; 0: no budget."""
     seed_digitization: bool = True
     """Serve the files/digitization API's paths (``/api/v2/files/*``, seed 000) beside ``/v1``."""
 

@@ -546,6 +546,11 @@ class Ingestion:
             deleted.append(doc.id)
         return deleted
 
+    def _sweep(self) -> list[str]:
+        """The indexing loop's periodic sweep: expired documents, then upload records abandoned past
+        their deadline (a files API file whose content never came); both only reclaim space."""
+        return [*self.sweep_expired(), *self.uploads.sweep_stale(utcnow())]
+
     def release_blob(self, sha256: str) -> None:
         """Hand back an original that was stored for a document that never came (a resumable upload
         whose completion was refused after its parts became the blob): deleted unless a document uses it."""
@@ -576,7 +581,7 @@ class Ingestion:
             max_attempts=self.settings.ingestion.max_job_attempts,
             batch_size=batch_size,
             worker_id=worker_id,
-            sweep=self.sweep_expired,
+            sweep=self._sweep,
             sweep_every_s=self.settings.ingestion.expiry_sweep_s,
             side_jobs=side_jobs,
         )

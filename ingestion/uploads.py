@@ -32,6 +32,9 @@ from .blobs.base import Spool
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _PART = re.compile(r"^part-([0-9]+)$")
 _META = "upload.json"
+_STALE = "uploads/stale-after"
+"""One object per record that is abandoned after a deadline, ``stale-after/<id>`` holding it (UTC ISO
+8601): the sweeper lists this one folder instead of every upload's."""
 
 
 class UploadNotFound(LecternError):
@@ -63,14 +66,35 @@ class ResumableUploads:
         self.store = store
         self.max_bytes = max_bytes
 
-    def start(self, owner: str, fields: dict[str, Any], upload_id: str | None = None) -> str:
+    def start(self, owner: str, fields: dict[str, Any], upload_id: str | None = None,
+              stale_after: str | None = None) -> str:  # fmt: skip
         """``upload_id`` (32 hex digits) writes the record under a known id, replacing one there: the files
-        API's pending file is kept here under its future document id (api/seeds/files_api.py)."""
+        API's pending file is kept here under its future document id (api/seeds/files_api.py).
+        ``stale_after`` (UTC ISO 8601 with ``Z``): from then on ``sweep_stale`` removes the record
+        and its parts, as abandoned."""
         upload_id = upload_id or uuid.uuid4().hex
         if not _ID.match(upload_id):
             raise ValueError(f"an upload id is 32 hex digits, not {upload_id!r}")
         self.store.put_object_bytes(f"{_folder(upload_id)}/{_META}", json.dumps({"owner": owner, **fields}).encode())
+        if stale_after is not None:
+            self.store.put_object_bytes(f"{_STALE}/{upload_id}", stale_after.encode())
         return upload_id
+
+    def sweep_stale(self, now: str) -> list[str]:
+        """Removes every record whose ``stale_after`` passed at ``now`` (same format), with its parts;
+        returns their ids. Several sweepers may run at once: removing twice is harmless."""
+        swept: list[str] = []
+        for key in sorted(self.store.list_objects(_STALE)):
+            upload_id = key.rsplit("/", 1)[-1]
+            try:
+                deadline = self.store.read_object(key).decode("utf-8").strip()
+            except FileNotFoundError:
+                continue  # another sweeper, or a discard, was first
+            if _ID.match(upload_id) and deadline <= now:
+                self.store.delete_objects(_folder(upload_id))
+                self.store.delete_object(key)
+                swept.append(upload_id)
+        return swept
 
     def parts(self, upload_id: str, owner: str) -> dict[int, int]:
         """Part number -> size of every part stored so far: where a client resumes after a dropped connection
@@ -143,6 +167,7 @@ class ResumableUploads:
     def discard(self, upload_id: str, owner: str, kind: str | None = None) -> None:
         self.fields(upload_id, owner, kind)
         self.store.delete_objects(_folder(upload_id))
+        self.store.delete_object(f"{_STALE}/{upload_id}")
 
     def _parts(self, upload_id: str) -> dict[int, tuple[str, int]]:
         """Part number -> (key, size) of the parts stored so far."""

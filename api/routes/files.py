@@ -222,7 +222,16 @@ def upload_batch(
     return BatchResult(results=items)  # its summary is derived from the items
 
 
-@router.get("", response_model=FileList, responses=error_responses(400), description=LISTING_DOC)
+_BOT_ID_NOTE = (
+    "\n\n**With an `x-bot-id` header** this path belongs to the files API adapter (seed 004, see `PUT /v1/files` "
+    'under the tag "files API (seed 004)"): the request is answered in that API\'s shapes (`{file}`, '
+    "`{files, meta: {nextToken}}`, `{}`) and its error body `{id, code, type, message}`, for the bot's "
+    "collection; without the header, as documented here. `LECTERN_SEED_FILES_API=false` turns that off."
+)
+"""Lectern's routes that share a path with the seed 004 adapter say so (the adapter's twins are left out of the schema)."""
+
+
+@router.get("", response_model=FileList, responses=error_responses(400), description=LISTING_DOC + _BOT_ID_NOTE)
 def list_files(
     request: Request,
     services: ServicesDep,
@@ -292,7 +301,8 @@ def get_file_by_key(
     return file_info(request, doc)
 
 
-@router.get("/{file_id}", response_model=FileInfo, responses=_NOT_FOUND)
+@router.get("/{file_id}", response_model=FileInfo, responses=_NOT_FOUND,
+            description="One file this key may see, by id." + _BOT_ID_NOTE)  # fmt: skip
 def get_file(request: Request, file_id: str, services: ServicesDep, principal: ListingPrincipal) -> FileInfo:
     return file_info(request, visible_document(services, principal, file_id))
 
@@ -417,7 +427,8 @@ def stop_indexing(request: Request, file_id: str, services: ServicesDep, princip
     return file_info(request, services.ingestion.stop_indexing(doc.id))
 
 
-@router.delete("/{file_id}", response_model=DeletedDocument, responses=error_responses(403, 404))
+@router.delete("/{file_id}", response_model=DeletedDocument, responses=error_responses(403, 404),
+               description="Deletes the file (its owner or an admin; `LECTERN_DELETE_POLICY`)." + _BOT_ID_NOTE)  # fmt: skip
 def delete_file(file_id: str, services: ServicesDep, principal: WritePrincipal) -> DeletedDocument:
     return delete_visible(services, principal, file_id)
 

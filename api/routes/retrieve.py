@@ -3,7 +3,11 @@ parameters, as the clinical API has it) or POST (the same as a JSON body)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 
@@ -27,6 +31,12 @@ from ..schemas.retrieve import (
 )
 from ..services import Services
 
+T = TypeVar("T")
+_SEARCHES = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lectern-search")
+"""Searches with a time budget (``LECTERN_SEARCH_TIMEOUT_S``) run here so that the request can stop
+waiting. A thread cannot be stopped: a search past its budget finishes unseen, and a full pool makes
+the next searches wait (and time out) rather than pile up."""
+
 _AFTER, _BEFORE = f"created at or after; {CREATED_DOC}", f"created before; {CREATED_DOC}"
 router = APIRouter(prefix="/v1", tags=["retrieval"], responses=KEYED)
 
@@ -38,7 +48,7 @@ _Q_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_QUERY_CHARS, "patt
 
 _Q_DOC = f"the query, 1-{MAX_QUERY_CHARS} characters, not only spaces (400 INVALID_QUERY otherwise)"
 _THRESHOLD = "drop hits whose `score` (the score of the `search_type` asked for, 0..1) is below this"
-_FILTER_ERRORS = error_responses(400, 503)
+_FILTER_ERRORS = error_responses(400, 408, 503)
 _SOURCE_URLS = f"comma-separated; {SOURCE_URLS_DOC}"
 
 
@@ -116,11 +126,11 @@ def run_search(
         named = source_document_ids(source_urls, request, services.download_urls)
         document_ids = named if document_ids is None else [d for d in document_ids if d in set(named)]
     try:
-        response = services.retriever.search(
+        response = within_budget(services, lambda: services.retriever.search(
             q, principal=principal, search_type=search_type, top_k=top_k, document_ids=document_ids, tags=tags,
             tags_mode=tags_mode, filters=filters, collection=collection, similarity_threshold=similarity_threshold,
             vector_weight=vector_weight,
-        )  # fmt: skip
+        ))  # fmt: skip
     except LecternError as exc:
         if exc.code == "INVALID_REQUEST" and exc.details.get("field") == "q":
             raise ApiError(400, "INVALID_QUERY", exc.message, field="q") from exc
@@ -135,3 +145,17 @@ def run_search(
         total_results=response.total_results,
         processing_time_ms=response.processing_time_ms,
     )
+
+
+def within_budget(services: Services, search: Callable[[], T]) -> T:
+    """``search()``, or 408 ``SEARCH_TIMEOUT`` (the clinical API's code) once it has taken longer than
+    ``LECTERN_SEARCH_TIMEOUT_S`` (0: no budget, run here)."""
+    budget = services.settings.http.search_timeout_s
+    if budget <= 0:
+        return search()
+    future = _SEARCHES.submit(contextvars.copy_context().run, search)
+    try:
+        return future.result(timeout=budget)
+    except FutureTimeout:
+        raise ApiError(408, "SEARCH_TIMEOUT", f"the search took longer than {budget:g} s; try a narrower query "
+                       "or fewer results", budget_s=budget) from None  # fmt: skip

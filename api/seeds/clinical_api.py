@@ -9,14 +9,17 @@ renames and reshapes. Its error envelope is Lectern's (the seed documents the sa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
+from sqlalchemy import Connection
 
 from core.access import Principal
 from core.errors import DocumentNotFound
@@ -28,7 +31,7 @@ from tools.search import MAX_QUERY_CHARS, SearchType
 
 from ..deps import ListingPrincipal, RetrievalPrincipal, ServicesDep, WritePrincipal, require_admin
 from ..errors import KEYED, ApiError, error_responses
-from ..filters import split
+from ..filters import MAX_SOURCE_URLS, source_document_ids, split
 from ..routes.files import FileType, delete_visible, file_info
 from ..routes.retrieve import run_search
 from ..schemas.patterns import MAX_PAGE, NOT_BLANK
@@ -45,6 +48,7 @@ TAG = "clinical retrieval API (seed 002)"
 _MEDIA_BY_SHORT = {short: media for media, short in detect.SHORT_NAMES.items()}
 _NOT_FOUND_MESSAGE = "The requested document could not be found"
 _RATE_MESSAGES = {"/retrieve": "Search rate limit exceeded"}
+_DOCUMENT_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class _ClinicalRoute(APIRoute):
@@ -138,7 +142,7 @@ def delete_document(document_id: str, services: ServicesDep, principal: WritePri
 _Q_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": NOT_BLANK}
 
 
-@router.get("/retrieve", response_model=ClinicalRetrieveResponse)
+@router.get("/retrieve", response_model=ClinicalRetrieveResponse, responses=error_responses(408))
 def retrieve(
     request: Request,
     services: ServicesDep,
@@ -156,16 +160,49 @@ def retrieve(
         str | None,
         Query(
             alias="sourceUrls",
-            description="comma-separated `s3_url` values of documents to search within "
-            "(400 INVALID_SOURCE_URL for a URL this server did not hand out)",
+            description="comma-separated `s3_url` values of documents to search within, or `s3://bucket/key` "
+            "URLs: a key holding a document id names it, else the key (or its last segment) is a filename "
+            "(400 INVALID_SOURCE_URL for any other URL, or an https URL this server did not hand out)",
         ),
     ] = None,  # fmt: skip
 ) -> ClinicalRetrieveResponse:
     """Hybrid (vector + keyword, fused), vector or keyword search over the documents this key may
     read: ``GET /v1/retrieve``'s search, answered in the seed's shape."""
+    urls = split(source_urls)
     found = run_search(
-        request, services, principal, q, top_k=top_k, search_type=search_type, document_ids=None, tags=None,
-        tags_mode="any", collection=None, filters=DocumentFilter(), source_urls=split(source_urls),
-        similarity_threshold=None,
+        request, services, principal, q, top_k=top_k, search_type=search_type,
+        document_ids=None if urls is None else _source_ids(request, services, principal, urls), tags=None,
+        tags_mode="any", collection=None, filters=DocumentFilter(), source_urls=None, similarity_threshold=None,
     )  # fmt: skip
     return ClinicalRetrieveResponse.of(found)
+
+
+def _source_ids(request: Request, services: Services, principal: Principal, urls: list[str]) -> list[str]:
+    """The documents ``sourceUrls`` names: Lectern's own URLs (``s3_url`` values, as ``/v1/retrieve``
+    takes them), and ``s3://bucket/key`` URLs as the seed's clients build them: a key with a document
+    id in it names that document, any other names the newest visible document whose filename is the key
+    (folders included) or else its last segment. A URL that names no document matches nothing."""
+    if len(urls) > MAX_SOURCE_URLS:
+        raise ApiError(400, "INVALID_SOURCE_URL", f"at most {MAX_SOURCE_URLS} source URLs", field="sourceUrls")
+    s3 = [url for url in urls if url.strip().lower().startswith("s3://")]
+    own = [url for url in urls if url not in s3]
+    ids = source_document_ids(own, request, services.download_urls) if own else []
+    with services.ingestion.db.read() as conn:
+        for url in s3:
+            ids += _s3_document(conn, principal, url)
+    return ids
+
+
+def _s3_document(conn: Connection, principal: Principal, url: str) -> list[str]:
+    bucket, _, key = url.strip()[len("s3://") :].partition("/")
+    if not bucket or not key.strip("/"):
+        raise ApiError(400, "INVALID_SOURCE_URL", f"{url!r} is not a source URL: s3://bucket/key", url=url)
+    segments = [unquote(part) for part in key.split("/") if part]
+    named = next((part for part in segments if _DOCUMENT_ID.fullmatch(part)), None)
+    if named is not None:
+        return [named]
+    for name in (normalise_path("/".join(segments)), normalise_path(segments[-1])):
+        doc = newest_readable(conn, principal, filename=name) if name else None
+        if doc is not None:
+            return [doc.id]
+    return []

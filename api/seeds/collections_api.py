@@ -78,6 +78,11 @@ def _error(request: Request, status: int, code: str, message: str, headers: dict
     return JSONResponse({"message": message, "data": None}, status_code=status, headers=merged)
 
 
+def too_large(envelope: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The body-size limit's 413 (``api/body_limit.py`` answers it before any route runs) in this envelope."""
+    return {"message": envelope["message"], "data": None}, {"X-Error-Code": str(envelope["error_code"])}
+
+
 class _SeedRoute(APIRoute):
     """Every failure of these routes, the key and validation checks included (they run inside the
     route's handler), leaves in the seed's envelope with Lectern's status; the code is a header."""
@@ -102,7 +107,8 @@ class _SeedRoute(APIRoute):
         return _enveloped
 
 
-router = APIRouter(prefix="/api/v1/collections", tags=[TAG], route_class=_SeedRoute,
+PREFIX = "/api/v1/collections"
+router = APIRouter(prefix=PREFIX, tags=[TAG], route_class=_SeedRoute,
                    responses=_errors(401, 422, 429))  # fmt: skip
 _DOCUMENTS = "/{collection_id}/documents"
 WritableCollection = Annotated[

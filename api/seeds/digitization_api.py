@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from pydantic import BeforeValidator, StringConstraints
 
 from ..deps import ListingPrincipal, RetrievalPrincipal, ServicesDep, WritePrincipal
-from ..errors import KEYED, error_responses
+from ..errors import KEYED, ApiError, error_responses
 from ..filters import listing_status, query_filter
 from ..routes import downloads, retrieve, uploads
 from ..routes import files as v1
@@ -52,6 +52,9 @@ TAG = "files/digitization API (seed 000)"
 router = APIRouter(prefix=PREFIX, tags=[TAG], responses=KEYED)
 _NOT_FOUND = error_responses(404)
 _Empty = Annotated[str, StringConstraints(max_length=0)]
+PRESIGNED_URL_S = 24 * 3600
+_PRESIGNED = "v2-part"
+"""The nonce of a presigned part URL's token: the files API's (seed 004) upload tokens carry their record's."""
 _NO_FOLDERS = "Lectern has no folders or projects: absent, empty or `null` (use collection and tags)"
 
 
@@ -118,11 +121,28 @@ def upload_batch(
 def start_upload(
     request: Request, body: NewUpload, services: ServicesDep, principal: WritePrincipal
 ) -> PresignedUpload:
-    """``POST /v1/files/uploads``; the "presigned" URL is Lectern's own part URL (send the key with it)."""
+    """``POST /v1/files/uploads``. ``upload_url`` is presigned, as the seed's is (an S3 URL there): a
+    signed Lectern URL that takes each part's ``PUT`` with no key, for ``PRESIGNED_URL_S`` (24 h);
+    ``complete_url`` wants the key."""
     started = uploads.start(body, services, principal)
-    base = str(request.url_for("digitization_put_part", upload_id=started.upload_id, part="0"))[: -len("0")]
+    token, _ = services.download_urls.upload_token(started.upload_id, principal.user_id, _PRESIGNED, PRESIGNED_URL_S)
+    base = str(request.url_for("digitization_presigned_part", token=token, part="0"))[: -len("0")]
     complete = str(request.url_for("digitization_complete_upload", upload_id=started.upload_id))
     return PresignedUpload(**started.model_dump(), upload_url=base + "{part}", complete_url=complete)
+
+
+@router.put("/uploads/presigned/{token}/parts/{part}", response_model=PartStored, name="digitization_presigned_part",
+            include_in_schema=False)  # fmt: skip
+async def put_presigned_part(
+    token: str, part: Annotated[int, PathParam(ge=1, le=uploads.MAX_PARTS)], request: Request, services: ServicesDep
+) -> PartStored:
+    """The presigned ``upload_url``: no API key, the signed token names the upload and its owner (403
+    ``DOWNLOAD_URL_INVALID``/``EXPIRED`` otherwise). Left out of ``/openapi.json``: a URL handed out."""
+    grant = services.download_urls.verify_upload(token)
+    if grant.nonce != _PRESIGNED:
+        raise ApiError(403, "DOWNLOAD_URL_INVALID", "this is not an upload_url of /api/v2/files/uploads")
+    stored = await services.ingestion.uploads.put_part(grant.upload_id, grant.owner, part, request.stream())
+    return PartStored(part=stored.part, size=stored.size, sha256=stored.sha256)
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadState, responses=error_responses(404, 503))
@@ -178,7 +198,7 @@ def list_files(
                              has_more=offset + len(items) < total)  # fmt: skip
 
 
-@router.post("/search", response_model=SearchResults, responses=error_responses(400, 503))
+@router.post("/search", response_model=SearchResults, responses=error_responses(400, 408, 503))
 def search(
     body: SearchRequest, request: Request, services: ServicesDep, principal: RetrievalPrincipal
 ) -> SearchResults:

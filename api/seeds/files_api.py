@@ -36,13 +36,14 @@ How the seed maps onto Lectern (README, "Coming from a hosted files API with ind
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import mimetypes
 import secrets
 import tempfile
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Annotated, Any, BinaryIO, cast
 
 from fastapi import APIRouter, Header, Query, Request
@@ -84,6 +85,9 @@ TAG = "files API (seed 004)"
 BOT_HEADER = "x-bot-id"
 PENDING_KIND = "files_api"
 """The ``kind`` of a pending record in the upload store (resumable uploads' records have none)."""
+POINTER_KIND = "files_api_key"
+"""A record under the id a key's new file would get, naming the id of an existing file re-``PUT`` (and so
+erased) while its new content has not come: the key finds that id again."""
 EXTRAS = "_files_api"
 """The metadata field holding what the seed sends and Lectern has no column for."""
 APPLIED = {"parsing.minimumParagraphLength": "min_paragraph_tokens", "chunking.maximumChunkLength": "max_chunk_tokens",
@@ -203,9 +207,11 @@ def upsert_file(
 ) -> FileEnvelope:
     """Creates or updates the file with ``key`` in the bot's collection (``x-bot-id``; absent:
     ``default``) and answers with its ``uploadUrl``: ``PUT`` the content there. Until then the file
-    is ``upload_pending`` and an existing one keeps its current content. Every field is checked now,
-    so a bad one is a 400 before anything is kept. With ``x-bot-id``, ``GET``/``DELETE /v1/files/{id}``
-    and ``GET /v1/files`` answer in this API's shapes too (see the README)."""
+    is ``upload_pending``; updating an existing file erases its content now, as the seed says (its id
+    stays; the new content takes it). Every field is checked first, so a bad one is a 400 before
+    anything is kept or erased. A file whose content never comes is dropped
+    ``LECTERN_FILES_API_PENDING_S`` (24 h) after its last ``PUT``. With ``x-bot-id``,
+    ``GET``/``DELETE /v1/files/{id}`` and ``GET /v1/files`` answer in this API's shapes too (see the README)."""
     bot = _bot(x_bot_id)
     cap = services.settings.ingestion.max_upload_bytes
     if body.size > cap:
@@ -215,7 +221,10 @@ def upsert_file(
     services.ingestion.vision_spec(_vision_pages(body), field=VISION)
     with services.ingestion.db.read() as conn:
         current = find_by_key(conn, principal.user_id, bot, body.key)
-    file_id = current.id if current is not None else _new_id(principal.user_id, bot, body.key)
+    waiting = _pending_by_key(services, principal, bot, body.key)
+    file_id = (
+        current.id if current is not None else waiting[0] if waiting else _new_id(principal.user_id, bot, body.key)
+    )
     earlier = _pending(services, principal, file_id)
     now = _now()
     created = current.created_at if current else earlier["createdAt"] if earlier else now
@@ -224,8 +233,49 @@ def upsert_file(
         "nonce": secrets.token_hex(8),
         "expiresAt": columns.get("expires_at"), "request": body.model_dump(mode="json", exclude_none=True),
     }  # fmt: skip
-    services.ingestion.uploads.start(principal.user_id, record, upload_id=file_id)
+    stale = _stale_after(services)
+    uploads = services.ingestion.uploads
+    uploads.start(principal.user_id, record, upload_id=file_id, stale_after=stale)
+    pointer_id = _new_id(principal.user_id, bot, body.key)
+    if file_id != pointer_id:  # the key finds the id again while no document has it
+        uploads.start(principal.user_id, {"kind": POINTER_KIND, "documentId": file_id}, upload_id=pointer_id,
+                      stale_after=stale)  # fmt: skip
+    if current is not None:
+        _erase(services, current)
     return FileEnvelope(file=_pending_file(request, services, principal.user_id, file_id, record))
+
+
+def _erase(services: Services, doc: Document) -> None:
+    """ "Updating a file will erase the existing content of the file": the old document goes (content,
+    chunks, vectors, download URLs), exactly as ``DELETE`` removes it; its id waits for the new content."""
+    with contextlib.suppress(DocumentNotFound):  # deleted meanwhile: nothing left to erase
+        services.ingestion.delete(doc.id)
+
+
+def _stale_after(services: Services) -> str:
+    """When the pending record is abandoned, in ``core.db.utcnow``'s format (the sweeper compares strings)."""
+    seconds = services.settings.http.files_api_pending_s
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+
+def _pending_by_key(services: Services, principal: Principal, bot: str, key: str) -> tuple[str, dict[str, Any]] | None:
+    """The pending file of ``key`` in ``bot`` (its id and record), if one waits: under the id a new file
+    gets, or where the pointer left there by a re-``PUT`` of an existing file says."""
+    first = _new_id(principal.user_id, bot, key)
+    record = _pending(services, principal, first)
+    if record is not None:
+        return first, record
+    try:
+        pointer = services.ingestion.uploads.fields(first, principal.user_id, POINTER_KIND)
+    except UploadNotFound:
+        return None
+    found = _pending(services, principal, str(pointer.get("documentId", "")))
+    return (str(pointer["documentId"]), found) if found is not None else None
+
+
+def _drop_pointer(services: Services, owner: str, bot: str, key: str) -> None:
+    with contextlib.suppress(UploadNotFound):
+        services.ingestion.uploads.discard(_new_id(owner, bot, key), owner, POINTER_KIND)
 
 
 def _lectern_fields(body: UpsertFile) -> dict[str, Any]:
@@ -341,6 +391,7 @@ def _store(services: Services, owner: str, file_id: str, record: dict[str, Any],
         vision_pages=_vision_pages(body),
     )  # fmt: skip
     services.ingestion.uploads.discard(file_id, owner, PENDING_KIND)
+    _drop_pointer(services, owner, record["botId"], body.key)
 
 
 def _fail(services: Services, owner: str, file_id: str, record: dict[str, Any], exc: LecternError) -> None:
@@ -390,9 +441,9 @@ def get_seed_file(
 ) -> FileEnvelope:
     """By id, or by key (in the bot's collection)."""
     bot = _bot(x_bot_id)
-    record = _pending(services, principal, file_id)
-    if record is not None and record["botId"] == bot:
-        return FileEnvelope(file=_pending_file(request, services, principal.user_id, file_id, record))
+    waiting = _waiting(services, principal, bot, file_id)
+    if waiting is not None:
+        return FileEnvelope(file=_pending_file(request, services, principal.user_id, *waiting))
     return FileEnvelope(file=_document_file(request, services, _bot_document(services, principal, bot, file_id)))
 
 
@@ -403,18 +454,28 @@ def delete_seed_file(
     """Deletes the document through Lectern's own delete (``LECTERN_DELETE_POLICY`` applies) and any
     pending record; answers ``{}``."""
     bot = _bot(x_bot_id)
-    record = _pending(services, principal, file_id)
+    waiting = _waiting(services, principal, bot, file_id)
     try:
         doc: Document | None = _bot_document(services, principal, bot, file_id)
     except DocumentNotFound:
-        if record is None or record["botId"] != bot:
+        if waiting is None:
             raise
         doc = None
     if doc is not None:
         delete_visible(services, principal, doc.id, collection=bot)
-    if record is not None and record["botId"] == bot:
-        services.ingestion.uploads.discard(file_id, principal.user_id, PENDING_KIND)
+    if waiting is not None:
+        pending_id, record = waiting
+        services.ingestion.uploads.discard(pending_id, principal.user_id, PENDING_KIND)
+        _drop_pointer(services, principal.user_id, bot, str(record["request"]["key"]))
     return {}
+
+
+def _waiting(services: Services, principal: Principal, bot: str, file_id: str) -> tuple[str, dict[str, Any]] | None:
+    """The principal's pending file of this bot named by ``file_id``: its id, else its key."""
+    record = _pending(services, principal, file_id)
+    if record is not None and record["botId"] == bot:
+        return file_id, record
+    return _pending_by_key(services, principal, bot, file_id)
 
 
 def _bot_document(services: Services, principal: Principal, bot: str, file_id: str) -> Document:

@@ -221,3 +221,7 @@ class BlobStore(ABC):
     @abstractmethod
     def delete_objects(self, prefix: str) -> None:
         """Removes every object under ``prefix``; nothing there is not an error."""
+
+    @abstractmethod
+    def delete_object(self, key: str) -> None:
+        """Removes the one object ``key``; nothing there is not an error."""

@@ -102,6 +102,9 @@ class LocalBlobStore(BlobStore):
     def delete_objects(self, prefix: str) -> None:
         shutil.rmtree(self._object_path(prefix), ignore_errors=True)
 
+    def delete_object(self, key: str) -> None:
+        self._object_path(key).unlink(missing_ok=True)
+
 
 @contextmanager
 def _as_is(path: Path) -> Iterator[Path]:

@@ -231,3 +231,8 @@ class S3BlobStore(BlobStore):
                 keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
                 if keys:
                     self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+
+    def delete_object(self, key: str) -> None:
+        full = self.object_key(key)
+        with self._guard(f"deleting {full}"):
+            self.client.delete_object(Bucket=self.bucket, Key=full)

@@ -31,13 +31,17 @@ async def test_the_sdk_speaks_the_same_routes(api: Api, tmp_path) -> None:  # ty
         batch = await client.files.upload_batch([tmp_path / "kettle.md", tmp_path / "faq.jsonl"])
         assert batch.has_failures and batch.summary() == {"total": 2, "succeeded": 1, "failed": 1}
         assert batch.failed()[0].filename == "faq.jsonl"
-        assert len(batch) == 2 and [item.filename for item in batch] == ["kettle.md", "faq.jsonl"] and batch[1].error_code
+        assert (
+            len(batch) == 2 and [item.filename for item in batch] == ["kettle.md", "faq.jsonl"] and batch[1].error_code
+        )
         pushed = await client.collections.push_jsonl("faq", tmp_path / "faq.jsonl")
         assert pushed[0].status == "Created"
         api.services.ingestion.run_until_idle()
         assert (await client.collections.documents("faq")).total_count == 1
         listed = await client.files.list(file_type="md")
-        assert listed.total_count == 1 and [f.filename for f in listed.items] == ["kettle.md"] == [f.filename for f in listed.files]
+        assert listed.total_count == 1 and [f.filename for f in listed.items] == ["kettle.md"] == [
+            f.filename for f in listed.files
+        ]
         async with client.chat_session() as session:
             answer = await session.send("How often do I descale the kettle?")
             kinds = [e.type async for e in session.stream("And how long does it take?")]
@@ -92,7 +96,10 @@ async def test_the_sdk_returns_typed_results(api: Api, tmp_path) -> None:  # typ
         assert {c.name: c.document_count for c in await client.collections.list()}["faq"] == 2
         doc = await client.collections.get("faq", written[0].document_id)
         assert doc.docid == "a" and doc.reference == "returns" and doc.status == "Indexed"
-        assert sorted(d.docid for d in (await client.collections.documents("faq")).items) == ["a", "b"]  # one request: same created_at, then by id
+        assert sorted(d.docid for d in (await client.collections.documents("faq")).items) == [
+            "a",
+            "b",
+        ]  # one request: same created_at, then by id
 
         async with client.chat_session() as session:
             answer = await session.send("How often do I descale the kettle?")
@@ -117,7 +124,11 @@ async def test_an_error_that_is_not_lecterns_envelope_still_raises_the_sdk_error
             await client.files.get("missing")
         with pytest.raises(LecternAPIError) as gateway:
             await client.files.list()
-    assert (missing.value.status, missing.value.error_code, missing.value.request_id) == (404, "DOCUMENT_NOT_FOUND", "req-1")
+    assert (missing.value.status, missing.value.error_code, missing.value.request_id) == (
+        404,
+        "DOCUMENT_NOT_FOUND",
+        "req-1",
+    )
     assert missing.value.details == {"document_id": "missing"}
     assert (gateway.value.status, gateway.value.error_code, gateway.value.request_id) == (502, "HTTP_ERROR", None)
     assert gateway.value.message == "<html>Bad Gateway</html>"
@@ -186,6 +197,8 @@ async def test_the_sdk_reads_a_public_url_and_a_read_only_key_gets_a_typed_refus
             await read_only.files.delete(uploaded.file_id)
         assert refused.value.status == 403 and refused.value.error_code == "READ_ONLY_KEY"
         assert (await client.files.get(uploaded.file_id)).status == "completed"  # still there
+
+
 class _CutOnce(httpx.AsyncBaseTransport):
     """A real HTTP transport whose connection drops once, halfway through the body of part 2."""
 
@@ -213,8 +226,6 @@ class _HalfThenCut(httpx.AsyncByteStream):
         async for piece in self.stream:
             yield piece[: len(piece) // 2]  # the server has part of the body, then the connection goes
             raise httpx.WriteError("connection cut by the test")
-
-
 
 
 async def test_the_sdk_uploads_big_files_in_parts_and_resumes_after_a_dropped_connection(tmp_path: Path) -> None:
@@ -294,3 +305,25 @@ async def test_the_sdk_waits_out_a_rate_limited_part_and_sizes_parts_for_about_f
     async with Client(base_url="http://lectern.test", api_key="k", transport=httpx.MockTransport(server)) as client:
         await client.files.upload(tmp_path / "a.txt")
     assert len(parts) == 50 and sum(s for _, s in parts) == size
+
+
+async def test_the_client_takes_its_server_and_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Client(api_key=...)``, or ``Client()`` with ``LECTERN_API_KEY``, as the digitization API's SDK is built."""
+    from api.client import DEFAULT_BASE_URL, Client
+
+    monkeypatch.delenv("LECTERN_BASE_URL", raising=False)
+    monkeypatch.delenv("LECTERN_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="LECTERN_API_KEY"):
+        Client()
+    async with Client(api_key="lk_given") as client:
+        assert str(client._http.base_url) == DEFAULT_BASE_URL == "http://127.0.0.1:8000"
+        assert client._http.headers["Authorization"] == "Bearer lk_given"
+    monkeypatch.setenv("LECTERN_BASE_URL", "http://lectern.example:9000/")
+    monkeypatch.setenv("LECTERN_API_KEY", "lk_env")
+    async with Client() as client:
+        assert str(client._http.base_url) == "http://lectern.example:9000"
+        assert client._http.headers["Authorization"] == "Bearer lk_env"
+    async with Client("http://other:1", "lk_arg") as client:  # positional arguments win, as before
+        assert (
+            str(client._http.base_url) == "http://other:1" and client._http.headers["Authorization"] == "Bearer lk_arg"
+        )

@@ -191,8 +191,39 @@ async def test_retrieve_errors_are_the_seeds_codes(api: Api) -> None:
     _error(await api.client.get("/retrieve", params={"q": "  "}, headers=headers), 400, "INVALID_QUERY")
     _error(await api.client.get("/retrieve", params={"q": "x", "search_type": "fuzzy"}, headers=headers), 400,
            "INVALID_QUERY")  # fmt: skip
-    bad = await api.client.get("/retrieve", params={"q": "x", "sourceUrls": "s3://bucket/doc1.docx"}, headers=headers)
-    _error(bad, 400, "INVALID_SOURCE_URL")
+    for bad_url in ("s3://bucket", "https://elsewhere.example/doc1.docx", "ftp://bucket/doc1.docx"):
+        bad = await api.client.get("/retrieve", params={"q": "x", "sourceUrls": bad_url}, headers=headers)
+        _error(bad, 400, "INVALID_SOURCE_URL")
+    # SEARCH_TIMEOUT (408) when a search takes longer than LECTERN_SEARCH_TIMEOUT_S.
+    api.services.settings.http.search_timeout_s = 1e-6
+    try:
+        slow = await api.client.get("/retrieve", params={"q": "eligibility criteria"}, headers=headers)
+        _error(slow, 408, "SEARCH_TIMEOUT")
+        _error(
+            await api.client.get("/v1/retrieve", params={"q": "eligibility"}, headers=headers), 408, "SEARCH_TIMEOUT"
+        )
+    finally:
+        api.services.settings.http.search_timeout_s = 30.0
+
+
+async def test_s3_source_urls_as_the_seeds_clients_build_them_name_documents_by_filename_or_id(api: Api) -> None:
+    """The seed's own example (``sourceUrls=s3://bucket/doc1.docx,s3://bucket/doc2.html``) works: an s3 URL's key
+    names a document by its filename (or last segment), or by an id in it; one naming nothing matches nothing."""
+    c = await _corpus(api)
+    urls = "s3://bucket/regulatory-guidelines.html,s3://bucket/dosing.rtf"
+    found = await api.client.get("/retrieve", params={"q": "dosage recommendations", "sourceUrls": urls, "topK": 10},
+                                 headers=api.alice)  # fmt: skip
+    assert found.status_code == 200 and found.json()["results"]
+    assert {h["document_id"] for h in found.json()["results"]} <= {c.guidelines, c.dosing}
+    seeds_own = f"s3://your-bucket/ingested/{c.protocol}/clinical-trial-protocol.docx,s3://b/2024/protocol-x.docx"
+    by_id = await api.client.get("/retrieve", params={"q": "eligibility", "sourceUrls": seeds_own}, headers=api.alice)
+    assert {h["document_id"] for h in by_id.json()["results"]} == {c.protocol}
+    verbatim = "dosage%20recommendations&sourceUrls=s3://bucket/doc1.docx,s3://bucket/doc2.html&topK=10"
+    nothing = await api.client.get(f"/retrieve?q={verbatim}", headers=api.alice)
+    assert nothing.status_code == 200 and nothing.json()["results"] == [] and nothing.json()["total_results"] == 0
+    # bob sees none of alice's documents, by s3 URL either.
+    hidden = await api.client.get("/retrieve", params={"q": "dosage", "sourceUrls": urls}, headers=api.bob)
+    assert hidden.status_code == 200 and hidden.json()["results"] == []
 
 
 async def test_only_admins_delete_and_the_answer_has_deleted_at(api: Api) -> None:
@@ -322,8 +353,6 @@ def test_the_adapter_is_one_tag_and_one_setting(tmp_path: Path) -> None:
     assert not {"/documents/all", "/retrieve"} & set(off["paths"]) and "/v1/retrieve" in off["paths"]
 
 
-
-
 SEED_CURLS = [
     """curl -X GET "https://api.yourdomain.com/documents/all?page=1&limit=20&file_type=docx" \\
   -H "Authorization: Bearer your-access-token" \\
@@ -337,22 +366,10 @@ SEED_CURLS = [
   -H "Authorization: Bearer your-access-token\"""",
     """curl -X GET "https://api.yourdomain.com/retrieve?q=FDA%20approval%20process&search_type=keyword&topK=20" \\
   -H "Authorization: Bearer your-access-token\"""",
+    """curl -X GET "https://api.yourdomain.com/retrieve?q=dosage%20recommendations&sourceUrls=s3://bucket/doc1.docx,s3://bucket/doc2.html&topK=10" \\
+  -H "Authorization: Bearer your-access-token\"""",
 ]
 """The seed's curl lines as it prints them; only the host and the key are replaced."""
-
-
-async def test_the_seeds_curl_lines_work_against_a_real_server(api: Api) -> None:
-    await upload(api, api.alice, "clinical-trial-protocol.docx", _protocol_docx())
-    await upload(api, api.alice, "regulatory-guidelines.html", GUIDELINES)
-    key = api.alice["Authorization"].split()[1]
-    with serving(api.services) as base:
-        for line in SEED_CURLS:
-            pasted = line.replace("https://api.yourdomain.com", base).replace("your-access-token", key)
-            args = shlex.split(pasted.replace("\\\n", " ")) + ["-s", "-w", "\n%{http_code}"]
-            out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
-            body, status = out.rsplit("\n", 1)
-            assert status == "200", (line, body)
-            assert '"s3_url"' in body or '"results":[{"url"' in body, body
 
 
 SEED_PYTHON_CLIENT = '''
@@ -424,14 +441,25 @@ class DocumentSearchClient:
 """The seed's "Complete Document Search Workflow" client, as its documentation prints it."""
 
 
-async def test_the_seeds_python_client_works_against_a_real_server(api: Api) -> None:
+async def test_the_seeds_curl_lines_and_python_client_work_against_a_real_server(api: Api) -> None:
+    """The one real-server test of this seed: its curl lines pasted (host and key replaced), then its
+    Python ``DocumentSearchClient`` as printed, against uvicorn on 127.0.0.1."""
     protocol = await upload(api, api.alice, "clinical-trial-protocol.docx", _protocol_docx(),
                             document_type="Clinical Trial Protocol")  # fmt: skip
     await upload(api, api.alice, "regulatory-guidelines.html", GUIDELINES, document_type="Regulatory Guidelines")
+    curl_key = api.alice["Authorization"].split()[1]
     key = bearer(api, "user", "alice-client", user_id="alice")["Authorization"].split()[1]
     namespace: dict[str, Any] = {}
     exec(SEED_PYTHON_CLIENT, namespace)  # noqa: S102  (the seed's own code, unchanged)
     with serving(api.services) as base:
+        for line in SEED_CURLS:
+            pasted = line.replace("https://api.yourdomain.com", base).replace("your-access-token", curl_key)
+            args = shlex.split(pasted.replace("\\\n", " ")) + ["-s", "-w", "\n%{http_code}"]
+            out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
+            body, status = out.rsplit("\n", 1)
+            assert status == "200", (line, body)
+            nothing = "sourceUrls=s3://bucket/doc1" in line  # names no document here: 200, no results
+            assert ('"results":[]' in body) if nothing else ('"s3_url"' in body or '"results":[{"url"' in body), body
         client = namespace["DocumentSearchClient"](base, key)
         assert [d["filename"] for d in client.get_all_documents("docx")] == ["clinical-trial-protocol.docx"]
         results = client.search_specific_documents(

@@ -4,6 +4,7 @@ and type, its errors in the seed's ``{message, data}`` envelope, and the same vi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -164,6 +165,21 @@ async def test_errors_come_in_the_seed_envelope(api: Api) -> None:
     _refused(denied, 403, "ACCESS_DENIED")
 
 
+async def test_a_body_over_the_size_limit_is_refused_in_the_seed_envelope(api: Api) -> None:
+    """The body-size limit answers before any route runs (api/body_limit.py): on these paths, in this envelope."""
+    small = dataclasses.replace(api.services, settings=api.services.settings.with_overrides(max_upload_bytes=1000))
+    transport = httpx.ASGITransport(app=create_app(services=small))
+    big = b"x" * (1100 * 1024 + 1000)  # past the limit and the multipart allowance (1 MiB)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lectern.test") as client:
+        pushed = await client.post(f"{BASE}/cars/documents", headers=api.alice, files={"documents": ("d.jsonl", big)})
+        _refused(pushed, 413, "FILE_TOO_LARGE")
+        put = await client.put(f"{BASE}/cars/documents", headers=api.alice,
+                               json={**PUT_EXAMPLE, "contents": big.decode()})  # fmt: skip
+        _refused(put, 413, "FILE_TOO_LARGE")
+        own = await client.post("/v1/collections/cars/documents", headers=api.alice, files={"file": ("d.jsonl", big)})
+        assert own.status_code == 413 and own.json()["error_code"] == "FILE_TOO_LARGE"  # Lectern's own: its envelope
+
+
 async def test_a_stored_or_failed_document_is_cancelled(api: Api) -> None:
     created = _ok(await api.client.put(f"{BASE}/cars/documents", headers=api.alice, json=PUT_EXAMPLE))
     api.services.ingestion.run_until_idle()
@@ -219,8 +235,6 @@ async def test_the_adapter_has_its_tag_and_one_setting_switches_it_off(api: Api,
             assert (await client.get(BASE)).status_code == 404
     finally:
         off.close()
-
-
 
 
 def _bodies(output: str) -> list[Any]:

@@ -59,8 +59,11 @@ async def test_the_rest_paths_upload_list_digitize_search_and_delete(api: Api) -
         await c.post(f"{V2}/uploads", headers=alice, json={"filename": "big.md", "size": len(SECRET)}), 201
     )
     _typed(started, {"upload_id": str, "upload_url": str, "complete_url": str, "part_size_limit": int})
-    part = await c.put(started["upload_url"].replace("{part}", "1"), headers=alice, content=SECRET)
+    # The presigned flow as the seed documents it: the part goes to upload_url with no key (an S3 PUT there).
+    part = await c.put(started["upload_url"].replace("{part}", "1"), content=SECRET)
     assert part.status_code == 200, part.text
+    forged = started["upload_url"].replace("/presigned/", "/presigned/x").replace("{part}", "1")
+    assert (await c.put(forged, content=SECRET)).json()["error_code"] == "DOWNLOAD_URL_INVALID"
     done = await _ok(await c.post(started["complete_url"], headers=alice,
                                   json={"sha256": hashlib.sha256(SECRET).hexdigest()}), 201)  # fmt: skip
     assert done["filename"] == "big.md" and isinstance(done["image_id"], str)
@@ -148,22 +151,23 @@ async def test_the_setting_switches_the_adapter_off(api: Api) -> None:
         assert (await client.get(V2, headers=api.alice)).status_code == 404
 
 
-
-
-async def test_the_seed_sdk_calls_run_unchanged(api: Api, tmp_path: Path) -> None:
-    """The seed's SDK examples, against a real server on 127.0.0.1 (only the host and key changed)."""
+async def test_the_seed_sdk_calls_run_unchanged(api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seed's SDK examples, against a real server on 127.0.0.1 (only the host and key changed): the client
+    is built as the seed builds it, ``Scopix(api_key=...)``, the host coming from ``LECTERN_BASE_URL``."""
     with serving(api.services) as base:
+        monkeypatch.setenv("LECTERN_BASE_URL", base)
         await _seed_sdk_examples(api, base, tmp_path)
 
 
 async def _seed_sdk_examples(api: Api, base: str, tmp_path: Path) -> None:
-    from lectern import Client
+    from lectern import Client as Scopix
 
     (tmp_path / "report.pdf").write_bytes(REPORT)
     (tmp_path / "notes.txt").write_bytes(PUBLIC)
     (tmp_path / "bad.jsonl").write_text('{"docid": "q1", "text": "x"}\n')
     key = api.alice["Authorization"].split()[1]
-    async with Client(base_url=base, api_key=key) as client, httpx.AsyncClient() as anyone:
+    async with Scopix(api_key=key) as client, httpx.AsyncClient() as anyone:
+        assert str(client._http.base_url) == base
         result = await client.files.upload(tmp_path / "report.pdf", folder_id=None,
                                            project_id=None, storage_target="default", skip_duplicates=True,
                                            content_category="document")  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +17,7 @@ import pytest
 
 from api.app import create_app
 from api.seeds.files_api import TAG
-from tests.support import Api, bearer, serving
+from tests.support import Api, bearer, serving, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -151,6 +152,16 @@ async def test_index_false_is_upload_completed_and_a_put_of_the_same_key_replace
     second = await _put(api, api.alice, documented_body(size=len(newer), tags={"category": "policy"}))
     assert second["id"] == first["id"] and second["status"] == "upload_pending"
     assert second["createdAt"] == stored["createdAt"]
+    # "Updating a file will erase the existing content of the file": gone now, not when the new one comes.
+    assert (await api.client.get(f"/v1/files/{first['id']}/content", headers=api.alice)).status_code == 404
+    assert (await api.client.get(urlsplit(stored["url"]).path, params=urlsplit(stored["url"]).query)).status_code == 403
+    assert (await _get(api, api.alice, "warranty.md"))["status"] == "upload_pending"  # by key too
+    listed = await api.client.get("/v1/files", headers={**api.alice, **BOT})
+    assert listed.json()["files"] == []
+    third = await _put(api, api.alice, documented_body(size=len(newer), tags={"category": "policy"}))
+    assert third["id"] == first["id"]  # a second re-PUT before the content: the same id still
+    await _send(api, second, newer, expect=404)  # superseded by the third
+    second = third
     await _send(api, first, newer, expect=404)  # the first PUT's uploadUrl: superseded by the second's
     await _send(api, second, newer)
     replaced = await _get(api, api.alice, first["id"])
@@ -308,3 +319,35 @@ async def test_the_setting_switches_the_adapter_off_and_lecterns_routes_answer_a
                 if TAG in op.get("tags", [])}  # fmt: skip
 
     assert tagged(api.services) == {"PUT /v1/files"} and tagged(off) == set()
+
+
+async def test_a_file_whose_content_never_comes_is_swept_after_the_pending_setting(api: Api) -> None:
+    """``LECTERN_FILES_API_PENDING_S`` (24 h) after its last ``PUT``, the indexing loop's sweep drops it."""
+    file = await _put(api, api.alice, documented_body("never.md"))
+    uploads = api.services.ingestion.uploads
+
+    def hours(n: float) -> str:
+        return (datetime.now(UTC) + timedelta(hours=n)).isoformat(timespec="milliseconds")
+
+    assert uploads.sweep_stale(hours(23)) == []
+    assert (await _get(api, api.alice, file["id"]))["status"] == "upload_pending"
+    assert uploads.sweep_stale(hours(25)) == [file["id"]]
+    gone = await api.client.get(f"/v1/files/{file['id']}", headers={**api.alice, **BOT})
+    assert gone.status_code == 404 and gone.json()["type"] == "ResourceNotFound"
+    await _send(api, file, expect=404)
+    # The serving loop itself sweeps (on LECTERN_EXPIRY_SWEEP_S): a setting of a millisecond, then the loop.
+    brief = dataclasses.replace(api.services, settings=api.services.settings.with_overrides(files_api_pending_s=0.001))
+    transport = httpx.ASGITransport(app=create_app(services=brief))
+    async with httpx.AsyncClient(transport=transport, base_url="http://lectern.test") as client:
+        put = await client.put("/v1/files", headers={**api.alice, **BOT}, json=documented_body("brief.md"))
+        path = f"/v1/files/{put.json()['file']['id']}"
+        assert (await client.get(path, headers={**api.alice, **BOT})).status_code == 200
+        stop = threading.Event()
+        loop = threading.Thread(target=api.services.ingestion.worker().run, args=(stop,), kwargs={"idle_s": 0.02})
+        loop.start()
+        try:
+            wait_for(lambda: not uploads.store.list_objects("uploads/stale-after"), 20, "the loop swept the file")
+        finally:
+            stop.set()
+            loop.join(timeout=30)
+        assert (await client.get(path, headers={**api.alice, **BOT})).status_code == 404

@@ -109,6 +109,9 @@ def test_named_objects_for_resumable_uploads(store: BlobStore) -> None:
     assert store.list_objects("uploads/u1") == {} and store.list_objects("uploads/u2") == {"uploads/u2/part-1": 12}
     with pytest.raises(FileNotFoundError):
         store.read_object("uploads/u1/part-1")
+    store.delete_object("uploads/u2/part-1")  # one object; a second time, or one never there, is no error
+    store.delete_object("uploads/u2/part-1")
+    assert store.list_objects("uploads/u2") == {}
     for bad in ("../escape", "uploads/../../x", "/abs", "a//b", ""):
         with pytest.raises(ValueError):
             store.put_object_bytes(bad, b"x")
