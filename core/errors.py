@@ -52,3 +52,25 @@ class CatalogUnavailable(LecternError):
 
     code = "CATALOG_UNAVAILABLE"
     status = 503
+
+
+class ModelNotConfigured(LecternError):
+    """No usable model for what was asked (chat, enrichment, vision): neither the local model nor a provider
+    model with its credentials. The message says what to install or set."""
+
+    code = "MODEL_NOT_CONFIGURED"
+    status = 503
+
+
+class EnrichmentInProgress(LecternError):
+    """The document's enrichment is queued or running: asking again waits for it to end."""
+
+    code = "ENRICHMENT_IN_PROGRESS"
+    status = 409
+
+
+class DocumentNotIndexed(LecternError):
+    """The operation needs an indexed document (``completed``, or on its way); this one is ``failed`` or ``stored``."""
+
+    code = "DOCUMENT_NOT_INDEXED"
+    status = 409

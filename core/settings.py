@@ -112,6 +112,19 @@ class IngestionSettings(_Group):
     """Seconds between sweeps deleting expired documents, in every indexing loop; 0: this process never sweeps."""
 
 
+class EnrichmentSettings(_Group):
+    """Enrichment by the configured LLM (a synopsis, a document type, a description; summaries on request)."""
+
+    enrich: bool = False
+    """Enrich every indexed upload that does not say (`enrich=` on the upload decides for itself). Off by default: it costs one to four model calls per document (tens of seconds of both cores with the local model, money with a hosted one)."""
+    enrich_model: str | None = None
+    """The litellm model string enrichment uses; unset: `LECTERN_MODEL` (`local`: the bundled SmolLM2)."""
+    document_types: str | None = None
+    """Comma-separated taxonomy enrichment must choose `document_type` from (unset: the model's own words)."""
+    enrich_max_sections: int = Field(default=12, ge=0)
+    """Most section summaries one document gets when summaries are asked for (each is a model call)."""
+
+
 class RetrievalSettings(_Group):
     """Defaults chosen on SciFact's training queries (``python -m evals.benchmarks.tune_fusion``)."""
 
@@ -208,6 +221,7 @@ _GROUPS: dict[str, type[_Group]] = {
     "embedding": EmbeddingSettings,
     "chunking": ChunkingSettings,
     "ingestion": IngestionSettings,
+    "enrichment": EnrichmentSettings,
     "retrieval": RetrievalSettings,
     "agent": AgentSettings,
     "http": HttpSettings,
@@ -223,6 +237,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    enrichment: EnrichmentSettings = Field(default_factory=EnrichmentSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
