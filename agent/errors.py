@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from core.errors import LecternError
+from core.errors import LecternError, ModelNotConfigured
+
+__all__ = ["ModelNotConfigured", "SessionBusy", "SessionNotFound"]
 
 
 class SessionNotFound(LecternError):
     code = "SESSION_NOT_FOUND"
     status = 404
-
-
-class ModelNotConfigured(LecternError):
-    """Neither a local model nor a usable provider model: the message says what to install or set."""
-
-    code = "MODEL_NOT_CONFIGURED"
-    status = 503
 
 
 class SessionBusy(LecternError):

@@ -27,8 +27,10 @@ How the seed maps onto Lectern (README, "Coming from a hosted files API with ind
 - **Indexing options.** ``parsing.minimumParagraphLength``, ``chunking.maximumChunkLength`` (characters,
   turned into tokens at ``CHARS_PER_TOKEN``) and ``chunking.embedBreadcrumb`` shape this file's chunks
   (metadata field ``lectern_chunking``, read by the pipeline: ``ingestion.chunking.document_config``);
-  every other option (``embeddedContextLevels``, ``smartCleanup``, summarization, vision, ``stack``) is
-  stored, not applied. ``indexingConfiguration`` (not in the seed) lists both.
+  ``summarization.enable`` asks for enrichment with section and master summaries (``enrich`` and
+  ``summaries``, ``ingestion.enrichment``; 503 ``MODEL_NOT_CONFIGURED`` at ``PUT`` without a usable model);
+  every other option (``embeddedContextLevels``, ``smartCleanup``, summarization's model and lengths, vision,
+  ``stack``) is stored, not applied. ``indexingConfiguration`` (not in the seed) lists both.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ EXTRAS = "_files_api"
 APPLIED = {"parsing.minimumParagraphLength": "min_paragraph_tokens", "chunking.maximumChunkLength": "max_chunk_tokens",
            "chunking.embedBreadcrumb": "embed_breadcrumb"}  # fmt: skip
 """The indexing options Lectern honours per file (``ingestion.chunking.document_config``), by the setting they set."""
+SUMMARIZE = "summarization.enable"
+"""Honoured too, by enrichment (``enrich`` and ``summaries`` on the upload), not by chunking."""
 CHARS_PER_TOKEN = 4
 """The seed counts lengths in characters, Lectern's chunker in tokens: about four characters to a token."""
 UPLOAD_URL_S = 3600
@@ -207,6 +211,8 @@ def upsert_file(
         raise FileTooLarge(f"the file ({body.size} bytes) is larger than the {cap}-byte upload limit",
                            limit=cap, size=body.size)  # fmt: skip
     columns = services.ingestion.validate_fields(_lectern_fields(body))
+    if _summarize(_extras(body).get("indexing", {})):
+        services.ingestion.enrichment_ready()  # refused now, not when the content arrives
     with services.ingestion.db.read() as conn:
         current = find_by_key(conn, principal.user_id, bot, body.key)
     file_id = current.id if current is not None else _new_id(principal.user_id, bot, body.key)
@@ -251,6 +257,12 @@ def _chunking(configuration: dict[str, Any]) -> dict[str, Any]:
         if name in own:
             own[name] = max(1, round(own[name] / CHARS_PER_TOKEN))
     return own
+
+
+def _summarize(configuration: dict[str, Any]) -> bool | None:
+    """``summarization.enable`` as the upload's ``summaries`` (true also asks for enrichment); None when not sent."""
+    value = _option(configuration, SUMMARIZE)
+    return value if isinstance(value, bool) else None
 
 
 def _option(configuration: dict[str, Any], path: str) -> Any:
@@ -316,11 +328,13 @@ def _store(services: Services, owner: str, file_id: str, record: dict[str, Any],
     sent = record["request"]
     body = UpsertFile(**sent)
     fields = _lectern_fields(body)
+    summarize = _summarize(_extras(body).get("indexing", {}))
     services.ingestion.add_file(
         cast(BinaryIO, content), body.key, owner=owner, collection=record["botId"], key=body.key, tags=fields["tags"],
         index=None if body.index else False, content_type=body.contentType or request.headers.get("content-type"),
         metadata=fields["metadata"], expires_at=fields.get("expires_at"), policies=fields["policies"],
         max_bytes=min(body.size, services.settings.ingestion.max_upload_bytes), document_id=file_id,
+        enrich=True if summarize else None, summaries=summarize,
     )  # fmt: skip
     services.ingestion.uploads.discard(file_id, owner, PENDING_KIND)
 
@@ -486,9 +500,10 @@ def _report(extras: dict[str, Any]) -> IndexingReport | None:
     if not isinstance(configuration, dict) or not configuration:
         return None
     sent = _leaves(configuration)
-    applied = [path for path in sent if path in APPLIED]
+    honoured = {*APPLIED, SUMMARIZE}
+    applied = [path for path in sent if path in honoured]
     return IndexingReport(configuration=configuration, applied=applied,
-                          notApplied=[path for path in sent if path not in APPLIED])  # fmt: skip
+                          notApplied=[path for path in sent if path not in honoured])  # fmt: skip
 
 
 def _leaves(options: dict[str, Any], prefix: str = "") -> list[str]:
