@@ -34,7 +34,12 @@ class ConfiguredTextModel:
         return self._config().context_window
 
     def complete(self, prompt: str, max_tokens: int) -> str:
-        config = replace(self._config(), max_answer_tokens=max_tokens, temperature=ENRICH_TEMPERATURE)
+        """A slow answer is waited for (``LECTERN_ENRICH_TIMEOUT_S``) rather than asked for again: a retry
+        after a timeout redoes the same slow work."""
+        config = replace(
+            self._config(), max_answer_tokens=max_tokens, temperature=ENRICH_TEMPERATURE,
+            timeout_s=self._sessions.settings.enrichment.enrich_timeout_s, max_retries=0,
+        )  # fmt: skip
         return llm.complete_text(config, prompt)
 
     def unusable(self) -> str | None:

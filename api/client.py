@@ -162,6 +162,8 @@ class Files(_Resource):
         project_id: str | None = None,
         storage_target: str = "default",
         content_category: str | None = None,
+        enrich: bool | None = None,
+        summaries: bool | None = None,
     ) -> UploadResult:
         """``filename`` is the display name to keep (a relative path such as ``trials/2024/protocol.docx``,
         found again with ``get_by_name``); by default the file's own name. ``index=False`` stores the
@@ -177,7 +179,11 @@ class Files(_Resource):
 
         ``folder_id``, ``project_id``, ``storage_target`` and ``content_category`` are the digitization
         API's options (seed 000), accepted so its code runs unchanged: their defaults (None, "default",
-        "document") are Lectern's behaviour; any other value is a ``ValueError`` rather than ignored."""
+        "document") are Lectern's behaviour; any other value is a ``ValueError`` rather than ignored.
+
+        ``enrich=True`` has the configured model write a synopsis, a type and a description once the file
+        is indexed (``summaries=True``: also section and master summaries); a resumable upload asks for it
+        with ``enrich()`` once its parts are complete."""
         _digitization_options(folder_id, project_id, storage_target, content_category)
         path = Path(path)
         size = path.stat().st_size
@@ -190,10 +196,14 @@ class Files(_Resource):
                       "expires_at": None if expires_at is None else _iso(expires_at),
                       "policies": None if policies is None else list(policies)}  # fmt: skip
             given = {k: v for k, v in fields.items() if v is not None}
-            return await self._upload_resumable(path, size, given, part_size)
+            result = await self._upload_resumable(path, size, given, part_size)
+            if enrich or summaries:
+                await self.enrich(result.file_id, summaries=summaries)
+            return result
         form: dict[str, str] = {"skip_duplicates": str(skip_duplicates).lower()}
-        if index is not None:
-            form["index"] = str(index).lower()
+        for name, flag in (("index", index), ("enrich", enrich), ("summaries", summaries)):
+            if flag is not None:
+                form[name] = str(flag).lower()
         if tags:
             form["tags"] = ",".join(tags)
         texts = {"collection": collection, "reference": reference, "key": key, "description": description,
@@ -206,7 +216,9 @@ class Files(_Resource):
         if policies is not None:
             form["policies"] = json.dumps(list(policies))
         with path.open("rb") as f:
-            return await self._model(UploadResult, "POST", "/v1/files/upload", files={"file": (filename or path.name, f)}, data=form)
+            return await self._model(
+                UploadResult, "POST", "/v1/files/upload", files={"file": (filename or path.name, f)}, data=form
+            )
 
     async def _upload_resumable(
         self, path: Path, size: int, fields: dict[str, Any], part_size: int | None
@@ -352,6 +364,12 @@ class Files(_Resource):
         """Keep the file for download only (``stored``): out of search, its index removed, the original kept."""
         return await self._model(FileInfo, "DELETE", f"/v1/files/{file_id}/index")
 
+    async def enrich(self, file_id: str, *, summaries: bool | None = None) -> FileInfo:
+        """Ask (again) for the file's enrichment by the configured model: ``enrichment_status`` becomes
+        ``pending``; 409 while one runs, 503 ``MODEL_NOT_CONFIGURED`` without a usable model."""
+        body = {} if summaries is None else {"summaries": summaries}
+        return await self._model(FileInfo, "POST", f"/v1/files/{file_id}/enrich", json=body)
+
     async def assign(self, file_id: str, user_id: str) -> None:
         await self._json("POST", f"/v1/files/{file_id}/assignments", json={"user_id": user_id})
 
@@ -496,7 +514,9 @@ class RemoteChatSession:
     @overload
     def send(self, text: str, *, stream: Literal[False] = ..., **options: Any) -> Awaitable[ChatAnswer]: ...
 
-    def send(self, text: str, *, stream: bool = False, **options: Any) -> AsyncIterator[ChatEvent] | Awaitable[ChatAnswer]:
+    def send(
+        self, text: str, *, stream: bool = False, **options: Any
+    ) -> AsyncIterator[ChatEvent] | Awaitable[ChatAnswer]:
         events = self._events(text, options)
         return events if stream else self._collect(events)
 
@@ -549,9 +569,14 @@ class _SessionContext:
 
 
 class Client:
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 120.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, *, timeout: float = 120.0, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout, transport=transport
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=timeout,
+            transport=transport,
         )
         self.files = Files(self)
         self.collections = Collections(self)

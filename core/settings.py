@@ -123,6 +123,8 @@ class EnrichmentSettings(_Group):
     """Comma-separated taxonomy enrichment must choose `document_type` from (unset: the model's own words)."""
     enrich_max_sections: int = Field(default=12, ge=0)
     """Most section summaries one document gets when summaries are asked for (each is a model call)."""
+    enrich_timeout_s: float = Field(default=300.0, gt=0)
+    """Timeout of one enrichment call (nobody waits on it, and the local model on a busy machine is slow); a timed-out call is not retried."""
 
 
 class RetrievalSettings(_Group):

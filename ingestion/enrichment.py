@@ -85,6 +85,9 @@ class EnrichmentConfig:
     max_sections: int = 12
     """Most section summaries per document (each is a model call)."""
     answer_tokens: int = 160
+    opening_tokens: int = 900
+    """The most of the document's start one prompt shows (less when the window is smaller): enough to tell
+    what it is, and prompt processing is most of a small local model's time."""
     summary_min_tokens: int = 120
     """Sections shorter than this get no summary of their own (the master summary covers them)."""
 
@@ -235,14 +238,15 @@ def combined_prompt(model: TextModel, doc: Outline, config: EnrichmentConfig) ->
     headings = _clip_tokens(headings, max(64, model.context_tokens() // 6))
     parts = {"filename": doc.filename, "title": doc.title, "headings": headings,
              "type_rule": type_rule(config.document_types)}  # fmt: skip
-    opening = _clip_tokens(doc.opening, _budget(model, COMBINED, config.answer_tokens, **parts))
+    budget = min(_budget(model, COMBINED, config.answer_tokens, **parts), config.opening_tokens)
+    opening = _clip_tokens(doc.opening, budget)
     return COMBINED.format(**parts, opening=opening)
 
 
 def single_prompt(model: TextModel, template: str, doc: Outline, config: EnrichmentConfig) -> str:
     parts = {"title": doc.title, "type_rule": type_rule(config.document_types)}
     budget = min(
-        _budget(model, template, config.answer_tokens, **parts), 700
+        _budget(model, template, config.answer_tokens, **parts), config.opening_tokens // 2
     )  # short prompts: small models stay on task
     return template.format(**parts, opening=_clip_tokens(doc.opening, budget))
 
@@ -576,7 +580,11 @@ class Enricher:
         stale: list[str] = []
         with self.db.transaction() as conn:
             current = catalog.get_document(conn, claimed.document.id)
-            unchanged = current is not None and current.processed_at == claimed.document.processed_at
+            unchanged = (
+                current is not None
+                and current.status == "completed"
+                and current.processed_at == claimed.document.processed_at
+            )
             if not jobs.is_current(conn, claimed.job, worker_id) or not unchanged or current is None:
                 stale = written  # re-indexed, deleted or cancelled meanwhile: these summaries are of old text
                 if jobs.is_current(conn, claimed.job, worker_id):

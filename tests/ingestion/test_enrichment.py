@@ -294,3 +294,27 @@ def test_section_summaries_for_long_sections(tmp_path: Path) -> None:
         assert summaries[0].text == "descaling keeps it clean."
     finally:
         service.close()
+
+
+def test_an_enrichment_of_content_replaced_meanwhile_is_dropped(service: Ingestion) -> None:
+    replaced: list[str] = []
+
+    def answer(prompt: str) -> str:
+        if not replaced:  # the owner uploads a new version while the model reads the old one
+            replaced.append(
+                service.add_file(MANUAL + b"\nNew page.\n", "manual.md", owner="alice", key="m").document.id
+            )
+        return GOOD.replace("It explains use.", "Version two." if len(replaced) > 1 else "Version one.")
+
+    service.enrichment_model = FakeModel(answer)
+    doc_id = service.add_file(MANUAL, "manual.md", owner="alice", key="m", enrich=True).document.id
+    service.worker().run()
+    service.enrichment_worker().run()
+    doc = service.get(doc_id)
+    assert replaced == [doc_id] and doc.status == "pending"
+    assert doc.file_synopsis is None, "the old content's enrichment was not written"
+    replaced.append("again")
+    service.run_until_idle()
+    doc = service.get(doc_id)
+    assert doc.enrichment_status == "completed" and doc.file_synopsis is not None
+    assert doc.file_synopsis.startswith("Version two.")

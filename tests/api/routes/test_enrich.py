@@ -96,3 +96,18 @@ async def test_a_stored_file_cannot_be_enriched(api: Api) -> None:
     file_id = (await upload(api, api.alice, "k.md", MANUAL, index="false"))["file_id"]
     response = await api.client.post(f"/v1/files/{file_id}/enrich", headers=api.alice)
     assert response.status_code == 409 and response.json()["error_code"] == "DOCUMENT_NOT_INDEXED"
+
+
+async def test_the_sdk_uploads_with_enrich_and_asks_again(api: Api, tmp_path: Any) -> None:
+    from api.client import Client
+
+    _wire(api)
+    (tmp_path / "kettle.md").write_bytes(MANUAL)
+    key = api.alice["Authorization"].split()[1]
+    async with Client(base_url="http://lectern.test", api_key=key, transport=api.client._transport) as client:
+        uploaded = await client.files.upload(tmp_path / "kettle.md", enrich=True)
+        api.services.ingestion.run_until_idle()
+        info = await client.files.get(uploaded.file_id)
+        assert info.enrichment_status == "completed" and info.file_synopsis
+        again = await client.files.enrich(uploaded.file_id, summaries=True)
+        assert again.enrichment_status == "pending"
