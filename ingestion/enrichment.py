@@ -361,21 +361,30 @@ _TYPE_TAIL = re.compile(r"\s+(?:to|for|about|that|which|of|on|from|with|describi
 
 
 def clean_type(text: str, taxonomy: Sequence[str] = ()) -> str | None:
-    """The document type in a few words: the first line, its preamble ("This document is a ...") and
-    trailing clause cut off. With a taxonomy, the entry it names (exactly, contained, or close in
+    """The document type in a few words: the first line that names one, its preamble ("This document is
+    a ...") and trailing clause cut off; a line echoing the prompt's rule ("1 to 4 words ...") or without
+    a letter is passed over. With a taxonomy, the entry it names (exactly, contained, or close in
     spelling); None when it names none."""
-    lines = _plain_lines(text)
-    if not lines:
-        return None
-    candidate = _strip_decoration(re.split(r"[.;:,(\[]", _TYPE_PREAMBLE.sub("", lines[0]), maxsplit=1)[0])
+    lines = [line for line in _plain_lines(text) if not _ECHOED_RULE.search(line)]
     if taxonomy:
-        return match_type(candidate or lines[0], taxonomy) or match_type(" ".join(lines), taxonomy)
-    candidate = _TYPE_TAIL.sub("", candidate).strip()
-    words = candidate.split()
-    if not words:
-        return None
-    short = " ".join(words[:6])[:MAX_TYPE_CHARS]
-    return short[0].upper() + short[1:]
+        for line in lines:
+            found = match_type(_type_candidate(line) or line, taxonomy)
+            if found:
+                return found
+        return match_type(" ".join(lines), taxonomy) if lines else None
+    for line in lines:
+        words = _TYPE_TAIL.sub("", _type_candidate(line)).split()
+        if words and re.search(r"[^\W\d_]", " ".join(words)):
+            short = " ".join(words[:6])[:MAX_TYPE_CHARS]
+            return short[0].upper() + short[1:]
+    return None
+
+
+_ECHOED_RULE = re.compile(r"\b1 to 4 words\b|\bfor example\b|\bexactly one of\b", re.I)
+
+
+def _type_candidate(line: str) -> str:
+    return _strip_decoration(re.split(r"[.;:,(\[]", _TYPE_PREAMBLE.sub("", line), maxsplit=1)[0])
 
 
 def match_type(candidate: str, taxonomy: Sequence[str]) -> str | None:

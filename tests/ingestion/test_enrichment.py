@@ -98,6 +98,9 @@ def test_cleaning_cuts_to_three_sentences_one_line_and_a_few_words() -> None:
     assert clean_type(said) == "3-page guide"
     assert clean_type('"research paper".') == "Research paper"
     assert clean_synopsis("   ") is None and clean_type("") is None
+    # The local model sometimes echoes the prompt's rule before (or instead of) answering.
+    assert clean_type("1 to 4 words (for example: User Manual)\nEspresso machine guide") == "Espresso machine guide"
+    assert clean_type("1 to 4 words") is None and clean_type("42.") is None
 
 
 def test_the_taxonomy_is_enforced() -> None:
