@@ -321,3 +321,28 @@ def test_an_enrichment_of_content_replaced_meanwhile_is_dropped(service: Ingesti
     doc = service.get(doc_id)
     assert doc.enrichment_status == "completed" and doc.file_synopsis is not None
     assert doc.file_synopsis.startswith("Version two.")
+
+
+def test_a_job_that_keeps_failing_gives_up_as_an_enrichment_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingestion.enrichment import Enricher
+
+    def broken_store(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the catalog refused the write")
+
+    service = Ingestion(make_settings(tmp_path / "home", max_job_attempts=2))
+    try:
+        service.enrichment_model = FakeModel(lambda p: GOOD)
+        doc_id = service.add_file(MANUAL, "manual.md", owner="alice", enrich=True).document.id
+        service.worker().run()
+        monkeypatch.setattr(Enricher, "_store", broken_store)
+        service.enrichment_worker().run()
+        doc = service.get(doc_id)
+        assert doc.status == "completed", "the document itself never fails"
+        assert doc.enrichment_status == "failed" and doc.enrichment_reason is not None
+        assert "the catalog refused the write" in doc.enrichment_reason
+        with service.db.read() as conn:
+            assert jobs.open_job(conn, doc_id, jobs.ENRICH) is None
+    finally:
+        service.close()
