@@ -116,7 +116,7 @@ class EnrichmentSettings(_Group):
     """Enrichment by the configured LLM (a synopsis, a document type, a description; summaries on request)."""
 
     enrich: bool = False
-    """Enrich every indexed upload that does not say (`enrich=` on the upload decides for itself). Off by default: it costs one to four model calls per document (tens of seconds of both cores with the local model, money with a hosted one)."""
+    """Enrich every indexed upload that does not say (`enrich=` on the upload decides for itself). Off by default: it costs one to four model calls per document (about 10 s of both cores with the local model, more on a busy machine; money with a hosted one)."""
     enrich_model: str | None = None
     """The litellm model string enrichment uses; unset: `LECTERN_MODEL` (`local`: the bundled SmolLM2)."""
     document_types: str | None = None
