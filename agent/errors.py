@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from core.errors import LecternError
-from core.errors import ModelNotConfigured as _ModelNotConfigured
+from core.errors import LecternError, ModelNotConfigured
+
+__all__ = ["ModelNotConfigured", "SessionBusy", "SessionNotFound"]
 
 
 class SessionNotFound(LecternError):
     code = "SESSION_NOT_FOUND"
     status = 404
-
-
-class ModelNotConfigured(_ModelNotConfigured):
-    """Neither a local model nor a usable provider model: the message says what to install or set.
-    The server's state, not the request's fault, hence 503 (the kernel's code, its own status)."""
-
-    status = 503
 
 
 class SessionBusy(LecternError):

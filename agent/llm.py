@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,15 +133,28 @@ async def complete_step(config: ModelConfig, messages: list[dict[str, Any]], res
         pass
 
 
-async def _step(
-    config: ModelConfig,
-    messages: list[dict[str, Any]],
-    tools: list[dict[str, Any]] | None,
-    result: StepResult,
-    *,
-    stream: bool,
-) -> AsyncIterator[str]:
+def complete_text(config: ModelConfig, prompt: str) -> str:
+    """One unstreamed, synchronous call with one user message: its text. For callers in a thread of their
+    own that want text, not a turn (enrichment: ``ingestion.enrichment.TextModel``). Retries and error codes
+    as every call here; ``ModelError`` when it fails."""
     litellm = _litellm()
+    kwargs = _kwargs(config, [{"role": "user", "content": prompt}], None, stream=False)
+    attempt = 0
+    while True:
+        try:
+            response = litellm.completion(**kwargs, num_retries=0)
+            return str(response.choices[0].message.content or "")
+        except Exception as exc:
+            code, retryable = _classify(exc)
+            if not retryable or attempt >= config.max_retries:
+                raise ModelError(code, _first_line(exc) or code) from exc
+            time.sleep(config.backoff_s * (2**attempt))
+            attempt += 1
+
+
+def _kwargs(
+    config: ModelConfig, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, *, stream: bool
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "model": config.model,
         "messages": messages,
@@ -159,7 +173,19 @@ async def _step(
     if tools:
         kwargs["tools"] = tools
         kwargs["tool_choice"] = "auto"
+    return kwargs
 
+
+async def _step(
+    config: ModelConfig,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None,
+    result: StepResult,
+    *,
+    stream: bool,
+) -> AsyncIterator[str]:
+    litellm = _litellm()
+    kwargs = _kwargs(config, messages, tools, stream=stream)
     response = await _open(litellm, kwargs, config)
     if not stream:
         message = response.choices[0].message

@@ -94,7 +94,14 @@ class _ScriptedProvider(CustomLLM):
         return _chunks(self._reply(model, messages, kwargs.get("optional_params") or {}, True))
 
     async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
-        reply = self._reply(model, messages, kwargs.get("optional_params") or {}, False)
+        return self._response(model, messages, kwargs.get("optional_params") or {})
+
+    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
+        """The synchronous call (``llm.complete_text``: enrichment's)."""
+        return self._response(model, messages, kwargs.get("optional_params") or {})
+
+    def _response(self, model: str, messages: list, optional_params: dict[str, Any]) -> ModelResponse:
+        reply = self._reply(model, messages, optional_params, False)
         if reply.raise_after_pieces is not None:
             raise reply.raise_after_pieces
         message: dict[str, Any] = {"role": "assistant", "content": "".join(reply.pieces) or None}
@@ -127,7 +134,9 @@ async def _chunks(reply: Reply) -> AsyncIterator[GenericStreamingChunk]:
             "function": {"name": call.name, "arguments": call.raw_arguments},
             "index": i,
         }
-        yield GenericStreamingChunk(text="", is_finished=False, finish_reason="", usage=None, index=0, tool_use=tool_use)
+        yield GenericStreamingChunk(
+            text="", is_finished=False, finish_reason="", usage=None, index=0, tool_use=tool_use
+        )
     completion = sum(len(p.split()) for p in reply.pieces)
     yield GenericStreamingChunk(
         text="",

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import get_args
@@ -293,7 +294,6 @@ def cmd_worker(args: argparse.Namespace, ingestion: Ingestion) -> int:
     waits for a lease to expire. A second signal exits at once; the running jobs are then
     requeued by the next worker on this host (its pid is gone) or when their lease expires."""
     import signal
-    import threading
 
     from sqlalchemy import make_url
 
@@ -322,9 +322,31 @@ def cmd_worker(args: argparse.Namespace, ingestion: Ingestion) -> int:
         args.batch_size,
         args.idle_s,
     )
+    enricher = _enrichment_thread(ingestion, stop, args.idle_s)
     total = worker.run(stop, idle_s=args.idle_s, on_batch=_log_batch(log, ingestion))
+    enricher.join(timeout=60)
     log.info("worker %s stopped: %d document(s), %d chunk(s) indexed", worker.worker_id, total.documents, total.chunks)
     return 0
+
+
+def _enrichment_thread(ingestion: Ingestion, stop: threading.Event, idle_s: float) -> threading.Thread:
+    """The ``enrich`` jobs' loop beside the indexing one, as ``lectern serve`` runs it (``api/services.py``)."""
+    from agent.session import SessionManager
+
+    from .services import wire_enrichment
+
+    sessions = SessionManager(ingestion=ingestion)
+    wire_enrichment(ingestion, sessions)
+
+    def _run() -> None:
+        try:
+            ingestion.enrichment_worker().run(stop, idle_s=max(idle_s, 1.0))
+        finally:
+            sessions.close()
+
+    thread = threading.Thread(target=_run, name="lectern-enricher", daemon=True)
+    thread.start()
+    return thread
 
 
 def cmd_keys(args: argparse.Namespace, ingestion: Ingestion) -> int:

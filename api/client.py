@@ -170,13 +170,15 @@ class Files(_Resource):
         project_id: str | None = None,
         storage_target: str = "default",
         content_category: str | None = None,
+        enrich: bool | None = None,
+        summaries: bool | None = None,
     ) -> UploadResult:
         """``filename`` is the display name to keep (a relative path such as ``trials/2024/protocol.docx``,
         found again with ``get_by_name``); by default the file's own name. ``index=False`` stores the
         file for download only (status ``stored``); ``index=True`` refuses a type Lectern cannot index
         (415) instead of storing it unindexed. ``expires_at`` needs a time zone (an aware ``datetime``,
         or a string ending in ``Z`` or an offset). ``vision_pages`` (``"all"``, ``"1,3-5"``) has the server's
-        vision model transcribe those pages of a PDF (400 ``MODEL_NOT_CONFIGURED`` when it has none).
+        vision model transcribe those pages of a PDF (503 ``MODEL_NOT_CONFIGURED`` when it has none).
 
         A file larger than the server's streaming cap (``/healthz`` reports it; 100 MiB by default) goes
         up as a resumable upload in parts of ``part_size`` bytes (default: 16 MiB, or the server's part
@@ -186,7 +188,11 @@ class Files(_Resource):
 
         ``folder_id``, ``project_id``, ``storage_target`` and ``content_category`` are the digitization
         API's options (seed 000), accepted so its code runs unchanged: their defaults (None, "default",
-        "document") are Lectern's behaviour; any other value is a ``ValueError`` rather than ignored."""
+        "document") are Lectern's behaviour; any other value is a ``ValueError`` rather than ignored.
+
+        ``enrich=True`` has the configured model write a synopsis, a type and a description once the file
+        is indexed (``summaries=True``: also section and master summaries); a resumable upload asks for it
+        with ``enrich()`` once its parts are complete."""
         _digitization_options(folder_id, project_id, storage_target, content_category)
         path = Path(path)
         size = path.stat().st_size
@@ -199,10 +205,14 @@ class Files(_Resource):
                       "expires_at": None if expires_at is None else _iso(expires_at),
                       "policies": None if policies is None else list(policies), "vision_pages": vision_pages}  # fmt: skip
             given = {k: v for k, v in fields.items() if v is not None}
-            return await self._upload_resumable(path, size, given, part_size)
+            result = await self._upload_resumable(path, size, given, part_size)
+            if enrich or summaries:
+                await self.enrich(result.file_id, summaries=summaries)
+            return result
         form: dict[str, str] = {"skip_duplicates": str(skip_duplicates).lower()}
-        if index is not None:
-            form["index"] = str(index).lower()
+        for name, flag in (("index", index), ("enrich", enrich), ("summaries", summaries)):
+            if flag is not None:
+                form[name] = str(flag).lower()
         if tags:
             form["tags"] = ",".join(tags)
         texts = {"collection": collection, "reference": reference, "key": key, "description": description,
@@ -362,6 +372,12 @@ class Files(_Resource):
     async def stop_indexing(self, file_id: str) -> FileInfo:
         """Keep the file for download only (``stored``): out of search, its index removed, the original kept."""
         return await self._model(FileInfo, "DELETE", f"/v1/files/{file_id}/index")
+
+    async def enrich(self, file_id: str, *, summaries: bool | None = None) -> FileInfo:
+        """Ask (again) for the file's enrichment by the configured model: ``enrichment_status`` becomes
+        ``pending``; 409 while one runs, 503 ``MODEL_NOT_CONFIGURED`` without a usable model."""
+        body = {} if summaries is None else {"summaries": summaries}
+        return await self._model(FileInfo, "POST", f"/v1/files/{file_id}/enrich", json=body)
 
     async def assign(self, file_id: str, user_id: str) -> None:
         await self._json("POST", f"/v1/files/{file_id}/assignments", json={"user_id": user_id})

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from agent.session import SessionManager
+from agent.text_model import ConfiguredTextModel
 from core.settings import Settings
 from ingestion.service import Ingestion
 from tools.search import Retriever
@@ -29,6 +30,7 @@ class Services:
     download_urls: DownloadUrls
     _stop: threading.Event = field(default_factory=threading.Event)
     _worker: threading.Thread | None = None
+    _enricher: threading.Thread | None = None
 
     @classmethod
     def build(cls, settings: Settings, limiter: Limiter | None = None) -> Services:
@@ -47,11 +49,13 @@ class Services:
                 else RateLimiter(limits, admin_limits=admin_limits)
             )
         retriever = Retriever(ingestion)
+        sessions = SessionManager(ingestion=ingestion, retriever=retriever)
+        wire_enrichment(ingestion, sessions)
         return cls(
             settings=settings,
             ingestion=ingestion,
             retriever=retriever,
-            sessions=SessionManager(ingestion=ingestion, retriever=retriever),
+            sessions=sessions,
             keys=KeyStore(ingestion.db),
             limiter=limiter,
             download_urls=DownloadUrls.from_settings(settings),
@@ -84,6 +88,12 @@ class Services:
             target=worker.run, args=(self._stop,), kwargs={"idle_s": idle_s}, name="lectern-indexer", daemon=True
         )
         self._worker.start()
+        enricher = self.ingestion.enrichment_worker()  # its own loop: a slow model never holds indexing up
+        self._enricher = threading.Thread(
+            target=enricher.run, args=(self._stop,), kwargs={"idle_s": max(idle_s, 1.0)}, name="lectern-enricher",
+            daemon=True,
+        )  # fmt: skip
+        self._enricher.start()
 
     @property
     def indexing(self) -> bool:
@@ -92,7 +102,14 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
-        if self._worker is not None:
-            self._worker.join(timeout=30)
+        for thread in (self._worker, self._enricher):
+            if thread is not None:
+                thread.join(timeout=30)
         self.sessions.close()
         self.ingestion.close()
+
+
+def wire_enrichment(ingestion: Ingestion, sessions: SessionManager) -> None:
+    """Enrichment asks the configured litellm model (``LECTERN_ENRICH_MODEL``, else ``LECTERN_MODEL``), through
+    the session manager's resolution, so the local model's server is shared with chat."""
+    ingestion.enrichment_model = ConfiguredTextModel(sessions, ingestion.settings.enrichment.enrich_model)

@@ -55,12 +55,28 @@ class CatalogUnavailable(LecternError):
 
 
 class ModelNotConfigured(LecternError):
-    """A feature that needs a model (vision transcription, enrichment) was asked for and no model is set
-    for it: the message names the setting. A request's fault here (it asked for what this deployment
-    does not offer), hence 400; the agent's chat refusal is a 503 subclass (``agent.errors``)."""
+    """No usable model for what was asked (chat, enrichment, vision): neither the local model nor a provider
+    model with its credentials. The message names what to install or set. One status for every feature: the
+    deployment's state, not the request's fault, hence 503."""
 
     code = "MODEL_NOT_CONFIGURED"
-    status = 400
+    status = 503
+
+
+class EnrichmentInProgress(LecternError):
+    """The document's enrichment is queued or running: asking again waits for it to end."""
+
+    code = "ENRICHMENT_IN_PROGRESS"
+    status = 409
+
+
+class DocumentNotIndexed(LecternError):
+    """The operation needs an indexed document (``completed``, or on its way); this one is ``failed`` or ``stored``."""
+
+    code = "DOCUMENT_NOT_INDEXED"
+    status = 409
+
+
 class InvalidDataset(LecternError):
     """An eval's dataset cannot be read: a file missing, a line that is not JSON, no judged query."""
 

@@ -111,7 +111,7 @@ class IngestionSettings(_Group):
     expiry_sweep_s: float = Field(default=60.0, ge=0)
     """Seconds between sweeps deleting expired documents, in every indexing loop; 0: this process never sweeps."""
     vision_model: str | None = None
-    """A litellm vision model (``openai/gpt-4o-mini`` ...) that transcribes the PDF pages an upload asks for (``vision_pages``); unset: asking is 400 ``MODEL_NOT_CONFIGURED``."""
+    """A litellm vision model (``openai/gpt-4o-mini`` ...) that transcribes the PDF pages an upload asks for (``vision_pages``); unset: asking is 503 ``MODEL_NOT_CONFIGURED``."""
     vision_api_base: str | None = None
     """Base URL of an OpenAI-compatible server for the vision model (vLLM, llama.cpp, Ollama ...)."""
     vision_api_key: SecretStr | None = None
@@ -122,6 +122,21 @@ class IngestionSettings(_Group):
     """Timeout of one page's transcription call (a page that times out keeps its extracted text)."""
     vision_concurrency: int = Field(default=4, ge=1)
     """Pages transcribed at once by one worker (calls in flight to the vision model)."""
+
+
+class EnrichmentSettings(_Group):
+    """Enrichment by the configured LLM (a synopsis, a document type, a description; summaries on request)."""
+
+    enrich: bool = False
+    """Enrich every indexed upload that does not say (`enrich=` on the upload decides for itself). Off by default: it costs one to four model calls per document (about 10 s of both cores with the local model, more on a busy machine; money with a hosted one)."""
+    enrich_model: str | None = None
+    """The litellm model string enrichment uses; unset: `LECTERN_MODEL` (`local`: the bundled SmolLM2)."""
+    document_types: str | None = None
+    """Comma-separated taxonomy enrichment must choose `document_type` from (unset: the model's own words)."""
+    enrich_max_sections: int = Field(default=12, ge=0)
+    """Most section summaries one document gets when summaries are asked for (each is a model call)."""
+    enrich_timeout_s: float = Field(default=300.0, gt=0)
+    """Timeout of one enrichment call (nobody waits on it, and the local model on a busy machine is slow); a timed-out call is not retried."""
 
 
 class RetrievalSettings(_Group):
@@ -224,6 +239,7 @@ _GROUPS: dict[str, type[_Group]] = {
     "embedding": EmbeddingSettings,
     "chunking": ChunkingSettings,
     "ingestion": IngestionSettings,
+    "enrichment": EnrichmentSettings,
     "retrieval": RetrievalSettings,
     "agent": AgentSettings,
     "http": HttpSettings,
@@ -239,6 +255,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    enrichment: EnrichmentSettings = Field(default_factory=EnrichmentSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)

@@ -25,6 +25,8 @@ from .catalog import jobs as rows
 from .catalog.jobs import Job, finish, requeue
 
 __all__ = [
+    "ENRICH",
+    "INDEX",
     "Job",
     "cancel",
     "claim",
@@ -33,6 +35,7 @@ __all__ = [
     "finish",
     "is_current",
     "new_worker_id",
+    "open_job",
     "pending_count",
     "recover_dead_workers",
     "requeue",
@@ -44,12 +47,25 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def enqueue(conn: Connection, document_id: str) -> str:
-    """Queue a (re)index of the document; a still-queued older job for it is cancelled."""
-    rows.cancel_queued(conn, document_id)
+INDEX = "index"
+ENRICH = "enrich"
+"""The job kinds: each is claimed by its own loop (``Worker(kind=...)``), so enrichment by a slow model
+never holds indexing up."""
+
+
+def enqueue(conn: Connection, document_id: str, kind: str = INDEX) -> str:
+    """Queue a (re)index of the document, cancelling its still-queued jobs of every kind (an enrichment
+    queued for the old content is queued again once the new one is indexed); or queue an enrichment,
+    cancelling a still-queued older one."""
+    rows.cancel_queued(conn, document_id, None if kind == INDEX else kind)
     job_id = uuid.uuid4().hex
-    rows.insert_queued(conn, job_id, document_id)
+    rows.insert_queued(conn, job_id, document_id, kind)
     return job_id
+
+
+def open_job(conn: Connection, document_id: str, kind: str) -> str | None:
+    """``queued`` or ``running`` when the document has such a job of ``kind``; None otherwise."""
+    return rows.open_kind(conn, document_id, kind)
 
 
 def cancel(conn: Connection, document_id: str) -> None:
@@ -58,13 +74,13 @@ def cancel(conn: Connection, document_id: str) -> None:
     rows.cancel_open(conn, document_id)
 
 
-def claim(db: Database, worker_id: str, lease_s: float, limit: int = 1) -> list[Job]:
-    """Take up to ``limit`` jobs: batching lets one embedding call serve many small documents."""
+def claim(db: Database, worker_id: str, lease_s: float, limit: int = 1, kind: str = INDEX) -> list[Job]:
+    """Take up to ``limit`` jobs of ``kind``: batching lets one embedding call serve many small documents."""
     now = time.time()
     with db.transaction() as conn:
-        taken = rows.claimable(conn, now, limit)
+        taken = rows.claimable(conn, now, limit, kind)
         rows.mark_running(conn, [job.id for job in taken], worker_id, now + lease_s)
-        return [Job(id=job.id, document_id=job.document_id, attempts=job.attempts + 1) for job in taken]
+        return [Job(id=job.id, document_id=job.document_id, attempts=job.attempts + 1, kind=kind) for job in taken]
 
 
 def defer(db: Database, batch: list[Job], worker_id: str, delay_s: float, error: str) -> int:
@@ -76,12 +92,12 @@ def defer(db: Database, batch: list[Job], worker_id: str, delay_s: float, error:
         return sum(rows.defer(conn, job, worker_id, not_before, error) for job in batch)
 
 
-def seconds_until_visible(db: Database) -> float | None:
+def seconds_until_visible(db: Database, kind: str = INDEX) -> float | None:
     """How long until a deferred job can be claimed (0 when one already can); ``None`` when no
     queued job is deferred. A draining loop that finds nothing to claim waits this long rather
     than returning with deferred work left."""
     with db.read() as conn:
-        visible_at = rows.next_visible(conn)
+        visible_at = rows.next_visible(conn, kind)
     return None if visible_at is None else max(0.0, visible_at - time.time())
 
 

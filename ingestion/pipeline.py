@@ -96,7 +96,7 @@ def chunk_ids_for(work: _Work) -> list[str]:
     return [chunk_id(work.document.id, work.job.id, c.index) for c in work.chunks]
 
 
-def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
+def chunk_metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
     meta: dict[str, object] = {
         "document_id": doc.id,
         "owner": doc.owner,
@@ -110,6 +110,13 @@ def _metadata(doc: catalog.Document, chunk: Chunk) -> dict[str, object]:
     for tag in doc.tags:
         meta[tag_key(tag)] = True
     return meta
+
+
+def _enrichment_left_undone(doc: catalog.Document) -> dict[str, object]:
+    """A document that failed indexing cannot be enriched: a pending enrichment says so."""
+    if doc.enrichment_status != "pending":
+        return {}
+    return {"enrichment_status": "failed", "enrichment_reason": "not_indexed: the document failed indexing"}
 
 
 def _extract(parts: PipelineParts, work: _Work, vision_deadline: float) -> None:
@@ -238,7 +245,7 @@ def _store(
     """Vectors first, then one transaction for everything SQL; see the module docstring."""
     started = time.perf_counter()
     ids = [cid for w in ready for cid in chunk_ids_for(w)]
-    metas = [_metadata(w.document, c) for w in ready for c in w.chunks]
+    metas = [chunk_metadata(w.document, c) for w in ready for c in w.chunks]
     if ids:
         parts.vectors.upsert(ids, vectors, metas)
     stale: list[str] = []
@@ -258,6 +265,7 @@ def _store(
                     failure_detail=work.failure.detail or None,
                     processed_at=utcnow(),
                     vision_failed_pages=[],
+                    **_enrichment_left_undone(work.document),
                 )
                 jobs.finish(conn, work.job, "done", work.failure.reason)
                 continue
@@ -293,6 +301,9 @@ def _store(
             current = catalog.get_document(conn, work.document.id)
             if current is not None and current.tags != work.document.tags:
                 retag.append((new_ids, current.tags))
+            if current is not None and current.enrichment_status != "none":  # asked for: (re)enrich the new content
+                catalog.update_document(conn, work.document.id, enrichment_status="pending", enrichment_reason=None)
+                jobs.enqueue(conn, work.document.id, jobs.ENRICH)
             jobs.finish(conn, work.job, "done")
             timings.documents += 1
             timings.chunks += len(work.chunks)

@@ -22,7 +22,14 @@ from sqlalchemy import Connection
 
 from core.access import PUBLIC_CONTENT, access_datetime, access_now, expired_document_ids, is_expired
 from core.db import Database, utcnow
-from core.errors import DocumentNotFound, InvalidRequest, ModelNotConfigured, UnsupportedMediaType
+from core.errors import (
+    DocumentNotFound,
+    DocumentNotIndexed,
+    EnrichmentInProgress,
+    InvalidRequest,
+    ModelNotConfigured,
+    UnsupportedMediaType,
+)
 from core.settings import Settings
 from core.tokens import configure_offline_env, count_tokens
 
@@ -32,6 +39,8 @@ from .catalog import documents as catalog
 from .collection_docs import CollectionDoc, parse_jsonl
 from .document_fields import parse_tags, storable, validate_fields
 from .embedding import Embedder, build_embedder
+from .enrichment import Enricher, EnrichmentConfig, TextModel
+from .enrichment import options as enrichment_options
 from .extract.sandbox import ExtractionSandbox
 from .keyword import SqlKeywordWriter
 from .names import normalise_path
@@ -96,6 +105,8 @@ class Ingestion:
             self.settings.ingestion.extraction_timeout_s, self.settings.ingestion.extraction_memory_bytes
         )
         self._embedder_lock = threading.Lock()
+        self.enrichment_model: TextModel | None = None
+        """The model enrichment asks (``ingestion.enrichment``); the composition root wires it (``api/services.py``)."""
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -124,7 +135,7 @@ class Ingestion:
 
     def vision_spec(self, raw: str | None, field: str = "vision_pages") -> str | None:
         """An upload's page spec, normalised (``vision.pages``); 400 ``INVALID_REQUEST`` when malformed,
-        400 ``MODEL_NOT_CONFIGURED`` when pages are asked for and no vision model is set."""
+        503 ``MODEL_NOT_CONFIGURED`` when pages are asked for and no vision model is set."""
         spec = parse_page_spec(raw, field)
         s = self.settings.ingestion
         if spec is not None and not s.vision_model:
@@ -173,6 +184,8 @@ class Ingestion:
         max_bytes: int | None = None,
         document_id: str | None = None,
         vision_pages: str | None = None,
+        enrich: bool | None = None,
+        summaries: bool | None = None,
     ) -> AddResult:
         """Store the bytes (size-capped while streaming), detect the type and queue indexing.
 
@@ -195,9 +208,16 @@ class Ingestion:
         own): the files API's ``PUT /v1/files`` names the file before its bytes arrive.
 
         ``vision_pages`` (``all``, ``1,3-5``) asks the vision model to transcribe those pages of a PDF
-        (``vision_spec`` checks it first); like ``tags``, it is the upload's, and ignored for other types."""
+        (``vision_spec`` checks it first); like ``tags``, it is the upload's, and ignored for other types.
+
+        ``enrich``: ask the model about the document once it is indexed (``ingestion.enrichment``; None: the
+        deployment's ``LECTERN_ENRICH``, or what a replaced document had asked); ``summaries`` adds section
+        and master summaries. ``enrich=True`` without a usable model is ``ModelNotConfigured``, before any
+        byte is stored."""
         validate_collection_name(collection)
         vision_spec = self.vision_spec(vision_pages)
+        if enrich or summaries:
+            self.enrichment_ready()
         sent = dict(description=description, document_type=document_type, title=title, metadata=metadata,
                     expires_at=expires_at, policies=policies, reference=reference)  # fmt: skip
         owned = self.validate_fields({k: v for k, v in sent.items() if v is not None})
@@ -241,6 +261,7 @@ class Ingestion:
                 vision_pages=vision_spec if media_type == detect.PDF else None,
             )
             fields.update(owned)
+            fields.update(self._enrichment_request(current, enrich, summaries, indexing))
             _draw_public_nonce(fields, current.policies if current is not None else [])
             if current is not None:
                 old_sha = current.sha256
@@ -378,6 +399,9 @@ class Ingestion:
             if before is None:
                 raise DocumentNotFound(f"no document {document_id}", document_id=document_id)
             _draw_public_nonce(columns, before.policies)
+            owned_now = set(columns) & set(before.enriched_fields)
+            if owned_now:  # the owner's word from now on: enrichment no longer replaces it
+                columns["enriched_fields"] = [f for f in before.enriched_fields if f not in owned_now]
             if columns:
                 catalog.update_document(conn, document_id, **columns)
             # Read after the update: a batch committing this document's chunks meanwhile has either
@@ -388,6 +412,54 @@ class Ingestion:
         if retag:
             self.vectors.retag(retag, document.tags)
         return document
+
+    def _enrichment_request(
+        self, current: catalog.Document | None, enrich: bool | None, summaries: bool | None, indexing: bool
+    ) -> dict[str, Any]:
+        """The enrichment columns of an upload: asked for (``pending``, run once indexing completes) or not."""
+        asked = current is not None and current.enrichment_status != "none"
+        wanted = enrich if enrich is not None else bool(summaries) or asked or self.settings.enrichment.enrich
+        if not wanted or not indexing:
+            return {"enrichment_status": "none"} if enrich is False else {}
+        kept = current.enrichment_options.get("summaries") if current is not None else None
+        return {"enrichment_status": "pending", "enrichment_reason": None,
+                "enrichment_options": enrichment_options(summaries if summaries is not None else kept)}  # fmt: skip
+
+    def enrichment_ready(self) -> TextModel:
+        """The enrichment model, or ``ModelNotConfigured`` saying why there is none to use."""
+        model = self.enrichment_model
+        reason = "this process has no model wired for enrichment" if model is None else model.unusable()
+        if model is None or reason:
+            raise ModelNotConfigured(f"enrichment needs a model: {reason}", setting="LECTERN_ENRICH_MODEL")
+        return model
+
+    def request_enrichment(
+        self, document_id: str, *, summaries: bool | None = None, summary_min_tokens: int | None = None
+    ) -> catalog.Document:
+        """Ask (again) for the document's enrichment: queued now when it is indexed, after indexing when it
+        is on its way. ``EnrichmentInProgress`` while one is queued or running; ``DocumentNotIndexed`` for a
+        ``failed`` or ``stored`` document; ``ModelNotConfigured`` without a usable model."""
+        self.enrichment_ready()
+        with self.db.transaction() as conn:
+            doc = catalog.get_document(conn, document_id)
+            if doc is None:
+                raise DocumentNotFound(f"no document {document_id}", document_id=document_id)
+            if jobs.open_job(conn, doc.id, jobs.ENRICH) is not None:
+                raise EnrichmentInProgress("this document's enrichment is already queued or running",
+                                           document_id=doc.id)  # fmt: skip
+            if doc.status not in ("completed", "pending", "processing"):
+                raise DocumentNotIndexed(f"a {doc.status} document cannot be enriched; index it first",
+                                         document_id=doc.id, status=doc.status)  # fmt: skip
+            chosen = doc.enrichment_options.get("summaries") if summaries is None else summaries
+            catalog.update_document(
+                conn, doc.id, enrichment_status="pending", enrichment_reason=None,
+                enrichment_options=enrichment_options(chosen, summary_min_tokens),
+            )  # fmt: skip
+            if doc.status == "completed":
+                jobs.enqueue(conn, doc.id, jobs.ENRICH)
+            updated = catalog.get_document(conn, doc.id)
+        assert updated is not None
+        return updated
 
     def validate_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """The owner's fields by wire name, checked (``document_fields``) and as catalog columns."""
@@ -586,9 +658,26 @@ class Ingestion:
             side_jobs=side_jobs,
         )
 
+    def enrichment_worker(self, worker_id: str | None = None) -> Worker:
+        """The loop of ``enrich`` jobs (one document at a time: each is a few model calls), beside the
+        indexing one; a job finding no usable model records ``enrichment_status=failed`` with the reason."""
+        s = self.settings
+        config = EnrichmentConfig(
+            document_types=EnrichmentConfig.parse_types(s.enrichment.document_types),
+            max_sections=s.enrichment.enrich_max_sections,
+        )
+        enricher = Enricher(self.db, lambda: self.enrichment_model, config, self._pipeline_parts)
+        return Worker(
+            self.db, self._pipeline_parts, lease_s=s.ingestion.job_lease_s, max_attempts=s.ingestion.max_job_attempts,
+            batch_size=1, worker_id=worker_id, runner=enricher.runner(),
+        )  # fmt: skip
+
     def run_until_idle(self, worker_id: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> BatchTimings:
-        """Drain the queue in this thread (the CLI, evals and tests use it; the server runs a worker)."""
-        return self.worker(worker_id, batch_size).run()
+        """Drain the queue in this thread (the CLI, evals and tests use it; the server runs a worker):
+        indexing first, then the enrichments indexing queued."""
+        timings = self.worker(worker_id, batch_size).run()
+        timings.add(self.enrichment_worker(worker_id).run())
+        return timings
 
     def _pipeline_parts(self) -> PipelineParts:
         # Built on demand: ``embedder`` and ``vectors`` load the model on first use.

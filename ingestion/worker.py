@@ -26,7 +26,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from core.db import Database, utcnow
@@ -75,8 +77,27 @@ def backoff_s(outages: int) -> float:
     return min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** max(0, min(outages, 32) - 1))
 
 
+@dataclass(frozen=True)
+class Runner:
+    """What a loop does with the jobs of one kind: ``process`` a claimed batch (as ``worker_id``) and
+    ``give_up`` on a job whose attempts ran out, inside the caller's transaction. Indexing's runner is
+    the pipeline (the default); enrichment brings its own (``ingestion.enrichment``)."""
+
+    kind: str
+    process: Callable[[str, list[jobs.Job]], BatchTimings]
+    give_up: Callable[[Connection, jobs.Job, str], None]
+
+
+def _fail_indexing(conn: Connection, job: jobs.Job, error: str) -> None:
+    catalog.update_document(
+        conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error,
+        processed_at=utcnow(),
+    )  # fmt: skip
+
+
 class Worker:
-    """Claims batches of jobs and runs them through the pipeline.
+    """Claims batches of jobs of one kind and runs them: through the pipeline (``index``), or the
+    ``runner`` given (``enrich``).
 
     ``parts`` is called only once a batch is claimed, so a server whose queue stays
     empty never loads the embedding model."""
@@ -93,8 +114,12 @@ class Worker:
         sweep: Callable[[], Sequence[object]] | None = None,
         sweep_every_s: float = 0.0,
         side_jobs: Sequence[SideJob] = (),
+        runner: Runner | None = None,
     ) -> None:
         self.db = db
+        self._runner = runner or Runner(
+            jobs.INDEX, lambda worker_id, batch: process_batch(self._parts(), worker_id, batch), _fail_indexing
+        )
         self.worker_id = worker_id or jobs.new_worker_id()
         self._parts = parts
         self._lease_s = lease_s
@@ -153,7 +178,7 @@ class Worker:
                 if idle_s is not None:
                     stop.wait(idle_s)
                     continue
-                deferred_in = jobs.seconds_until_visible(self.db)
+                deferred_in = jobs.seconds_until_visible(self.db, self._runner.kind)
                 if deferred_in is None:
                     break
                 stop.wait(min(deferred_in, _BACKOFF_MAX_S) + 0.01)  # another loop's deferred jobs
@@ -189,11 +214,11 @@ class Worker:
         raises goes back to the queue, or fails its documents after ``max_attempts``; one
         that met a backend outage is deferred uncounted (empty timings; ``run`` then sleeps
         the backoff)."""
-        batch = jobs.claim(self.db, self.worker_id, self._lease_s, limit=self._batch_size)
+        batch = jobs.claim(self.db, self.worker_id, self._lease_s, limit=self._batch_size, kind=self._runner.kind)
         if not batch:
             return None
         try:
-            timings = process_batch(self._parts(), self.worker_id, batch)
+            timings = self._runner.process(self.worker_id, batch)
         except Exception as exc:
             if is_outage(exc):
                 self._defer(batch, exc)
@@ -225,10 +250,7 @@ class Worker:
                 if not jobs.is_current(conn, job, self.worker_id):
                     continue  # cancelled meanwhile (indexing stopped) or reclaimed: not ours to retry
                 if job.attempts >= self._max_attempts:
-                    catalog.update_document(
-                        conn, job.document_id, status="failed", failure_reason="indexing_error", failure_detail=error,
-                        processed_at=utcnow(),
-                    )  # fmt: skip
+                    self._runner.give_up(conn, job, error)
                     jobs.finish(conn, job, "failed", error)
                 else:
                     jobs.requeue(conn, job, error)

@@ -50,6 +50,10 @@ class SearchHit(BaseModel):
     document_type: str | None = None
     """What kind of document its owner says it is ("Clinical Trial Protocol")."""
     description: str | None = None
+    file_synopsis: str | None = None
+    """The document's synopsis, written by enrichment (None when it was not enriched)."""
+    kind: str = "content"
+    """``content``, or ``summary``: a section or master summary enrichment wrote (its breadcrumb names the section)."""
     metadata: dict[str, Any] = {}
     collection: str
     snippet: str
@@ -240,6 +244,8 @@ class Retriever:
             file_type=SHORT_NAMES.get(row.media_type or "", "txt"),
             document_type=row.document_type,
             description=row.description,
+            file_synopsis=row.file_synopsis,
+            kind=row.chunk_kind,
             metadata=json.loads(row.metadata or "{}"),
             collection=row.collection,
             snippet=snippet,

@@ -34,6 +34,7 @@ from ..schemas.files import (
     Assignment,
     ChunkOut,
     DeletedDocument,
+    EnrichRequest,
     FileInfo,
     FileList,
     FileStatus,
@@ -79,6 +80,19 @@ VisionPages = Annotated[
         json_schema_extra={"maxLength": MAX_SPEC_CHARS},
     ),
 ]
+EnrichField = Annotated[
+    bool | None,
+    BeforeValidator(_unset_if_null),
+    Form(description="true: once indexed, the configured model writes a `file_synopsis` and fills `document_type` and "
+                     "`description` where none was given (503 `MODEL_NOT_CONFIGURED` without a usable model); false: "
+                     "not; unset: LECTERN_ENRICH"),
+]  # fmt: skip
+SummariesField = Annotated[
+    bool | None,
+    BeforeValidator(_unset_if_null),
+    Form(description="true: enrichment also writes section summaries and a master summary, indexed as `summary` "
+                     "chunks (implies `enrich`)"),
+]  # fmt: skip
 _NOT_FOUND = error_responses(404)
 UNNAMED = "upload"
 """The name of a file part sent without one (multipart cannot make a filename required)."""
@@ -155,6 +169,8 @@ def upload(
     expires_at: Annotated[str | None, Form(description="ISO 8601 with Z or an offset, e.g. 2026-12-31T23:59Z")] = None,
     policies: Annotated[str | None, Form(description="comma-separated or a JSON list: public_content")] = None,
     vision_pages: VisionPages = None,
+    enrich: EnrichField = None,
+    summaries: SummariesField = None,
 ) -> UploadResult:
     """With ``key``, an existing document is replaced: the fields sent replace its own, those not
     sent (``description`` ... ``policies``) are kept; ``tags`` and ``reference`` are the upload's."""
@@ -167,7 +183,7 @@ def upload(
         file.file, file.filename or UNNAMED, owner=principal.user_id, collection=collection, tags=_tags(tags),
         reference=reference, key=key, skip_duplicates=skip_duplicates, index=index, content_type=file.content_type,
         description=description, document_type=document_type, title=title, metadata=metadata, expires_at=expires_at,
-        policies=policies, vision_pages=vision_pages,
+        policies=policies, vision_pages=vision_pages, enrich=enrich, summaries=summaries,
     )  # fmt: skip
     doc = result.document
     return UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status, deduplicated=result.deduplicated)
@@ -196,6 +212,8 @@ def upload_batch(
     expires_at: Annotated[str | None, Form(description="ISO 8601 with Z or an offset, applied to every file")] = None,
     policies: Annotated[str | None, Form(description="comma-separated or a JSON list, applied to every file")] = None,
     vision_pages: VisionPages = None,
+    enrich: EnrichField = None,
+    summaries: SummariesField = None,
 ) -> BatchResult:
     """1-100 files; each gets its own result, and one failing does not fail its neighbours. The
     fields shared by every file are checked first: a bad one is a 400 and nothing is stored."""
@@ -204,6 +222,8 @@ def upload_batch(
     shared = {k: v for k, v in sent.items() if v is not None}
     services.ingestion.validate_fields({**shared, "tags": _tags(tags)})  # the shared tags too: one 400
     services.ingestion.vision_spec(vision_pages)  # likewise: one 400, not one per file
+    if enrich or summaries:
+        services.ingestion.enrichment_ready()  # one 503 rather than one per file
     items: list[BatchItem] = []
     for upload_file in files:
         name = upload_file.filename or UNNAMED
@@ -211,7 +231,7 @@ def upload_batch(
             result = services.ingestion.add_file(
                 upload_file.file, name, owner=principal.user_id, collection=collection, tags=_tags(tags),
                 skip_duplicates=skip_duplicates, index=index, content_type=upload_file.content_type,
-                vision_pages=vision_pages, **shared,
+                vision_pages=vision_pages, enrich=enrich, summaries=summaries, **shared,
             )  # fmt: skip
             doc = result.document
             uploaded = UploadResult(file_id=doc.id, filename=doc.filename, status=doc.status,
@@ -354,6 +374,7 @@ def get_chunks(file_id: str, services: ServicesDep, principal: ListingPrincipal)
             breadcrumb=c.breadcrumb,
             text=c.text,
             token_count=c.token_count,
+            kind=c.kind,
         )  # fmt: skip
         for c in services.ingestion.chunks(doc.id)
     ]
@@ -425,6 +446,21 @@ def stop_indexing(request: Request, file_id: str, services: ServicesDep, princip
     keyword postings are removed, the original stays."""
     doc = changeable_document(services, principal, file_id)
     return file_info(request, services.ingestion.stop_indexing(doc.id))
+
+
+@router.post("/{file_id}/enrich", response_model=FileInfo, status_code=202,
+             responses=error_responses(403, 404, 409, 503))  # fmt: skip
+def enrich_file(
+    request: Request, file_id: str, services: ServicesDep, principal: WritePrincipal, body: EnrichRequest | None = None
+) -> FileInfo:
+    """Ask the configured model (again) for the file's `file_synopsis`, and for `document_type` and `description`
+    where its owner gave none: `enrichment_status` becomes `pending` (the enrichment runs after indexing when
+    the file is still on its way). 409 `ENRICHMENT_IN_PROGRESS` while one is queued or running, 409
+    `DOCUMENT_NOT_INDEXED` for a `failed` or `stored` file, 503 `MODEL_NOT_CONFIGURED` without a usable model.
+    The file's owner or an admin."""
+    doc = changeable_document(services, principal, file_id)
+    summaries = body.summaries if body is not None else None
+    return file_info(request, services.ingestion.request_enrichment(doc.id, summaries=summaries))
 
 
 @router.delete("/{file_id}", response_model=DeletedDocument, responses=error_responses(403, 404),

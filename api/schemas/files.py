@@ -31,7 +31,16 @@ class FileInfo(BaseModel):
     title: str
     """The display title: the owner's ``title``, else the extracted one, else the filename."""
     description: str | None
+    """The owner's, or enrichment's when the owner gave none."""
     document_type: str | None
+    """The owner's, or enrichment's when the owner gave none (from ``LECTERN_DOCUMENT_TYPES`` when set)."""
+    file_synopsis: str | None = None
+    """At most three sentences about the document, written by enrichment."""
+    enrichment_status: str = "none"
+    """``none`` (never asked), ``pending``, ``completed`` or ``failed`` (see ``enrichment_reason``)."""
+    enrichment_reason: str | None = None
+    """Why enrichment failed (``model_error: ...``), or what it left out (``type_not_in_taxonomy: ...``)."""
+    enriched_at: str | None = None
     metadata: dict[str, Any]
     tags: list[str]
     reference: str | None
@@ -73,7 +82,9 @@ class FileInfo(BaseModel):
             file_id=doc.id, filename=doc.filename, collection=doc.collection,
             file_type=detect.SHORT_NAMES.get(doc.media_type or ""), media_type=doc.media_type,
             size_bytes=doc.size_bytes, sha256=doc.sha256, owner=doc.owner, key=doc.name, title=doc.display_title,
-            description=doc.description, document_type=doc.document_type, metadata=doc.metadata, tags=doc.tags,
+            description=doc.description, document_type=doc.document_type, file_synopsis=doc.file_synopsis,
+            enrichment_status=doc.enrichment_status, enrichment_reason=doc.enrichment_reason,
+            enriched_at=doc.enriched_at, metadata=doc.metadata, tags=doc.tags,
             reference=doc.reference, expires_at=doc.expires_at, policies=doc.policies, status=doc.status,
             index=doc.status != "stored", failure_reason=doc.failure_reason, page_count=doc.page_count,
             chunk_count=doc.chunk_count, word_count=doc.word_count, table_count=doc.table_count,
@@ -199,6 +210,20 @@ class ChunkOut(BaseModel):
     breadcrumb: str
     text: str
     token_count: int
+    kind: str = "content"
+    """``content``, or ``summary`` (enrichment's section and master summaries, after the content)."""
+
+
+class EnrichRequest(BaseModel):
+    """``POST /v1/files/{id}/enrich``: ask again for the document's synopsis, type and description."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summaries: bool | None = Field(
+        default=None,
+        description="also section summaries and a master summary, indexed as `summary` chunks "
+        "(unset: as asked last time)",
+    )
 
 
 class Region(BaseModel):

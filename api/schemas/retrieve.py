@@ -54,6 +54,15 @@ class RetrievedChunk(BaseModel):
         default=None, description='what kind of document its owner says it is ("Clinical Trial Protocol")'
     )
     description: str | None = None
+    file_synopsis: str | None = Field(
+        default=None,
+        description="the document's synopsis (at most three sentences), written by enrichment; null without",
+    )
+    kind: str = Field(
+        default="content",
+        description="`content`, or `summary`: a section or master summary written by enrichment (`breadcrumb`-like "
+        "`title > Summary > section` in its citation)",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict, description="the document's metadata, as its owner set it")
     content: str = Field(description="the chunk's full text, as indexed")
     snippet: str = Field(description="at most 40 words of `content` around the query's terms; `…` marks a cut")

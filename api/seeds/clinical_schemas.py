@@ -13,7 +13,10 @@ from pydantic import BaseModel, Field
 from ..schemas.files import FileInfo
 from ..schemas.retrieve import RetrievedChunk, RetrieveResponse, SearchType
 
-SYNOPSIS_DOC = "a brief summary of the document: always null until Lectern has an enrichment step that writes one"
+SYNOPSIS_DOC = (
+    "a brief summary of the document (at most three sentences), written by the configured model when the document "
+    "was enriched (upload with `enrich=true`, or `POST /v1/files/{id}/enrich`); null otherwise"
+)
 EXTRACTION_FORMAT = "json"
 """What ``GET /v1/files/{id}/pages`` returns: extracted pages as JSON elements."""
 
@@ -52,7 +55,7 @@ class ClinicalDocument(BaseModel):
         return {
             "document_id": info.file_id, "filename": info.filename, "upload_date": seed_time(info.created_at),
             "file_size": info.size_bytes, "s3_url": info.url, "file_type": info.file_type,
-            "document_type": info.document_type, "description": info.description, "file_synopsis": None,
+            "document_type": info.document_type, "description": info.description, "file_synopsis": info.file_synopsis,
             "processing_status": info.status,
         }  # fmt: skip
 
@@ -103,7 +106,7 @@ class ClinicalHit(BaseModel):
     @classmethod
     def of(cls, hit: RetrievedChunk) -> ClinicalHit:
         return cls(url=hit.url, snippet=hit.snippet, score=hit.score, document_title=hit.title,
-                   document_type=hit.document_type, file_synopsis=None, document_id=hit.document_id)  # fmt: skip
+                   document_type=hit.document_type, file_synopsis=hit.file_synopsis, document_id=hit.document_id)  # fmt: skip
 
 
 class ClinicalRetrieveResponse(BaseModel):

@@ -28,9 +28,11 @@ How the seed maps onto Lectern (README, "Coming from a hosted files API with ind
   turned into tokens at ``CHARS_PER_TOKEN``) and ``chunking.embedBreadcrumb`` shape this file's chunks
   (metadata field ``lectern_chunking``, read by the pipeline: ``ingestion.chunking.document_config``);
   ``vision.transcribePages`` (``true`` or a list of page numbers) is Lectern's ``vision_pages``, checked at
-  ``PUT`` (400 ``MODEL_NOT_CONFIGURED`` without ``LECTERN_VISION_MODEL``); every other option
-  (``embeddedContextLevels``, ``smartCleanup``, summarization, ``vision.indexPages``, ``stack``) is
-  stored, not applied. ``indexingConfiguration`` (not in the seed) lists both.
+  ``PUT`` (503 ``MODEL_NOT_CONFIGURED`` without ``LECTERN_VISION_MODEL``); ``summarization.enable`` asks for
+  enrichment with section and master summaries (``enrich`` and ``summaries``, ``ingestion.enrichment``; 503
+  ``MODEL_NOT_CONFIGURED`` at ``PUT`` without a usable model); every other option (``embeddedContextLevels``,
+  ``smartCleanup``, summarization's model and lengths, ``vision.indexPages``, ``stack``) is stored, not applied.
+  ``indexingConfiguration`` (not in the seed) lists both.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ APPLIED = {"parsing.minimumParagraphLength": "min_paragraph_tokens", "chunking.m
 """The indexing options Lectern honours per file (``ingestion.chunking.document_config``), by the setting they set."""
 VISION = "vision.transcribePages"
 """The option Lectern honours as the upload's ``vision_pages`` (``ingestion.vision``)."""
+SUMMARIZE = "summarization.enable"
+"""Honoured too, by enrichment (``enrich`` and ``summaries`` on the upload), not by chunking."""
 CHARS_PER_TOKEN = 4
 """The seed counts lengths in characters, Lectern's chunker in tokens: about four characters to a token."""
 UPLOAD_URL_S = 3600
@@ -219,6 +223,8 @@ def upsert_file(
                            limit=cap, size=body.size)  # fmt: skip
     columns = services.ingestion.validate_fields(_lectern_fields(body))
     services.ingestion.vision_spec(_vision_pages(body), field=VISION)
+    if _summarize(_extras(body).get("indexing", {})):
+        services.ingestion.enrichment_ready()  # refused now, not when the content arrives
     with services.ingestion.db.read() as conn:
         current = find_by_key(conn, principal.user_id, bot, body.key)
     waiting = _pending_by_key(services, principal, bot, body.key)
@@ -320,6 +326,12 @@ def _chunking(configuration: dict[str, Any]) -> dict[str, Any]:
     return own
 
 
+def _summarize(configuration: dict[str, Any]) -> bool | None:
+    """``summarization.enable`` as the upload's ``summaries`` (true also asks for enrichment); None when not sent."""
+    value = _option(configuration, SUMMARIZE)
+    return value if isinstance(value, bool) else None
+
+
 def _option(configuration: dict[str, Any], path: str) -> Any:
     group, _, name = path.partition(".")
     section = configuration.get(group)
@@ -383,12 +395,14 @@ def _store(services: Services, owner: str, file_id: str, record: dict[str, Any],
     sent = record["request"]
     body = UpsertFile(**sent)
     fields = _lectern_fields(body)
+    summarize = _summarize(_extras(body).get("indexing", {}))
     services.ingestion.add_file(
         cast(BinaryIO, content), body.key, owner=owner, collection=record["botId"], key=body.key, tags=fields["tags"],
         index=None if body.index else False, content_type=body.contentType or request.headers.get("content-type"),
         metadata=fields["metadata"], expires_at=fields.get("expires_at"), policies=fields["policies"],
         max_bytes=min(body.size, services.settings.ingestion.max_upload_bytes), document_id=file_id,
         vision_pages=_vision_pages(body),
+        enrich=True if summarize else None, summaries=summarize,
     )  # fmt: skip
     services.ingestion.uploads.discard(file_id, owner, PENDING_KIND)
     _drop_pointer(services, owner, record["botId"], body.key)
@@ -567,7 +581,8 @@ def _report(extras: dict[str, Any], vision_pages: str | None) -> IndexingReport 
     if not isinstance(configuration, dict) or not configuration:
         return None
     sent = _leaves(configuration)
-    applied = [path for path in sent if path in APPLIED or (path == VISION and vision_pages is not None)]
+    honoured = {*APPLIED, SUMMARIZE}
+    applied = [path for path in sent if path in honoured or (path == VISION and vision_pages is not None)]
     return IndexingReport(configuration=configuration, applied=applied,
                           notApplied=[path for path in sent if path not in applied])  # fmt: skip
 

@@ -77,7 +77,8 @@ class IndexingReport(BaseModel):
     """Not in the seed: what became of ``indexing.configuration``. Lectern stores it (the seed keeps it
     in the file's metadata "for reference"); ``applied`` names the options that shaped this file's
     chunks (``parsing.minimumParagraphLength``, ``chunking.maximumChunkLength``, in characters turned
-    into tokens, and ``chunking.embedBreadcrumb``), ``notApplied`` every other option sent."""
+    into tokens, and ``chunking.embedBreadcrumb``) and ``summarization.enable`` (enrichment with summaries),
+    ``notApplied`` every other option sent."""
 
     configuration: dict[str, Any]
     applied: list[str]

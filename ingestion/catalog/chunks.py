@@ -38,6 +38,9 @@ class HitRow(NamedTuple):
     description: str | None
     metadata: str | None
     """The catalog's JSON object, decoded only for the hits that are kept (as ``tags``)."""
+    file_synopsis: str | None
+    chunk_kind: str
+    """``content`` or ``summary`` (enrichment's section and master summaries)."""
 
     @property
     def display_title(self) -> str:
@@ -46,7 +49,7 @@ class HitRow(NamedTuple):
 
 _HIT_SQL = text(
     "SELECT c.id, c.document_id, c.page, c.text, c.breadcrumb, COALESCE(d.custom_title, d.title), d.name, d.filename, d.media_type, "
-    "d.collection, d.kind, d.reference, d.tags, d.document_type, d.description, d.metadata "
+    "d.collection, d.kind, d.reference, d.tags, d.document_type, d.description, d.metadata, d.file_synopsis, c.kind "
     "FROM chunks c JOIN documents d ON d.id = c.document_id "
     "WHERE c.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))

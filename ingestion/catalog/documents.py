@@ -27,6 +27,8 @@ Status = Literal["pending", "processing", "completed", "failed", "stored"]
 cannot index, or with indexing stopped); finished, like ``completed`` and ``failed``."""
 Sort = Literal["created_at", "-created_at", "filename", "-filename"]
 TagsMode = Literal["any", "all"]
+EnrichmentStatus = Literal["none", "pending", "completed", "failed"]
+"""``none``: never asked for; ``pending``: queued (or waiting for indexing to finish)."""
 _COLLECTION_STATUS = {
     "pending": "Queued", "processing": "Queued", "completed": "Indexed", "failed": "Failed", "stored": "Stored",
 }  # fmt: skip
@@ -79,6 +81,17 @@ class Document(BaseModel):
     vision_failed_pages: list[dict[str, Any]] = []
     """After indexing, the asked pages whose transcription failed (``{"page": n, "reason": "..."}``):
     they kept their extracted text."""
+    file_synopsis: str | None = None
+    """At most three sentences about the document, written by enrichment (``ingestion.enrichment``)."""
+    enrichment_status: EnrichmentStatus = "none"
+    enrichment_reason: str | None = None
+    """Why enrichment failed (``model_error: ...``), or what it left out (a type outside the taxonomy)."""
+    enriched_at: str | None = None
+    enrichment_options: dict[str, Any] = {}
+    """What enrichment was asked for beyond the three fields (``{"summaries": true}``)."""
+    enriched_fields: list[str] = []
+    """The owner's fields enrichment wrote (``document_type``, ``description``): a later enrichment may replace
+    these, never a value its owner set (a ``PATCH`` of one takes it off this list)."""
 
     @property
     def collection_status(self) -> str:
@@ -118,9 +131,14 @@ class ChunkRow(BaseModel):
     text: str
     breadcrumb: str
     token_count: int
+    kind: str = "content"
+    """``content`` (from extraction) or ``summary`` (a section or master summary written by enrichment)."""
 
 
-_JSON_COLUMNS = {"tags": "[]", "notes": "[]", "metadata": "{}", "policies": "[]", "vision_failed_pages": "[]"}
+_JSON_COLUMNS = {
+    "tags": "[]", "notes": "[]", "metadata": "{}", "policies": "[]", "enrichment_options": "{}", "enriched_fields": "[]",
+    "vision_failed_pages": "[]",
+}  # fmt: skip
 """Columns stored as JSON text (portable across SQLite and PostgreSQL), with their empty value."""
 
 
@@ -503,3 +521,32 @@ def get_page(conn: Connection, document_id: str, number: int) -> Page | None:
         {"d": document_id, "n": number},
     ).first()
     return None if row is None else Page(number=row[0], elements=json.loads(row[1]))
+
+
+def summary_chunk_ids(conn: Connection, document_id: str) -> list[str]:
+    rows = conn.execute(text("SELECT id FROM chunks WHERE document_id = :d AND kind = 'summary'"), {"d": document_id})
+    return [r[0] for r in rows]
+
+
+def replace_summaries(conn: Connection, document_id: str, chunk_ids: Sequence[str], chunks: Sequence[Chunk]) -> None:
+    """The document's ``summary`` chunks become ``chunks``; its content chunks stay as they are."""
+    conn.execute(text("DELETE FROM chunks WHERE document_id = :d AND kind = 'summary'"), {"d": document_id})
+    if chunks:
+        conn.execute(
+            text(
+                "INSERT INTO chunks (id, document_id, chunk_index, page, text, breadcrumb, token_count, kind) "
+                "VALUES (:id, :d, :i, :p, :t, :b, :n, 'summary')"
+            ),
+            [
+                {
+                    "id": cid,
+                    "d": document_id,
+                    "i": c.index,
+                    "p": c.page,
+                    "t": c.text,
+                    "b": c.breadcrumb,
+                    "n": c.token_count,
+                }
+                for cid, c in zip(chunk_ids, chunks)
+            ],  # fmt: skip
+        )

@@ -26,12 +26,18 @@ class Job:
     id: str
     document_id: str
     attempts: int
+    kind: str = "index"
+    """``index`` (extract, chunk, embed, store) or ``enrich`` (ask the model about the indexed document)."""
 
 
-def cancel_queued(conn: Connection, document_id: str) -> None:
+def cancel_queued(conn: Connection, document_id: str, kind: str | None = None) -> None:
+    """Cancel the document's queued jobs (of one ``kind``, or all of them)."""
+    of_kind = "" if kind is None else " AND kind = :k"
     conn.execute(
-        text("UPDATE jobs SET status = 'cancelled', updated_at = :t WHERE document_id = :d AND status = 'queued'"),
-        {"d": document_id, "t": utcnow()},
+        text(
+            f"UPDATE jobs SET status = 'cancelled', updated_at = :t WHERE document_id = :d AND status = 'queued'{of_kind}"
+        ),
+        {"d": document_id, "t": utcnow(), "k": kind},
     )
 
 
@@ -47,17 +53,29 @@ def cancel_open(conn: Connection, document_id: str) -> None:
     )
 
 
-def insert_queued(conn: Connection, job_id: str, document_id: str) -> None:
+def insert_queued(conn: Connection, job_id: str, document_id: str, kind: str = "index") -> None:
     conn.execute(
         text(
-            "INSERT INTO jobs (id, document_id, status, attempts, created_at, updated_at) "
-            "VALUES (:id, :d, 'queued', 0, :t, :t)"
+            "INSERT INTO jobs (id, document_id, status, attempts, kind, created_at, updated_at) "
+            "VALUES (:id, :d, 'queued', 0, :k, :t, :t)"
         ),
-        {"id": job_id, "d": document_id, "t": utcnow()},
+        {"id": job_id, "d": document_id, "k": kind, "t": utcnow()},
     )
 
 
-def claimable(conn: Connection, now: float, limit: int) -> list[Job]:
+def open_kind(conn: Connection, document_id: str, kind: str) -> str | None:
+    """The status (``queued`` or ``running``) of the document's open job of this kind; None without one."""
+    row = conn.execute(
+        text(
+            "SELECT status FROM jobs WHERE document_id = :d AND kind = :k AND status IN ('queued', 'running') "
+            "ORDER BY status DESC LIMIT 1"
+        ),
+        {"d": document_id, "k": kind},
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def claimable(conn: Connection, now: float, limit: int, kind: str = "index") -> list[Job]:
     """Queued jobs not deferred past ``now`` and running ones whose lease lapsed before ``now``,
     oldest first, locked for the caller's claim.
 
@@ -69,13 +87,13 @@ def claimable(conn: Connection, now: float, limit: int) -> list[Job]:
     rows = conn.execute(
         text(
             "SELECT id, document_id, attempts FROM jobs "
-            "WHERE (status = 'queued' AND (lease_until IS NULL OR lease_until <= :now)) "
-            "OR (status = 'running' AND lease_until < :now) "
+            "WHERE kind = :kind AND ((status = 'queued' AND (lease_until IS NULL OR lease_until <= :now)) "
+            "OR (status = 'running' AND lease_until < :now)) "
             f"ORDER BY created_at, id LIMIT :n{lock}"
         ),
-        {"now": now, "n": limit},
+        {"now": now, "n": limit, "kind": kind},
     ).all()
-    return [Job(id=r[0], document_id=r[1], attempts=r[2]) for r in rows]
+    return [Job(id=r[0], document_id=r[1], attempts=r[2], kind=kind) for r in rows]
 
 
 def mark_running(conn: Connection, job_ids: Sequence[str], worker_id: str, lease_until: float) -> None:
@@ -133,10 +151,11 @@ def defer(conn: Connection, job: Job, worker_id: str, not_before: float, error: 
     return bool(result.rowcount)
 
 
-def next_visible(conn: Connection) -> float | None:
-    """When the earliest deferred queued job becomes claimable; ``None`` when none is deferred."""
+def next_visible(conn: Connection, kind: str = "index") -> float | None:
+    """When the earliest deferred queued job of ``kind`` becomes claimable; ``None`` when none is deferred."""
     value = conn.execute(
-        text("SELECT MIN(lease_until) FROM jobs WHERE status = 'queued' AND lease_until IS NOT NULL")
+        text("SELECT MIN(lease_until) FROM jobs WHERE kind = :k AND status = 'queued' AND lease_until IS NOT NULL"),
+        {"k": kind},
     ).scalar_one()
     return None if value is None else float(value)
 

@@ -33,6 +33,12 @@ def delete_terms(conn: Connection, document_id: str) -> None:
     conn.execute(text("DELETE FROM keyword_terms WHERE document_id = :d"), {"d": document_id})
 
 
+def delete_chunk_terms(conn: Connection, chunk_ids: Sequence[str]) -> None:
+    """Some of a document's postings (enrichment's old summaries), the others kept."""
+    if chunk_ids:
+        conn.execute(text("DELETE FROM keyword_terms WHERE chunk_id = :c"), [{"c": c} for c in chunk_ids])
+
+
 def insert_terms(conn: Connection, document_id: str, chunks: Sequence[tuple[str, Mapping[str, int]]]) -> None:
     """``chunks`` are (chunk_id, term frequencies); one executemany for the whole document."""
     rows = [{"c": chunk_id, "d": document_id, "t": encode_terms(tf), "n": sum(tf.values())} for chunk_id, tf in chunks]

@@ -23,6 +23,10 @@ class KeywordWriter(Protocol):
 
     def delete_document(self, conn: Connection, document_id: str) -> None: ...
 
+    def replace_chunks(
+        self, conn: Connection, document_id: str, remove: Sequence[str], add: Sequence[tuple[str, str]]
+    ) -> None: ...
+
 
 class SqlKeywordWriter:
     """Stores postings in the catalog database (same engine, same transaction)."""
@@ -41,3 +45,15 @@ class SqlKeywordWriter:
     def delete_document(self, conn: Connection, document_id: str) -> None:
         catalog.delete_terms(conn, document_id)
         catalog.log_change(conn, document_id, "delete")
+
+    def replace_chunks(
+        self, conn: Connection, document_id: str, remove: Sequence[str], add: Sequence[tuple[str, str]]
+    ) -> None:
+        """Swap some of a document's chunks (``remove`` ids out, ``add`` (chunk_id, indexed text) in), the rest
+        kept: enrichment's summaries change without touching the content's postings. Readers replay it as a
+        ``replace`` of the document."""
+        catalog.delete_chunk_terms(conn, remove)
+        catalog.insert_terms(
+            conn, document_id, [(chunk_id, self.analyzer.term_frequencies(body)) for chunk_id, body in add]
+        )
+        catalog.log_change(conn, document_id, "replace")

@@ -27,7 +27,7 @@ BOT = {"x-bot-id": "support-bot"}
 
 
 async def _refused(response: httpx.Response, code: str, says: str) -> dict[str, Any]:
-    assert response.status_code == 400, response.text
+    assert response.status_code == (503 if code == "MODEL_NOT_CONFIGURED" else 400), response.text
     body = response.json()
     assert body["error_code"] == code and says in body["message"], body
     return body

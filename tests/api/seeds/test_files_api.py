@@ -107,8 +107,8 @@ async def test_the_documented_put_returns_a_pending_file_whose_upload_url_takes_
     assert file["expiresAt"].endswith(":00Z") and file["accessPolicies"] == ["public_content"]
     report = file["indexingConfiguration"]
     assert report["applied"] == ["parsing.minimumParagraphLength", "chunking.maximumChunkLength",
-                                 "chunking.embedBreadcrumb"]  # fmt: skip
-    assert {"chunking.embeddedContextLevels", "summarization.enable", "vision.transcribePages", "stack"} <= set(
+                                 "chunking.embedBreadcrumb", "summarization.enable"]  # fmt: skip
+    assert {"chunking.embeddedContextLevels", "summarization.modelType", "vision.transcribePages", "stack"} <= set(
         report["notApplied"]
     )
     assert report["configuration"]["stack"] == "legacy"

@@ -165,7 +165,7 @@ def test_asking_without_a_model_is_refused_before_anything_is_stored(tmp_path: P
     try:
         with pytest.raises(ModelNotConfigured) as refused:
             service.add_file(scanned_pdf(TWO_TEXT_PAGES), "kettle.pdf", owner="alice", vision_pages="1-2")
-        assert refused.value.status == 400 and refused.value.code == "MODEL_NOT_CONFIGURED"
+        assert refused.value.status == 503 and refused.value.code == "MODEL_NOT_CONFIGURED"
         assert "LECTERN_VISION_MODEL" in refused.value.message
         assert service.list_documents()[1] == 0
         assert (
