@@ -75,7 +75,7 @@ VisionPages = Annotated[
     str | None,
     Form(
         description="PDF pages the vision model (`LECTERN_VISION_MODEL`) transcribes and indexes in place of their "
-        "extracted text: `all`, or pages and ranges such as `1,3-5`; ignored for other file types. 400 "
+        "extracted text: `all`, or pages and ranges such as `1,3-5`; ignored for other file types. 503 "
         "`MODEL_NOT_CONFIGURED` when no vision model is set, 400 `INVALID_REQUEST` for a malformed list",
         json_schema_extra={"maxLength": MAX_SPEC_CHARS},
     ),

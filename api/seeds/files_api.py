@@ -109,7 +109,7 @@ _SPOOL_BYTES = 8 * 1024 * 1024
 _TYPES = {
     400: "InvalidPayload", 401: "Unauthorized", 403: "Forbidden", 404: "ResourceNotFound",
     409: "ResourceLockedConflict", 413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "InvalidPayload",
-    429: "RateLimited",
+    429: "RateLimited", 503: "ServiceUnavailable",
 }  # fmt: skip
 
 

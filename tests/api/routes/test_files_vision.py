@@ -113,7 +113,7 @@ async def test_the_files_api_transcribe_pages_option_maps_onto_vision_pages(
     # No vision model: a PDF asking is refused in the seed's error body; a Markdown file is not (PDFs only).
     response = await api.client.put("/v1/files", headers={**api.alice, **BOT}, json=_seed_body("a.pdf", True))
     body = await _refused(response, "MODEL_NOT_CONFIGURED", "vision.transcribePages")
-    assert body["type"] == "InvalidPayload" and body["code"] == 400
+    assert body["type"] == "ServiceUnavailable" and body["code"] == 503
     response = await api.client.put("/v1/files", headers={**api.alice, **BOT},
                                     json=_seed_body("a.md", True, "text/markdown"))  # fmt: skip
     assert response.status_code == 200 and "vision.transcribePages" in response.json()["file"][
