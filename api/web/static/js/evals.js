@@ -258,7 +258,7 @@ async function runCard(id, seq) {
   const r = await api("GET", runUrl(id));
   const head = [h("h2", r.name || r.eval_id),
     h("p.muted", `${r.kind} · ${datasetLabel(r.dataset)} (${r.split}) · ${r.search_type}${r.limit ? ` · first ${r.limit} queries` : ""}`),
-    h("p", badge(r.status), " ", progressOf(r), r.error ? h("span.error", ` ${r.error}`) : null)];
+    h("div.eval-status", badge(r.status), " ", progressOf(r), r.error ? h("span.error", ` ${r.error}`) : null)];
   if (r.status !== "completed") {
     if (OPEN.has(r.status)) detailTimer = setTimeout(() => seq === detailSeq && showRun(id, seq), POLL_MS);
     return h("div.card#eval-run", { dataset: { evalId: id, status: r.status } }, head);
