@@ -200,11 +200,17 @@ def report_png(db: Database, eval_id: str, compare: Sequence[str] = ()) -> bytes
     run, _ = per_query(db, eval_id)
     if run.kind == "answers":
         ratios = {k: v for k, v in (run.metrics or {}).items() if k in answers.RATIOS}
-        return report.bar_plot_png(ratios, f"Answers on {Path(run.dataset).name}")
+        return report.bar_plot_png(ratios, f"Answers on {_dataset_label(run)}")
     runs = [run] + [per_query(db, other)[0] for other in compare]
     curves = {_label(r, len(runs) > 1): [(r.metrics or {}).get(f"recall@{k}", 0.0) for k in report.KS]
               for r in runs if r.kind == "retrieval"}  # fmt: skip
-    return report.recall_plot_png(curves, f"Recall@k on {Path(run.dataset).name} ({run.split} split)")
+    return report.recall_plot_png(curves, f"Recall@k on {_dataset_label(run)} ({run.split} split)")
+
+
+def _dataset_label(run: EvalRun) -> str:
+    """The plot's name for the dataset: its folder's name, but not an upload's (a run id says nothing)."""
+    path = Path(run.dataset)
+    return "an uploaded dataset" if path.parent.name == UPLOADS else path.name
 
 
 def _label(run: EvalRun, several: bool) -> str:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from api.services import Services
-from tests.support import REPO, make_settings, pdf_text, serving, write_simple_pdf
+from tests.support import REPO, make_settings, pdf_text, serving, write_beir, write_simple_pdf
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "build" / "screenshots"
@@ -271,6 +271,7 @@ def test_a_user_sees_none_of_the_admins_documents(browser: Any, site: dict[str, 
     listing = page.inner_text("#file-table")
     assert "alice.md" in listing and "admin-only" not in listing
     assert page.locator('nav a[data-section="admin"]').is_hidden()
+    assert page.locator('nav a[data-section="evals"]').is_hidden()  # eval runs are for admins
     page.goto(site["base"] + "/#/chat")
     page.click("details.filters summary")  # the turn's filters: only alice's garden note, a collection
     page.wait_for_selector(f'#chat-docs option[value="{own}"]', state="attached")
@@ -319,9 +320,7 @@ def test_script_and_onerror_in_a_document_show_as_text(browser: Any, site: dict[
     services.ingestion.delete(doc)
 
 
-def test_search_playground_admin_evals_and_a_narrow_dark_window(
-    browser: Any, site: dict[str, Any], tmp_path: Path
-) -> None:
+def test_search_playground_admin_and_a_narrow_dark_window(browser: Any, site: dict[str, Any], tmp_path: Path) -> None:
     services: Services = site["services"]
     (tmp_path / "descale.md").write_text("# Descaling\n\nDescale the kettle every month with citric acid.\n")
     doc = services.ingestion.add_file(tmp_path / "descale.md", "descale.md", owner="admin").document.id
@@ -346,10 +345,6 @@ def test_search_playground_admin_evals_and_a_narrow_dark_window(
     assert httpx.get(f"{site['base']}/v1/keys/me", headers=_auth(secret)).json()["user_id"] == "bob"
     _shot(page, "admin")
 
-    page.goto(site["base"] + "/#/evals")
-    page.wait_for_selector("#eval-runs :is(table, .error)")
-    _shot(page, "evals")
-
     narrow = _page(browser, site, site["admin"], viewport={"width": 390, "height": 800}, color_scheme="dark")
     narrow.goto(site["base"] + "/#/chat")
     narrow.wait_for_selector("#question")
@@ -365,6 +360,95 @@ def test_search_playground_admin_evals_and_a_narrow_dark_window(
     assert narrow.evaluate("document.activeElement.className") == "skip"
     narrow.keyboard.press("Tab")
     assert narrow.evaluate("document.activeElement.dataset.section") == "library"
+
+
+EVAL_DOCS = {
+    "d1": ("Descaling", "Descale the espresso machine every eight weeks with citric acid."),
+    "d2": ("Grinding", "A burr grinder produces an even grind for espresso."),
+    "d3": ("Milk", "Steam milk to 60 degrees for a silky microfoam."),
+    "d4": ("Water", "Soft water reduces limescale in the boiler."),
+}
+EVAL_QUERIES = {"q1": "remove limescale with citric acid", "q2": "which grinder for an even grind", "q3": "milk foam",
+                "q4": "mill for coffee beans"}  # fmt: skip
+EVAL_QRELS = [("q1", "d1", 1), ("q1", "d4", 1), ("q2", "d2", 1), ("q3", "d3", 1), ("q4", "d2", 1)]
+
+
+def test_evals_two_runs_their_plot_a_comparison_and_a_bad_path_in_words(
+    browser: Any, site: dict[str, Any], tmp_path: Path
+) -> None:
+    """Two retrieval runs started from the page (a folder on the server, then the same files
+    uploaded), their metrics as the API has them, the recall@k plot loaded through the key, the
+    per-query table, both runs compared, and a dataset path the server cannot read refused in words."""
+    dataset = write_beir(tmp_path / "tiny", EVAL_DOCS, EVAL_QUERIES, EVAL_QRELS)
+    page = _page(browser, site, site["admin"])
+    page.goto(site["base"] + "/#/evals")
+    page.wait_for_selector("#eval-runs h2")
+    assert page.locator("#e-queries").is_hidden()  # the upload's fields only once "Upload files" is chosen
+    page.evaluate(  # every progress line the screen shows, kept: a tiny run is over in a second
+        """() => { window.progressSeen = new Set(); new MutationObserver(() => document.querySelectorAll(".eval-progress")
+           .forEach((p) => window.progressSeen.add(p.textContent.trim()))).observe(document.body, {subtree: true, childList: true}); }"""
+    )
+    page.fill("#e-dataset", str(dataset))
+    page.select_option("#e-type", "keyword")
+    page.fill("#e-name", "keyword run")
+    page.click("#e-start")
+    page.wait_for_selector("#eval-run[data-status]")  # the new run's card, watching its progress
+    page.select_option("#e-source", "upload")
+    assert page.locator("#e-kind").is_disabled() and page.locator("#e-dataset").is_hidden()
+    assert page.locator("#e-queries").is_visible()
+    page.set_input_files("#e-queries", str(dataset / "queries.jsonl"))
+    page.set_input_files("#e-qrels", str(dataset / "qrels" / "test.tsv"))
+    page.set_input_files("#e-corpus", str(dataset / "corpus.jsonl"))
+    page.select_option("#e-type", "vector")
+    page.fill("#e-name", "vector run")
+    page.click("#e-start")
+    page.wait_for_function("() => document.querySelectorAll('#eval-table tr[data-status=completed]').length === 2",
+                           timeout=60_000)  # fmt: skip
+    runs: dict[str, dict[str, Any]] = {}
+    for row in page.locator("#eval-table tbody tr").all():
+        url = f"{site['base']}/v1/evals/{row.get_attribute('data-eval-id')}"
+        run = runs.setdefault(row.locator("a").inner_text(), httpx.get(url, headers=_auth(site["admin"])).json())
+        cells = row.locator("td[data-metric]").all()
+        shown = {c.get_attribute("data-metric"): float(c.get_attribute("data-value")) for c in cells}
+        assert len(shown) == 4 and shown == {m: run["metrics"][m] for m in shown}  # GET /v1/evals/{id}'s numbers
+    seen = page.evaluate("() => [...window.progressSeen]")
+    assert any(p.startswith(("waiting for the worker", "indexing", "searching")) for p in seen), seen
+    assert set(runs) == {"keyword run", "vector run"} and "uploaded files" in page.inner_text("#eval-table")
+    assert runs["keyword run"]["metrics"]["recall@10"] < 1.0 and "/eval-datasets/" in runs["vector run"]["dataset"]
+
+    kw = runs["keyword run"]
+    page.click('#eval-table a:text-is("keyword run")')
+    page.wait_for_selector(f'#eval-run[data-eval-id="{kw["eval_id"]}"][data-status="completed"]')
+    cells = page.locator("#eval-run td[data-metric]").all()
+    assert {c.get_attribute("data-metric"): float(c.get_attribute("data-value")) for c in cells} == {
+        m: kw["metrics"][m] for m in ("ndcg@10", "recall@10", "recall@100", "mrr@10", "recall@1", "recall@3",
+                                      "recall@5", "recall@20", "recall@50")}  # fmt: skip
+    page.wait_for_function("() => document.querySelector('#eval-run .plot img')?.naturalWidth > 0")
+    assert page.locator("#eval-run .plot img").get_attribute("src").startswith("blob:")
+    assert page.locator("#per-query tbody tr").count() == 4 and "citric acid" in page.inner_text("#per-query")
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "evals-run")
+
+    for row in page.locator("#eval-table tbody tr input[type=checkbox]").all():
+        row.check()
+    page.click("#compare")
+    page.wait_for_selector("#eval-compare")
+    page.wait_for_function("() => document.querySelector('#eval-compare .plot img')?.naturalWidth > 0")
+    for run in runs.values():
+        for metric in ("ndcg@10", "recall@10", "mrr@10"):
+            cell = page.locator(f'#compare-table td[data-run="{run["eval_id"]}"][data-metric="{metric}"]')
+            assert float(cell.get_attribute("data-value")) == run["metrics"][metric]
+    assert "keyword run" in page.inner_text("#eval-compare") and "vector run" in page.inner_text("#eval-compare")
+    assert page.locator("#compare-queries tbody tr").count() == 4
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "evals")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+    page.select_option("#e-source", "server")
+    page.fill("#e-dataset", str(tmp_path / "no-such-dataset"))
+    page.click("#e-start")
+    page.wait_for_selector("#e-error:not(:empty)")
+    assert "no-such-dataset is not a folder the server can read" in page.inner_text("#e-error")
 
 
 def _wait_completed(site: dict[str, Any], ids: list[str], timeout_s: float = 60) -> None:
