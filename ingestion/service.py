@@ -31,6 +31,7 @@ from .catalog import documents as catalog
 from .collection_docs import CollectionDoc, parse_jsonl
 from .document_fields import parse_tags, storable, validate_fields
 from .embedding import Embedder, build_embedder
+from .extract.ocr import OcrOptions
 from .extract.sandbox import ExtractionSandbox
 from .keyword import SqlKeywordWriter
 from .names import normalise_path
@@ -89,8 +90,12 @@ class Ingestion:
         self.blobs = open_blob_store(self.settings)
         self.uploads = ResumableUploads(self.blobs, self.settings.ingestion.max_resumable_bytes)
         self.keyword = SqlKeywordWriter()
+        ingest = self.settings.ingestion
         self.sandbox = ExtractionSandbox(
-            self.settings.ingestion.extraction_timeout_s, self.settings.ingestion.extraction_memory_bytes
+            ingest.extraction_timeout_s,
+            ingest.extraction_memory_bytes,
+            OcrOptions(engine=ingest.ocr_engine, dpi=ingest.ocr_dpi),
+            ingest.ocr_page_timeout_s,
         )
         self._embedder_lock = threading.Lock()
 
