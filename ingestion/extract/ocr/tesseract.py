@@ -3,7 +3,8 @@ goes in as PNG on stdin, the words come back as TSV with their boxes and confide
 
 It runs with ``OMP_THREAD_LIMIT=1``: tesseract's OpenMP threads spin-wait, and on two shared cores a
 page took 15 s instead of 1.9 s with them (measured 2026-12-02). The process inherits the extraction
-child's address-space limit; its own timeout keeps one page from outliving the sandbox's deadline.
+child's address-space limit; its own timeout keeps one page from running forever, and it is killed
+with the child (``PR_SET_PDEATHSIG``) when the sandbox kills that at its deadline or memory cap.
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ if TYPE_CHECKING:
 
 PAGE_TIMEOUT_S = 120.0
 _LANGUAGE = "eng"
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when the extraction child that started it dies."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
 
 
 def available() -> bool:
@@ -46,7 +58,10 @@ class TesseractEngine:
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         command = ["tesseract", "stdin", "stdout", "-l", _LANGUAGE, "--dpi", str(self.dpi), "--psm", "3", "tsv"]
         try:
-            done = subprocess.run(command, input=png.getvalue(), capture_output=True, env=env, timeout=PAGE_TIMEOUT_S)
+            done = subprocess.run(
+                command, input=png.getvalue(), capture_output=True, env=env, timeout=PAGE_TIMEOUT_S,
+                preexec_fn=_die_with_parent,
+            )  # fmt: skip
         except subprocess.TimeoutExpired:
             raise ExtractionFailed("timeout", f"tesseract took longer than {PAGE_TIMEOUT_S:g} s on one page") from None
         if done.returncode != 0:
