@@ -120,23 +120,27 @@ def sandbox() -> Iterator[ExtractionSandbox]:
     box.close()
 
 
-def test_an_image_only_pdf_is_read_in_the_sandbox_with_boxes_where_the_text_is(
-    tmp_path: Path, sandbox: ExtractionSandbox
-) -> None:
+@pytest.mark.parametrize("engine", ["tesseract", "rapidocr"])
+def test_an_image_only_pdf_is_read_in_the_sandbox_with_boxes_where_the_text_is(tmp_path: Path, engine: str) -> None:
+    """Each paragraph and heading of the original's text layer is found (RapidOCR may drop a space)
+    in one OCR element whose box holds the middle of the layer's box, and is a paragraph's size."""
     from ingestion.extract import extract_bytes
 
     layer = extract_bytes(DEMO_PDF.read_bytes(), detect.PDF, max_docx_uncompressed=0)
-    scan = _scan_pdf(tmp_path)
-    extracted = sandbox.extract(scan, detect.PDF, 10**9)
+    box = ExtractionSandbox(timeout_s=120, ocr=OcrOptions(engine=engine, dpi=200))  # type: ignore[arg-type]
+    try:
+        extracted = box.extract(_scan_pdf(tmp_path), detect.PDF, 10**9)
+    finally:
+        box.close()
     assert extracted.page_count == 2
     for page, original in zip(extracted.pages, layer.pages):
-        assert page.note == "text read by OCR (tesseract, 200 dpi)"
-        for want in original.elements:  # each paragraph of the text layer is found where it was
-            words = want.text.split()[:4]
-            found = [e for e in page.elements if " ".join(words) in e.text]
+        assert page.note == f"text read by OCR ({engine}, 200 dpi)"
+        for want in original.elements:
+            words = "".join(want.text.split()[:4])
+            found = [e for e in page.elements if words in e.text.replace(" ", "")]
             assert found, (want.text, [e.text for e in page.elements])
             assert want.bbox is not None and found[0].bbox is not None
-            x0, y0, x1, y1 = found[0].bbox  # holds the middle of where the text layer put it
+            x0, y0, x1, y1 = found[0].bbox
             middle = ((want.bbox[0] + want.bbox[2]) / 2, (want.bbox[1] + want.bbox[3]) / 2)
             assert x0 - 0.02 <= middle[0] <= x1 + 0.02 and y0 - 0.02 <= middle[1] <= y1 + 0.02, (want, found[0])
             assert y1 - y0 < 0.12  # a paragraph's box, not the page's
@@ -238,3 +242,18 @@ def _blank_pdf() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (850, 1100), "white").save(out, format="PDF", resolution=100)
     return out.getvalue()
+
+
+def test_tesseract_missing_is_a_clear_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default engine without Debian's package (``make`` installs it): ``ocr_unavailable``, naming
+    the package and the other engine, not a crash."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # the child runs sys.executable by its full path
+    photo = tmp_path / "page.png"
+    Image.new("RGB", (300, 200), "white").save(photo)
+    box = ExtractionSandbox(timeout_s=60, ocr=OcrOptions(engine="tesseract"))
+    try:
+        with pytest.raises(ExtractionFailed) as info:
+            box.extract(photo, detect.PNG, 10**9)
+    finally:
+        box.close()
+    assert info.value.reason == "ocr_unavailable" and "tesseract-ocr" in info.value.detail

@@ -29,6 +29,9 @@ class OcrLine:
     """0..1, the engine's own figure (not comparable across engines)."""
     bbox: Box
     """(x0, y0, x1, y1) normalised to the image, origin top-left: the convention of PDF elements."""
+    height: float | None = None
+    """The text's own height (normalised), where the engine gives rotated boxes: a slightly rotated
+    scan's axis-aligned boxes are taller than the text, so neighbouring lines' boxes overlap."""
     group: int | None = None
     """The engine's own paragraph, where it finds them (tesseract's block and paragraph); None: the
     layout groups lines by their geometry."""

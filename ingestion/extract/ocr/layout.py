@@ -2,9 +2,11 @@
 
 An engine that finds paragraphs itself (tesseract: blocks and paragraphs) is followed: its boxes of a
 slightly rotated scan are too tall for gaps between lines to tell paragraphs apart. Otherwise (RapidOCR)
-lines come top to bottom and left to right, which interleaves columns, and a line joins the paragraph whose last line sits right above it
-(overlapping horizontally, less than a line's height between them), so each column's paragraphs stay
-whole whatever the engine's order; paragraphs keep the order in which they started. A short group of
+lines come top to bottom and left to right, which interleaves columns, and a line joins the paragraph
+whose last line sits right above it (overlapping horizontally, its middle at most ``_PITCH`` times the
+page's usual line pitch below, the text about as tall), so each column's paragraphs stay whole
+whatever the engine's order; paragraphs keep the order in which they started. Heights and middles are
+the text's own where the engine gives rotated boxes (``OcrLine.height``). A short group of
 lines markedly taller than the page's body text is a heading.
 """
 
@@ -13,12 +15,15 @@ from __future__ import annotations
 import statistics
 
 from ..model import Element
-from .base import Box, OcrLine
+from .base import OcrLine
 
 MIN_CONFIDENCE = 0.4
 """Lines the engine is less sure of are noise more often than text (specks read as ``~ |``)."""
-_GAP = 0.9
-"""Vertical gap, in body-line heights, above which a line starts a new paragraph."""
+_PITCH = 1.2
+"""A line whose middle lies further below the previous line's than this many usual pitches (the median
+distance between the middles of consecutive lines of a column) starts a new paragraph."""
+_SAME_SIZE = 0.12
+"""Lines whose text heights differ by more than this share are not one paragraph (a heading, then text)."""
 _OPEN = 12
 """Paragraphs a line may join: the latest few (two columns' worth), not the whole page."""
 _HEADING = 1.4
@@ -33,15 +38,16 @@ def paragraphs(lines: list[OcrLine]) -> list[Element]:
     kept = [line for line in lines if readable(line)]
     if not kept:
         return []
-    body = statistics.median(_height(line.bbox) for line in kept) or 1e-3
-    groups: list[list[OcrLine]] = []
+    body = statistics.median(_height(line) for line in kept) or 1e-3
     if all(line.group is not None for line in kept):
         by_group: dict[int | None, list[OcrLine]] = {}
         for line in kept:
             by_group.setdefault(line.group, []).append(line)
         return [_element(group, body) for group in by_group.values()]
+    pitch = _usual_pitch(kept, body)
+    groups: list[list[OcrLine]] = []
     for line in kept:
-        home = next((g for g in reversed(groups[-_OPEN:]) if _continues(g[-1], line, body)), None)
+        home = next((g for g in reversed(groups[-_OPEN:]) if _continues(g[-1], line, pitch)), None)
         if home is None:
             groups.append([line])
         else:
@@ -49,19 +55,37 @@ def paragraphs(lines: list[OcrLine]) -> list[Element]:
     return [_element(group, body) for group in groups]
 
 
-def _height(box: Box) -> float:
-    return box[3] - box[1]
+def _height(line: OcrLine) -> float:
+    return line.height if line.height is not None else line.bbox[3] - line.bbox[1]
 
 
-def _continues(above: OcrLine, line: OcrLine, body: float) -> bool:
-    a, b = above.bbox, line.bbox
-    gap = b[1] - a[3]
-    if not -0.5 * body <= gap <= _GAP * body:
+def _middle(line: OcrLine) -> float:
+    return (line.bbox[1] + line.bbox[3]) / 2
+
+
+def _overlap(a: OcrLine, b: OcrLine) -> bool:
+    shared = min(a.bbox[2], b.bbox[2]) - max(a.bbox[0], b.bbox[0])
+    return shared > 0.3 * min(a.bbox[2] - a.bbox[0], b.bbox[2] - b.bbox[0])
+
+
+def _usual_pitch(lines: list[OcrLine], body: float) -> float:
+    """The median distance between the middles of a line and the nearest line below it in its column."""
+    steps = []
+    for n, line in enumerate(lines):
+        below = [_middle(o) - _middle(line) for o in lines[n + 1 :] if _overlap(line, o) and _middle(o) > _middle(line)]
+        if below:
+            steps.append(min(below))
+    return statistics.median(steps) if steps else 1.5 * body
+
+
+def _continues(above: OcrLine, line: OcrLine, pitch: float) -> bool:
+    step = _middle(line) - _middle(above)
+    if not 0 < step <= _PITCH * pitch:
         return False
-    if abs(_height(a) - _height(b)) > 0.5 * body:  # a heading and its first body line
+    tall, other = _height(above), _height(line)
+    if abs(tall - other) > _SAME_SIZE * max(tall, other):  # a heading and its first body line
         return False
-    overlap = min(a[2], b[2]) - max(a[0], b[0])
-    return overlap > 0.3 * min(a[2] - a[0], b[2] - b[0])
+    return _overlap(above, line)
 
 
 def _element(group: list[OcrLine], body: float) -> Element:
@@ -77,7 +101,7 @@ def _element(group: list[OcrLine], body: float) -> Element:
         max(line.bbox[2] for line in group),
         max(line.bbox[3] for line in group),
     )
-    tall = all(_height(line.bbox) >= _HEADING * body for line in group)
+    tall = all(_height(line) >= _HEADING * body for line in group)
     if tall and len(group) <= 2 and len(text) < 120:
         return Element(type="heading", text=text, level=1, bbox=box)
     return Element(type="paragraph", text=text, bbox=box)

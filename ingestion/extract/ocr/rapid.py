@@ -66,5 +66,7 @@ class RapidOcrEngine:
             xs = [float(p[0]) for p in points]
             ys = [float(p[1]) for p in points]
             box = normalised(min(xs), min(ys), max(xs), max(ys), width, height)
-            lines.append(OcrLine(text=text, confidence=round(float(score), 4), bbox=box))
+            (x0, y0), (x1, y1), (x2, y2), (x3, y3) = ((float(p[0]), float(p[1])) for p in points)
+            tall = (((x3 - x0) ** 2 + (y3 - y0) ** 2) ** 0.5 + ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5) / 2
+            lines.append(OcrLine(text=text, confidence=round(float(score), 4), bbox=box, height=tall / height))
         return lines
