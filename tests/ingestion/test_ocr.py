@@ -48,11 +48,12 @@ def test_a_text_layer_is_usable_unless_nearly_empty_or_mostly_garbage() -> None:
 
 
 def test_lines_become_paragraphs_per_column_with_their_union_box() -> None:
-    """RapidOCR's order interleaves two columns; the paragraphs stay whole, a gap splits them, a
-    taller short line is a heading, a word hyphenated across lines is joined."""
+    """RapidOCR's order interleaves two columns; the paragraphs stay whole, a gap splits them, the
+    columns are read one after the other below a full-width title, a taller short line is a heading, a
+    word hyphenated across lines is joined."""
     h = 0.02
     lines = [
-        OcrLine("Big Title", 0.9, (0.1, 0.05, 0.6, 0.05 + 2 * h)),
+        OcrLine("A Big Title Across Both Columns", 0.9, (0.1, 0.05, 0.9, 0.05 + 2 * h)),
         OcrLine("left one is hyphen-", 0.9, (0.1, 0.12, 0.45, 0.12 + h)),
         OcrLine("right one", 0.9, (0.55, 0.12, 0.9, 0.12 + h)),
         OcrLine("ated here", 0.9, (0.1, 0.145, 0.45, 0.145 + h)),
@@ -62,13 +63,14 @@ def test_lines_become_paragraphs_per_column_with_their_union_box() -> None:
         OcrLine("left after a gap", 0.9, (0.1, 0.25, 0.45, 0.25 + h)),
     ]
     elements = paragraphs(lines)
-    assert [(e.type, e.text) for e in elements] == [
-        ("heading", "Big Title"),
+    assert [(e.type, e.text) for e in elements] == [  # the left column, then the right one
+        ("heading", "A Big Title Across Both Columns"),
         ("paragraph", "left one is hyphenated here"),
-        ("paragraph", "right one right two"),
         ("paragraph", "left after a gap"),
+        ("paragraph", "right one right two"),
     ]
     assert elements[1].bbox == (0.1, 0.12, 0.45, 0.145 + h)
+    assert elements[0].bbox == (0.1, 0.05, 0.9, 0.05 + 2 * h)
     grouped = [OcrLine(line.text, 0.9, line.bbox, group=0 if n < 3 else 1) for n, line in enumerate(lines[1:5])]
     assert [e.text for e in paragraphs(grouped)] == ["left one is hyphenright one ated here", "right two"]
 

@@ -5,7 +5,7 @@ slightly rotated scan are too tall for gaps between lines to tell paragraphs apa
 lines come top to bottom and left to right, which interleaves columns, and a line joins the paragraph
 whose last line sits right above it (overlapping horizontally, its middle at most ``_PITCH`` times the
 page's usual line pitch below, the text about as tall), so each column's paragraphs stay whole
-whatever the engine's order; paragraphs keep the order in which they started. Heights and middles are
+whatever the engine's order; then columns are read one after the other (``_reading_order``). Heights and middles are
 the text's own where the engine gives rotated boxes (``OcrLine.height``). A short group of
 lines markedly taller than the page's body text is a heading.
 """
@@ -26,6 +26,8 @@ _SAME_SIZE = 0.12
 """Lines whose text heights differ by more than this share are not one paragraph (a heading, then text)."""
 _OPEN = 12
 """Paragraphs a line may join: the latest few (two columns' worth), not the whole page."""
+_FULL_WIDTH = 0.6
+"""A paragraph wider than this share of the page spans the columns (a title, a full-width figure caption)."""
 _HEADING = 1.4
 """A heading's lines are this many times taller than the body's median line."""
 
@@ -52,7 +54,43 @@ def paragraphs(lines: list[OcrLine]) -> list[Element]:
             groups.append([line])
         else:
             home.append(line)
-    return [_element(group, body) for group in groups]
+    return [_element(group, body) for group in _reading_order(groups)]
+
+
+def _reading_order(groups: list[list[OcrLine]]) -> list[list[OcrLine]]:
+    """Columns read one after the other: paragraphs wider than ``_FULL_WIDTH`` of the page cut it into
+    bands; within a band, paragraphs that overlap horizontally form a column, columns go left to
+    right and each top to bottom."""
+
+    def span(group: list[OcrLine]) -> tuple[float, float, float]:
+        return min(ln.bbox[0] for ln in group), max(ln.bbox[2] for ln in group), min(ln.bbox[1] for ln in group)
+
+    ordered: list[list[OcrLine]] = []
+    band: list[list[OcrLine]] = []
+
+    def flush() -> None:
+        columns: list[tuple[float, float, list[list[OcrLine]]]] = []
+        for group in sorted(band, key=lambda g: span(g)[0]):
+            x0, x1, _ = span(group)
+            for n, (c0, c1, members) in enumerate(columns):
+                if x0 < c1 and x1 > c0:
+                    columns[n] = (min(c0, x0), max(c1, x1), [*members, group])
+                    break
+            else:
+                columns.append((x0, x1, [group]))
+        for _, _, members in sorted(columns, key=lambda c: c[0]):
+            ordered.extend(sorted(members, key=lambda g: span(g)[2]))
+        band.clear()
+
+    for group in sorted(groups, key=lambda g: span(g)[2]):
+        x0, x1, _ = span(group)
+        if x1 - x0 > _FULL_WIDTH:
+            flush()
+            ordered.append(group)
+        else:
+            band.append(group)
+    flush()
+    return ordered
 
 
 def _height(line: OcrLine) -> float:
