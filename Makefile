@@ -6,7 +6,7 @@ STAMP := $(VENV)/.lectern-installed
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test redis postgres chromium lint typecheck unit bench clean
+.PHONY: run test redis postgres chromium tesseract lint typecheck unit bench clean
 
 # The local model's runtime, llama.cpp, is compiled once per machine into a wheel kept under
 # ~/.cache/lectern-wheels (6-15 min on 2 cores), for a portable x86-64 (AVX2, FMA, F16C) rather
@@ -42,16 +42,23 @@ $(VENDOR)/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 	cp $(WEB)/node_modules/marked/lib/marked.esm.js $(WEB)/node_modules/dompurify/dist/purify.es.mjs $(VENDOR)/
 	touch $@
 
-run: $(STAMP) $(VENDOR)/.installed
+run: $(STAMP) $(VENDOR)/.installed tesseract
 	$(BIN)/lectern serve --demo
 
-test: $(STAMP) $(VENDOR)/.installed redis postgres chromium lint typecheck unit
+test: $(STAMP) $(VENDOR)/.installed redis postgres chromium tesseract lint typecheck unit
 
 # The Redis rate-limit test needs a real server: Debian's, installed when missing (as root).
 redis:
 	@command -v redis-server >/dev/null || apt-get install -y -q redis-server >/dev/null 2>&1 || \
 		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q redis-server >/dev/null 2>&1) || \
 		echo "warning: could not install redis-server; the Redis rate-limit test will fail"
+
+# OCR of scans and images (LECTERN_OCR_ENGINE=tesseract, the default): Debian's tesseract, installed
+# when missing (as root). RapidOCR, the other engine, comes from PyPI with its models.
+tesseract:
+	@command -v tesseract >/dev/null || apt-get install -y -q tesseract-ocr >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q tesseract-ocr >/dev/null 2>&1) || \
+		echo "warning: could not install tesseract-ocr; scanned pages and images will fail as ocr_unavailable"
 
 # The catalog suites also run on a real PostgreSQL that the tests start themselves (initdb into a
 # temp dir as the `postgres` user): Debian's server, installed when missing (as root).

@@ -96,6 +96,12 @@ class IngestionSettings(_Group):
     """Zip-bomb guard for DOCX."""
     extraction_timeout_s: float = 120.0
     """Wall-clock limit of one extraction (it runs in a child process)."""
+    ocr_engine: Literal["tesseract", "rapidocr", "off"] = "tesseract"
+    """OCR of PDF pages without a usable text layer and of images (PNG, JPEG, TIFF, WebP): ``tesseract`` (Debian's, installed by ``make``), ``rapidocr`` (ONNX models from its wheel) or ``off``; chosen by measurement (docs/benchmarks.md, "OCR")."""
+    ocr_dpi: int = 200
+    """Resolution PDF pages are rendered at for OCR, kept within 36-400 (measured: docs/benchmarks.md, "OCR")."""
+    ocr_page_timeout_s: float = Field(default=30.0, gt=0)
+    """Time each page OCR'd adds to the extraction's deadline (a scan's cost grows with its pages)."""
     max_jsonl_lines: int = 1000
     """Lines per JSONL collection push."""
     max_job_attempts: int = 3

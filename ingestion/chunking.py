@@ -189,12 +189,14 @@ def chunk_document(extracted: Extracted, title: str, config: ChunkingConfig) -> 
 
 
 def _pack(units: list[_Unit], config: ChunkingConfig) -> list[list[_Unit]]:
-    """Greedy packing; a short tail is folded into its predecessor when it fits."""
+    """Greedy packing; a short tail is folded into its predecessor when it fits. A chunk never spans
+    two pages: its ``page`` is where a citation opens, so text from the next page starts a new one
+    (a scan's OCR'd pages have no headings to cut them apart)."""
     groups: list[list[_Unit]] = []
     current: list[_Unit] = []
     used = 0
     for unit in units:
-        if current and used + unit.tokens + 2 > config.max_chunk_tokens:
+        if current and (used + unit.tokens + 2 > config.max_chunk_tokens or unit.page != current[-1].page):
             groups.append(current)
             current, used = [], 0
         current.append(unit)
@@ -203,6 +205,7 @@ def _pack(units: list[_Unit], config: ChunkingConfig) -> list[list[_Unit]]:
         tail = sum(u.tokens for u in current)
         if (
             groups
+            and groups[-1][-1].page == current[0].page
             and tail < config.min_paragraph_tokens
             and sum(u.tokens + 2 for u in groups[-1]) + tail <= config.max_chunk_tokens * 1.2
         ):

@@ -21,9 +21,16 @@ HTML = "text/html"
 CSV = "text/csv"
 JSONL = "application/jsonl"
 RTF = "application/rtf"
+PNG = "image/png"
+JPEG = "image/jpeg"
+TIFF = "image/tiff"
+WEBP = "image/webp"
 
-SUPPORTED = (PDF, DOCX, TXT, MD, HTML, CSV, JSONL, RTF)
-SHORT_NAMES = {PDF: "pdf", DOCX: "docx", TXT: "txt", MD: "md", HTML: "html", CSV: "csv", JSONL: "jsonl", RTF: "rtf"}
+IMAGES = frozenset({PNG, JPEG, TIFF, WEBP})
+"""Pictures of pages: read by OCR (``extract/image.py``), each frame of a TIFF or WebP a page."""
+SUPPORTED = (PDF, DOCX, TXT, MD, HTML, CSV, JSONL, RTF, PNG, JPEG, TIFF, WEBP)
+SHORT_NAMES = {PDF: "pdf", DOCX: "docx", TXT: "txt", MD: "md", HTML: "html", CSV: "csv", JSONL: "jsonl", RTF: "rtf",
+               PNG: "png", JPEG: "jpeg", TIFF: "tiff", WEBP: "webp"}  # fmt: skip
 
 _SNIFF = 64 * 1024
 _RTF_MAGIC = b"{\\rtf"
@@ -41,6 +48,9 @@ def detect(head: bytes, filename: str = "") -> str:
         return RTF
     if head.startswith(b"PK\x03\x04"):
         return _detect_zip(head, filename)
+    image = _image_type(head)
+    if image is not None:
+        return image
     if _is_binary(head):
         raise UnsupportedMediaType("the file's content is not a supported document type", filename=filename)
     text = head[:_SNIFF].decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -60,6 +70,19 @@ def _is_rtf(head: bytes) -> bool:
     ``.rtf`` file without it is read as what it is. Checked before the binary test: RTF may embed
     ``\\bin`` picture data."""
     return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_RTF_MAGIC)
+
+
+def _image_type(head: bytes) -> str | None:
+    """The four picture formats OCR reads, by their signatures (a name never makes bytes an image)."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return TIFF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    return None
 
 
 def _detect_zip(head: bytes, filename: str) -> str:

@@ -41,6 +41,7 @@ from .document_fields import parse_tags, storable, validate_fields
 from .embedding import Embedder, build_embedder
 from .enrichment import Enricher, EnrichmentConfig, TextModel
 from .enrichment import options as enrichment_options
+from .extract.ocr import OcrOptions
 from .extract.sandbox import ExtractionSandbox
 from .keyword import SqlKeywordWriter
 from .names import normalise_path
@@ -101,8 +102,12 @@ class Ingestion:
         self.blobs = open_blob_store(self.settings)
         self.uploads = ResumableUploads(self.blobs, self.settings.ingestion.max_resumable_bytes)
         self.keyword = SqlKeywordWriter()
+        ingest = self.settings.ingestion
         self.sandbox = ExtractionSandbox(
-            self.settings.ingestion.extraction_timeout_s, self.settings.ingestion.extraction_memory_bytes
+            ingest.extraction_timeout_s,
+            ingest.extraction_memory_bytes,
+            OcrOptions(engine=ingest.ocr_engine, dpi=ingest.ocr_dpi),
+            ingest.ocr_page_timeout_s,
         )
         self._embedder_lock = threading.Lock()
         self.enrichment_model: TextModel | None = None

@@ -392,6 +392,20 @@ SPEC_ROWS = [["Model", "Battery", "Weight"], ["Aurora X1", "4200 mAh", "310 g"],
 SPEC_PROSE = "The range comes in three models, and we measured two things: battery and weight of each one."
 
 
+def scanned_pdf(source: Path, dpi: int = 200) -> bytes:
+    """An image-only PDF (issue 17's OCR tests): each page of ``source`` rendered, made to look scanned
+    (the OCR benchmark's degradation), and saved as a picture; no text layer."""
+    import io
+
+    from evals.benchmarks.ocr import scanned
+    from ingestion.extract.render import render_pages
+
+    images = [scanned(image, seed=n) for n, image in render_pages(source, None, dpi)]
+    out = io.BytesIO()
+    images[0].save(out, format="PDF", resolution=dpi, save_all=True, append_images=images[1:])
+    return out.getvalue()
+
+
 def spec_sheet_pdf(rows: list[list[str]] = SPEC_ROWS, row_height: float = 20) -> bytes:
     """One page: a heading, prose with a colon mid-sentence, a ruled table, then three ``Label: value`` lines."""
     below = 680 - len(rows) * row_height - 30
@@ -429,7 +443,7 @@ def serving(services: Services) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def scanned_pdf(pages: list[list[str] | str]) -> bytes:
+def mixed_scan_pdf(pages: list[list[str] | str]) -> bytes:
     """A PDF whose pages are a text layer (a ``str``: one line of text) or a scan (a list of lines drawn
     into a picture, no text layer: what only OCR or a vision model can read), in order."""
     import io

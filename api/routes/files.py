@@ -51,7 +51,7 @@ from ..services import Services
 _AFTER, _BEFORE = f"created at or after; {CREATED_DOC}", f"created before; {CREATED_DOC}"
 router = APIRouter(prefix="/v1/files", tags=["files"], responses=KEYED)
 _MEDIA_BY_SHORT = {short: media for media, short in detect.SHORT_NAMES.items()}
-FileType = Literal["pdf", "docx", "txt", "md", "html", "csv", "jsonl", "rtf"]
+FileType = Literal["pdf", "docx", "txt", "md", "html", "csv", "jsonl", "rtf", "png", "jpeg", "tiff", "webp"]
 DocumentStatus = Literal["pending", "processing", "completed", "failed", "stored"]
 StatusFilter = DocumentStatus | Literal["any"]
 """A listing's ``status=``: one status, or ``any`` to lift the deployment's default."""

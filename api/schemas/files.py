@@ -252,11 +252,18 @@ class PageOut(BaseModel):
         "the format has positions, `bbox` (x0, y0, x1, y1 normalised to the page, origin top-left); a heading has "
         "`level`, a table `rows` (first row the header), a PDF's key_value `key` and `value`"
     )
+    note: str | None = Field(
+        default=None,
+        description="how the page was read when it is worth saying: its text came from OCR (engine and dpi), or "
+        "no text was found on it (a blank or unreadable scan); null for a page read from its text layer",
+    )
 
     @classmethod
     def of(cls, page: Page) -> PageOut:
         elements = [e.model_dump(exclude_none=True) for e in page.elements]
-        return cls(page_number=page.number, element_count=len(elements), number=page.number, elements=elements)
+        return cls(
+            page_number=page.number, element_count=len(elements), number=page.number, elements=elements, note=page.note
+        )
 
     def digitized(self) -> dict[str, Any]:
         """The page as the digitization API shows it (seed 000): each element also carries its text as

@@ -416,13 +416,14 @@ def replace_content(
     conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": document_id})
     if pages:
         conn.execute(
-            text("INSERT INTO pages (document_id, page_number, elements, text) VALUES (:d, :n, :e, :t)"),
+            text("INSERT INTO pages (document_id, page_number, elements, text, note) VALUES (:d, :n, :e, :t, :o)"),
             [
                 {
                     "d": document_id,
                     "n": p.number,
                     "e": json.dumps([e.model_dump(exclude_none=True) for e in p.elements]),
                     "t": p.text,
+                    "o": p.note,
                 }
                 for p in pages
             ],
@@ -509,18 +510,19 @@ def chunk_ids(conn: Connection, document_id: str) -> list[str]:
 
 def get_pages(conn: Connection, document_id: str) -> list[Page]:
     rows = conn.execute(
-        text("SELECT page_number, elements FROM pages WHERE document_id = :d ORDER BY page_number"), {"d": document_id}
+        text("SELECT page_number, elements, note FROM pages WHERE document_id = :d ORDER BY page_number"),
+        {"d": document_id},
     )
-    return [Page(number=r[0], elements=json.loads(r[1])) for r in rows]
+    return [Page(number=r[0], elements=json.loads(r[1]), note=r[2]) for r in rows]
 
 
 def get_page(conn: Connection, document_id: str, number: int) -> Page | None:
     """One page by its 1-based number, without reading the others (a long PDF has thousands)."""
     row = conn.execute(
-        text("SELECT page_number, elements FROM pages WHERE document_id = :d AND page_number = :n"),
+        text("SELECT page_number, elements, note FROM pages WHERE document_id = :d AND page_number = :n"),
         {"d": document_id, "n": number},
     ).first()
-    return None if row is None else Page(number=row[0], elements=json.loads(row[1]))
+    return None if row is None else Page(number=row[0], elements=json.loads(row[1]), note=row[2])
 
 
 def summary_chunk_ids(conn: Connection, document_id: str) -> list[str]:

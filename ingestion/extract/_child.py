@@ -9,6 +9,15 @@ from pathlib import Path
 
 from . import extract_file
 from .errors import TOO_LARGE_FOR_EXTRACTION, ExtractionFailed
+from .ocr import OcrOptions
+
+PROGRESS = b'{"status": "progress"}\n'
+"""Written after each page OCR'd: the parent extends the deadline by a page's allowance."""
+
+
+def _progress() -> None:
+    sys.stdout.buffer.write(PROGRESS)
+    sys.stdout.buffer.flush()
 
 
 def _handle(request: dict) -> dict:
@@ -18,6 +27,8 @@ def _handle(request: dict) -> dict:
             request["media_type"],
             max_docx_uncompressed=request["max_docx"],
             table_budget_s=request.get("table_budget_s"),
+            ocr=OcrOptions.from_json(request.get("ocr")),
+            progress=_progress,
         )
         return {"status": "ok", "extracted": extracted.model_dump(exclude_none=True)}
     except ExtractionFailed as exc:

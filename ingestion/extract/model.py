@@ -27,6 +27,8 @@ class Element(BaseModel):
 class Page(BaseModel):
     number: int
     elements: list[Element] = Field(default_factory=list)
+    note: str | None = None
+    """How the page was read when it is worth saying: its text came from OCR, or nothing was found on it."""
 
     @property
     def text(self) -> str:

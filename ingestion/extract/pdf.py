@@ -4,7 +4,8 @@ pypdf's text visitor reports each text run with its matrix; runs are grouped int
 lines and lines into blocks by vertical gaps, giving paragraphs with a normalised
 bbox. Outline entries and larger-than-body fonts mark headings. Ruled tables come from pdfplumber
 (``pdf_tables``) and their words are taken out of the paragraphs; a block whose every line reads
-``Label: value`` becomes ``key_value`` elements.
+``Label: value`` becomes ``key_value`` elements. Pages without a usable text layer (``ocr.usable_text``:
+too few letters, or mostly garbage) are rendered (``render.py``) and read by OCR, when it is on.
 
 A file is read through an open handle, not into memory: pypdf then reads objects where they lie, and
 the objects a page resolved (its images' streams among them) are dropped once the page is done, so
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import ExtractionFailed
 from .model import Element, Extracted, Page, render_table
+from .ocr import NOTHING_FOUND, OcrOptions, letters, open_engine, read_page, usable_text
 from .pdf_tables import TABLE_BUDGET_S, FoundTable, TableFinder, may_hold_table, open_source
 
 MAX_PAGES = 5000
@@ -263,16 +266,64 @@ def _place_tables(elements: list[Element], tables: list[Element]) -> list[Elemen
     return placed
 
 
-def extract_pdf(source: bytes | Path, table_budget_s: float = TABLE_BUDGET_S) -> Extracted:
+def _nothing() -> None:
+    return None
+
+
+def extract_pdf(
+    source: bytes | Path,
+    table_budget_s: float = TABLE_BUDGET_S,
+    ocr: OcrOptions | None = None,
+    progress: Callable[[], None] = _nothing,
+) -> Extracted:
+    """``ocr`` None: no OCR (the text layer only). ``progress`` is called after each page OCR'd (the
+    sandbox extends its deadline by a page's allowance)."""
     finder = TableFinder(source, table_budget_s)
     try:
         with open_source(source) as stream:
-            return _extract(_open(stream), finder)
+            reader = _open(stream)
+            title = _title(reader)
+            pages = _extract(reader, finder)
     finally:
         finder.close()
+    if ocr is not None and ocr.enabled:
+        _read_by_ocr(source, pages, ocr, progress)
+    elif ocr is not None:
+        for page in pages:
+            if not page.elements:
+                page.note = "no text layer, and OCR is off (LECTERN_OCR_ENGINE=off)"
+    if not any(p.elements for p in pages):
+        why = "OCR found no text either" if ocr is not None and ocr.enabled else "OCR is not enabled"
+        raise ExtractionFailed("no_extractable_text", f"no usable text layer (scanned or image-only PDF); {why}")
+    return Extracted(title=title, pages=pages)
 
 
-def _extract(reader: Any, finder: TableFinder) -> Extracted:
+def _read_by_ocr(source: bytes | Path, pages: list[Page], options: OcrOptions, progress: Callable[[], None]) -> None:
+    """Pages whose text layer is not usable are rendered and read; OCR's reading replaces the layer's
+    when it found more letters (a page with a stamped number over a scan), and says so in the note."""
+    from .render import render_pages
+
+    wanted = {p.number: p for p in pages if not usable_text(p.text)}
+    if not wanted:
+        return
+    engine = open_engine(options)
+    try:
+        for number, image in render_pages(source, wanted, options.dpi):
+            page = wanted[number]
+            elements = read_page(engine, image)
+            image.close()
+            if letters("".join(e.text for e in elements)) > letters(page.text):
+                page.elements = elements
+                page.note = f"text read by OCR ({engine.name}, {options.dpi} dpi)"
+            elif not page.elements:
+                page.note = NOTHING_FOUND
+            progress()
+    except ExtractionFailed as exc:
+        if exc.reason != "invalid_pdf":  # PDFium refusing a file pypdf read: the text layer stands
+            raise
+
+
+def _extract(reader: Any, finder: TableFinder) -> list[Page]:
     if len(reader.pages) > MAX_PAGES:
         raise ExtractionFailed("too_large", f"{len(reader.pages)} pages (limit {MAX_PAGES})")
     outline = _outline_titles(reader)
@@ -312,9 +363,7 @@ def _extract(reader: Any, finder: TableFinder) -> Extracted:
         elements = _place_tables(elements, [_table_element(t, box) for t in tables])
         pages.append(Page(number=index + 1, elements=elements))
         _forget_resolved(reader)
-    if not any(p.elements for p in pages):
-        raise ExtractionFailed("no_extractable_text", "no text layer (scanned or image-only PDF; OCR is not enabled)")
-    return Extracted(title=_title(reader), pages=pages)
+    return pages
 
 
 def _forget_resolved(reader: Any) -> None:

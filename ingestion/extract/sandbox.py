@@ -16,6 +16,11 @@ as a malformed file. An address-space limit stays as the backstop (twice the cap
 memory in its last words on stderr (kept in a file, emptied before each file, read when it dies). A
 child left holding more than half the cap after a file is replaced, so the next file starts afresh
 rather than on what the allocator kept.
+
+OCR (scanned pages, images) runs in the same child under the same cap. Its cost grows with the pages
+to read, not with the file's size, so the child reports each page OCR'd (a ``progress`` line) and the
+deadline moves ``ocr_page_timeout_s`` further each time (``LECTERN_OCR_PAGE_TIMEOUT_S``); a child that
+stops reporting is still killed at its deadline.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ from typing import IO
 
 from .errors import TOO_LARGE_FOR_EXTRACTION, ExtractionFailed
 from .model import Extracted
+from .ocr import OcrOptions
+
+OCR_PAGE_TIMEOUT_S = 30.0
+"""The default time each page OCR'd adds to the deadline (``LECTERN_OCR_PAGE_TIMEOUT_S``)."""
+_PROGRESS = b'{"status": "progress"}'
 
 TABLE_BUDGET_SHARE = 0.4
 """The share of the deadline a PDF's table finding may spend (then its tables stay text: ``pdf_tables``)."""
@@ -73,9 +83,17 @@ class ExtractionSandbox:
     child_args: tuple[str, ...] = ("-m", "ingestion.extract._child")
     """The child's command line after the interpreter (a test stands in a child that dies its way)."""
 
-    def __init__(self, timeout_s: float, memory_limit: int = MEMORY_LIMIT) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        memory_limit: int = MEMORY_LIMIT,
+        ocr: OcrOptions | None = None,
+        ocr_page_timeout_s: float = OCR_PAGE_TIMEOUT_S,
+    ) -> None:
         self.timeout_s = timeout_s
         self.memory_limit = memory_limit
+        self.ocr = ocr or OcrOptions()
+        self.ocr_page_timeout_s = ocr_page_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._lock = threading.Lock()
@@ -104,19 +122,23 @@ class ExtractionSandbox:
             proc = self._child()
             assert proc.stdin is not None and proc.stdout is not None
             request = {"path": str(path), "media_type": media_type, "max_docx": max_docx,
-                       "table_budget_s": TABLE_BUDGET_SHARE * self.timeout_s}  # fmt: skip
+                       "table_budget_s": TABLE_BUDGET_SHARE * self.timeout_s, "ocr": self.ocr.as_json()}  # fmt: skip
             if self._stderr is not None:  # only this file's last words count (and warnings never pile up)
                 self._stderr.seek(0)
                 self._stderr.truncate()
             try:
                 proc.stdin.write(json.dumps(request).encode() + b"\n")
                 proc.stdin.flush()
-                line = _read_line(proc.stdout, self.timeout_s, lambda: self._over_memory(proc.pid))
+                line = _read_reply(
+                    proc.stdout, self.timeout_s, lambda: self._over_memory(proc.pid), self.ocr_page_timeout_s
+                )
             except BrokenPipeError:
                 line = b""
             except TimeoutError:
                 self._kill()
-                raise ExtractionFailed("timeout", f"extraction took longer than {self.timeout_s:g} s") from None
+                raise ExtractionFailed(
+                    "timeout", f"extraction took longer than {self.timeout_s:g} s (plus its OCR'd pages' allowance)"
+                ) from None
             except _OverMemory:
                 self._kill()
                 raise ExtractionFailed(
@@ -178,18 +200,32 @@ def _never() -> bool:
     return False
 
 
-def _read_line(stream: IO[bytes], timeout: float, over_memory: Callable[[], bool] = _never) -> bytes:
-    """Waits through a selector (epoll/poll), not ``select.select``: a busy server holds more than
-    1,024 descriptors, and ``select`` refuses any numbered above that. Between looks, the child's
-    memory is checked (``_OverMemory``)."""
+def _read_reply(
+    stream: IO[bytes], timeout: float, over_memory: Callable[[], bool] = _never, page_allowance: float = 0.0
+) -> bytes:
+    """The child's reply line; each ``progress`` line before it moves the deadline ``page_allowance``
+    further. Reads the descriptor itself (``os.read``), so that no line waits in a buffer the selector
+    cannot see, and waits through a selector (epoll/poll), not ``select.select``: a busy server holds
+    more than 1,024 descriptors, and ``select`` refuses any numbered above that. Between looks, the
+    child's memory is checked (``_OverMemory``). End of file: ``b""`` (the child died)."""
     deadline = time.monotonic() + timeout
+    pending = b""
+    fd = stream.fileno()
     with selectors.DefaultSelector() as selector:
-        selector.register(stream, selectors.EVENT_READ)
+        selector.register(fd, selectors.EVENT_READ)
         while True:
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                if line.strip() != _PROGRESS:
+                    return line + b"\n"
+                deadline += page_allowance
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
             if selector.select(min(left, _POLL_S)):
-                return stream.readline()
-            if over_memory():
+                data = os.read(fd, 65536)
+                if not data:
+                    return b""
+                pending += data
+            elif over_memory():
                 raise _OverMemory

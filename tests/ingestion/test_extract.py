@@ -140,7 +140,7 @@ def test_the_sandbox_waits_on_descriptors_numbered_past_1024(tmp_path: Path) -> 
     import os
     import resource
 
-    from ingestion.extract.sandbox import _read_line
+    from ingestion.extract.sandbox import _read_reply
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < 1100:
@@ -154,7 +154,7 @@ def test_the_sandbox_waits_on_descriptors_numbered_past_1024(tmp_path: Path) -> 
     try:
         os.write(write_fd, b"ready\n")
         with os.fdopen(high, "rb", closefd=False) as stream:
-            assert _read_line(stream, timeout=5) == b"ready\n"
+            assert _read_reply(stream, timeout=5) == b"ready\n"
     finally:
         for fd in (read_fd, write_fd, high):
             os.close(fd)

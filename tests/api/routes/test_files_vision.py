@@ -17,10 +17,10 @@ from api.ratelimit import RateLimiter
 from api.services import Services
 from ingestion.vision.transcribe import Vision
 from lectern import Client
-from tests.support import Api, make_settings, scanned_pdf
+from tests.support import Api, make_settings, mixed_scan_pdf
 
 pytestmark = pytest.mark.anyio
-PDF = scanned_pdf(["The kettle boils water.", "The lid clicks shut."])
+PDF = mixed_scan_pdf(["The kettle boils water.", "The lid clicks shut."])
 UNUSED_BASE = "http://127.0.0.1:9/v1"
 """A local server's address, never called: the stand-in transcriber answers instead."""
 BOT = {"x-bot-id": "support-bot"}

@@ -30,7 +30,7 @@ from PIL import Image
 
 from core.access import Principal
 from ingestion.service import Ingestion
-from tests.support import REPO, make_settings, scanned_pdf, stop_process, wait_for
+from tests.support import REPO, make_settings, mixed_scan_pdf, stop_process, wait_for
 from tools.search import Retriever
 
 CASSETTES = REPO / "tests" / "cassettes"
@@ -93,7 +93,7 @@ def test_recorded_transcription_replaces_the_scanned_page_and_is_cited_there(tmp
     service = Ingestion(settings)
     try:
         with _ocr_server(), _cassette("vision_rapidocr_page.yaml") as cassette:
-            doc = service.add_file(scanned_pdf(PAGES), "kettle.pdf", owner="alice", vision_pages="2").document
+            doc = service.add_file(mixed_scan_pdf(PAGES), "kettle.pdf", owner="alice", vision_pages="2").document
             service.run_until_idle()
         assert cassette.play_count == 1 or RECORDING
         doc = service.get(doc.id)

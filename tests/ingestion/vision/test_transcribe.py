@@ -15,7 +15,7 @@ from core.errors import ModelNotConfigured
 from ingestion.extract import extract_bytes
 from ingestion.service import Ingestion
 from ingestion.vision.transcribe import NO_MODEL, Vision, markdown_elements, transcribe_document
-from tests.support import make_settings, scanned_pdf
+from tests.support import make_settings, mixed_scan_pdf
 
 UNUSED_BASE = "http://127.0.0.1:9/v1"
 """A local server's address, never called: the stand-in transcriber answers instead."""
@@ -60,7 +60,7 @@ def test_markdown_becomes_headings_paragraphs_lists_and_tables() -> None:
 
 
 def test_asked_pages_are_replaced_and_a_failed_one_keeps_its_text() -> None:
-    pdf = scanned_pdf([*TWO_TEXT_PAGES, "Page three is the index."])
+    pdf = mixed_scan_pdf([*TWO_TEXT_PAGES, "Page three is the index."])
     extracted = extract_bytes(pdf, "application/pdf", max_docx_uncompressed=0)
     calls: list[int] = []
     outcome = transcribe_document(extracted, pdf, "2-3,7", _vision(_fail_on(3), calls), time.monotonic() + 60)
@@ -75,7 +75,7 @@ def test_asked_pages_are_replaced_and_a_failed_one_keeps_its_text() -> None:
 
 
 def test_an_empty_answer_is_a_failure_and_the_budget_stops_the_calls() -> None:
-    pdf = scanned_pdf(TWO_TEXT_PAGES)
+    pdf = mixed_scan_pdf(TWO_TEXT_PAGES)
     extracted = extract_bytes(pdf, "application/pdf", max_docx_uncompressed=0)
     outcome = transcribe_document(extracted, pdf, "all", _vision(lambda page: "  \n"), time.monotonic() + 60)
     assert [f["page"] for f in outcome.failed] == [1, 2] and outcome.transcribed == []
@@ -89,7 +89,7 @@ def test_an_empty_answer_is_a_failure_and_the_budget_stops_the_calls() -> None:
 
 
 def test_calls_run_concurrently_up_to_the_limit_and_land_on_their_pages() -> None:
-    pdf = scanned_pdf([f"Page {n} before." for n in range(1, 7)])
+    pdf = mixed_scan_pdf([f"Page {n} before." for n in range(1, 7)])
     extracted = extract_bytes(pdf, "application/pdf", max_docx_uncompressed=0)
     lock = threading.Lock()
     active, peak = [0], [0]
@@ -112,7 +112,7 @@ def test_calls_run_concurrently_up_to_the_limit_and_land_on_their_pages() -> Non
 
 
 def test_without_a_model_or_a_renderable_file_every_asked_page_is_recorded() -> None:
-    pdf = scanned_pdf(TWO_TEXT_PAGES)
+    pdf = mixed_scan_pdf(TWO_TEXT_PAGES)
     extracted = extract_bytes(pdf, "application/pdf", max_docx_uncompressed=0)
     assert transcribe_document(extracted, pdf, "all", None, time.monotonic() + 60).failed == [
         {"page": 1, "reason": NO_MODEL},
@@ -131,7 +131,7 @@ def service(tmp_path: Path) -> Iterator[Ingestion]:
 
 def test_the_worker_indexes_transcribed_pages_as_their_pages(service: Ingestion) -> None:
     service.vision = _vision(_fail_on(2))  # type: ignore[misc]
-    doc = service.add_file(scanned_pdf(TWO_TEXT_PAGES), "kettle.pdf", owner="alice", vision_pages="all").document
+    doc = service.add_file(mixed_scan_pdf(TWO_TEXT_PAGES), "kettle.pdf", owner="alice", vision_pages="all").document
     service.run_until_idle()
     doc = service.get(doc.id)
     assert doc.status == "completed" and doc.vision_pages == "all"
@@ -146,7 +146,7 @@ def test_the_worker_indexes_transcribed_pages_as_their_pages(service: Ingestion)
 
 
 def test_a_scan_is_read_by_the_model_and_fails_only_when_no_page_could_be(service: Ingestion) -> None:
-    scan = scanned_pdf([["Warranty", "Five years on the element."]])
+    scan = mixed_scan_pdf([["Warranty", "Five years on the element."]])
     service.vision = _vision(_fail_on())  # type: ignore[misc]
     read = service.add_file(scan, "scan.pdf", owner="alice", vision_pages="1").document
     service.run_until_idle()
@@ -164,7 +164,7 @@ def test_asking_without_a_model_is_refused_before_anything_is_stored(tmp_path: P
     service = Ingestion(make_settings(tmp_path / "plain"))
     try:
         with pytest.raises(ModelNotConfigured) as refused:
-            service.add_file(scanned_pdf(TWO_TEXT_PAGES), "kettle.pdf", owner="alice", vision_pages="1-2")
+            service.add_file(mixed_scan_pdf(TWO_TEXT_PAGES), "kettle.pdf", owner="alice", vision_pages="1-2")
         assert refused.value.status == 503 and refused.value.code == "MODEL_NOT_CONFIGURED"
         assert "LECTERN_VISION_MODEL" in refused.value.message
         assert service.list_documents()[1] == 0
@@ -189,12 +189,12 @@ def test_a_provider_model_without_its_key_is_refused_at_upload(tmp_path: Path, m
     service = Ingestion(make_settings(tmp_path / "home", vision_model="openai/gpt-4o-mini"))
     try:
         with pytest.raises(ModelNotConfigured) as refused:
-            service.add_file(scanned_pdf(TWO_TEXT_PAGES), "kettle.pdf", owner="alice", vision_pages="all")
+            service.add_file(mixed_scan_pdf(TWO_TEXT_PAGES), "kettle.pdf", owner="alice", vision_pages="all")
         assert "OPENAI_API_KEY" in refused.value.message and refused.value.details["missing"] == ["OPENAI_API_KEY"]
         monkeypatch.setenv("LECTERN_VISION_API_KEY", "sk-from-lectern")  # Lectern's own key setting suffices
         keyed = Ingestion(make_settings(tmp_path / "home", vision_model="openai/gpt-4o-mini"))
         try:
-            assert keyed.add_file(scanned_pdf(TWO_TEXT_PAGES), "k.pdf", owner="alice", vision_pages="1").document
+            assert keyed.add_file(mixed_scan_pdf(TWO_TEXT_PAGES), "k.pdf", owner="alice", vision_pages="1").document
         finally:
             keyed.close()
     finally:
