@@ -25,9 +25,8 @@ SHOTS = REPO / "build" / "screenshots"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]  # fmt: skip
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed (`make test` installs it)"
-)
+# No skip when Chromium is missing: `make test` installs it, and a browser suite that silently skipped
+# would prove nothing. Launching fails with Playwright's own message instead.
 
 PAGE_ONE = ["Kettle manual", "The Aurora X2 kettle has a steel body and a blue light.", "It holds one litre of water."]
 PAGE_TWO = [
@@ -144,14 +143,21 @@ def test_sign_in_upload_ask_click_the_citation_and_delete(browser: Any, site: di
 
     page.goto(site["base"] + "/#/chat")
     page.fill("#question", "How often should the Aurora kettle be descaled?")
+    page.evaluate(  # what the answer showed at every change, kept: polling could miss a short stream
+        """() => { window.answerSeen = []; new MutationObserver(() => {
+             const m = [...document.querySelectorAll(".msg.assistant")].pop();
+             if (m) window.answerSeen.push([m.dataset.state || "", Number(m.dataset.tokens || 0), m.innerText]);
+           }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true}); }"""
+    )
     page.press("#question", "Enter")
     answer = page.locator(".msg.assistant").last
-    # Tokens arrive before the answer is complete: some text while the turn is still streaming.
-    page.wait_for_selector('.msg.assistant[data-state="streaming"][data-tokens]', timeout=30_000)
-    partial = answer.inner_text()
-    page.wait_for_selector('.msg.assistant[data-state="done"]', timeout=30_000)
+    page.wait_for_selector('.msg.assistant[data-state="done"], .msg.assistant[data-state="error"]', timeout=90_000)
     final = answer.inner_text()
-    assert partial.strip() and len(partial) < len(final)
+    assert answer.get_attribute("data-state") == "done", final
+    # Tokens arrived before the answer was complete: some text shown while the turn was still streaming.
+    seen = page.evaluate("window.answerSeen")
+    partials = [text for state, tokens, text in seen if state == "streaming" and tokens > 0]
+    assert partials and min(len(t) for t in partials) < len(final)
     assert "thirty days" in final
     assert "passage" in page.inner_text(".activity")  # the search the agent ran, and what came back
     assert page.locator("#cited .source").count() >= 1
