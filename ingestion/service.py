@@ -266,6 +266,8 @@ class Ingestion:
                 vision_pages=vision_spec if media_type == detect.PDF else None,
             )
             fields.update(owned)
+            if current is not None and set(owned) & set(current.enriched_fields):  # the owner's word now, as PATCH
+                fields["enriched_fields"] = [f for f in current.enriched_fields if f not in owned]
             fields.update(self._enrichment_request(current, enrich, summaries, indexing))
             _draw_public_nonce(fields, current.policies if current is not None else [])
             if current is not None:

@@ -286,41 +286,63 @@ def extract_pdf(
             pages = _extract(reader, finder)
     finally:
         finder.close()
-    if ocr is not None and ocr.enabled:
-        _read_by_ocr(source, pages, ocr, progress)
-    elif ocr is not None:
+    ocr_failure = _read_by_ocr(source, pages, ocr, progress) if ocr is not None and ocr.enabled else None
+    if ocr is not None and not ocr.enabled:
         for page in pages:
             if not page.elements:
                 page.note = "no text layer, and OCR is off (LECTERN_OCR_ENGINE=off)"
     if not any(p.elements for p in pages):
+        if ocr_failure is not None:
+            raise ocr_failure
         why = "OCR found no text either" if ocr is not None and ocr.enabled else "OCR is not enabled"
         raise ExtractionFailed("no_extractable_text", f"no usable text layer (scanned or image-only PDF); {why}")
     return Extracted(title=title, pages=pages)
 
 
-def _read_by_ocr(source: bytes | Path, pages: list[Page], options: OcrOptions, progress: Callable[[], None]) -> None:
+def _read_by_ocr(
+    source: bytes | Path, pages: list[Page], options: OcrOptions, progress: Callable[[], None]
+) -> ExtractionFailed | None:
     """Pages whose text layer is not usable are rendered and read; OCR's reading replaces the layer's
-    when it found more letters (a page with a stamped number over a scan), and says so in the note."""
+    when it found more letters (a page with a stamped number over a scan), and says so in the note.
+
+    OCR failing (tesseract missing, one page crashing it) is not the document's failure while other
+    pages have text: those pages keep their layer and a note says why. The failure is returned, so
+    a document left with no text at all fails with it rather than a vaguer reason."""
     from .render import render_pages
 
     wanted = {p.number: p for p in pages if not usable_text(p.text)}
     if not wanted:
-        return
-    engine = open_engine(options)
+        return None
+    failure: ExtractionFailed | None = None
     try:
+        engine = open_engine(options)
         for number, image in render_pages(source, wanted, options.dpi):
             page = wanted[number]
-            elements = read_page(engine, image)
-            image.close()
+            try:
+                elements = read_page(engine, image)
+            except ExtractionFailed as exc:
+                if exc.reason not in ("ocr_failed", "timeout"):  # one page's trouble, not the engine's
+                    raise
+                failure, elements = exc, []
+                page.note = f"OCR failed on this page ({exc.detail or exc.reason})"
+            finally:
+                image.close()
             if letters("".join(e.text for e in elements)) > letters(page.text):
                 page.elements = elements
                 page.note = f"text read by OCR ({engine.name}, {options.dpi} dpi)"
-            elif not page.elements:
+            elif not page.elements and page.note is None:
                 page.note = NOTHING_FOUND
             progress()
     except ExtractionFailed as exc:
-        if exc.reason != "invalid_pdf":  # PDFium refusing a file pypdf read: the text layer stands
-            raise
+        if exc.reason == "invalid_pdf":  # PDFium refusing a file pypdf read: the text layer stands
+            return None
+        failure = exc
+        for page in wanted.values():
+            if page.note is None:
+                page.note = (
+                    f"not read by OCR ({exc.reason}: {exc.detail})" if exc.detail else f"not read by OCR ({exc.reason})"
+                )
+    return failure
 
 
 def _extract(reader: Any, finder: TableFinder) -> list[Page]:

@@ -7,6 +7,7 @@ text layer, vision-model transcription, and the page images the web page draws c
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,37 +20,53 @@ if TYPE_CHECKING:
 
 DEFAULT_DPI = 150
 MAX_DPI = 400
+_PDFIUM = threading.RLock()
+"""PDFium may not be called from two threads at once, not even on different documents (pypdfium2's docs:
+it crashes or corrupts the process). The API's page images run in FastAPI's thread pool beside the
+indexing thread's vision renders, so every call here holds this lock; the sandboxed extraction child
+is a process of its own and renders unhindered."""
 MAX_PIXELS = 40_000_000
 """A page bigger than this at the asked dpi is rendered smaller: a poster-sized page at 300 dpi would
 otherwise be hundreds of MB of pixels."""
 
 
 def pdf_page_count(source: bytes | Path) -> int:
-    with _opened(source) as pdf:
+    with _opened(source) as pdf, _PDFIUM:
         return len(pdf)
 
 
 def render_pages(
     source: bytes | Path, numbers: Iterable[int] | None = None, dpi: int = DEFAULT_DPI
 ) -> Iterator[tuple[int, Image]]:
-    """Yields ``(page number, RGB image)`` for the 1-based ``numbers`` (all pages when None), in order."""
+    """Yields ``(page number, RGB image)`` for the 1-based ``numbers`` (all pages when None), in order.
+    The lock is held per page, never across a yield: a caller may wait on a model between pages."""
     dpi = max(36, min(dpi, MAX_DPI))
     with _opened(source) as pdf:
-        wanted = range(1, len(pdf) + 1) if numbers is None else sorted(set(numbers))
+        with _PDFIUM:
+            count = len(pdf)
+        wanted = range(1, count + 1) if numbers is None else sorted(set(numbers))
         for number in wanted:
-            if not 1 <= number <= len(pdf):
-                continue
-            page = pdf[number - 1]
-            try:
-                width, height = page.get_size()
-                scale = dpi / 72
-                pixels = width * scale * height * scale
-                if pixels > MAX_PIXELS:
-                    scale *= (MAX_PIXELS / pixels) ** 0.5
-                bitmap = page.render(scale=scale)
-                yield number, bitmap.to_pil().convert("RGB")
-            finally:
-                page.close()
+            if 1 <= number <= count:
+                with _PDFIUM:
+                    image = _render(pdf, number, dpi)
+                yield number, image
+
+
+def _render(pdf: Any, number: int, dpi: int) -> Image:
+    page = pdf[number - 1]
+    try:
+        width, height = page.get_size()
+        scale = dpi / 72
+        pixels = width * scale * height * scale
+        if pixels > MAX_PIXELS:
+            scale *= (MAX_PIXELS / pixels) ** 0.5
+        bitmap = page.render(scale=scale)
+        try:
+            return bitmap.to_pil().convert("RGB")  # a copy: the bitmap's buffer is freed below
+        finally:
+            bitmap.close()
+    finally:
+        page.close()
 
 
 def render_page_png(source: bytes | Path, number: int, dpi: int = DEFAULT_DPI) -> bytes:
@@ -67,10 +84,12 @@ def _opened(source: bytes | Path) -> Iterator[Any]:
     import pypdfium2 as pdfium
 
     try:
-        pdf = pdfium.PdfDocument(source if isinstance(source, bytes) else str(source))
+        with _PDFIUM:
+            pdf = pdfium.PdfDocument(source if isinstance(source, bytes) else str(source))
     except pdfium.PdfiumError as exc:
         raise ExtractionFailed("invalid_pdf", f"the PDF could not be opened: {exc}") from exc
     try:
         yield pdf
     finally:
-        pdf.close()
+        with _PDFIUM:
+            pdf.close()

@@ -176,6 +176,12 @@ def test_the_owners_fields_are_never_replaced(service: Ingestion) -> None:
     service.request_enrichment(other.id)
     service.run_until_idle()
     assert service.get(other.id).description == "Edited by hand"
+    # So does a replacing upload that sends the field: enriching the new content keeps the owner's type.
+    replaced = service.add_file(MANUAL + b"\nA second edition.", "manual.md", owner="alice", key="second",
+                                document_type="Invoice", enrich=True).document  # fmt: skip
+    service.run_until_idle()
+    assert replaced.id == other.id and service.get(other.id).document_type == "Invoice"
+    assert "document_type" not in service.get(other.id).enriched_fields
 
 
 def test_a_failing_model_never_fails_the_document_and_a_retry_succeeds(service: Ingestion) -> None:

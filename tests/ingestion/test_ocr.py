@@ -259,3 +259,26 @@ def test_tesseract_missing_is_a_clear_failure(tmp_path: Path, monkeypatch: pytes
     finally:
         box.close()
     assert info.value.reason == "ocr_unavailable" and "tesseract-ocr" in info.value.detail
+
+
+def test_ocr_failing_on_some_pages_keeps_the_pages_with_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text PDF with one blank (scanned-looking) page still indexes when OCR cannot run: the blank
+    page's note says why. Only a document left with no text at all fails, with OCR's reason."""
+    from pypdf import PdfReader, PdfWriter
+
+    from ingestion.extract.pdf import extract_pdf
+
+    writer = PdfWriter()
+    for data in (DEMO_PDF.read_bytes(), _blank_pdf()):
+        for page in PdfReader(io.BytesIO(data)).pages:
+            writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract
+    extracted = extract_pdf(out.getvalue(), ocr=OcrOptions(engine="tesseract"))
+    last = extracted.pages[-1]
+    assert not last.elements and last.note is not None and "ocr_unavailable" in last.note
+    assert any(p.elements for p in extracted.pages[:-1])
+    with pytest.raises(ExtractionFailed) as info:
+        extract_pdf(_blank_pdf(), ocr=OcrOptions(engine="tesseract"))
+    assert info.value.reason == "ocr_unavailable"

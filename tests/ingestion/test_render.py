@@ -35,3 +35,13 @@ def test_bytes_that_are_not_a_pdf_fail_with_a_reason() -> None:
     with pytest.raises(ExtractionFailed) as failed:
         render_page_png(b"%PDF-1.7 but not really", 1)
     assert failed.value.reason == "invalid_pdf"
+
+
+def test_threads_rendering_at_once_get_the_pages_a_lone_thread_gets() -> None:
+    """PDFium crashes on concurrent calls; the renderer's lock makes page images and vision renders safe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    alone = [render_page_png(FOUR_PAGES, n, dpi=50) for n in (1, 2, 3, 4)]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda n: render_page_png(FOUR_PAGES, n, dpi=50), [1, 2, 3, 4] * 4))
+    assert together == alone * 4

@@ -145,7 +145,17 @@ def test_the_worker_indexes_transcribed_pages_as_their_pages(service: Ingestion)
     assert "boils" not in text and "spare parts" in text  # page 1 replaced, page 2 kept
 
 
-def test_a_scan_is_read_by_the_model_and_fails_only_when_no_page_could_be(service: Ingestion) -> None:
+def test_a_scan_is_read_by_the_model_and_fails_only_when_no_page_could_be(tmp_path: Path) -> None:
+    """OCR off: otherwise OCR reads the scan before the model is asked (``tests/ingestion/test_ocr.py``)."""
+    service = Ingestion(make_settings(tmp_path / "home", vision_model="openai/stand-in", vision_api_base=UNUSED_BASE,
+                                      ocr_engine="off"))  # fmt: skip
+    try:
+        _scan_read_or_failed(service)
+    finally:
+        service.close()
+
+
+def _scan_read_or_failed(service: Ingestion) -> None:
     scan = mixed_scan_pdf([["Warranty", "Five years on the element."]])
     service.vision = _vision(_fail_on())  # type: ignore[misc]
     read = service.add_file(scan, "scan.pdf", owner="alice", vision_pages="1").document
