@@ -246,7 +246,9 @@ def upsert_file(
     if file_id != pointer_id:  # the key finds the id again while no document has it
         uploads.start(principal.user_id, {"kind": POINTER_KIND, "documentId": file_id}, upload_id=pointer_id,
                       stale_after=stale)  # fmt: skip
-    if current is not None:
+    # Erasing is a delete: where only admins delete (LECTERN_DELETE_POLICY=admin) a user's update keeps
+    # the old content until the new arrives, so an abandoned update cannot remove a document.
+    if current is not None and (principal.is_admin or services.settings.http.delete_policy != "admin"):
         _erase(services, current)
     return FileEnvelope(file=_pending_file(request, services, principal.user_id, file_id, record))
 

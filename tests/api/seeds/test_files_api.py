@@ -351,3 +351,19 @@ async def test_a_file_whose_content_never_comes_is_swept_after_the_pending_setti
             stop.set()
             loop.join(timeout=30)
         assert (await client.get(path, headers={**api.alice, **BOT})).status_code == 404
+
+
+async def test_where_only_admins_delete_a_users_update_keeps_the_old_content_until_the_new_arrives(api: Api) -> None:
+    """Erasing on update is a delete: under LECTERN_DELETE_POLICY=admin an abandoned re-PUT must not
+    remove a user's document."""
+    strict = dataclasses.replace(api.services, settings=api.services.settings.with_overrides(delete_policy="admin"))
+    transport = httpx.ASGITransport(app=create_app(services=strict))
+    async with httpx.AsyncClient(transport=transport, base_url="http://lectern.test") as client:
+        first = (await client.put("/v1/files", headers={**api.alice, **BOT}, json=documented_body())).json()["file"]
+        sent = await client.put(urlsplit(first["uploadUrl"]).path, params=urlsplit(first["uploadUrl"]).query,
+                                content=CONTENT)  # fmt: skip
+        assert sent.status_code == 200, sent.text
+        again = await client.put("/v1/files", headers={**api.alice, **BOT}, json=documented_body())
+        assert again.status_code == 200 and again.json()["file"]["id"] == first["id"]
+        kept = await client.get(f"/v1/files/{first['id']}/content", headers=api.alice)
+        assert kept.status_code == 200 and kept.content == CONTENT
