@@ -20,7 +20,8 @@ rather than on what the allocator kept.
 OCR (scanned pages, images) runs in the same child under the same cap. Its cost grows with the pages
 to read, not with the file's size, so the child reports each page OCR'd (a ``progress`` line) and the
 deadline moves ``ocr_page_timeout_s`` further each time (``LECTERN_OCR_PAGE_TIMEOUT_S``); a child that
-stops reporting is still killed at its deadline.
+stops reporting is still killed at its deadline, and no file gets more than ``OCR_CEILING`` times the
+extraction timeout in all (a 5,000-page scan must not hold the indexing thread for hours).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ from .ocr import OcrOptions
 
 OCR_PAGE_TIMEOUT_S = 30.0
 """The default time each page OCR'd adds to the deadline (``LECTERN_OCR_PAGE_TIMEOUT_S``)."""
+OCR_CEILING = 10
+"""However many pages are OCR'd, a file's extraction ends by this many times its timeout (20 min at the
+default 120 s: some 600 scanned pages at tesseract's ~2 s a page on this machine)."""
 _PROGRESS = b'{"status": "progress"}'
 
 TABLE_BUDGET_SHARE = 0.4
@@ -208,7 +212,9 @@ def _read_reply(
     cannot see, and waits through a selector (epoll/poll), not ``select.select``: a busy server holds
     more than 1,024 descriptors, and ``select`` refuses any numbered above that. Between looks, the
     child's memory is checked (``_OverMemory``). End of file: ``b""`` (the child died)."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    ceiling = started + timeout * OCR_CEILING
     pending = b""
     fd = stream.fileno()
     with selectors.DefaultSelector() as selector:
@@ -218,7 +224,7 @@ def _read_reply(
                 line, pending = pending.split(b"\n", 1)
                 if line.strip() != _PROGRESS:
                     return line + b"\n"
-                deadline += page_allowance
+                deadline = min(deadline + page_allowance, ceiling)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError

@@ -182,7 +182,7 @@ def test_ocr_off_leaves_a_scan_without_text(tmp_path: Path) -> None:
         box.close()
 
 
-def test_each_page_ocrd_extends_the_deadline() -> None:
+def test_each_page_ocrd_extends_the_deadline_up_to_a_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
     """A scan's cost grows with its pages: every ``progress`` line the child writes moves the deadline
     by a page's allowance; without the allowance the same child is out of time."""
     import os
@@ -198,7 +198,9 @@ def test_each_page_ocrd_extends_the_deadline() -> None:
         os.write(write_fd, PROGRESS + b'{"status": "ok"}\n')  # two lines in one read: none is lost
         os.close(write_fd)
 
-    for allowance, done in ((0.5, True), (0.0, False)):
+    # Enough allowance finishes; none times out; a ceiling of twice the timeout (1 s) stops the 1.2 s child.
+    for allowance, done, ceiling in ((0.5, True, 10), (0.0, False, 10), (0.5, False, 2)):
+        monkeypatch.setattr("ingestion.extract.sandbox.OCR_CEILING", ceiling)
         read_fd, write_fd = os.pipe()
         writer = threading.Thread(target=child, args=(write_fd,))
         writer.start()
