@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from core.access import Role
 from core.errors import LecternError
@@ -20,6 +20,9 @@ from ingestion.catalog.documents import Document
 from ingestion.pipeline import BatchTimings
 from ingestion.service import Ingestion
 from ingestion.worker import DEFAULT_BATCH_SIZE
+
+if TYPE_CHECKING:
+    from agent.session import SessionManager
 
 LOCAL_OWNER = "admin"
 DEMO_DIR = Path(__file__).parent / "demo" / "docs"
@@ -322,14 +325,21 @@ def cmd_worker(args: argparse.Namespace, ingestion: Ingestion) -> int:
         args.batch_size,
         args.idle_s,
     )
-    enricher = _enrichment_thread(ingestion, stop, args.idle_s)
-    total = worker.run(stop, idle_s=args.idle_s, on_batch=_log_batch(log, ingestion))
-    enricher.join(timeout=60)
+    enricher, sessions = _enrichment_thread(ingestion, stop, args.idle_s)
+    try:
+        total = worker.run(stop, idle_s=args.idle_s, on_batch=_log_batch(log, ingestion))
+        enricher.join(timeout=60)
+    finally:
+        # Here, not only in the thread: a model call outlasting the join would leave the daemon thread's
+        # `finally` unrun at exit, and the local model server (a subprocess) orphaned.
+        sessions.close()
     log.info("worker %s stopped: %d document(s), %d chunk(s) indexed", worker.worker_id, total.documents, total.chunks)
     return 0
 
 
-def _enrichment_thread(ingestion: Ingestion, stop: threading.Event, idle_s: float) -> threading.Thread:
+def _enrichment_thread(
+    ingestion: Ingestion, stop: threading.Event, idle_s: float
+) -> tuple[threading.Thread, SessionManager]:
     """The ``enrich`` jobs' loop beside the indexing one, as ``lectern serve`` runs it (``api/services.py``)."""
     from agent.session import SessionManager
 
@@ -339,14 +349,11 @@ def _enrichment_thread(ingestion: Ingestion, stop: threading.Event, idle_s: floa
     wire_enrichment(ingestion, sessions)
 
     def _run() -> None:
-        try:
-            ingestion.enrichment_worker().run(stop, idle_s=max(idle_s, 1.0))
-        finally:
-            sessions.close()
+        ingestion.enrichment_worker().run(stop, idle_s=max(idle_s, 1.0))
 
     thread = threading.Thread(target=_run, name="lectern-enricher", daemon=True)
     thread.start()
-    return thread
+    return thread, sessions
 
 
 def cmd_keys(args: argparse.Namespace, ingestion: Ingestion) -> int:
