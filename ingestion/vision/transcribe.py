@@ -148,7 +148,8 @@ def transcribe_document(
     left = list(wanted)
     running: dict[int, Future[list[Element] | str]] = {}
     unrendered: str | None = None
-    with ThreadPoolExecutor(max_workers=max(1, vision.concurrency), thread_name_prefix="vision") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, vision.concurrency), thread_name_prefix="vision")
+    try:
         try:
             for number, image in render_pages(source, wanted, vision.dpi):
                 if time.monotonic() > deadline:
@@ -157,11 +158,16 @@ def transcribe_document(
                 running[number] = pool.submit(_read, vision, _png(image), number)
                 in_flight = [f for f in running.values() if not f.done()]
                 if len(in_flight) >= vision.concurrency:
-                    wait(in_flight, return_when=FIRST_COMPLETED)
+                    wait(in_flight, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
         except ExtractionFailed as exc:  # the renderer could not open the file (or a page)
             unrendered = f"the page could not be rendered: {exc.detail}"
+        # Calls still in flight at the deadline are not waited for: their pages keep their extracted text.
+        wait(running.values(), timeout=max(0.0, deadline - time.monotonic()))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    late = f"the batch's transcription time ({vision.budget_s:.0f} s) ran out while this page was read"
     for number, future in sorted(running.items()):
-        result = future.result()
+        result = future.result() if future.done() else late
         if isinstance(result, str):
             outcome.failed.append({"page": number, "reason": result})
         else:

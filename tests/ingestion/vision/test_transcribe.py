@@ -87,6 +87,15 @@ def test_an_empty_answer_is_a_failure_and_the_budget_stops_the_calls() -> None:
     assert calls == [] and [f["page"] for f in late.failed] == [1, 2]
     assert "transcription time (7 s) ran out" in late.failed[0]["reason"]
 
+    # A call still running at the deadline is not waited for: its page keeps its text, the reason says so.
+    def slow(page: int) -> str:
+        time.sleep(3)
+        return "# Late"
+
+    cut = transcribe_document(extracted, pdf, "1", _vision(slow, budget_s=1), time.monotonic() + 1)
+    assert [f["page"] for f in cut.failed] == [1]  # waited for, the page would have been transcribed
+    assert "ran out while this page was read" in cut.failed[0]["reason"] and cut.transcribed == []
+
 
 def test_calls_run_concurrently_up_to_the_limit_and_land_on_their_pages() -> None:
     pdf = mixed_scan_pdf([f"Page {n} before." for n in range(1, 7)])
