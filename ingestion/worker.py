@@ -189,8 +189,10 @@ class Worker:
         return total
 
     def _run_side_job(self, stop: threading.Event) -> bool:
-        """One job of another kind, only when no document waits: users' uploads never queue behind
-        an eval. A side job records its own failures; one that raises is logged and skipped."""
+        """One job of another kind, only when no document waits: an eval never starts ahead of an upload.
+        Once started it holds this loop until it ends (a run indexing its corpus: minutes), and uploads
+        arriving meanwhile wait; ``lectern worker`` processes beside ``serve`` keep indexing then. A side
+        job records its own failures; one that raises is logged and skipped."""
         for side_job in self._side_jobs:
             try:
                 if side_job(self.worker_id, stop):
