@@ -180,6 +180,13 @@ def cancel_or_delete(db: Database, settings: Settings, eval_id: str) -> EvalRun:
             uploaded = settings.home / UPLOADS / eval_id
             if Path(row["dataset"]) == uploaded:
                 drop_upload(uploaded)
+                for home in (settings.home / "eval-cache").glob(
+                    f"{eval_id}-*"
+                ):  # its corpus's index and lock: no other run's
+                    if home.is_dir():
+                        shutil.rmtree(home, ignore_errors=True)
+                    else:
+                        home.unlink(missing_ok=True)
     return EvalRun.of(row)
 
 

@@ -130,6 +130,10 @@ async def test_uploaded_datasets_with_a_corpus_or_over_lecterns_own_documents(
         assert Path(live.dataset).is_dir()
         await client.evals.delete(live.eval_id)  # a finished run goes, with its uploaded files
         assert not Path(live.dataset).exists()
+        homes = services.settings.home / "eval-cache"
+        assert list(homes.glob(f"{uploaded.eval_id}-*"))  # the uploaded corpus's own index
+        await client.evals.delete(uploaded.eval_id)
+        assert not list(homes.glob(f"{uploaded.eval_id}-*")) and not Path(uploaded.dataset).exists()
 
 
 async def test_only_admins_see_or_start_eval_runs(api: Api, tmp_path: Path) -> None:
