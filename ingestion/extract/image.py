@@ -52,3 +52,42 @@ def extract_image(path: Path, options: OcrOptions, progress: Callable[[], None] 
     if not any(p.elements for p in pages):
         raise ExtractionFailed("no_extractable_text", "OCR found no text in the image")
     return Extracted(title=None, pages=pages)
+
+
+PAGE_INCHES = 11.69
+"""An image has no physical size (a phone's 72 dpi tag means nothing), so it is shown as a page this
+long on its longer side (A4's height): at ``dpi`` it comes out as big as a PDF page would."""
+
+
+def render_frame_png(source: bytes | Path, number: int, dpi: int) -> bytes:
+    """Frame ``number`` (1-based) of an image document as PNG, its longer side ``PAGE_INCHES`` at ``dpi``
+    (never enlarged, at most ``render.MAX_PIXELS``), for the page view that draws OCR regions on it.
+
+    The regions are normalised to the frame OCR read, which is the raw frame (no EXIF rotation, the
+    same shrink to ``MAX_PIXELS`` keeps the proportions), so this draws the raw frame too.
+    ``ExtractionFailed``: ``page_not_found`` past the last frame, ``malformed_image`` or
+    ``too_large_for_extraction`` for a file that cannot be read.
+    """
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            if not 1 <= number <= min(getattr(image, "n_frames", 1), MAX_FRAMES):
+                raise ExtractionFailed("page_not_found", f"the image has no page {number}")
+            image.seek(number - 1)
+            width, height = image.size
+            scale = min(1.0, PAGE_INCHES * dpi / max(width, height), (MAX_PIXELS / (width * height)) ** 0.5)
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            image.draft("RGB", size)  # a JPEG decodes at 1/2, 1/4 or 1/8 scale when that is enough
+            picture = image.convert("RGB")
+            if picture.size != size:
+                picture = picture.resize(size, Image.Resampling.LANCZOS)
+    except Image.DecompressionBombError as exc:
+        raise ExtractionFailed(TOO_LARGE_FOR_EXTRACTION, str(exc)[:300]) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ExtractionFailed("malformed_image", str(exc)[:300]) from exc
+    out = io.BytesIO()
+    picture.save(out, format="PNG", optimize=False)
+    return out.getvalue()
