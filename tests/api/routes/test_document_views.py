@@ -104,3 +104,18 @@ async def test_an_image_documents_frames_are_its_pages_sized_like_an_a4_page(api
     jpeg = (await upload(api, api.alice, "photo.jpg", _encoded([photo], "JPEG")))["file_id"]
     drawn = (await api.client.get(f"/v1/files/{jpeg}/pages/1/image?dpi=110", headers=api.alice)).content
     assert Image.open(io.BytesIO(drawn)).size == (909, 1286) and _dark_at(drawn, 0.85, 0.91)
+
+
+async def test_a_photo_taken_sideways_is_read_and_drawn_upright(api: Api) -> None:
+    """A camera held sideways stores the pixels turned and says so in EXIF (Orientation 6): OCR reads the
+    page upright, and the page image is upright, so the element boxes land on the text."""
+    upright = _picture((1000, 1400), "Sideways photo of a page", (100, 1000, 300, 1200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    stored = io.BytesIO()
+    upright.rotate(90, expand=True).save(stored, format="JPEG", quality=90, exif=exif.tobytes())
+    file_id = (await upload(api, api.alice, "sideways.jpg", stored.getvalue()))["file_id"]
+    page = (await api.client.get(f"/v1/files/{file_id}/pages/1", headers=api.alice)).json()
+    assert any("Sideways photo of a page" in e["text"] for e in page["elements"]), page["elements"]
+    drawn = (await api.client.get(f"/v1/files/{file_id}/pages/1/image?dpi=72", headers=api.alice)).content
+    assert Image.open(io.BytesIO(drawn)).size == (601, 842) and _dark_at(drawn, 0.2, 0.78)
