@@ -17,8 +17,8 @@ from .extract.model import Element, Page
 
 _SPACE = re.compile(r"\s+")
 _EDGE_CHARS = 60
-"""How much of a chunk's start or end must appear in an element that holds only part of it (a split
-paragraph with overlap, or an element the chunk begins or ends inside)."""
+"""How much of a piece's start or end must appear in the element it was cut from, where the piece is
+not found whole in it."""
 
 
 class Region(BaseModel):
@@ -37,30 +37,42 @@ def _table_rows(element: Element) -> set[str]:
     return {line for line in lines[1:] if line}
 
 
-def _holds(element: Element, chunk: str, chunk_lines: set[str]) -> bool:
-    text = _norm(element.text)
-    if not text:
-        return False
-    if text in chunk or chunk in text:
+def _piece_of(piece: str, text: str) -> bool:
+    """``piece`` (a part of a split element) came from ``text``: it is inside it, or, where the split
+    overlapped or whitespace differs, its start or its end is."""
+    if piece in text:
         return True
-    if element.type == "table":
-        return bool(_table_rows(element) & chunk_lines)
-    head, tail = chunk[:_EDGE_CHARS], chunk[-_EDGE_CHARS:]
-    return len(chunk) > _EDGE_CHARS and (head in text or tail in text)
+    head, tail = piece[:_EDGE_CHARS], piece[-_EDGE_CHARS:]
+    return len(piece) > _EDGE_CHARS and (head in text or tail in text)
 
 
 def chunk_regions(text: str, page: int | None, pages: Sequence[Page]) -> list[Region]:
     """The bboxes of the elements on the chunk's page (and the next: a chunk can run over a page
-    break) whose text the chunk holds or is part of; empty for formats without positions."""
+    break) whose text the chunk holds or is part of; empty for formats without positions.
+
+    A chunk is its elements' texts joined by blank lines (a long one split into pieces first), so an
+    element counts when its whole text is one of the chunk's blocks or lines, or when a block that is
+    no element of the page is a piece of it. Not a bare substring test: a short element elsewhere on
+    the page (an OCR'd margin note, a page number, a word read from a speck) is inside most chunks."""
     if page is None:
         return []
-    chunk = _norm(text)
-    chunk_lines = {_norm(line) for line in text.splitlines() if line.strip()}
+    blocks = [_norm(block) for block in text.split("\n\n") if block.strip()]
+    lines = {_norm(line) for line in text.splitlines() if line.strip()}
+    placed = [
+        (candidate.number, element, _norm(element.text))
+        for candidate in pages
+        if candidate.number in (page, page + 1)
+        for element in candidate.elements
+        if element.bbox is not None and element.text.strip()
+    ]
+    whole = {*blocks, *lines}
+    known = {own for _, _, own in placed}
+    pieces = [block for block in blocks if block not in known]
     regions: list[Region] = []
-    for candidate in pages:
-        if candidate.number not in (page, page + 1):
-            continue
-        for element in candidate.elements:
-            if element.bbox is not None and _holds(element, chunk, chunk_lines):
-                regions.append(Region(page=candidate.number, bbox=element.bbox))
+    for number, element, own in placed:
+        held = own in whole or any(_piece_of(piece, own) for piece in pieces)
+        if not held and element.type == "table":
+            held = bool(_table_rows(element) & lines)
+        if held and element.bbox is not None:
+            regions.append(Region(page=number, bbox=element.bbox))
     return regions

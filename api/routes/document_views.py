@@ -1,5 +1,6 @@
-"""What the web page shows of one document beyond the files routes: a PDF page as an image, and one
-chunk with the page regions its text came from (so a citation opens on its passage)."""
+"""What the web page shows of one document beyond the files routes: a page as an image (a PDF's page
+or an image document's frame), and one chunk with the page regions its text came from (so a citation
+opens on its passage)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from fastapi.responses import Response
 
 from core.errors import DocumentNotFound
 from ingestion.blobs.local import LocalBlobStore
+from ingestion.detect import IMAGES
 from ingestion.extract.errors import ExtractionFailed
+from ingestion.extract.image import render_frame_png
 from ingestion.extract.render import DEFAULT_DPI, MAX_DPI, render_page_png
 from ingestion.regions import chunk_regions
 
@@ -29,7 +32,7 @@ _PDF = "application/pdf"
     "/{file_id}/pages/{number}/image",
     response_class=Response,
     responses={
-        200: {"description": "the page rendered as PNG", "content": {"image/png": {}}},
+        200: {"description": "the page (a PDF's page, an image's frame) as PNG", "content": {"image/png": {}}},
         **error_responses(404, 415, 503),
     },
 )
@@ -43,18 +46,22 @@ def page_image(
     ),
 ) -> Response:
     """A PDF's page ``number`` (1-based) as PNG, for whoever may read the document (the same 404 as
-    ``GET …/pages/{n}`` otherwise); other formats have no page image: 415 ``UNSUPPORTED_MEDIA_TYPE``."""
+    ``GET …/pages/{n}`` otherwise). An image document's page is its frame ``number`` (a TIFF's or a
+    WebP's frames; PNG and JPEG have one), converted to PNG and sized as an A4 page at ``dpi`` (its
+    longer side 11.69 in, never enlarged), so either kind shows at the same size. Other formats have
+    no page image: 415 ``UNSUPPORTED_MEDIA_TYPE``."""
     doc = visible_document(services, principal, file_id)
-    if doc.media_type != _PDF:
-        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", f"{doc.id} is not a PDF: it has no page images",
-                       document_id=doc.id, media_type=doc.media_type)  # fmt: skip
+    if doc.media_type != _PDF and doc.media_type not in IMAGES:
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", f"{doc.id} is neither a PDF nor an image: it has no page "
+                       "images", document_id=doc.id, media_type=doc.media_type)  # fmt: skip
+    render = render_page_png if doc.media_type == _PDF else render_frame_png
     store = services.ingestion.blobs
     try:
         # A local original is opened in place (PDFium reads only the page it needs), not read into memory.
         source = store.path_for(doc.sha256) if isinstance(store, LocalBlobStore) else services.ingestion.content(doc.id)
         if isinstance(source, Path) and not source.is_file():
             raise FileNotFoundError(source)
-        png = render_page_png(source, number, dpi)
+        png = render(source, number, dpi)
     except FileNotFoundError as exc:
         raise DocumentNotFound(f"the original of {doc.id} is gone", document_id=doc.id) from exc
     except ExtractionFailed as exc:

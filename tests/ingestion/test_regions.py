@@ -31,3 +31,21 @@ def test_only_the_chunks_page_and_the_next_are_searched_and_no_page_means_none()
     assert chunk_regions(A.text, None, PAGES) == []
     unplaced = Page(number=1, elements=[Element(type="paragraph", text=A.text)])
     assert chunk_regions(A.text, 1, [unplaced]) == []
+
+
+def test_a_short_element_elsewhere_on_the_page_is_not_held_by_a_chunk_that_merely_contains_its_words() -> None:
+    """An OCR'd margin note ("ninety"), a page number ("2"): their text is inside the chunk's sentence,
+    but they are elements of their own, not the chunk's."""
+    note = Element(type="paragraph", text="ninety", bbox=(0.9, 0.5, 0.95, 0.52))
+    number = Element(type="paragraph", text="2", bbox=(0.5, 0.95, 0.52, 0.97))
+    pages = [Page(number=1, elements=[A, note, number])]
+    assert [r.bbox for r in chunk_regions(f"{A.text}\n\nIt takes 2 minutes.", 1, pages)] == [A.bbox]
+    held = chunk_regions(f"{A.text}\n\nninety", 1, pages)  # the note packed into the chunk as its own block
+    assert [r.bbox for r in held] == [A.bbox, note.bbox]
+
+
+def test_a_document_of_headings_only_finds_each_heading_by_its_line() -> None:
+    title = Element(type="heading", text="Kettle manual", level=1, bbox=(0.1, 0.05, 0.5, 0.08))
+    part = Element(type="heading", text="Descaling", level=2, bbox=(0.1, 0.1, 0.4, 0.12))
+    pages = [Page(number=1, elements=[title, part])]
+    assert [r.bbox for r in chunk_regions("Kettle manual\nDescaling", 1, pages)] == [title.bbox, part.bbox]

@@ -183,6 +183,110 @@ def test_sign_in_upload_ask_click_the_citation_and_delete(browser: Any, site: di
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+Box = tuple[float, float, float, float]
+SCAN_PAGES = [  # (heading, paragraph lines, where the paragraph starts: x, y in pixels of an A4 page at 150 dpi)
+    ("Pump station log", ["The station on the north bank serves four villages", "in the valley below the dam."], (120, 420)),
+    ("Maintenance", ["The Velmora pump station valves are greased every nine-", "teen weeks with marine grease, and the seals",
+                     "are replaced each spring."], (120, 1050)),
+]  # fmt: skip
+PHOTO_PAGE = (
+    "Greenhouse notes",
+    ["The Quillon greenhouse misters run at", "dawn for eleven minutes each day."],
+    (560, 1250),
+)
+
+
+def _drawn_page(heading: str, lines: list[str], at: tuple[int, int]) -> tuple[Any, list[Box]]:
+    """A white A4 page at 150 dpi with ``heading`` at the top and ``lines`` from ``at``; returns it and the
+    boxes of the paragraph and the heading (normalised, origin top-left: element bboxes' convention) as drawn."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(image)
+    big = ImageFont.load_default(size=56)
+    draw.text((120, 150), heading, fill="black", font=big)
+    font = ImageFont.load_default(size=34)
+    boxes = []
+    for n, line in enumerate(lines):
+        xy = (at[0], at[1] + 52 * n)
+        boxes.append(draw.textbbox(xy, line, font=font))
+        draw.text(xy, line, fill="black", font=font)
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    h0, h1, h2, h3 = draw.textbbox((120, 150), heading, font=big)
+    return image, [(x0 / 1240, y0 / 1754, x1 / 1240, y1 / 1754), (h0 / 1240, h1 / 1754, h2 / 1240, h3 / 1754)]
+
+
+def _scan_and_photo(folder: Path) -> tuple[Path, list[Box], Path, list[Box]]:
+    """A two-page image-only PDF (pages made to look scanned, no text layer) and a JPEG photo of a page,
+    with the boxes of the cited paragraph and its page's heading as drawn (the scan's on its page 2)."""
+    from evals.benchmarks.ocr import scanned
+
+    scans = [_drawn_page(*page) for page in SCAN_PAGES]
+    pdf = folder / "pump-station-scan.pdf"
+    first, *rest = [scanned(image, seed=n) for n, (image, _) in enumerate(scans)]
+    first.save(pdf, format="PDF", resolution=150, save_all=True, append_images=rest)
+    photo, photo_boxes = _drawn_page(*PHOTO_PAGE)
+    jpeg = folder / "greenhouse-photo.jpg"
+    scanned(photo, seed=7).save(jpeg, format="JPEG", quality=60)
+    return pdf, scans[1][1], jpeg, photo_boxes
+
+
+def _open_citation(page: Any, site: dict[str, Any], question: str, said: str, page_number: int) -> list[Box]:
+    """Asks ``question`` in a new chat, checks the answer quotes ``said``, clicks its first citation and
+    returns the highlights' boxes on the shown page image, normalised to the image."""
+    page.goto(site["base"] + "/#/chat")
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+    page.wait_for_selector('.msg.assistant[data-state="done"], .msg.assistant[data-state="error"]', timeout=60_000)
+    answer = page.locator(".msg.assistant").last
+    assert answer.get_attribute("data-state") == "done" and said in answer.inner_text(), answer.inner_text()
+    answer.locator("a.cite").first.click()
+    page.wait_for_selector(f'.page-frame[data-page="{page_number}"] [data-highlight]', timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#page-image')?.naturalWidth > 0")
+    image = page.locator("#page-image").bounding_box()
+    boxes = [b for b in (h.bounding_box() for h in page.locator("[data-highlight]").all()) if b]
+    assert image and boxes
+    return [((b["x"] - image["x"]) / image["width"], (b["y"] - image["y"]) / image["height"],
+             (b["x"] + b["width"] - image["x"]) / image["width"],
+             (b["y"] + b["height"] - image["y"]) / image["height"]) for b in boxes]  # fmt: skip
+
+
+def _near(a: Box, b: Box) -> bool:
+    return all(abs(p - q) < 0.03 for p, q in zip(a, b, strict=True))
+
+
+def test_a_scan_and_a_photo_answer_with_citations_that_open_on_the_highlighted_text(
+    browser: Any, site: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 17's Done-when in the browser: an image-only PDF and a JPEG photo of a page, read by OCR,
+    reach ``completed``; a question about each is answered with a citation that opens the right page
+    as an image with a highlight where the paragraph was drawn (a 1.5° scan tilt and the box's border
+    are within the tolerance) and none elsewhere. The page's heading may be highlighted too: when OCR
+    does not tell it from body text (tesseract's boxes of a word without descenders) it is the chunk's
+    first paragraph."""
+    pdf, scan_boxes, jpeg, photo_boxes = _scan_and_photo(tmp_path)
+    page = _page(browser, site, site["admin"])
+    page.set_input_files("#file-input", [str(pdf), str(jpeg)])
+    for name in (pdf.name, jpeg.name):
+        page.wait_for_selector(f'li.upload[data-name="{name}"][data-status="completed"]', timeout=60_000)
+
+    shown = _open_citation(page, site, "How often are the Velmora pump station valves greased?", "nineteen weeks", 2)
+    assert page.locator("#page-label").inner_text() == "Page 2 of 2"
+    assert any(_near(box, scan_boxes[0]) for box in shown), (shown, scan_boxes)
+    assert all(any(_near(box, drawn) for drawn in scan_boxes) for box in shown), (shown, scan_boxes)
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "citation-scan")
+
+    shown = _open_citation(page, site, "How long do the Quillon greenhouse misters run?", "eleven minutes", 1)
+    assert page.locator("#page-label").inner_text() == "Page 1 of 1"
+    assert any(_near(box, photo_boxes[0]) for box in shown), (shown, photo_boxes)
+    assert all(any(_near(box, drawn) for drawn in photo_boxes) for box in shown), (shown, photo_boxes)
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "citation-photo")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_dropped_files_a_big_one_in_parts_and_a_failure_in_words(browser: Any, site: dict[str, Any]) -> None:
     """Three files dropped at once: a text file over the streaming cap goes up in parts (resumable, its
     SHA-256 computed in the page) with a progress bar, a broken PDF fails with its reason in words, and

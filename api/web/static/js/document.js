@@ -1,12 +1,15 @@
-// One document: its pages (a PDF's page image with the extracted elements drawn over it; other
-// formats their elements), text, chunks, tags and metadata, and a download. Opened from a citation
-// (#/doc/<id>?chunk=<chunk_id>) it lands on the chunk: the page with its region highlighted for a
-// PDF, the chunk scrolled to and marked for other formats.
+// One document: its pages (a PDF's page or an image's frame, as a picture with the extracted
+// elements drawn over it; other formats their elements), text, chunks, tags and metadata, and a
+// download. Opened from a citation (#/doc/<id>?chunk=<chunk_id>) it lands on the chunk: the page with
+// its region highlighted for a PDF or an image (a scan, a photo), the chunk scrolled to and marked
+// for other formats.
 
 import { api, apiBlob } from "./api.js";
 import { clear, fmtBytes, fmtDate, h, reasonText, toast } from "./dom.js";
 
 const DPI = 110;
+// The types whose pages the server draws (GET …/pages/{n}/image): OCR'd images as well as PDFs.
+const PICTURED = new Set(["pdf", "png", "jpeg", "tiff", "webp"]);
 let urls = [];
 
 export function hide() {
@@ -20,7 +23,7 @@ export async function show(view, route) {
   const chunkId = route.params.get("chunk");
   const doc = await api("GET", `/v1/files/${encodeURIComponent(id)}`);
   const target = chunkId ? await api("GET", `/v1/files/${encodeURIComponent(id)}/chunks/${encodeURIComponent(chunkId)}`).catch(() => null) : null;
-  const isPdf = doc.file_type === "pdf";
+  const pictured = PICTURED.has(doc.file_type);
   const wantedPage = Number(route.params.get("page")) || target?.regions?.[0]?.page || target?.page || 1;
 
   const panel = h("div#doc-panel");
@@ -30,7 +33,7 @@ export async function show(view, route) {
     for (const b of tabBar.children) b.setAttribute("aria-selected", String(b.dataset.tab === name));
     clear(panel, h("p.muted", "Loading…"));
     try {
-      if (name === "pages") await renderPages(panel, doc, isPdf, wantedPage, target);
+      if (name === "pages") await renderPages(panel, doc, pictured, wantedPage, target);
       if (name === "text") await renderText(panel, doc);
       if (name === "chunks") await renderChunks(panel, doc, target);
       if (name === "details") renderDetails(panel, doc);
@@ -49,8 +52,8 @@ export async function show(view, route) {
     h("p.row", status, h("span.muted", `${doc.filename} · ${doc.file_type || doc.media_type || ""} · ${fmtBytes(doc.size_bytes)}`), download),
     doc.failure_reason ? h("p.error", reasonText(doc.failure_reason)) : null,
     tabBar, panel);
-  // A cited chunk of a PDF opens on its page; of any other format, on the chunks, scrolled to it.
-  await select(target && !isPdf ? "chunks" : "pages");
+  // A cited chunk of a PDF or an image opens on its page; of any other format, on the chunks, scrolled to it.
+  await select(target && !pictured ? "chunks" : "pages");
 }
 
 async function downloadFile(doc) {
@@ -67,7 +70,7 @@ async function downloadFile(doc) {
   }
 }
 
-async function renderPages(panel, doc, isPdf, wanted, target) {
+async function renderPages(panel, doc, pictured, wanted, target) {
   const pages = await api("GET", `/v1/files/${encodeURIComponent(doc.file_id)}/pages`);
   if (!pages.length) { clear(panel, h("p.muted", "No pages extracted (yet).")); return; }
   const count = pages.length;
@@ -83,14 +86,14 @@ async function renderPages(panel, doc, isPdf, wanted, target) {
     label.textContent = `Page ${current} of ${count}`;
     const page = pages.find((p) => p.page_number === current) || { elements: [] };
     const regions = (target?.regions || []).filter((r) => r.page === current);
-    if (isPdf) await drawPdfPage(body, doc, page, regions);
+    if (pictured) await drawPageImage(body, doc, page, regions);
     else drawElements(body, page, target);
   }
   clear(panel, h("div.row", prev, label, next), body);
   await go(current);
 }
 
-async function drawPdfPage(body, doc, page, regions) {
+async function drawPageImage(body, doc, page, regions) {
   const blob = await apiBlob(`/v1/files/${encodeURIComponent(doc.file_id)}/pages/${page.page_number}/image?dpi=${DPI}`);
   const url = URL.createObjectURL(blob);
   urls.push(url);

@@ -13,7 +13,7 @@ let limits = null;
 let root = null;
 
 const FINISHED = new Set(["completed", "failed", "stored"]);
-const TYPES = ["", "pdf", "docx", "rtf", "md", "txt", "html", "csv", "jsonl"];
+const TYPES = ["", "pdf", "docx", "rtf", "md", "txt", "html", "csv", "jsonl", "png", "jpeg", "tiff", "webp"];
 const STATUSES = ["any", "pending", "processing", "completed", "failed", "stored"];
 
 export function hide() {
