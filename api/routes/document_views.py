@@ -4,7 +4,6 @@ opens on its passage)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,7 +11,6 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from core.errors import DocumentNotFound
-from ingestion.blobs.local import LocalBlobStore
 from ingestion.detect import IMAGES
 from ingestion.extract.errors import ExtractionFailed
 from ingestion.extract.image import render_frame_png
@@ -55,13 +53,13 @@ def page_image(
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", f"{doc.id} is neither a PDF nor an image: it has no page "
                        "images", document_id=doc.id, media_type=doc.media_type)  # fmt: skip
     render = render_page_png if doc.media_type == _PDF else render_frame_png
-    store = services.ingestion.blobs
     try:
-        # A local original is opened in place (PDFium reads only the page it needs), not read into memory.
-        source = store.path_for(doc.sha256) if isinstance(store, LocalBlobStore) else services.ingestion.content(doc.id)
-        if isinstance(source, Path) and not source.is_file():
-            raise FileNotFoundError(source)
-        png = render(source, number, dpi)
+        # A file, never bytes in memory: the local store's own (PDFium reads only the page it needs), or
+        # an object store's temporary download, removed once the page is drawn.
+        with services.ingestion.blobs.open_local(doc.sha256) as source:
+            if not source.is_file():
+                raise FileNotFoundError(source)
+            png = render(source, number, dpi)
     except FileNotFoundError as exc:
         raise DocumentNotFound(f"the original of {doc.id} is gone", document_id=doc.id) from exc
     except ExtractionFailed as exc:
