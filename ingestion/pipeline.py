@@ -253,7 +253,8 @@ def _store(
     retag: list[tuple[list[str], list[str]]] = []
     with parts.db.transaction() as conn:
         for work in work_items:
-            if not jobs.is_current(conn, work.job, worker_id) or catalog.get_document(conn, work.document.id) is None:
+            now = catalog.get_document(conn, work.document.id) if jobs.is_current(conn, work.job, worker_id) else None
+            if now is None:
                 orphaned.extend(chunk_ids_for(work) if work.failure is None else [])
                 continue
             if work.failure is not None:
@@ -265,7 +266,7 @@ def _store(
                     failure_detail=work.failure.detail or None,
                     processed_at=utcnow(),
                     vision_failed_pages=[],
-                    **_enrichment_left_undone(work.document),
+                    **_enrichment_left_undone(now),  # as it is now: enrichment may have been asked meanwhile
                 )
                 jobs.finish(conn, work.job, "done", work.failure.reason)
                 continue

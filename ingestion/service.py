@@ -560,10 +560,17 @@ class Ingestion:
         return stopped
 
     def _unindex_rows(self, conn: Connection, document_id: str) -> None:
-        """Everything SQL that indexing made of a document, inside the caller's transaction."""
+        """Everything SQL that indexing made of a document, inside the caller's transaction: enrichment's
+        results too (they describe the content that goes), and a pending enrichment whose job is cancelled."""
         jobs.cancel(conn, document_id)
         catalog.clear_content(conn, document_id)
         self.keyword.delete_document(conn, document_id)
+        doc = catalog.get_document(conn, document_id)
+        if doc is not None and (doc.enrichment_status != "none" or doc.file_synopsis or doc.enriched_fields):
+            catalog.update_document(
+                conn, document_id, enrichment_status="none", enrichment_reason=None, enriched_at=None,
+                file_synopsis=None, enriched_fields=[], **dict.fromkeys(doc.enriched_fields),
+            )  # fmt: skip
 
     def _head(self, document: catalog.Document) -> bytes:
         """The original's first bytes, enough for ``detect`` (the rest is not downloaded)."""

@@ -352,3 +352,19 @@ def test_a_job_that_keeps_failing_gives_up_as_an_enrichment_failure(
             assert jobs.open_job(conn, doc_id, jobs.ENRICH) is None
     finally:
         service.close()
+
+
+def test_indexing_stopped_takes_enrichments_results_with_the_content(service: Ingestion) -> None:
+    """What enrichment wrote describes the content that goes: a stored file keeps none of it, and no
+    ``pending`` is left behind without a job; the owner's own fields stay."""
+    enriched = service.get(_add(service, FakeModel(lambda p: GOOD), enrich=True))
+    assert enriched.file_synopsis and enriched.document_type == "User Manual"
+    stored = service.stop_indexing(enriched.id)
+    assert (stored.status, stored.enrichment_status, stored.file_synopsis) == ("stored", "none", None)
+    assert (stored.document_type, stored.description, stored.enriched_fields) == (None, None, [])
+    owned = service.get(_add(service, FakeModel(lambda p: GOOD), enrich=True, key="own", description="Mine"))
+    assert service.stop_indexing(owned.id).description == "Mine"
+    service.enrichment_model = FakeModel(lambda p: GOOD)
+    pending = service.add_file(MANUAL + b"\nMore.", "late.md", owner="alice", enrich=True).document
+    assert service.get(pending.id).enrichment_status == "pending"
+    assert service.stop_indexing(pending.id).enrichment_status == "none"
