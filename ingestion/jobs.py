@@ -12,8 +12,10 @@ The rows are read and written by ``catalog.jobs``; this module holds the rules.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
 import time
 import uuid
 
@@ -23,6 +25,8 @@ from core.db import Database
 
 from .catalog import jobs as rows
 from .catalog.jobs import Job, finish, requeue
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ENRICH",
@@ -81,6 +85,33 @@ def claim(db: Database, worker_id: str, lease_s: float, limit: int = 1, kind: st
         taken = rows.claimable(conn, now, limit, kind)
         rows.mark_running(conn, [job.id for job in taken], worker_id, now + lease_s)
         return [Job(id=job.id, document_id=job.document_id, attempts=job.attempts + 1, kind=kind) for job in taken]
+
+
+class LeaseHeartbeat:
+    """Renews a claimed batch's lease every third of it while the batch runs: a long job (hundreds of pages
+    of OCR, an enrichment's many model calls) is not taken for a dead worker's and claimed twice. Dies with
+    its process, so a crashed worker's jobs still come back when the lease lapses."""
+
+    def __init__(self, db: Database, batch: list[Job], worker_id: str, lease_s: float) -> None:
+        self._db, self._ids, self._worker, self._lease_s = db, [job.id for job in batch], worker_id, lease_s
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="lectern-job-lease", daemon=True)
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        while not self._done.wait(max(self._lease_s / 3, 0.05)):
+            try:
+                with self._db.transaction() as conn:
+                    rows.renew(conn, self._ids, self._worker, time.time() + self._lease_s)
+            except Exception:  # the catalog away: the next beat tries again, the lease may lapse meanwhile
+                log.warning("renewing the lease of %d job(s) failed", len(self._ids), exc_info=True)
 
 
 def defer(db: Database, batch: list[Job], worker_id: str, delay_s: float, error: str) -> int:

@@ -220,7 +220,8 @@ class Worker:
         if not batch:
             return None
         try:
-            timings = self._runner.process(self.worker_id, batch)
+            with jobs.LeaseHeartbeat(self.db, batch, self.worker_id, self._lease_s):
+                timings = self._runner.process(self.worker_id, batch)
         except Exception as exc:
             if is_outage(exc):
                 self._defer(batch, exc)

@@ -184,3 +184,13 @@ def release(conn: Connection, held: Sequence[tuple[str, str | None]]) -> None:
 
 def pending_count(conn: Connection) -> int:
     return int(conn.execute(text("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")).scalar_one())
+
+
+def renew(conn: Connection, job_ids: Sequence[str], worker_id: str, lease_until: float) -> None:
+    """Moves the lease of the jobs this worker still holds (a job reclaimed or cancelled meanwhile is left alone)."""
+    if not job_ids:
+        return
+    conn.execute(
+        text("UPDATE jobs SET lease_until = :lease WHERE id = :id AND worker_id = :w AND status = 'running'"),
+        [{"lease": lease_until, "id": job_id, "w": worker_id} for job_id in job_ids],
+    )

@@ -369,3 +369,22 @@ class _CountingKeyword:
 
     def delete_document(self, conn: object, document_id: str) -> None:
         self._inner.delete_document(conn, document_id)  # type: ignore[attr-defined]
+
+
+def test_a_batch_running_past_its_lease_keeps_it_and_is_never_claimed_twice(ingestion: Ingestion) -> None:
+    """A long job (a scan's OCR, an enrichment) renews its lease while it runs: another loop polling
+    meanwhile finds nothing to claim, and the document is indexed once."""
+    (doc_id,) = _add_notes(ingestion, 1)
+    real_parts = ingestion._pipeline_parts
+    claimed_meanwhile: list[list[jobs.Job]] = []
+
+    def slow_parts() -> PipelineParts:
+        deadline = time.monotonic() + 1.5  # five leases of 0.3 s
+        while time.monotonic() < deadline:
+            claimed_meanwhile.append(jobs.claim(ingestion.db, "host:1:other", lease_s=0.3))
+            time.sleep(0.1)
+        return real_parts()
+
+    timings = Worker(ingestion.db, slow_parts, lease_s=0.3, max_attempts=1).run_once()
+    assert timings is not None and timings.documents == 1 and ingestion.get(doc_id).status == "completed"
+    assert claimed_meanwhile and not any(claimed_meanwhile)
