@@ -27,7 +27,9 @@ pytestmark = pytest.mark.both_engines
 
 def _add_notes(ingestion: Ingestion, count: int) -> list[str]:
     return [
-        ingestion.add_file(f"Note {i} is about boiler part number {1000 + i}.".encode(), f"n{i}.txt", owner="u1").document.id
+        ingestion.add_file(
+            f"Note {i} is about boiler part number {1000 + i}.".encode(), f"n{i}.txt", owner="u1"
+        ).document.id
         for i in range(count)
     ]
 
@@ -131,9 +133,7 @@ def test_two_loops_in_one_process_index_every_document_exactly_once(ingestion: I
     counting_parts = _counting_parts(ingestion, processed)
 
     assert ingestion.vectors.count() == 0  # loads the model once, before the threads start
-    loops = [
-        Worker(ingestion.db, counting_parts, lease_s=300, max_attempts=3, batch_size=3) for _ in range(2)
-    ]
+    loops = [Worker(ingestion.db, counting_parts, lease_s=300, max_attempts=3, batch_size=3) for _ in range(2)]
     results: list[BatchTimings] = []
     threads = [threading.Thread(target=lambda w=w: results.append(w.run())) for w in loops]
     for thread in threads:
@@ -260,7 +260,9 @@ def test_a_lost_catalog_connection_is_an_outage_too(ingestion: Ingestion, quick_
         nonlocal calls
         calls += 1
         if calls <= 2:
-            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True)
+            raise OperationalError(
+                "SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True
+            )
         return real_parts()
 
     Worker(ingestion.db, parts, lease_s=60, max_attempts=1).run()
