@@ -325,35 +325,63 @@ def cmd_worker(args: argparse.Namespace, ingestion: Ingestion) -> int:
         args.batch_size,
         args.idle_s,
     )
-    enricher, sessions = _enrichment_thread(ingestion, stop, args.idle_s)
+    enricher = _Enricher(ingestion, stop, args.idle_s)
+    enricher.start()
     try:
         total = worker.run(stop, idle_s=args.idle_s, on_batch=_log_batch(log, ingestion))
         enricher.join(timeout=60)
     finally:
-        # Here, not only in the thread: a model call outlasting the join would leave the daemon thread's
-        # `finally` unrun at exit, and the local model server (a subprocess) orphaned.
-        sessions.close()
+        # Here, not only in the thread: a model call outlasting the join would leave the local model
+        # server (a subprocess) orphaned at exit.
+        enricher.close()
     log.info("worker %s stopped: %d document(s), %d chunk(s) indexed", worker.worker_id, total.documents, total.chunks)
     return 0
 
 
-def _enrichment_thread(
-    ingestion: Ingestion, stop: threading.Event, idle_s: float
-) -> tuple[threading.Thread, SessionManager]:
-    """The ``enrich`` jobs' loop beside the indexing one, as ``lectern serve`` runs it (``api/services.py``)."""
-    from agent.session import SessionManager
+class _Enricher(threading.Thread):
+    """The ``enrich`` jobs' loop beside the indexing one, as ``lectern serve`` runs it (``api/services.py``).
 
-    from .services import wire_enrichment
+    Its session manager (the model's resolution, shared with chat) is built in the thread, retried while a
+    backend is down: a worker started during a Chroma outage must come up and index once Chroma is back,
+    not exit, as the indexing loop's own lazy start allows."""
 
-    sessions = SessionManager(ingestion=ingestion)
-    wire_enrichment(ingestion, sessions)
+    def __init__(self, ingestion: Ingestion, stop: threading.Event, idle_s: float) -> None:
+        super().__init__(name="lectern-enricher", daemon=True)
+        self._ingestion, self._stop, self._idle_s = ingestion, stop, max(idle_s, 1.0)
+        self._sessions: SessionManager | None = None
+        self._lock = threading.Lock()
 
-    def _run() -> None:
-        ingestion.enrichment_worker().run(stop, idle_s=max(idle_s, 1.0))
+    def run(self) -> None:
+        from agent.session import SessionManager
+        from ingestion.worker import backoff_s, is_outage
 
-    thread = threading.Thread(target=_run, name="lectern-enricher", daemon=True)
-    thread.start()
-    return thread, sessions
+        from .services import wire_enrichment
+
+        outages = 0
+        while not self._stop.is_set():
+            try:
+                sessions = SessionManager(ingestion=self._ingestion)
+                break
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                outages += 1
+                self._stop.wait(backoff_s(outages))
+        else:
+            return
+        with self._lock:
+            if self._stop.is_set():  # closed while it was being built
+                sessions.close()
+                return
+            self._sessions = sessions
+        wire_enrichment(self._ingestion, sessions)
+        self._ingestion.enrichment_worker().run(self._stop, idle_s=self._idle_s)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sessions is not None:
+                self._sessions.close()
+                self._sessions = None
 
 
 def cmd_keys(args: argparse.Namespace, ingestion: Ingestion) -> int:
