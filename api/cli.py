@@ -347,7 +347,7 @@ class _Enricher(threading.Thread):
 
     def __init__(self, ingestion: Ingestion, stop: threading.Event, idle_s: float) -> None:
         super().__init__(name="lectern-enricher", daemon=True)
-        self._ingestion, self._stop, self._idle_s = ingestion, stop, max(idle_s, 1.0)
+        self._ingestion, self._halt, self._idle_s = ingestion, stop, max(idle_s, 1.0)
         self._sessions: SessionManager | None = None
         self._lock = threading.Lock()
 
@@ -358,7 +358,7 @@ class _Enricher(threading.Thread):
         from .services import wire_enrichment
 
         outages = 0
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 sessions = SessionManager(ingestion=self._ingestion)
                 break
@@ -366,16 +366,16 @@ class _Enricher(threading.Thread):
                 if not is_outage(exc):
                     raise
                 outages += 1
-                self._stop.wait(backoff_s(outages))
+                self._halt.wait(backoff_s(outages))
         else:
             return
         with self._lock:
-            if self._stop.is_set():  # closed while it was being built
+            if self._halt.is_set():  # closed while it was being built
                 sessions.close()
                 return
             self._sessions = sessions
         wire_enrichment(self._ingestion, sessions)
-        self._ingestion.enrichment_worker().run(self._stop, idle_s=self._idle_s)
+        self._ingestion.enrichment_worker().run(self._halt, idle_s=self._idle_s)
 
     def close(self) -> None:
         with self._lock:
