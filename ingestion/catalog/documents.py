@@ -428,25 +428,7 @@ def replace_content(
                 for p in pages
             ],
         )
-    if chunks:
-        conn.execute(
-            text(
-                "INSERT INTO chunks (id, document_id, chunk_index, page, text, breadcrumb, token_count) "
-                "VALUES (:id, :d, :i, :p, :t, :b, :n)"
-            ),
-            [
-                {
-                    "id": cid,
-                    "d": document_id,
-                    "i": c.index,
-                    "p": c.page,
-                    "t": c.text,
-                    "b": c.breadcrumb,
-                    "n": c.token_count,
-                }
-                for cid, c in zip(chunk_ids, chunks)
-            ],
-        )
+    _insert_chunks(conn, document_id, chunk_ids, chunks, "content")
 
 
 def clear_content(conn: Connection, document_id: str) -> None:
@@ -533,22 +515,31 @@ def summary_chunk_ids(conn: Connection, document_id: str) -> list[str]:
 def replace_summaries(conn: Connection, document_id: str, chunk_ids: Sequence[str], chunks: Sequence[Chunk]) -> None:
     """The document's ``summary`` chunks become ``chunks``; its content chunks stay as they are."""
     conn.execute(text("DELETE FROM chunks WHERE document_id = :d AND kind = 'summary'"), {"d": document_id})
-    if chunks:
-        conn.execute(
-            text(
-                "INSERT INTO chunks (id, document_id, chunk_index, page, text, breadcrumb, token_count, kind) "
-                "VALUES (:id, :d, :i, :p, :t, :b, :n, 'summary')"
-            ),
-            [
-                {
-                    "id": cid,
-                    "d": document_id,
-                    "i": c.index,
-                    "p": c.page,
-                    "t": c.text,
-                    "b": c.breadcrumb,
-                    "n": c.token_count,
-                }
-                for cid, c in zip(chunk_ids, chunks)
-            ],  # fmt: skip
-        )
+    _insert_chunks(conn, document_id, chunk_ids, chunks, "summary")
+
+
+def _insert_chunks(
+    conn: Connection, document_id: str, chunk_ids: Sequence[str], chunks: Sequence[Chunk], kind: str
+) -> None:
+    """One insert for both kinds of chunk: the pipeline's content and enrichment's summaries."""
+    if not chunks:
+        return
+    conn.execute(
+        text(
+            "INSERT INTO chunks (id, document_id, chunk_index, page, text, breadcrumb, token_count, kind) "
+            "VALUES (:id, :d, :i, :p, :t, :b, :n, :k)"
+        ),
+        [
+            {
+                "id": cid,
+                "d": document_id,
+                "i": c.index,
+                "p": c.page,
+                "t": c.text,
+                "b": c.breadcrumb,
+                "n": c.token_count,
+                "k": kind,
+            }
+            for cid, c in zip(chunk_ids, chunks)
+        ],  # fmt: skip
+    )
